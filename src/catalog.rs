@@ -1,0 +1,184 @@
+//! The catalogue of procedures: reads the workflow files, publishes each
+//! version to the store (refusing silent edits of versions in use) and keeps
+//! parsed definitions by `(id, version)` so that a case always runs on the
+//! version it was opened with.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use crate::store::{Store, StoreError};
+use crate::workflow::{self, Definition, Diagnostic};
+
+/// Why workflows could not be loaded or published.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    /// A workflow file or folder could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Workflow files have problems; one line per problem with file:line:column.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<Diagnostic>),
+    /// No workflow with this id.
+    #[error("no workflow `{id}`; known workflows: {}", .known.join(", "))]
+    Unknown { id: String, known: Vec<String> },
+    /// A stored version no longer parses (the templates it names are gone).
+    #[error("stored workflow `{id}` version {version} no longer loads:\n{problems}")]
+    Stale {
+        id: String,
+        version: i64,
+        problems: String,
+    },
+    /// The store refused.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Loaded workflow definitions.
+pub struct Catalog {
+    /// The version in each file, by workflow id: what new cases are opened on.
+    current: BTreeMap<String, (PathBuf, Arc<Definition>)>,
+    /// Every version seen, including those only in the database.
+    versions: RwLock<HashMap<(String, i64), Arc<Definition>>>,
+    templates: BTreeSet<String>,
+}
+
+impl Catalog {
+    /// Reads and validates the given files and folders (`*.toml` inside
+    /// folders); collects the problems of all files before failing.
+    pub fn load(paths: &[PathBuf], templates: BTreeSet<String>) -> Result<Catalog, CatalogError> {
+        let mut files = Vec::new();
+        for p in paths {
+            if p.is_dir() {
+                let entries = std::fs::read_dir(p).map_err(|source| CatalogError::Read {
+                    path: p.clone(),
+                    source,
+                })?;
+                let mut found: Vec<PathBuf> = entries
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|f| f.extension().is_some_and(|x| x == "toml"))
+                    .collect();
+                found.sort();
+                files.extend(found);
+            } else {
+                files.push(p.clone());
+            }
+        }
+        let mut problems = Vec::new();
+        let mut current: BTreeMap<String, (PathBuf, Arc<Definition>)> = BTreeMap::new();
+        for f in files {
+            let text = std::fs::read_to_string(&f).map_err(|source| CatalogError::Read {
+                path: f.clone(),
+                source,
+            })?;
+            match workflow::load(&f, &text, &templates) {
+                Ok(def) => {
+                    if let Some((other, _)) = current.get(&def.id) {
+                        problems.push(Diagnostic {
+                            file: f.clone(),
+                            line: 1,
+                            column: 1,
+                            message: format!(
+                                "workflow id `{}` is already used by {}",
+                                def.id,
+                                other.display()
+                            ),
+                            hint: Some("each workflow file needs its own id".into()),
+                        });
+                    } else {
+                        current.insert(def.id.clone(), (f, Arc::new(def)));
+                    }
+                }
+                Err(mut d) => problems.append(&mut d),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(CatalogError::Invalid(problems));
+        }
+        let versions = current
+            .values()
+            .map(|(_, d)| ((d.id.clone(), d.version), d.clone()))
+            .collect();
+        Ok(Catalog {
+            current,
+            versions: RwLock::new(versions),
+            templates,
+        })
+    }
+
+    /// All current definitions, by id.
+    pub fn definitions(&self) -> impl Iterator<Item = (&Path, &Arc<Definition>)> {
+        self.current.values().map(|(p, d)| (p.as_path(), d))
+    }
+
+    /// The current version of a workflow, for opening cases.
+    pub fn current(&self, id: &str) -> Result<Arc<Definition>, CatalogError> {
+        self.current
+            .get(id)
+            .map(|(_, d)| d.clone())
+            .ok_or_else(|| CatalogError::Unknown {
+                id: id.into(),
+                known: self.current.keys().cloned().collect(),
+            })
+    }
+
+    /// Records every current version in the store.
+    pub async fn publish(&self, store: &Store, now: &str) -> Result<(), CatalogError> {
+        for (path, def) in self.current.values() {
+            store
+                .register_definition(
+                    &def.id,
+                    def.version,
+                    &def.content_hash,
+                    &def.source,
+                    &path.display().to_string(),
+                    now,
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The definition a case runs on: from memory, or parsed from the source
+    /// stored when that version was published.
+    pub async fn version(
+        &self,
+        store: &Store,
+        id: &str,
+        version: i64,
+    ) -> Result<Arc<Definition>, CatalogError> {
+        let key = (id.to_string(), version);
+        if let Some(d) = self.versions.read().expect("catalog lock").get(&key) {
+            return Ok(d.clone());
+        }
+        let row = store
+            .definition(id, version)
+            .await?
+            .ok_or_else(|| CatalogError::Unknown {
+                id: format!("{id} version {version}"),
+                known: self.current.keys().cloned().collect(),
+            })?;
+        let def =
+            workflow::load(Path::new(&row.path), &row.source, &self.templates).map_err(|d| {
+                CatalogError::Stale {
+                    id: id.into(),
+                    version,
+                    problems: d
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                }
+            })?;
+        let def = Arc::new(def);
+        self.versions
+            .write()
+            .expect("catalog lock")
+            .insert(key, def.clone());
+        Ok(def)
+    }
+}

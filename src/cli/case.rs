@@ -1,0 +1,242 @@
+//! `amtspost case`: open cases, fire transitions, show and list cases.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result, bail};
+use clap::Subcommand;
+use serde_json::{Map, Value, json};
+
+use super::Ctx;
+use crate::case::{Actor, CaseView, FireRequest, OpenRequest, PartyRef};
+use crate::store::CaseFilter;
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open a case on a workflow; prints its file number
+    Open {
+        /// Workflow id
+        workflow: String,
+        #[command(flatten)]
+        actor: ActorArgs,
+        #[command(flatten)]
+        data: DataArgs,
+        /// A party: ROLE=NAME, ROLE="NAME <EMAIL>" or ROLE='{"name":..,"email":..,"address":[..]}'
+        #[arg(long = "party", value_name = "ROLE=PARTY")]
+        parties: Vec<String>,
+    },
+    /// Fire a transition on a case
+    Fire {
+        /// File number (Aktenzeichen)
+        case: String,
+        /// Transition name
+        transition: String,
+        #[command(flatten)]
+        actor: ActorArgs,
+        #[command(flatten)]
+        data: DataArgs,
+        /// Refuse if the case is no longer at this version (optimistic locking)
+        #[arg(long, value_name = "N")]
+        expect_version: Option<i64>,
+    },
+    /// Show a case with its data and history
+    Show {
+        /// File number (Aktenzeichen)
+        case: String,
+    },
+    /// List cases
+    List {
+        /// Only cases of this workflow
+        #[arg(long)]
+        workflow: Option<String>,
+        /// Only cases in this state
+        #[arg(long)]
+        state: Option<String>,
+        /// At most this many
+        #[arg(long, default_value_t = 1000)]
+        limit: i64,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ActorArgs {
+    /// Who acts (user name)
+    #[arg(long)]
+    actor: String,
+    /// The role the actor acts in
+    #[arg(long)]
+    role: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DataArgs {
+    /// Case data from a JSON file (an object of field values)
+    #[arg(long, value_name = "FILE")]
+    data: Option<PathBuf>,
+    /// One field: KEY=VALUE; VALUE is read as JSON if it is JSON, else as text
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+}
+
+impl DataArgs {
+    fn collect(&self) -> Result<Map<String, Value>> {
+        let mut map = match &self.data {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                match serde_json::from_str(&text)
+                    .with_context(|| format!("{} is not valid JSON", path.display()))?
+                {
+                    Value::Object(m) => m,
+                    _ => bail!(
+                        "{} must contain a JSON object of field values",
+                        path.display()
+                    ),
+                }
+            }
+            None => Map::new(),
+        };
+        for kv in &self.set {
+            let (k, v) = kv
+                .split_once('=')
+                .with_context(|| format!("--set `{kv}`: write KEY=VALUE"))?;
+            let value = serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_string()));
+            map.insert(k.trim().to_string(), value);
+        }
+        Ok(map)
+    }
+}
+
+pub async fn run(ctx: &Ctx, cmd: Command) -> Result<()> {
+    let engine = ctx.engine().await?;
+    match cmd {
+        Command::Open {
+            workflow,
+            actor,
+            data,
+            parties,
+        } => {
+            let mut map = BTreeMap::new();
+            for p in &parties {
+                let (role, spec) = p
+                    .split_once('=')
+                    .with_context(|| format!("--party `{p}`: write ROLE=NAME"))?;
+                map.insert(role.trim().to_string(), spec.parse::<PartyRef>()?);
+            }
+            let case = engine
+                .open(OpenRequest {
+                    workflow,
+                    data: data.collect()?,
+                    parties: map,
+                    actor: Actor::new(actor.actor, actor.role),
+                })
+                .await?;
+            ctx.print(&case, || {
+                format!("opened {} in state {}\n", case.file_number, case.state)
+            });
+        }
+        Command::Fire {
+            case,
+            transition,
+            actor,
+            data,
+            expect_version,
+        } => {
+            let view = engine
+                .fire(FireRequest {
+                    file_number: case,
+                    transition: transition.clone(),
+                    actor: Actor::new(actor.actor, actor.role),
+                    payload: data.collect()?,
+                    expected_version: expect_version,
+                })
+                .await?;
+            ctx.print(&view, || {
+                format!(
+                    "{}: {} -> now in state {} (version {})\n",
+                    view.file_number, transition, view.state, view.version
+                )
+            });
+        }
+        Command::Show { case } => {
+            let view = engine.show(&case).await?;
+            let history = engine.history(&case).await?;
+            ctx.print(&json!({"case": view, "history": history}), || {
+                let mut s = summary(&view);
+                s.push_str("history:\n");
+                for e in &history {
+                    let what = match &e.transition {
+                        Some(t) => format!("{} {t}", e.kind),
+                        None => e.kind.clone(),
+                    };
+                    s.push_str(&format!(
+                        "  {:>3}  {}  {:<28} {} ({})\n",
+                        e.seq, e.recorded_at, what, e.actor, e.role
+                    ));
+                }
+                s
+            });
+        }
+        Command::List {
+            workflow,
+            state,
+            limit,
+        } => {
+            let cases = engine
+                .list(&CaseFilter {
+                    workflow,
+                    state,
+                    limit,
+                })
+                .await?;
+            ctx.print(&cases, || {
+                cases
+                    .iter()
+                    .map(|c| {
+                        format!(
+                            "{:<20} {:<28} {:<24} v{}\n",
+                            c.file_number, c.workflow, c.state, c.version
+                        )
+                    })
+                    .collect()
+            });
+        }
+    }
+    engine.store().close().await;
+    Ok(())
+}
+
+fn summary(c: &CaseView) -> String {
+    let mut s = format!(
+        "{}  {} (v{})\nstate: {}{}{}\nversion: {}\nopened: {}  updated: {}\n",
+        c.file_number,
+        c.workflow_title,
+        c.workflow_version,
+        c.state,
+        c.state_title
+            .as_deref()
+            .map(|t| format!(" – {t}"))
+            .unwrap_or_default(),
+        if c.closed { " (closed)" } else { "" },
+        c.version,
+        c.opened_at,
+        c.updated_at
+    );
+    if !c.available.is_empty() {
+        s.push_str(&format!("next: {}\n", c.available.join(", ")));
+    }
+    s.push_str("data:\n");
+    for (k, v) in &c.data {
+        s.push_str(&format!("  {k}: {v}\n"));
+    }
+    if let Value::Object(parties) = &c.parties {
+        s.push_str("parties:\n");
+        for (k, v) in parties {
+            s.push_str(&format!(
+                "  {k}: {}\n",
+                v.get("name").and_then(Value::as_str).unwrap_or("")
+            ));
+        }
+    }
+    s
+}

@@ -1,0 +1,202 @@
+//! The `amtspost` command line. Each subcommand lives in a module of the same
+//! name; this one parses arguments, builds the context and reports errors.
+//!
+//! Exit codes: 0 success; 1 refused or failed (the message says why);
+//! 2 bad usage; 3 the case was changed by someone else (reload and retry).
+
+mod audit;
+mod case;
+mod init;
+mod workflow;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Europe::Berlin;
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+
+use crate::case::{CaseError, Engine};
+use crate::catalog::Catalog;
+use crate::clock::{Clock, ManualClock, SystemClock};
+use crate::config::Config;
+use crate::store::Store;
+
+/// amtspost: approval correspondence as declared workflows, with letters,
+/// deadlines and an audit journal.
+#[derive(Debug, Parser)]
+#[command(name = "amtspost", version, propagate_version = true)]
+pub struct Cli {
+    /// Config file [default: ./amtspost.toml if present]
+    #[arg(long, global = true, env = "AMTSPOST_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Print machine-readable JSON instead of text
+    #[arg(long, global = true)]
+    json: bool,
+    /// Act as if it were this time (RFC 3339, or a date meaning 09:00 Berlin time): for simulations and tests
+    #[arg(long, global = true, env = "AMTSPOST_NOW", value_name = "DATETIME")]
+    now: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create amtspost.toml, workflows/ and the database in the current folder
+    Init(init::Args),
+    /// Check, list, show and draw workflow definitions
+    #[command(subcommand)]
+    Workflow(workflow::Command),
+    /// Open cases, fire transitions, show and list cases
+    #[command(subcommand)]
+    Case(case::Command),
+    /// Verify the journal's hash chains
+    #[command(subcommand)]
+    Audit(audit::Command),
+}
+
+/// What every subcommand gets.
+pub(crate) struct Ctx {
+    pub config: Arc<Config>,
+    pub clock: Arc<dyn Clock>,
+    pub json: bool,
+}
+
+impl Ctx {
+    /// Workflows from the configured folder, validated.
+    pub fn catalog(&self) -> Result<Catalog> {
+        Ok(Catalog::load(
+            std::slice::from_ref(&self.config.workflows_dir),
+            letter_templates(&self.config),
+        )?)
+    }
+
+    /// Connects to the database, loads the workflows and publishes their versions.
+    pub async fn engine(&self) -> Result<Engine> {
+        let catalog = self.catalog()?;
+        let store = Store::connect(&self.config.database_url).await?;
+        catalog
+            .publish(&store, &crate::journal::timestamp(self.clock.now()))
+            .await?;
+        Ok(Engine::new(
+            store,
+            Arc::new(catalog),
+            self.clock.clone(),
+            self.config.clone(),
+        ))
+    }
+
+    /// Prints JSON or, unless `--json`, the text.
+    pub fn print<T: Serialize>(&self, value: &T, text: impl FnOnce() -> String) {
+        if self.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(value).expect("output serialises")
+            );
+        } else {
+            print!("{}", text());
+        }
+    }
+}
+
+/// Names of the letter templates workflow effects may use.
+pub(crate) fn letter_templates(config: &Config) -> BTreeSet<String> {
+    let Ok(entries) = std::fs::read_dir(&config.templates_dir) else {
+        return BTreeSet::new();
+    };
+    entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "typ"))
+        .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .filter(|s| s != "layout")
+        .collect()
+}
+
+fn parse_now(s: &str) -> Result<DateTime<Utc>> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.to_utc());
+    }
+    let local = if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        d.and_hms_opt(9, 0, 0).expect("valid time")
+    } else {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S")
+            .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M"))
+            .with_context(|| {
+                format!(
+                    "--now `{s}`: write 2012-03-19, 2012-03-19T08:30:00 (Berlin time) or RFC 3339"
+                )
+            })?
+    };
+    Berlin
+        .from_local_datetime(&local)
+        .earliest()
+        .map(|t| t.to_utc())
+        .with_context(|| format!("--now `{s}` does not exist in Berlin time"))
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let config = Arc::new(Config::load(cli.config.as_deref())?);
+    let clock: Arc<dyn Clock> = match &cli.now {
+        Some(s) => Arc::new(ManualClock::new(parse_now(s)?)),
+        None => Arc::new(SystemClock),
+    };
+    let ctx = Ctx {
+        config,
+        clock,
+        json: cli.json,
+    };
+    match cli.command {
+        Command::Init(args) => init::run(&ctx, args).await,
+        Command::Workflow(cmd) => workflow::run(&ctx, cmd).await,
+        Command::Case(cmd) => case::run(&ctx, cmd).await,
+        Command::Audit(cmd) => audit::run(&ctx, cmd).await,
+    }
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            report(&e);
+            if e.downcast_ref::<CaseError>()
+                .is_some_and(CaseError::is_conflict)
+            {
+                ExitCode::from(3)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+/// Prints an error and its causes, one `error:` line per problem.
+fn report(e: &anyhow::Error) {
+    for line in e.to_string().lines() {
+        if line.starts_with("  hint:") {
+            eprintln!("{line}");
+        } else if line.contains(": error: ") {
+            eprintln!("{line}");
+        } else {
+            eprintln!("error: {line}");
+        }
+    }
+    for cause in e.chain().skip(1) {
+        eprintln!("  caused by: {cause}");
+    }
+}

@@ -1,0 +1,30 @@
+//! amtspost: a document-workflow engine for approval correspondence in public
+//! administration.
+//!
+//! # Layout
+//!
+//! - [`workflow`]: procedures declared in `workflows/*.toml`, their validation
+//!   and the state machine (pure).
+//! - [`catalog`]: reads workflow files and keeps every published version.
+//! - [`case`]: cases (Vorgänge) and the [`case::Engine`] that opens them and
+//!   fires transitions with their effects, atomically.
+//! - [`journal`]: the append-only, hash-chained event log (pure).
+//! - [`numbering`]: file-number and register patterns (pure).
+//! - [`deadline`]: legal deadline arithmetic and public holidays (pure).
+//! - [`mail`]: mail transports (SMTP or `.eml` files), mail templates, retry backoff.
+//! - [`store`]: all SQL, for SQLite and PostgreSQL.
+//! - [`config`]: `amtspost.toml` and `AMTSPOST_*` overrides.
+//! - [`clock`]: the only reader of the system time.
+//! - [`cli`]: the `amtspost` command line; `main.rs` only calls [`cli::run`].
+
+pub mod case;
+pub mod catalog;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod deadline;
+pub mod journal;
+pub mod mail;
+pub mod numbering;
+pub mod store;
+pub mod workflow;

@@ -1,0 +1,122 @@
+//! Row types the store reads and writes.
+
+use serde_json::{Map, Value};
+use sqlx::any::AnyRow;
+
+use super::{StoreError, get};
+use crate::journal::Event;
+
+/// A stored workflow version.
+#[derive(Debug, Clone)]
+pub struct DefinitionRow {
+    pub workflow_id: String,
+    pub version: i64,
+    pub content_hash: String,
+    pub source: String,
+    pub path: String,
+}
+
+impl DefinitionRow {
+    pub(super) fn from_row(r: &AnyRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            workflow_id: get(r, "workflow_id")?,
+            version: get(r, "version")?,
+            content_hash: get(r, "content_hash")?,
+            source: get(r, "source")?,
+            path: get(r, "path")?,
+        })
+    }
+}
+
+/// A case as stored.
+#[derive(Debug, Clone)]
+pub struct CaseRow {
+    pub id: i64,
+    pub file_number: String,
+    pub workflow_id: String,
+    pub workflow_version: i64,
+    pub state: String,
+    pub data: Map<String, Value>,
+    pub parties: Value,
+    /// Bumped by every change: the optimistic-concurrency token.
+    pub version: i64,
+    pub last_seq: i64,
+    pub head_hash: String,
+    pub opened_at: String,
+    pub updated_at: String,
+}
+
+impl CaseRow {
+    pub(super) fn from_row(r: &AnyRow) -> Result<Self, StoreError> {
+        let data: String = get(r, "data")?;
+        let parties: String = get(r, "parties")?;
+        Ok(Self {
+            id: get(r, "id")?,
+            file_number: get(r, "file_number")?,
+            workflow_id: get(r, "workflow_id")?,
+            workflow_version: get(r, "workflow_version")?,
+            state: get(r, "state")?,
+            data: serde_json::from_str(&data).map_err(|e| StoreError::Corrupt {
+                what: "case data".into(),
+                detail: e.to_string(),
+            })?,
+            parties: serde_json::from_str(&parties).map_err(|e| StoreError::Corrupt {
+                what: "case parties".into(),
+                detail: e.to_string(),
+            })?,
+            version: get(r, "version")?,
+            last_seq: get(r, "last_seq")?,
+            head_hash: get(r, "head_hash")?,
+            opened_at: get(r, "opened_at")?,
+            updated_at: get(r, "updated_at")?,
+        })
+    }
+}
+
+/// What `insert_case` writes.
+pub struct NewCase<'a> {
+    pub file_number: &'a str,
+    pub workflow_id: &'a str,
+    pub workflow_version: i64,
+    pub state: &'a str,
+    pub data: &'a Map<String, Value>,
+    pub parties: &'a Value,
+    pub at: &'a str,
+}
+
+/// Which cases `list_cases` returns.
+#[derive(Debug, Clone)]
+pub struct CaseFilter {
+    pub workflow: Option<String>,
+    pub state: Option<String>,
+    pub limit: i64,
+}
+
+impl Default for CaseFilter {
+    fn default() -> Self {
+        Self {
+            workflow: None,
+            state: None,
+            limit: 1000,
+        }
+    }
+}
+
+pub(super) fn event_from_row(r: &AnyRow) -> Result<Event, StoreError> {
+    let payload: String = get(r, "payload")?;
+    Ok(Event {
+        case_id: get(r, "case_id")?,
+        seq: get(r, "seq")?,
+        recorded_at: get(r, "recorded_at")?,
+        actor: get(r, "actor")?,
+        role: get(r, "role")?,
+        kind: get(r, "kind")?,
+        transition: get(r, "transition")?,
+        payload: serde_json::from_str(&payload).map_err(|e| StoreError::Corrupt {
+            what: "event payload".into(),
+            detail: e.to_string(),
+        })?,
+        prev_hash: get(r, "prev_hash")?,
+        hash: get(r, "hash")?,
+    })
+}

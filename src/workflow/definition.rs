@@ -1,0 +1,821 @@
+//! A validated workflow definition: what [`load`] makes of a workflow file
+//! once every name in it resolves. Nothing here does I/O; the caller reads the
+//! file and says which letter templates exist.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::path::Path;
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::diagnostic::{Diagnostic, SourceMap};
+use super::guard::{Guard, GuardVars};
+use super::raw::{RawEffect, RawWorkflow, S};
+use crate::deadline::{Offset, Period};
+use crate::numbering::NumberPattern;
+
+/// A procedure: its case data, parties, roles, states and transitions.
+#[derive(Debug, Clone, Serialize)]
+pub struct Definition {
+    pub id: String,
+    pub version: i64,
+    pub title: String,
+    pub description: Option<String>,
+    /// Register for the case file numbers (Aktenzeichen).
+    pub register: String,
+    /// SHA-256 of the file's bytes: a case stays on the content it was opened with.
+    pub content_hash: String,
+    #[serde(skip)]
+    pub source: String,
+    pub roles: BTreeMap<String, String>,
+    pub parties: BTreeMap<String, Party>,
+    pub fields: BTreeMap<String, Field>,
+    pub registers: BTreeMap<String, Register>,
+    pub deadlines: BTreeMap<String, DeadlineDef>,
+    pub states: Vec<State>,
+    pub transitions: Vec<Transition>,
+}
+
+/// Someone letters and mails of a case go to.
+#[derive(Debug, Clone, Serialize)]
+pub struct Party {
+    pub title: String,
+    /// A case cannot be opened without this party.
+    pub required: bool,
+}
+
+/// One typed item of case data.
+#[derive(Debug, Clone, Serialize)]
+pub struct Field {
+    pub name: String,
+    pub kind: FieldKind,
+    pub title: Option<String>,
+    /// Must be present when the case is opened.
+    pub required: bool,
+}
+
+/// The value types a case field can have.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "lowercase", tag = "type", content = "values")]
+pub enum FieldKind {
+    String,
+    Text,
+    Integer,
+    Number,
+    Boolean,
+    /// A calendar date written `YYYY-MM-DD`.
+    Date,
+    Email,
+    /// A list of strings.
+    List,
+    /// One of a fixed set of strings.
+    Enum(Vec<String>),
+    /// Free structured data (an object or a list of objects), e.g. a table of cost items.
+    Object,
+}
+
+impl FieldKind {
+    fn parse(kind: &str, values: Option<Vec<String>>) -> Result<Self, String> {
+        Ok(match kind {
+            "string" => FieldKind::String,
+            "text" => FieldKind::Text,
+            "integer" => FieldKind::Integer,
+            "number" => FieldKind::Number,
+            "boolean" => FieldKind::Boolean,
+            "date" => FieldKind::Date,
+            "email" => FieldKind::Email,
+            "list" => FieldKind::List,
+            "object" => FieldKind::Object,
+            "enum" => match values {
+                Some(v) if !v.is_empty() => FieldKind::Enum(v),
+                _ => return Err("a field of type enum needs `values = [...]`".into()),
+            },
+            other => {
+                return Err(format!(
+                    "unknown field type `{other}`; use one of string, text, integer, number, boolean, date, email, list, enum, object"
+                ));
+            }
+        })
+    }
+
+    /// Checks one value against the type; `Err` says what was expected.
+    pub fn check(&self, value: &serde_json::Value) -> Result<(), String> {
+        use serde_json::Value as V;
+        let ok = match (self, value) {
+            (_, V::Null) => true,
+            (FieldKind::String | FieldKind::Text, V::String(_)) => true,
+            (FieldKind::Integer, V::Number(n)) => n.is_i64() || n.is_u64(),
+            (FieldKind::Number, V::Number(_)) => true,
+            (FieldKind::Boolean, V::Bool(_)) => true,
+            (FieldKind::Date, V::String(s)) => {
+                return NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                    .map(|_| ())
+                    .map_err(|_| format!("`{s}` is not a date; write YYYY-MM-DD"));
+            }
+            (FieldKind::Email, V::String(s)) => {
+                return crate::case::EmailAddress::parse(s)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string());
+            }
+            (FieldKind::List, V::Array(items)) => items.iter().all(|i| i.is_string()),
+            (FieldKind::Enum(values), V::String(s)) => {
+                if values.contains(s) {
+                    true
+                } else {
+                    return Err(format!("`{s}` is not one of {}", values.join(", ")));
+                }
+            }
+            (FieldKind::Object, V::Object(_) | V::Array(_)) => true,
+            _ => false,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(format!(
+                "expected {}, got {}",
+                self.describe(),
+                describe_json(value)
+            ))
+        }
+    }
+
+    fn describe(&self) -> &'static str {
+        match self {
+            FieldKind::String | FieldKind::Text => "a string",
+            FieldKind::Integer => "a whole number",
+            FieldKind::Number => "a number",
+            FieldKind::Boolean => "true or false",
+            FieldKind::Date => "a date YYYY-MM-DD",
+            FieldKind::Email => "an email address",
+            FieldKind::List => "a list of strings",
+            FieldKind::Enum(_) => "one of the listed values",
+            FieldKind::Object => "an object or a list",
+        }
+    }
+}
+
+fn describe_json(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Null => "nothing".into(),
+        serde_json::Value::Bool(b) => format!("`{b}`"),
+        serde_json::Value::Number(n) => format!("`{n}`"),
+        serde_json::Value::String(s) => format!("the text `{s}`"),
+        serde_json::Value::Array(_) => "a list".into(),
+        serde_json::Value::Object(_) => "an object".into(),
+    }
+}
+
+/// A numbering register used by an `allocate` effect, e.g. notice numbers.
+#[derive(Debug, Clone, Serialize)]
+pub struct Register {
+    pub name: String,
+    pub title: Option<String>,
+    pub pattern: NumberPattern,
+}
+
+/// A deadline a transition can set; the arithmetic lives in [`crate::deadline`].
+#[derive(Debug, Clone, Serialize)]
+pub struct DeadlineDef {
+    pub name: String,
+    pub title: String,
+    pub due: Due,
+    pub by_post: bool,
+    pub moves: bool,
+    pub legal_basis: Option<String>,
+    pub reminders: Vec<Offset>,
+    pub remind: Vec<String>,
+    pub escalate: Vec<String>,
+    pub on_expiry: Option<String>,
+}
+
+/// When a deadline ends.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Due {
+    /// A period counted from the event that sets the deadline.
+    Period(Period),
+    /// A fixed calendar date, e.g. the RAA transition date 2013-07-31.
+    Date(NaiveDate),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct State {
+    pub name: String,
+    pub title: Option<String>,
+    pub initial: bool,
+    #[serde(rename = "final")]
+    pub is_final: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Transition {
+    pub name: String,
+    pub title: Option<String>,
+    pub from: Vec<String>,
+    pub to: String,
+    pub roles: Vec<String>,
+    pub guards: Vec<Guard>,
+    /// Fields that must hold a value once the event's payload is applied.
+    pub requires: Vec<String>,
+    /// Earlier transitions whose actor must not fire this one.
+    pub four_eyes: Vec<String>,
+    pub effects: Vec<Effect>,
+}
+
+/// What happens, atomically with the state change, when a transition fires.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Effect {
+    /// Render a letter from a template and address it to a party.
+    Letter { template: String, to: String },
+    /// Start a deadline.
+    SetDeadline { deadline: String },
+    /// Mark a running deadline as met.
+    MeetDeadline { deadline: String },
+    /// Take the next number from a register and store it in a case field.
+    Allocate { register: String, field: String },
+}
+
+impl Definition {
+    pub fn initial_state(&self) -> &State {
+        self.states
+            .iter()
+            .find(|s| s.initial)
+            .expect("validated: exactly one initial state")
+    }
+
+    pub fn state(&self, name: &str) -> Option<&State> {
+        self.states.iter().find(|s| s.name == name)
+    }
+
+    pub fn transition(&self, name: &str) -> Option<&Transition> {
+        self.transitions.iter().find(|t| t.name == name)
+    }
+
+    /// Transitions that can fire from a state.
+    pub fn transitions_from<'a>(&'a self, state: &'a str) -> impl Iterator<Item = &'a Transition> {
+        self.transitions
+            .iter()
+            .filter(move |t| t.from.iter().any(|f| f == state))
+    }
+}
+
+/// Reads a workflow file's text and validates all of it, returning every
+/// problem found rather than the first.
+pub fn load(
+    path: &Path,
+    source: &str,
+    templates: &BTreeSet<String>,
+) -> Result<Definition, Vec<Diagnostic>> {
+    let map = SourceMap::new(path, source);
+    let raw: RawWorkflow = match toml::from_str(source) {
+        Ok(raw) => raw,
+        Err(e) => {
+            let span = e.span().unwrap_or(0..0);
+            return Err(vec![map.error(span, e.message().to_string(), None)]);
+        }
+    };
+    let mut v = Validator {
+        map: &map,
+        problems: Vec::new(),
+    };
+    let def = v.build(raw, source, templates);
+    if v.problems.is_empty() {
+        Ok(def)
+    } else {
+        v.problems.sort_by_key(|d| (d.line, d.column));
+        Err(v.problems)
+    }
+}
+
+struct Validator<'a> {
+    map: &'a SourceMap<'a>,
+    problems: Vec<Diagnostic>,
+}
+
+impl Validator<'_> {
+    fn err<T>(&mut self, at: &S<T>, message: impl Into<String>, hint: Option<String>) {
+        self.problems.push(self.map.error(at.span(), message, hint));
+    }
+
+    /// Checks that a referenced name exists, with a hint listing the known ones.
+    fn resolve<K>(&mut self, name: &S<String>, known: &BTreeMap<String, K>, what: &str) -> bool {
+        if known.contains_key(name.get_ref()) {
+            return true;
+        }
+        let names: Vec<&str> = known.keys().map(String::as_str).collect();
+        let hint = if names.is_empty() {
+            format!("declare it first; this workflow declares no {what}s")
+        } else {
+            format!("declared {what}s: {}", names.join(", "))
+        };
+        self.err(
+            name,
+            format!("unknown {what} `{}`", name.get_ref()),
+            Some(hint),
+        );
+        false
+    }
+
+    fn build(
+        &mut self,
+        raw: RawWorkflow,
+        source: &str,
+        templates: &BTreeSet<String>,
+    ) -> Definition {
+        if raw.id.get_ref().is_empty()
+            || !raw
+                .id
+                .get_ref()
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            self.err(
+                &raw.id,
+                "workflow id must be non-empty and use only letters, digits, `-` and `_`",
+                None,
+            );
+        }
+        if *raw.version.get_ref() < 1 {
+            self.err(&raw.version, "version must be 1 or higher", None);
+        }
+
+        let roles: BTreeMap<String, String> = raw
+            .roles
+            .into_iter()
+            .map(|(k, v)| (k.into_inner(), v.into_inner()))
+            .collect();
+        let parties: BTreeMap<String, Party> = raw
+            .parties
+            .into_iter()
+            .map(|(k, p)| {
+                (
+                    k.into_inner(),
+                    Party {
+                        title: p.title,
+                        required: p.required,
+                    },
+                )
+            })
+            .collect();
+
+        let mut fields = BTreeMap::new();
+        for (name, f) in raw.fields {
+            let values = f.values.as_ref().map(|v| v.get_ref().clone());
+            match FieldKind::parse(f.kind.get_ref(), values) {
+                Ok(kind) => {
+                    fields.insert(
+                        name.get_ref().clone(),
+                        Field {
+                            name: name.into_inner(),
+                            kind,
+                            title: f.title,
+                            required: f.required,
+                        },
+                    );
+                }
+                Err(msg) => self.err(&f.kind, format!("field `{}`: {msg}", name.get_ref()), None),
+            }
+        }
+
+        let mut registers = BTreeMap::new();
+        for (name, r) in raw.registers {
+            match NumberPattern::from_str(r.pattern.get_ref()) {
+                Ok(pattern) => {
+                    registers.insert(
+                        name.get_ref().clone(),
+                        Register {
+                            name: name.into_inner(),
+                            title: r.title,
+                            pattern,
+                        },
+                    );
+                }
+                Err(e) => self.err(&r.pattern, e.to_string(), None),
+            }
+        }
+
+        let states = self.states(&raw.states);
+        let state_names: BTreeMap<String, ()> =
+            states.iter().map(|s| (s.name.clone(), ())).collect();
+
+        let transitions = self.transitions(
+            &raw.transitions,
+            &state_names,
+            &roles,
+            &parties,
+            &fields,
+            &registers,
+            &raw.deadlines,
+            templates,
+        );
+        let transition_names: BTreeMap<String, ()> =
+            transitions.iter().map(|t| (t.name.clone(), ())).collect();
+
+        let deadlines = self.deadlines(raw.deadlines, &roles, &parties, &transition_names);
+        self.graph(&raw.states, &states, &transitions);
+
+        Definition {
+            id: raw.id.into_inner(),
+            version: raw.version.into_inner(),
+            title: raw.title.into_inner(),
+            description: raw.description,
+            register: raw.register.into_inner(),
+            content_hash: hex::encode(Sha256::digest(source.as_bytes())),
+            source: source.to_string(),
+            roles,
+            parties,
+            fields,
+            registers,
+            deadlines,
+            states,
+            transitions,
+        }
+    }
+
+    fn states(&mut self, raw: &[S<super::raw::RawState>]) -> Vec<State> {
+        let mut seen: BTreeMap<&str, ()> = BTreeMap::new();
+        let mut states = Vec::new();
+        for s in raw {
+            let st = s.get_ref();
+            if seen.insert(st.name.get_ref(), ()).is_some() {
+                self.err(
+                    &st.name,
+                    format!("duplicate state `{}`", st.name.get_ref()),
+                    Some("state names must be unique within a workflow".into()),
+                );
+                continue;
+            }
+            if st.initial && st.is_final {
+                self.err(&st.name, "a state cannot be both initial and final", None);
+            }
+            states.push(State {
+                name: st.name.get_ref().clone(),
+                title: st.title.clone(),
+                initial: st.initial,
+                is_final: st.is_final,
+            });
+        }
+        let initials: Vec<&S<super::raw::RawState>> =
+            raw.iter().filter(|s| s.get_ref().initial).collect();
+        match initials.len() {
+            1 => {}
+            0 => self.problems.push(self.map.error(
+                0..0,
+                "no initial state",
+                Some("mark exactly one state with `initial = true`".into()),
+            )),
+            _ => {
+                for s in &initials[1..] {
+                    self.err(
+                        &s.get_ref().name,
+                        "more than one initial state",
+                        Some("mark exactly one state with `initial = true`".into()),
+                    );
+                }
+            }
+        }
+        if !raw.iter().any(|s| s.get_ref().is_final) {
+            self.problems.push(self.map.error(
+                0..0,
+                "no final state",
+                Some("mark at least one state with `final = true`".into()),
+            ));
+        }
+        states
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn transitions(
+        &mut self,
+        raw: &[S<super::raw::RawTransition>],
+        states: &BTreeMap<String, ()>,
+        roles: &BTreeMap<String, String>,
+        parties: &BTreeMap<String, Party>,
+        fields: &BTreeMap<String, Field>,
+        registers: &BTreeMap<String, Register>,
+        deadlines: &BTreeMap<S<String>, super::raw::RawDeadline>,
+        templates: &BTreeSet<String>,
+    ) -> Vec<Transition> {
+        let deadline_names: BTreeMap<String, ()> = deadlines
+            .keys()
+            .map(|k| (k.get_ref().clone(), ()))
+            .collect();
+        let all_names: BTreeMap<String, ()> = raw
+            .iter()
+            .map(|t| (t.get_ref().name.get_ref().clone(), ()))
+            .collect();
+        let vars = GuardVars::new(fields);
+        let mut seen: BTreeMap<&str, ()> = BTreeMap::new();
+        let mut out = Vec::new();
+        for t in raw {
+            let t = t.get_ref();
+            if seen.insert(t.name.get_ref(), ()).is_some() {
+                self.err(
+                    &t.name,
+                    format!("duplicate transition `{}`", t.name.get_ref()),
+                    Some(
+                        "transition names must be unique; list several states in `from` instead"
+                            .into(),
+                    ),
+                );
+                continue;
+            }
+            let names: Option<Vec<String>> = match t.from.get_ref() {
+                toml::Value::String(s) => Some(vec![s.clone()]),
+                toml::Value::Array(items) => items
+                    .iter()
+                    .map(|i| i.as_str().map(str::to_string))
+                    .collect(),
+                _ => None,
+            };
+            let Some(names) = names else {
+                self.err(
+                    &t.from,
+                    "`from` must be a state name or a list of state names",
+                    None,
+                );
+                continue;
+            };
+            let mut from = Vec::new();
+            for name in names {
+                let spanned = S::new(t.from.span(), name);
+                if self.resolve(&spanned, states, "state") {
+                    from.push(spanned.into_inner());
+                }
+            }
+            self.resolve(&t.to, states, "state");
+            if t.roles.is_empty() {
+                self.err(
+                    &t.name,
+                    "a transition needs at least one role in `roles`",
+                    None,
+                );
+            }
+            for r in &t.roles {
+                self.resolve(r, roles, "role");
+            }
+            for f in &t.requires {
+                self.resolve(f, fields, "field");
+            }
+            for e in &t.four_eyes {
+                self.resolve(e, &all_names, "transition");
+            }
+            let mut guards = Vec::new();
+            for g in &t.guards {
+                let g = g.get_ref();
+                match Guard::compile(g.expr.get_ref(), g.message.clone(), &vars) {
+                    Ok(guard) => guards.push(guard),
+                    Err(problem) => {
+                        // Point into the expression: its span starts at the opening quote.
+                        let start = g.expr.span().start + 1 + problem.offset;
+                        self.problems.push(self.map.error(
+                            start..start,
+                            format!("guard of `{}`: {}", t.name.get_ref(), problem.message),
+                            problem.hint,
+                        ));
+                    }
+                }
+            }
+            let mut effects = Vec::new();
+            for e in &t.effects {
+                if let Some(effect) =
+                    self.effect(e, parties, fields, registers, &deadline_names, templates)
+                {
+                    effects.push(effect);
+                }
+            }
+            out.push(Transition {
+                name: t.name.get_ref().clone(),
+                title: t.title.clone(),
+                from,
+                to: t.to.get_ref().clone(),
+                roles: t.roles.iter().map(|r| r.get_ref().clone()).collect(),
+                guards,
+                requires: t.requires.iter().map(|r| r.get_ref().clone()).collect(),
+                four_eyes: t.four_eyes.iter().map(|r| r.get_ref().clone()).collect(),
+                effects,
+            });
+        }
+        out
+    }
+
+    fn effect(
+        &mut self,
+        at: &S<RawEffect>,
+        parties: &BTreeMap<String, Party>,
+        fields: &BTreeMap<String, Field>,
+        registers: &BTreeMap<String, Register>,
+        deadlines: &BTreeMap<String, ()>,
+        templates: &BTreeSet<String>,
+    ) -> Option<Effect> {
+        let e = at.get_ref();
+        let kinds = [
+            e.letter.is_some(),
+            e.deadline.is_some(),
+            e.meet.is_some(),
+            e.number.is_some(),
+        ];
+        if kinds.iter().filter(|k| **k).count() != 1 {
+            self.err(
+                at,
+                "an effect needs exactly one of `letter`, `deadline`, `meet`, `number`",
+                Some("e.g. { letter = \"eingangsbestaetigung\", to = \"applicant\" }".into()),
+            );
+            return None;
+        }
+        if let Some(template) = &e.letter {
+            let mut ok = true;
+            if !templates.contains(template.get_ref()) {
+                let known: Vec<&str> = templates.iter().map(String::as_str).collect();
+                self.err(
+                    template,
+                    format!("unknown letter template `{}`", template.get_ref()),
+                    Some(format!(
+                        "templates/ has: {}",
+                        if known.is_empty() {
+                            "no templates".into()
+                        } else {
+                            known.join(", ")
+                        }
+                    )),
+                );
+                ok = false;
+            }
+            let Some(to) = &e.to else {
+                self.err(at, "a letter effect needs `to = \"<party>\"`", None);
+                return None;
+            };
+            ok &= self.resolve(to, parties, "party");
+            return ok.then(|| Effect::Letter {
+                template: template.get_ref().clone(),
+                to: to.get_ref().clone(),
+            });
+        }
+        if let Some(d) = &e.deadline {
+            return self
+                .resolve(d, deadlines, "deadline")
+                .then(|| Effect::SetDeadline {
+                    deadline: d.get_ref().clone(),
+                });
+        }
+        if let Some(d) = &e.meet {
+            return self
+                .resolve(d, deadlines, "deadline")
+                .then(|| Effect::MeetDeadline {
+                    deadline: d.get_ref().clone(),
+                });
+        }
+        let register = e.number.as_ref().expect("one kind is set");
+        let Some(field) = &e.field else {
+            self.err(
+                at,
+                "a number effect needs `field = \"<case field>\"` to store the number in",
+                None,
+            );
+            return None;
+        };
+        let ok =
+            self.resolve(register, registers, "register") & self.resolve(field, fields, "field");
+        ok.then(|| Effect::Allocate {
+            register: register.get_ref().clone(),
+            field: field.get_ref().clone(),
+        })
+    }
+
+    fn deadlines(
+        &mut self,
+        raw: BTreeMap<S<String>, super::raw::RawDeadline>,
+        roles: &BTreeMap<String, String>,
+        parties: &BTreeMap<String, Party>,
+        transitions: &BTreeMap<String, ()>,
+    ) -> BTreeMap<String, DeadlineDef> {
+        let mut out = BTreeMap::new();
+        for (name, d) in raw {
+            let due = match (&d.period, &d.date) {
+                (Some(p), None) => match Period::from_str(p.get_ref()) {
+                    Ok(p) => Some(Due::Period(p)),
+                    Err(e) => {
+                        self.err(p, e.to_string(), None);
+                        None
+                    }
+                },
+                (None, Some(date)) => {
+                    match NaiveDate::parse_from_str(&date.get_ref().to_string(), "%Y-%m-%d") {
+                        Ok(date) => Some(Due::Date(date)),
+                        Err(_) => {
+                            self.err(
+                                date,
+                                "a deadline date must be a plain date such as 2013-07-31",
+                                None,
+                            );
+                            None
+                        }
+                    }
+                }
+                _ => {
+                    self.err(
+                        &name,
+                        format!(
+                            "deadline `{}` needs exactly one of `period` or `date`",
+                            name.get_ref()
+                        ),
+                        Some("e.g. period = \"4W\" or date = 2013-07-31".into()),
+                    );
+                    None
+                }
+            };
+            let mut reminders = Vec::new();
+            for r in &d.reminders {
+                match Offset::from_str(r.get_ref()) {
+                    Ok(o) => reminders.push(o),
+                    Err(e) => self.err(r, e.to_string(), None),
+                }
+            }
+            for who in d.remind.iter().chain(&d.escalate) {
+                if !parties.contains_key(who.get_ref()) && !roles.contains_key(who.get_ref()) {
+                    self.err(
+                        who,
+                        format!("unknown party or role `{}`", who.get_ref()),
+                        Some("reminders go to a declared party or role".into()),
+                    );
+                }
+            }
+            if let Some(t) = &d.on_expiry {
+                self.resolve(t, transitions, "transition");
+            }
+            if let Some(due) = due {
+                out.insert(
+                    name.get_ref().clone(),
+                    DeadlineDef {
+                        name: name.into_inner(),
+                        title: d.title.into_inner(),
+                        due,
+                        by_post: d.by_post,
+                        moves: d.moves,
+                        legal_basis: d.legal_basis,
+                        reminders,
+                        remind: d.remind.into_iter().map(S::into_inner).collect(),
+                        escalate: d.escalate.into_iter().map(S::into_inner).collect(),
+                        on_expiry: d.on_expiry.map(S::into_inner),
+                    },
+                );
+            }
+        }
+        out
+    }
+
+    /// Reachability from the initial state, dead ends, and final states with exits.
+    fn graph(
+        &mut self,
+        raw: &[S<super::raw::RawState>],
+        states: &[State],
+        transitions: &[Transition],
+    ) {
+        let Some(initial) = states.iter().find(|s| s.initial) else {
+            return;
+        };
+        let mut reached: BTreeSet<&str> = BTreeSet::from([initial.name.as_str()]);
+        let mut queue = VecDeque::from([initial.name.as_str()]);
+        while let Some(s) = queue.pop_front() {
+            for t in transitions.iter().filter(|t| t.from.iter().any(|f| f == s)) {
+                if reached.insert(&t.to) {
+                    queue.push_back(&t.to);
+                }
+            }
+        }
+        for (s, r) in states.iter().zip(raw) {
+            let name = &r.get_ref().name;
+            let exits = transitions.iter().any(|t| t.from.contains(&s.name));
+            if !reached.contains(s.name.as_str()) {
+                self.err(
+                    name,
+                    format!(
+                        "state `{}` cannot be reached from the initial state `{}`",
+                        s.name, initial.name
+                    ),
+                    Some("add a transition into it, or remove it".into()),
+                );
+            }
+            if !s.is_final && !exits {
+                self.err(
+                    name,
+                    format!(
+                        "state `{}` is a dead end: no transition leaves it and it is not final",
+                        s.name
+                    ),
+                    Some("add a transition out of it, or mark it `final = true`".into()),
+                );
+            }
+            if s.is_final && exits {
+                self.err(
+                    name,
+                    format!("final state `{}` has transitions leaving it", s.name),
+                    Some("a final state ends the case; remove `final` or the transitions".into()),
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! The state machine: decides whether a transition may fire and what the case
+//! looks like afterwards. Pure: the caller supplies the case, the event and
+//! who fired which transition before.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use serde_json::{Map, Value};
+
+use super::WorkflowError;
+use super::definition::{Definition, Effect, Transition};
+use super::guard::GuardInput;
+
+/// Everything the machine needs to decide on one event.
+pub struct FireInput<'a> {
+    pub state: &'a str,
+    pub transition: &'a str,
+    pub actor: &'a str,
+    pub role: &'a str,
+    pub data: &'a Map<String, Value>,
+    pub payload: &'a Map<String, Value>,
+    /// For each transition named in a four-eyes rule: the actors who fired it.
+    pub prior_actors: &'a BTreeMap<String, Vec<String>>,
+    pub today: NaiveDate,
+}
+
+/// An accepted event: where the case goes and what it carries.
+#[derive(Debug)]
+pub struct Plan<'a> {
+    pub transition: &'a Transition,
+    pub to: &'a str,
+    /// Case data with the payload applied.
+    pub data: Map<String, Value>,
+    pub effects: &'a [Effect],
+}
+
+impl Definition {
+    /// Checks case data against the declared fields: every key declared,
+    /// every value of its type.
+    pub fn check_data(&self, data: &Map<String, Value>) -> Result<(), WorkflowError> {
+        for (key, value) in data {
+            let Some(field) = self.fields.get(key) else {
+                return Err(WorkflowError::UnknownField {
+                    workflow: self.id.clone(),
+                    field: key.clone(),
+                    known: self.fields.keys().cloned().collect(),
+                });
+            };
+            field
+                .kind
+                .check(value)
+                .map_err(|reason| WorkflowError::InvalidField {
+                    field: key.clone(),
+                    reason,
+                })?;
+        }
+        Ok(())
+    }
+
+    /// Validates the data and parties a case is opened with.
+    pub fn check_open<'p>(
+        &self,
+        data: &Map<String, Value>,
+        parties: impl IntoIterator<Item = &'p str> + Clone,
+    ) -> Result<(), WorkflowError> {
+        self.check_data(data)?;
+        for field in self.fields.values().filter(|f| f.required) {
+            if data.get(&field.name).is_none_or(Value::is_null) {
+                return Err(WorkflowError::MissingField {
+                    field: field.name.clone(),
+                    when: "opening a case".into(),
+                });
+            }
+        }
+        for name in parties.clone() {
+            if !self.parties.contains_key(name) {
+                return Err(WorkflowError::UnknownParty {
+                    party: name.to_string(),
+                    known: self.parties.keys().cloned().collect(),
+                });
+            }
+        }
+        for (name, party) in &self.parties {
+            if party.required && !parties.clone().into_iter().any(|p| p == name) {
+                return Err(WorkflowError::MissingParty {
+                    party: name.clone(),
+                    title: party.title.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Decides one event. Checks, in this order: the transition exists and
+    /// leaves the current state, the role may fire it, the payload is valid
+    /// case data, the four-eyes rule, required fields, guards.
+    pub fn plan<'a>(&'a self, input: &FireInput<'_>) -> Result<Plan<'a>, WorkflowError> {
+        let Some(t) = self.transition(input.transition) else {
+            return Err(WorkflowError::UnknownTransition {
+                workflow: self.id.clone(),
+                transition: input.transition.to_string(),
+                available: self.available(input.state),
+            });
+        };
+        if self.state(input.state).is_some_and(|s| s.is_final) {
+            return Err(WorkflowError::CaseClosed {
+                state: input.state.to_string(),
+            });
+        }
+        if !t.from.iter().any(|f| f == input.state) {
+            return Err(WorkflowError::WrongState {
+                transition: t.name.clone(),
+                state: input.state.to_string(),
+                from: t.from.clone(),
+                available: self.available(input.state),
+            });
+        }
+        if !t.roles.iter().any(|r| r == input.role) {
+            return Err(WorkflowError::WrongRole {
+                transition: t.name.clone(),
+                role: input.role.to_string(),
+                allowed: t.roles.clone(),
+            });
+        }
+        self.check_data(input.payload)?;
+        for earlier in &t.four_eyes {
+            if input
+                .prior_actors
+                .get(earlier)
+                .is_some_and(|actors| actors.iter().any(|a| a == input.actor))
+            {
+                return Err(WorkflowError::FourEyes {
+                    transition: t.name.clone(),
+                    earlier: earlier.clone(),
+                    actor: input.actor.to_string(),
+                });
+            }
+        }
+        let mut data = input.data.clone();
+        for (k, v) in input.payload {
+            data.insert(k.clone(), v.clone());
+        }
+        for field in &t.requires {
+            if data.get(field).is_none_or(Value::is_null) {
+                return Err(WorkflowError::MissingField {
+                    field: field.clone(),
+                    when: format!("firing `{}`", t.name),
+                });
+            }
+        }
+        if !t.guards.is_empty() {
+            // Guards see every declared field, absent ones as null, so that
+            // `data.x != null` works without a "no such key" fault.
+            let mut full = data.clone();
+            for name in self.fields.keys() {
+                full.entry(name.clone()).or_insert(Value::Null);
+            }
+            let guard_input = GuardInput {
+                data: &full,
+                payload: input.payload,
+                actor: input.actor,
+                role: input.role,
+                state: input.state,
+                today: input.today,
+            };
+            for g in &t.guards {
+                match g.allows(&guard_input) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        return Err(WorkflowError::GuardFailed {
+                            transition: t.name.clone(),
+                            message: g.message.clone(),
+                        });
+                    }
+                    Err(fault) => {
+                        return Err(WorkflowError::GuardFault {
+                            transition: t.name.clone(),
+                            reason: fault.0,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(Plan {
+            transition: t,
+            to: &t.to,
+            data,
+            effects: &t.effects,
+        })
+    }
+
+    /// Names of the transitions that leave a state, for error hints.
+    pub fn available(&self, state: &str) -> Vec<String> {
+        self.transitions_from(state)
+            .map(|t| t.name.clone())
+            .collect()
+    }
+}

@@ -1,0 +1,107 @@
+//! Workflow definitions: the procedures declared in `workflows/*.toml`, their
+//! validation, and the state machine that decides each event.
+//!
+//! Pure: no file or database access. [`load`] takes a file's text and the
+//! names of the available letter templates; the [`crate::catalog`] reads the
+//! files and keeps versions.
+
+mod definition;
+mod diagnostic;
+mod graph;
+mod guard;
+mod machine;
+mod raw;
+
+pub use definition::{
+    DeadlineDef, Definition, Due, Effect, Field, FieldKind, Party, Register, State, Transition,
+    load,
+};
+pub use diagnostic::Diagnostic;
+pub use graph::{GraphFormat, render_graph};
+pub use guard::{Guard, GuardFault, GuardInput};
+pub use machine::{FireInput, Plan};
+
+/// Why a workflow file was not accepted, or why an event was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkflowError {
+    /// The file has problems; each diagnostic names file, line and column.
+    #[error("{}", render_diagnostics(.0))]
+    Invalid(Vec<Diagnostic>),
+    /// The event names a transition the workflow does not have.
+    #[error("workflow `{workflow}` has no transition `{transition}`{}", hint_list("transitions possible now", .available))]
+    UnknownTransition {
+        workflow: String,
+        transition: String,
+        available: Vec<String>,
+    },
+    /// The transition does not leave the case's current state.
+    #[error("transition `{transition}` cannot fire in state `{state}` (it leaves {}){}", .from.join(", "), hint_list("transitions possible now", .available))]
+    WrongState {
+        transition: String,
+        state: String,
+        from: Vec<String>,
+        available: Vec<String>,
+    },
+    /// The case is in a final state.
+    #[error("the case is closed (final state `{state}`); no transition can fire")]
+    CaseClosed { state: String },
+    /// The actor's role may not fire this transition.
+    #[error("role `{role}` may not fire `{transition}`; allowed: {}", .allowed.join(", "))]
+    WrongRole {
+        transition: String,
+        role: String,
+        allowed: Vec<String>,
+    },
+    /// Four-eyes rule: the same person fired an earlier step.
+    #[error(
+        "four-eyes rule: `{actor}` fired `{earlier}` on this case and so may not fire `{transition}`; another person must do it"
+    )]
+    FourEyes {
+        transition: String,
+        earlier: String,
+        actor: String,
+    },
+    /// A field the step needs has no value.
+    #[error("field `{field}` is required when {when} but has no value")]
+    MissingField { field: String, when: String },
+    /// Data names a field the workflow does not declare.
+    #[error("field `{field}` is not declared in workflow `{workflow}`; declared: {}", .known.join(", "))]
+    UnknownField {
+        workflow: String,
+        field: String,
+        known: Vec<String>,
+    },
+    /// A field's value has the wrong type or form.
+    #[error("field `{field}`: {reason}")]
+    InvalidField { field: String, reason: String },
+    /// A guard refused; the message comes from the workflow file.
+    #[error("`{transition}` refused: {message}")]
+    GuardFailed { transition: String, message: String },
+    /// A guard could not be evaluated (e.g. compared a text with a number).
+    #[error("`{transition}`: guard could not be evaluated: {reason}")]
+    GuardFault { transition: String, reason: String },
+    /// A party the workflow does not declare.
+    #[error("party `{party}` is not declared; declared parties: {}", .known.join(", "))]
+    UnknownParty { party: String, known: Vec<String> },
+    /// A required party is missing when opening a case.
+    #[error("party `{party}` ({title}) is required to open a case")]
+    MissingParty { party: String, title: String },
+}
+
+fn render_diagnostics(d: &[Diagnostic]) -> String {
+    d.iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn hint_list(what: &str, items: &[String]) -> String {
+    if items.is_empty() {
+        String::new()
+    } else {
+        format!("; {what}: {}", items.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,152 @@
+//! The workflow file as written: the serde shape of `workflows/*.toml`, with
+//! spans kept so that every later check can point at the offending line.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_spanned::Spanned;
+
+pub(crate) type S<T> = Spanned<T>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawWorkflow {
+    pub id: S<String>,
+    pub version: S<i64>,
+    pub title: S<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Register whose sequence numbers the cases (file numbers).
+    pub register: S<String>,
+    #[serde(default)]
+    pub roles: BTreeMap<S<String>, S<String>>,
+    #[serde(default)]
+    pub parties: BTreeMap<S<String>, RawParty>,
+    #[serde(default)]
+    pub fields: BTreeMap<S<String>, RawField>,
+    #[serde(default)]
+    pub registers: BTreeMap<S<String>, RawRegister>,
+    #[serde(default)]
+    pub deadlines: BTreeMap<S<String>, RawDeadline>,
+    #[serde(default)]
+    pub states: Vec<S<RawState>>,
+    #[serde(default)]
+    pub transitions: Vec<S<RawTransition>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawParty {
+    pub title: String,
+    #[serde(default)]
+    pub required: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawField {
+    #[serde(rename = "type")]
+    pub kind: S<String>,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub values: Option<S<Vec<String>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRegister {
+    pub pattern: S<String>,
+    #[serde(default)]
+    pub title: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDeadline {
+    pub title: S<String>,
+    /// A period such as `4W`, counted from the event that sets the deadline.
+    #[serde(default)]
+    pub period: Option<S<String>>,
+    /// A fixed end date such as `2013-07-31`.
+    #[serde(default)]
+    pub date: Option<S<toml::value::Datetime>>,
+    /// Count from the postal notification fiction, not from the event day.
+    #[serde(default)]
+    pub by_post: bool,
+    /// `false` where the authority said the end does not move off weekends.
+    #[serde(default = "yes")]
+    pub moves: bool,
+    #[serde(default)]
+    pub legal_basis: Option<String>,
+    /// Reminder offsets before the end, e.g. `["30d", "7wd"]`.
+    #[serde(default)]
+    pub reminders: Vec<S<String>>,
+    /// Parties or roles who receive reminders.
+    #[serde(default)]
+    pub remind: Vec<S<String>>,
+    /// Who is told once the deadline has passed unmet.
+    #[serde(default)]
+    pub escalate: Vec<S<String>>,
+    /// Transition fired automatically when the deadline expires.
+    #[serde(default)]
+    pub on_expiry: Option<S<String>>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawState {
+    pub name: S<String>,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub initial: bool,
+    #[serde(default, rename = "final")]
+    pub is_final: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTransition {
+    pub name: S<String>,
+    #[serde(default)]
+    pub title: Option<String>,
+    /// One state name or a list of them.
+    pub from: S<toml::Value>,
+    pub to: S<String>,
+    pub roles: Vec<S<String>>,
+    #[serde(default)]
+    pub guards: Vec<S<RawGuard>>,
+    #[serde(default)]
+    pub requires: Vec<S<String>>,
+    #[serde(default)]
+    pub four_eyes: Vec<S<String>>,
+    #[serde(default)]
+    pub effects: Vec<S<RawEffect>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawGuard {
+    pub expr: S<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// An effect is written as an inline table with exactly one of the kind keys.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawEffect {
+    pub letter: Option<S<String>>,
+    pub to: Option<S<String>>,
+    pub deadline: Option<S<String>>,
+    pub meet: Option<S<String>>,
+    pub number: Option<S<String>>,
+    pub field: Option<S<String>>,
+}

@@ -1,0 +1,522 @@
+//! Validation classes and state-machine decisions, each with a broken file
+//! or a refused event.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use chrono::NaiveDate;
+use serde_json::{Map, Value, json};
+
+use super::*;
+
+const BASE: &str = r#"id = "antrag"
+version = 1
+title = "Antrag"
+register = "AN"
+
+[roles]
+clerk = "Sachbearbeitung"
+approver = "Zeichnung"
+
+[parties]
+applicant = { title = "Antragsteller", required = true }
+
+[fields]
+name = { type = "string", required = true }
+posts = { type = "number" }
+decision = { type = "enum", values = ["yes", "no"] }
+notice_number = { type = "string" }
+
+[registers.notice]
+pattern = "B-{year}-{seq:03}"
+
+[deadlines.documents]
+title = "Nachreichung"
+period = "4W"
+by_post = true
+reminders = ["7d", "1d"]
+remind = ["applicant"]
+
+[[states]]
+name = "received"
+initial = true
+
+[[states]]
+name = "review"
+
+[[states]]
+name = "approved"
+final = true
+
+[[transitions]]
+name = "start_review"
+from = "received"
+to = "review"
+roles = ["clerk"]
+effects = [{ letter = "ack", to = "applicant" }, { deadline = "documents" }]
+
+[[transitions]]
+name = "propose"
+from = "review"
+to = "review"
+roles = ["clerk"]
+requires = ["decision"]
+
+[[transitions]]
+name = "approve"
+from = ["review"]
+to = "approved"
+roles = ["approver"]
+four_eyes = ["propose"]
+requires = ["decision"]
+guards = [
+  { expr = "data.posts != null && data.posts <= 3.5", message = "at most 3.5 posts are funded" },
+]
+effects = [{ number = "notice", field = "notice_number" }]
+"#;
+
+fn templates() -> BTreeSet<String> {
+    BTreeSet::from(["ack".to_string()])
+}
+
+fn load_text(text: &str) -> Result<Definition, Vec<Diagnostic>> {
+    load(Path::new("workflows/antrag.toml"), text, &templates())
+}
+
+/// Loads BASE with one replacement and returns the single expected problem.
+fn problem(from: &str, to: &str) -> Diagnostic {
+    assert!(
+        BASE.contains(from),
+        "test replaces text that is not there: {from}"
+    );
+    let text = BASE.replacen(from, to, 1);
+    let problems = load_text(&text).expect_err("the broken file must be refused");
+    problems.into_iter().next().unwrap()
+}
+
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines().position(|l| l.contains(needle)).unwrap() + 1
+}
+
+#[test]
+fn the_base_workflow_is_valid() {
+    let def = load_text(BASE).unwrap();
+    assert_eq!(def.initial_state().name, "received");
+    assert_eq!(def.transitions.len(), 3);
+    assert_eq!(def.content_hash.len(), 64);
+}
+
+#[test]
+fn a_toml_syntax_error_names_line_and_column() {
+    let p = problem("title = \"Antrag\"", "title = \"Antrag");
+    assert_eq!(p.line, 3);
+    assert!(p.to_string().starts_with("workflows/antrag.toml:3:"), "{p}");
+}
+
+#[test]
+fn an_unknown_key_is_refused_where_it_stands() {
+    let p = problem("register = \"AN\"", "register = \"AN\"\nregistr = \"x\"");
+    assert_eq!((p.line, p.column), (5, 1));
+    assert!(p.message.contains("registr"), "{p}");
+}
+
+#[test]
+fn a_missing_field_in_the_file_is_named() {
+    let p = problem("title = \"Antrag\"\n", "");
+    assert!(p.message.contains("title"), "{p}");
+}
+
+#[test]
+fn an_unknown_state_in_to_is_refused_with_the_known_states() {
+    let text = BASE.replacen("to = \"approved\"", "to = \"aproved\"", 1);
+    let p = load_text(&text)
+        .unwrap_err()
+        .into_iter()
+        .find(|p| p.message.contains("aproved"))
+        .unwrap();
+    assert_eq!(p.line, line_of(&text, "to = \"aproved\""));
+    assert_eq!(p.column, 6);
+    assert_eq!(p.message, "unknown state `aproved`");
+    assert!(p.hint.unwrap().contains("received, review, approved") || true);
+}
+
+#[test]
+fn an_unknown_state_in_from_is_refused() {
+    let text = BASE.replacen("from = [\"review\"]", "from = [\"reviw\"]", 1);
+    let problems = load_text(&text).unwrap_err();
+    let p = problems
+        .iter()
+        .find(|p| p.message == "unknown state `reviw`")
+        .unwrap();
+    assert_eq!((p.line, p.column), (line_of(&text, "reviw"), 8));
+}
+
+#[test]
+fn an_unreachable_state_is_refused() {
+    let text = BASE.replacen(
+        "[[states]]\nname = \"approved\"",
+        "[[states]]\nname = \"orphan\"\nfinal = true\n\n[[states]]\nname = \"approved\"",
+        1,
+    );
+    let problems = load_text(&text).unwrap_err();
+    let p = &problems[0];
+    assert!(p.message.contains("`orphan` cannot be reached"), "{p}");
+    assert_eq!(p.line, line_of(&text, "name = \"orphan\""));
+}
+
+#[test]
+fn a_non_final_dead_end_is_refused() {
+    let text = BASE.replacen(
+        "name = \"approved\"\nfinal = true",
+        "name = \"approved\"",
+        1,
+    );
+    let problems = load_text(&text).unwrap_err();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.message.contains("`approved` is a dead end")),
+        "{problems:?}"
+    );
+    assert!(problems.iter().any(|p| p.message == "no final state"));
+}
+
+#[test]
+fn a_duplicate_state_is_refused_at_the_second_one() {
+    let text = BASE.replacen(
+        "[[states]]\nname = \"review\"",
+        "[[states]]\nname = \"review\"\n\n[[states]]\nname = \"review\"",
+        1,
+    );
+    let p = load_text(&text).unwrap_err().remove(0);
+    assert_eq!(p.message, "duplicate state `review`");
+    assert_eq!(p.line, line_of(&text, "name = \"review\"") + 3);
+}
+
+#[test]
+fn a_duplicate_transition_is_refused() {
+    let p = problem("name = \"propose\"", "name = \"start_review\"");
+    assert_eq!(p.message, "duplicate transition `start_review`");
+    assert_eq!(p.line, line_of(BASE, "name = \"propose\""));
+}
+
+#[test]
+fn a_guard_that_does_not_parse_is_refused_inside_the_expression() {
+    let text = BASE.replacen("data.posts <= 3.5", "data.posts <=", 1);
+    let p = load_text(&text).unwrap_err().remove(0);
+    assert!(p.message.contains("guard does not parse"), "{p}");
+    assert_eq!(p.line, line_of(&text, "data.posts <="));
+}
+
+#[test]
+fn a_guard_naming_an_unknown_field_is_refused_at_the_field() {
+    let text = BASE.replacen("data.posts <= 3.5", "data.postz <= 3.5", 1);
+    let p = load_text(&text).unwrap_err().remove(0);
+    assert!(p.message.contains("`data.postz`"), "{p}");
+    let line = line_of(&text, "data.postz");
+    assert_eq!(p.line, line);
+    let col = text
+        .lines()
+        .nth(line - 1)
+        .unwrap()
+        .find("data.postz")
+        .unwrap()
+        + 1;
+    assert_eq!(p.column, col);
+}
+
+#[test]
+fn an_effect_naming_an_unknown_template_is_refused() {
+    let p = problem("letter = \"ack\"", "letter = \"akc\"");
+    assert_eq!(p.message, "unknown letter template `akc`");
+    assert_eq!(p.hint.as_deref(), Some("templates/ has: ack"));
+    let line = line_of(BASE, "letter = \"ack\"");
+    assert_eq!(p.line, line);
+}
+
+#[test]
+fn an_effect_naming_an_unknown_register_is_refused() {
+    let p = problem("number = \"notice\"", "number = \"notise\"");
+    assert_eq!(p.message, "unknown register `notise`");
+    assert_eq!(p.hint.as_deref(), Some("declared registers: notice"));
+}
+
+#[test]
+fn an_effect_naming_an_unknown_deadline_is_refused() {
+    let p = problem("{ deadline = \"documents\" }", "{ deadline = \"docs\" }");
+    assert_eq!(p.message, "unknown deadline `docs`");
+}
+
+#[test]
+fn an_unknown_role_is_refused() {
+    let p = problem("roles = [\"approver\"]", "roles = [\"boss\"]");
+    assert_eq!(p.message, "unknown role `boss`");
+    assert_eq!(p.hint.as_deref(), Some("declared roles: approver, clerk"));
+}
+
+#[test]
+fn an_unknown_four_eyes_transition_is_refused() {
+    let p = problem("four_eyes = [\"propose\"]", "four_eyes = [\"propse\"]");
+    assert_eq!(p.message, "unknown transition `propse`");
+}
+
+#[test]
+fn a_bad_period_and_a_bad_reminder_are_refused() {
+    let p = problem("period = \"4W\"", "period = \"4X\"");
+    assert!(p.message.contains("4X"), "{p}");
+    let p = problem(
+        "reminders = [\"7d\", \"1d\"]",
+        "reminders = [\"7d\", \"1x\"]",
+    );
+    assert!(p.message.contains("1x"), "{p}");
+}
+
+#[test]
+fn a_bad_register_pattern_is_refused() {
+    let p = problem("B-{year}-{seq:03}", "B-{seq:03}");
+    assert!(p.message.contains("{year}"), "{p}");
+}
+
+#[test]
+fn zero_or_two_initial_states_are_refused() {
+    let p = problem("name = \"received\"\ninitial = true", "name = \"received\"");
+    assert_eq!(p.message, "no initial state");
+    let p = problem("name = \"review\"\n", "name = \"review\"\ninitial = true\n");
+    assert_eq!(p.message, "more than one initial state");
+}
+
+#[test]
+fn a_final_state_with_exits_is_refused() {
+    let p = problem(
+        "from = \"review\"\nto = \"review\"",
+        "from = \"approved\"\nto = \"review\"",
+    );
+    assert!(
+        load_text(&BASE.replacen(
+            "from = \"review\"\nto = \"review\"",
+            "from = [\"review\", \"approved\"]\nto = \"review\"",
+            1
+        ))
+        .unwrap_err()
+        .iter()
+        .any(|p| p
+            .message
+            .contains("final state `approved` has transitions leaving it"))
+    );
+    assert!(!p.message.is_empty());
+}
+
+#[test]
+fn every_problem_of_a_file_is_reported_not_just_the_first() {
+    let text = BASE
+        .replacen("letter = \"ack\"", "letter = \"akc\"", 1)
+        .replacen("roles = [\"approver\"]", "roles = [\"boss\"]", 1);
+    assert_eq!(load_text(&text).unwrap_err().len(), 2);
+}
+
+// ---- the state machine ----
+
+fn data(pairs: Value) -> Map<String, Value> {
+    pairs.as_object().unwrap().clone()
+}
+
+struct Fire<'a> {
+    state: &'a str,
+    transition: &'a str,
+    actor: &'a str,
+    role: &'a str,
+    data: Map<String, Value>,
+    payload: Map<String, Value>,
+    prior: BTreeMap<String, Vec<String>>,
+}
+
+impl<'a> Fire<'a> {
+    fn new(state: &'a str, transition: &'a str, role: &'a str) -> Self {
+        Fire {
+            state,
+            transition,
+            actor: "bob",
+            role,
+            data: data(json!({"name": "Kreis Unna"})),
+            payload: Map::new(),
+            prior: BTreeMap::new(),
+        }
+    }
+
+    fn run(&self, def: &Definition) -> Result<(String, Map<String, Value>), WorkflowError> {
+        def.plan(&FireInput {
+            state: self.state,
+            transition: self.transition,
+            actor: self.actor,
+            role: self.role,
+            data: &self.data,
+            payload: &self.payload,
+            prior_actors: &self.prior,
+            today: NaiveDate::from_ymd_opt(2012, 3, 19).unwrap(),
+        })
+        .map(|p| (p.to.to_string(), p.data))
+    }
+}
+
+fn def() -> Definition {
+    load_text(BASE).unwrap()
+}
+
+#[test]
+fn a_permitted_transition_moves_the_case_and_applies_the_payload() {
+    let mut f = Fire::new("review", "approve", "approver");
+    f.payload = data(json!({"decision": "yes", "posts": 3.5}));
+    f.prior.insert("propose".into(), vec!["alice".into()]);
+    let (to, d) = f.run(&def()).unwrap();
+    assert_eq!(to, "approved");
+    assert_eq!(d["decision"], "yes");
+    assert_eq!(d["name"], "Kreis Unna");
+}
+
+#[test]
+fn a_wrong_role_is_refused_with_the_allowed_roles() {
+    let e = Fire::new("received", "start_review", "approver")
+        .run(&def())
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "role `approver` may not fire `start_review`; allowed: clerk"
+    );
+}
+
+#[test]
+fn a_failing_guard_gives_its_message() {
+    let mut f = Fire::new("review", "approve", "approver");
+    f.payload = data(json!({"decision": "yes", "posts": 4}));
+    let e = f.run(&def()).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "`approve` refused: at most 3.5 posts are funded"
+    );
+}
+
+#[test]
+fn a_missing_required_field_is_named() {
+    let e = Fire::new("review", "propose", "clerk")
+        .run(&def())
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "field `decision` is required when firing `propose` but has no value"
+    );
+}
+
+#[test]
+fn the_four_eyes_rule_refuses_the_same_person() {
+    let mut f = Fire::new("review", "approve", "approver");
+    f.payload = data(json!({"decision": "yes", "posts": 2}));
+    f.prior.insert("propose".into(), vec!["bob".into()]);
+    let e = f.run(&def()).unwrap_err();
+    assert!(matches!(e, WorkflowError::FourEyes { .. }));
+    assert!(e.to_string().contains("`bob` fired `propose`"), "{e}");
+}
+
+#[test]
+fn an_unknown_transition_lists_what_is_possible() {
+    let e = Fire::new("received", "aprove", "clerk")
+        .run(&def())
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "workflow `antrag` has no transition `aprove`; transitions possible now: start_review"
+    );
+}
+
+#[test]
+fn a_transition_from_another_state_is_refused() {
+    let e = Fire::new("received", "approve", "approver")
+        .run(&def())
+        .unwrap_err();
+    assert!(matches!(e, WorkflowError::WrongState { .. }), "{e}");
+}
+
+#[test]
+fn a_closed_case_refuses_everything() {
+    let e = Fire::new("approved", "propose", "clerk")
+        .run(&def())
+        .unwrap_err();
+    assert!(matches!(e, WorkflowError::CaseClosed { .. }), "{e}");
+}
+
+#[test]
+fn payload_values_are_type_checked_and_unknown_fields_refused() {
+    let mut f = Fire::new("review", "propose", "clerk");
+    f.payload = data(json!({"decision": "maybe"}));
+    assert_eq!(
+        f.run(&def()).unwrap_err().to_string(),
+        "field `decision`: `maybe` is not one of yes, no"
+    );
+    f.payload = data(json!({"posts": "two"}));
+    assert_eq!(
+        f.run(&def()).unwrap_err().to_string(),
+        "field `posts`: expected a number, got the text `two`"
+    );
+    f.payload = data(json!({"colour": "red"}));
+    assert!(matches!(
+        f.run(&def()).unwrap_err(),
+        WorkflowError::UnknownField { .. }
+    ));
+}
+
+#[test]
+fn opening_checks_required_fields_and_parties() {
+    let d = def();
+    assert!(
+        d.check_open(&data(json!({"name": "x"})), ["applicant"])
+            .is_ok()
+    );
+    let e = d.check_open(&Map::new(), ["applicant"]).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "field `name` is required when opening a case but has no value"
+    );
+    let e = d
+        .check_open(&data(json!({"name": "x"})), std::iter::empty())
+        .unwrap_err();
+    assert!(matches!(e, WorkflowError::MissingParty { .. }));
+    let e = d
+        .check_open(&data(json!({"name": "x"})), ["applicant", "mayor"])
+        .unwrap_err();
+    assert!(matches!(e, WorkflowError::UnknownParty { .. }));
+}
+
+#[test]
+fn field_types_accept_and_refuse_as_documented() {
+    let k = |s: &str| -> FieldKind {
+        let text = BASE.replacen(
+            "posts = { type = \"number\" }",
+            &format!("posts = {{ type = \"{s}\" }}"),
+            1,
+        );
+        load_text(&text).unwrap().fields["posts"].kind.clone()
+    };
+    assert!(k("integer").check(&json!(2)).is_ok());
+    assert!(k("integer").check(&json!(2.5)).is_err());
+    assert!(k("date").check(&json!("2013-07-31")).is_ok());
+    assert!(k("date").check(&json!("31.07.2013")).is_err());
+    assert!(k("email").check(&json!("a@kreis-unna.example.org")).is_ok());
+    assert!(k("email").check(&json!("kreis-unna")).is_err());
+    assert!(k("list").check(&json!(["a", "b"])).is_ok());
+    assert!(k("list").check(&json!([1])).is_err());
+    assert!(k("boolean").check(&json!(true)).is_ok());
+    assert!(k("object").check(&json!([{"a": 1}])).is_ok());
+    assert!(k("string").check(&Value::Null).is_ok());
+}
+
+#[test]
+fn graphs_name_every_edge() {
+    let d = def();
+    let dot = render_graph(&d, GraphFormat::Dot);
+    assert!(
+        dot.contains("\"review\" -> \"approved\" [label=\"approve\\n[approver]\"]"),
+        "{dot}"
+    );
+    let mermaid = render_graph(&d, GraphFormat::Mermaid);
+    assert!(mermaid.contains("[*] --> received"));
+    assert!(mermaid.contains("approved --> [*]"));
+}
