@@ -112,7 +112,10 @@ impl Config {
         match path {
             Some(p) if !p.exists() => return Err(ConfigError::Missing(p.to_path_buf())),
             Some(p) => fig = fig.merge(Toml::file_exact(p)),
-            None => fig = fig.merge(Toml::file_exact(DEFAULT_FILE)),
+            None if Path::new(DEFAULT_FILE).exists() => {
+                fig = fig.merge(Toml::file_exact(DEFAULT_FILE))
+            }
+            None => {}
         }
         fig = fig.merge(
             Env::prefixed("AMTSPOST_")

@@ -162,8 +162,7 @@ pub struct BrokenLink {
 /// hash the case row carries.
 pub fn verify(case_id: i64, events: &[Event], head: &str) -> Result<(), BrokenLink> {
     let mut prev = GENESIS.to_string();
-    let mut expected_seq = 1;
-    for e in events {
+    for (expected_seq, e) in (1..).zip(events) {
         let broken = |reason: String| BrokenLink {
             case_id,
             seq: e.seq,
@@ -188,7 +187,6 @@ pub fn verify(case_id: i64, events: &[Event], head: &str) -> Result<(), BrokenLi
             ));
         }
         prev = e.hash.clone();
-        expected_seq += 1;
     }
     if prev != head {
         let last = events.last().map_or(0, |e| e.seq);

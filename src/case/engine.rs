@@ -230,7 +230,18 @@ impl Engine {
         .await?;
         tx.append_events(&chained).await?;
         tx.commit().await?;
-        self.show(&req.file_number).await
+        Ok(self.view_of(
+            &def,
+            CaseRow {
+                state: plan.to.to_string(),
+                data,
+                version: expected_version + 1,
+                last_seq: last.seq,
+                head_hash: last.hash.clone(),
+                updated_at: at,
+                ..case
+            },
+        ))
     }
 
     fn effect_event(&self, actor: &Actor, kind: EventKind, payload: Value) -> NewEvent {
@@ -271,8 +282,12 @@ impl Engine {
             .catalog
             .version(&self.store, &case.workflow_id, case.workflow_version)
             .await?;
+        Ok(self.view_of(&def, case))
+    }
+
+    fn view_of(&self, def: &Definition, case: CaseRow) -> CaseView {
         let state = def.state(&case.state);
-        Ok(CaseView {
+        CaseView {
             available: def.available(&case.state),
             workflow_title: def.title.clone(),
             state_title: state.and_then(|s| s.title.clone()),
@@ -286,7 +301,7 @@ impl Engine {
             parties: case.parties,
             opened_at: case.opened_at,
             updated_at: case.updated_at,
-        })
+        }
     }
 
     /// A case as it stands now.

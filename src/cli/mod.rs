@@ -188,9 +188,7 @@ pub fn main() -> ExitCode {
 /// Prints an error and its causes, one `error:` line per problem.
 fn report(e: &anyhow::Error) {
     for line in e.to_string().lines() {
-        if line.starts_with("  hint:") {
-            eprintln!("{line}");
-        } else if line.contains(": error: ") {
+        if line.starts_with("  hint:") || line.contains(": error: ") {
             eprintln!("{line}");
         } else {
             eprintln!("error: {line}");

@@ -18,6 +18,7 @@ mod rows;
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
@@ -93,6 +94,10 @@ fn q(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite allows one writer at a time; queueing writers here instead of
+    /// in SQLite's busy handler (which sleeps and retries) keeps throughput
+    /// up under concurrent clerks. `None` on PostgreSQL, which locks rows.
+    write_lock: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
 impl Store {
@@ -144,7 +149,13 @@ impl Store {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
-        Ok(Store { pool, backend })
+        let write_lock =
+            (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
+        Ok(Store {
+            pool,
+            backend,
+            write_lock,
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -159,12 +170,16 @@ impl Store {
     /// Starts a write transaction. Every write goes through one, so that a
     /// state change, its journal events and its effects land together or not at all.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
+        let guard = match &self.write_lock {
+            Some(lock) => Some(lock.clone().lock_owned().await),
+            None => None,
+        };
         let tx = self
             .pool
             .begin()
             .await
             .map_err(q("starting a transaction"))?;
-        Ok(Tx { tx })
+        Ok(Tx { tx, _guard: guard })
     }
 
     // ---- workflow definitions ----
@@ -374,6 +389,8 @@ impl Store {
 /// One write transaction.
 pub struct Tx {
     tx: Transaction<'static, Any>,
+    /// Held until commit or rollback (SQLite only).
+    _guard: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl Tx {

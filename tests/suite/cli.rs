@@ -1,0 +1,234 @@
+//! The binary end to end: open a case, fire it through to a final state,
+//! refusals with clear messages, history; workflow checks.
+
+use std::path::Path;
+
+use crate::on_both_databases;
+use crate::support::{Bin, fixtures};
+
+on_both_databases! {
+    async fn a_case_is_opened_fired_to_a_final_state_and_shows_its_history(db) {
+        let bin = Bin::new(&db);
+        let opened = bin
+            .run(&[
+                "--json", "case", "open", "antrag", "--actor", "eingang", "--role", "clerk",
+                "--set", "name=Kreis Unna", "--set", "posts=3.5",
+                "--party", "applicant=Kreis Unna <poststelle@kreis-unna.example.org>",
+            ])
+            .json();
+        let number = opened["file_number"].as_str().unwrap().to_string();
+        assert_eq!(number, "AN-2012-0001");
+        assert_eq!(opened["state"], "eingegangen");
+
+        bin.run(&["case", "fire", &number, "pruefen", "--actor", "meier", "--role", "clerk"]).ok();
+        bin.run(&["case", "fire", &number, "vorschlagen", "--actor", "meier", "--role", "clerk",
+                  "--set", "decision=bewilligen"]).ok();
+        let out = bin
+            .run(&["case", "fire", &number, "bewilligen", "--actor", "schulz", "--role", "approver"])
+            .ok();
+        assert!(out.contains("now in state bewilligt"), "{out}");
+
+        let shown = bin.run(&["--json", "case", "show", &number]).json();
+        assert_eq!(shown["case"]["state"], "bewilligt");
+        assert_eq!(shown["case"]["closed"], true);
+        assert_eq!(shown["case"]["data"]["notice_number"], "B-2012-001");
+        let kinds: Vec<String> = shown["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| format!("{} {}", e["kind"].as_str().unwrap(), e["transition"].as_str().unwrap_or("")).trim().to_string())
+            .collect();
+        assert_eq!(
+            kinds,
+            ["opened", "fired pruefen", "fired vorschlagen", "fired bewilligen", "number_allocated"]
+        );
+        let text = bin.run(&["case", "show", &number]).ok();
+        assert!(text.contains("state: bewilligt (closed)"), "{text}");
+        assert!(text.contains("fired bewilligen"), "{text}");
+        assert!(text.contains("schulz (approver)"), "{text}");
+
+        let err = bin
+            .run(&["case", "fire", &number, "ablehnen", "--actor", "schulz", "--role", "approver"])
+            .fails();
+        assert!(err.contains("the case is closed (final state `bewilligt`)"), "{err}");
+    }
+
+    async fn the_binary_refuses_wrong_role_failing_guard_missing_field_and_four_eyes(db) {
+        let bin = Bin::new(&db);
+        let n = bin
+            .run(&["--json", "case", "open", "antrag", "--actor", "eingang", "--role", "clerk",
+                   "--set", "name=Stadt Hamm", "--set", "posts=4", "--party", "applicant=Stadt Hamm"])
+            .json()["file_number"].as_str().unwrap().to_string();
+
+        let err = bin.run(&["case", "fire", &n, "pruefen", "--actor", "schulz", "--role", "approver"]).fails();
+        assert!(err.contains("error: role `approver` may not fire `pruefen`; allowed: clerk"), "{err}");
+
+        bin.run(&["case", "fire", &n, "pruefen", "--actor", "meier", "--role", "clerk"]).ok();
+        let err = bin.run(&["case", "fire", &n, "vorschlagen", "--actor", "meier", "--role", "clerk"]).fails();
+        assert!(err.contains("error: field `decision` is required when firing `vorschlagen` but has no value"), "{err}");
+
+        bin.run(&["case", "fire", &n, "vorschlagen", "--actor", "meier", "--role", "clerk", "--set", "decision=bewilligen"]).ok();
+        let err = bin.run(&["case", "fire", &n, "bewilligen", "--actor", "meier", "--role", "approver"]).fails();
+        assert!(err.contains("four-eyes rule: `meier` fired `vorschlagen` on this case and so may not fire `bewilligen`"), "{err}");
+
+        let err = bin.run(&["case", "fire", &n, "bewilligen", "--actor", "schulz", "--role", "approver"]).fails();
+        assert!(err.contains("error: `bewilligen` refused: at most 3.5 municipal posts can be funded"), "{err}");
+
+        let err = bin.run(&["case", "fire", &n, "vorschlagen", "--actor", "meier", "--role", "clerk", "--set", "decision=vielleicht"]).fails();
+        assert!(err.contains("transition `vorschlagen` cannot fire in state `entscheidungsreif`"), "{err}");
+
+        // Refusals changed nothing: still the state of the last accepted event.
+        let shown = bin.run(&["--json", "case", "show", &n]).json();
+        assert_eq!(shown["case"]["state"], "entscheidungsreif");
+        assert_eq!(shown["history"].as_array().unwrap().len(), 3);
+    }
+
+    async fn opening_without_a_required_field_or_party_is_refused(db) {
+        let bin = Bin::new(&db);
+        let err = bin.run(&["case", "open", "antrag", "--actor", "a", "--role", "clerk", "--party", "applicant=X"]).fails();
+        assert!(err.contains("field `name` is required when opening a case"), "{err}");
+        let err = bin.run(&["case", "open", "antrag", "--actor", "a", "--role", "clerk", "--set", "name=X"]).fails();
+        assert!(err.contains("party `applicant` (Antragsteller) is required"), "{err}");
+        let err = bin.run(&["case", "open", "antrag", "--actor", "a", "--role", "clerk", "--set", "name=X",
+                            "--party", "applicant=X", "--set", "posts=drei"]).fails();
+        assert!(err.contains("field `posts`: expected a number, got the text `drei`"), "{err}");
+        let err = bin.run(&["case", "open", "antrg", "--actor", "a", "--role", "clerk"]).fails();
+        assert!(err.contains("no workflow `antrg`; known workflows: antrag"), "{err}");
+        let listed = bin.run(&["--json", "case", "list"]).json();
+        assert_eq!(listed.as_array().unwrap().len(), 0);
+    }
+
+    async fn a_stale_expected_version_is_a_conflict_with_exit_code_3(db) {
+        let bin = Bin::new(&db);
+        let n = bin
+            .run(&["--json", "case", "open", "antrag", "--actor", "a", "--role", "clerk",
+                   "--set", "name=Kreis Soest", "--party", "applicant=Kreis Soest"])
+            .json()["file_number"].as_str().unwrap().to_string();
+        bin.run(&["case", "fire", &n, "pruefen", "--actor", "a", "--role", "clerk", "--expect-version", "1"]).ok();
+        let run = bin.run(&["case", "fire", &n, "vorschlagen", "--actor", "a", "--role", "clerk",
+                            "--set", "decision=ablehnen", "--expect-version", "1"]);
+        assert_eq!(run.code(), 3, "{}", run.stderr());
+        assert!(run.stderr().contains("was changed by someone else"), "{}", run.stderr());
+    }
+}
+
+#[test]
+fn the_shipped_workflows_pass_the_check() {
+    let db = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_amtspost"))
+        .env_clear()
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")))
+        .env(
+            "AMTSPOST_DATABASE_URL",
+            format!("sqlite://{}/x.db", db.path().display()),
+        )
+        .args(["workflow", "check", "workflows/"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.lines().count() >= 1 && stdout.lines().all(|l| l.starts_with("ok: ")),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_broken_workflow_file_fails_the_check_with_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read_to_string(fixtures().join("workflows/antrag.toml")).unwrap();
+    let broken = good
+        .replace("to = \"bewilligt\"", "to = \"bewiligt\"")
+        .replace("data.posts <= 3.5", "data.postz <= 3.5");
+    let path = dir.path().join("antrag.toml");
+    std::fs::write(&path, &broken).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_amtspost"))
+        .env_clear()
+        .current_dir(dir.path())
+        .args(["workflow", "check", "antrag.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line_to = broken.lines().position(|l| l.contains("bewiligt")).unwrap() + 1;
+    let line_guard = broken
+        .lines()
+        .position(|l| l.contains("data.postz"))
+        .unwrap()
+        + 1;
+    let col_guard = broken
+        .lines()
+        .nth(line_guard - 1)
+        .unwrap()
+        .find("data.postz")
+        .unwrap()
+        + 1;
+    assert!(
+        err.contains(&format!(
+            "antrag.toml:{line_to}:6: error: unknown state `bewiligt`"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "antrag.toml:{line_guard}:{col_guard}: error: guard of `bewilligen`: `data.postz` names a field the workflow does not declare"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("error: 3 problem(s) in workflow files"),
+        "{err}"
+    );
+    assert!(err.contains("state `bewilligt` cannot be reached"), "{err}");
+}
+
+#[test]
+fn every_command_has_help() {
+    for args in [
+        vec!["--help"],
+        vec!["init", "--help"],
+        vec!["workflow", "--help"],
+        vec!["workflow", "check", "--help"],
+        vec!["workflow", "graph", "--help"],
+        vec!["case", "--help"],
+        vec!["case", "open", "--help"],
+        vec!["case", "fire", "--help"],
+        vec!["case", "show", "--help"],
+        vec!["case", "list", "--help"],
+        vec!["audit", "verify", "--help"],
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_amtspost"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage:"),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn workflow_graph_prints_dot_and_mermaid() {
+    let run = |fmt: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_amtspost"))
+            .env_clear()
+            .env("AMTSPOST_WORKFLOWS_DIR", fixtures().join("workflows"))
+            .args(["workflow", "graph", "antrag", "--format", fmt])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(
+        run("dot").contains(
+            "\"entscheidungsreif\" -> \"bewilligt\" [label=\"bewilligen\\n[approver]\"];"
+        )
+    );
+    assert!(run("mermaid").contains("entscheidungsreif --> abgelehnt: ablehnen"));
+}

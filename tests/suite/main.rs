@@ -1,0 +1,11 @@
+//! The integration suite: one test binary, modules by area. Everything here
+//! starts the real thing: SQLite files, the PostgreSQL server on
+//! 127.0.0.1:5432 (`AMTSPOST_TEST_POSTGRES_URL`), an SMTP server, the binary.
+
+mod support;
+
+mod cli;
+mod concurrency;
+mod journal;
+mod mail;
+mod versioning;

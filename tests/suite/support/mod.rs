@@ -1,0 +1,292 @@
+//! Test support: fresh databases, an engine on the fixture workflows, the binary.
+
+pub mod smtp;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use amtspost::case::{Actor, CaseView, Engine, FireRequest, OpenRequest, PartyRef};
+use amtspost::catalog::Catalog;
+use amtspost::clock::ManualClock;
+use amtspost::config::Config;
+use amtspost::store::Store;
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+/// Runs each listed test once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($(async fn $name:ident($db:ident) $body:block)*) => {
+        mod sqlite {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let $db = $crate::support::TestDb::sqlite().await;
+                    $body
+                }
+            )*
+        }
+        mod postgres {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let $db = $crate::support::TestDb::postgres().await;
+                    $body
+                }
+            )*
+        }
+    };
+}
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/suite/fixtures")
+}
+
+pub fn postgres_base_url() -> String {
+    std::env::var("AMTSPOST_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A fresh, empty database: a SQLite file in a temp folder, or a new schema
+/// on the PostgreSQL server (dropped again when the test ends).
+pub struct TestDb {
+    pub url: String,
+    pub dir: tempfile::TempDir,
+    schema: Option<String>,
+}
+
+impl TestDb {
+    pub async fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("amtspost.db").display());
+        TestDb {
+            url,
+            dir,
+            schema: None,
+        }
+    }
+
+    /// Fails (never skips) when the server is unreachable: CI must notice.
+    pub async fn postgres() -> TestDb {
+        use sqlx::Connection;
+        let base = postgres_base_url();
+        let schema = format!(
+            "amtspost_t_{}_{}",
+            std::process::id(),
+            SCHEMA_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let mut conn = sqlx::PgConnection::connect(&base).await.unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL tests need a server at {base} (set AMTSPOST_TEST_POSTGRES_URL); .ci/run starts one: {e}"
+            )
+        });
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP SCHEMA IF EXISTS {schema} CASCADE"
+        )))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+        let sep = if base.contains('?') { '&' } else { '?' };
+        TestDb {
+            url: format!("{base}{sep}options=-c%20search_path%3D{schema}"),
+            dir: tempfile::tempdir().unwrap(),
+            schema: Some(schema),
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.schema.is_some()
+    }
+}
+
+static SCHEMA_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some(schema) = self.schema.take() else {
+            return;
+        };
+        // Drop is synchronous; clean up on a thread with its own runtime.
+        let base = postgres_base_url();
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                use sqlx::Connection;
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&base).await {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP SCHEMA IF EXISTS {schema} CASCADE"
+                    )))
+                    .execute(&mut conn)
+                    .await;
+                }
+            })
+        })
+        .join();
+    }
+}
+
+pub fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().to_utc()
+}
+
+/// An engine on the fixture workflows, with a clock the test sets.
+pub struct TestApp {
+    pub engine: Engine,
+    pub clock: Arc<ManualClock>,
+}
+
+impl TestApp {
+    pub async fn new(db: &TestDb) -> TestApp {
+        Self::with_workflows(db, &fixtures().join("workflows")).await
+    }
+
+    pub async fn with_workflows(db: &TestDb, workflows: &Path) -> TestApp {
+        let config = Arc::new(Config {
+            database_url: db.url.clone(),
+            workflows_dir: workflows.to_path_buf(),
+            documents_dir: db.dir.path().join("documents"),
+            ..Config::default()
+        });
+        let clock = Arc::new(ManualClock::new(at("2012-03-19T08:00:00Z")));
+        let catalog = Catalog::load(
+            std::slice::from_ref(&config.workflows_dir),
+            Default::default(),
+        )
+        .expect("fixture workflows load");
+        let store = Store::connect(&db.url).await.expect("database opens");
+        catalog
+            .publish(&store, "2012-03-19T08:00:00Z")
+            .await
+            .unwrap();
+        let engine = Engine::new(store, Arc::new(catalog), clock.clone(), config.clone());
+        TestApp { engine, clock }
+    }
+
+    pub async fn open_antrag(&self, name: &str) -> CaseView {
+        let mut data = Map::new();
+        data.insert("name".into(), Value::from(name));
+        let mut parties = std::collections::BTreeMap::new();
+        parties.insert(
+            "applicant".to_string(),
+            format!(
+                "{name} <poststelle@{}.example.org>",
+                name.to_lowercase().replace(' ', "-")
+            )
+            .parse::<PartyRef>()
+            .unwrap(),
+        );
+        self.engine
+            .open(OpenRequest {
+                workflow: "antrag".into(),
+                data,
+                parties,
+                actor: Actor::new("eingang", "clerk"),
+            })
+            .await
+            .unwrap()
+    }
+
+    pub fn fire(
+        &self,
+        case: &str,
+        transition: &str,
+        actor: &str,
+        role: &str,
+        payload: Value,
+    ) -> FireRequest {
+        FireRequest {
+            file_number: case.into(),
+            transition: transition.into(),
+            actor: Actor::new(actor, role),
+            payload: payload.as_object().cloned().unwrap_or_default(),
+            expected_version: None,
+        }
+    }
+}
+
+/// The real `amtspost` binary in a temp folder, with the user's environment removed.
+pub struct Bin<'a> {
+    pub db: &'a TestDb,
+    pub workflows: PathBuf,
+}
+
+impl<'a> Bin<'a> {
+    pub fn new(db: &'a TestDb) -> Bin<'a> {
+        Bin {
+            db,
+            workflows: fixtures().join("workflows"),
+        }
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_amtspost"));
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("AMTSPOST_DATABASE_URL", &self.db.url)
+            .env("AMTSPOST_WORKFLOWS_DIR", &self.workflows)
+            .env(
+                "AMTSPOST_DOCUMENTS_DIR",
+                self.db.dir.path().join("documents"),
+            )
+            .env("AMTSPOST_NOW", "2012-03-19T09:00:00+01:00")
+            .current_dir(self.db.dir.path())
+            .args(args);
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        let out = self.command(args).output().expect("the binary runs");
+        Run(out)
+    }
+}
+
+/// What a run of the binary printed.
+pub struct Run(pub Output);
+
+impl Run {
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.0.stdout).into_owned()
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.0.stderr).into_owned()
+    }
+    pub fn code(&self) -> i32 {
+        self.0.status.code().unwrap_or(-1)
+    }
+    #[track_caller]
+    pub fn ok(&self) -> String {
+        assert!(
+            self.0.status.success(),
+            "expected success, got {}\nstdout:\n{}\nstderr:\n{}",
+            self.code(),
+            self.stdout(),
+            self.stderr()
+        );
+        self.stdout()
+    }
+    #[track_caller]
+    pub fn fails(&self) -> String {
+        assert!(
+            !self.0.status.success(),
+            "expected failure\nstdout:\n{}",
+            self.stdout()
+        );
+        self.stderr()
+    }
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.ok()).expect("--json prints JSON")
+    }
+}
