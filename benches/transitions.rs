@@ -89,7 +89,14 @@ async fn setup(postgres: bool) -> Bench {
         .await
         .unwrap();
     let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
-    let engine = Arc::new(Engine::new(store, Arc::new(catalog), clock, config));
+    let letters = Arc::new(amtspost::letter::LetterEngine::embedded());
+    let engine = Arc::new(Engine::new(
+        store,
+        Arc::new(catalog),
+        clock,
+        config,
+        letters,
+    ));
     Bench { engine, _dir: dir }
 }
 

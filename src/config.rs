@@ -11,6 +11,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+use crate::deadline::Region;
 use crate::numbering::NumberPattern;
 
 /// The file read when no `--config` is given.
@@ -40,7 +41,7 @@ pub struct Config {
     /// Where issued documents are kept, named by their SHA-256.
     pub documents_dir: PathBuf,
     /// The German state whose public holidays move deadlines (ISO code, e.g. `NW`).
-    pub region: String,
+    pub region: Region,
     /// Pattern of case file numbers; `{register}` is the workflow's register.
     pub case_number_pattern: NumberPattern,
     /// Overrides of register patterns declared in workflow files.
@@ -56,7 +57,7 @@ impl Default for Config {
             workflows_dir: "workflows".into(),
             templates_dir: "templates".into(),
             documents_dir: "out/documents".into(),
-            region: "NW".into(),
+            region: Region::NW,
             case_number_pattern: "{register}-{year}-{seq:04}".parse().expect("valid default"),
             registers: BTreeMap::new(),
             office: Office::default(),

@@ -8,9 +8,11 @@
 //! - [`catalog`]: reads workflow files and keeps every published version.
 //! - [`case`]: cases (Vorgänge) and the [`case::Engine`] that opens them and
 //!   fires transitions with their effects, atomically.
+//! - [`document`]: the content-addressed folder of issued PDFs.
 //! - [`journal`]: the append-only, hash-chained event log (pure).
 //! - [`numbering`]: file-number and register patterns (pure).
 //! - [`deadline`]: legal deadline arithmetic and public holidays (pure).
+//! - [`letter`]: Typst templates rendered in-process to PDF/A in DIN 5008 layout.
 //! - [`mail`]: mail transports (SMTP or `.eml` files), mail templates, retry backoff.
 //! - [`store`]: all SQL, for SQLite and PostgreSQL.
 //! - [`config`]: `amtspost.toml` and `AMTSPOST_*` overrides.
@@ -23,7 +25,9 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod deadline;
+pub mod document;
 pub mod journal;
+pub mod letter;
 pub mod mail;
 pub mod numbering;
 pub mod store;

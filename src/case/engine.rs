@@ -7,14 +7,19 @@ use std::sync::Arc;
 use chrono::Datelike;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
+use sha2::Digest;
 
 use super::{Actor, CaseError, CaseView, PartyRef};
 use crate::catalog::Catalog;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::deadline::{self, DeadlineSpec};
+use crate::document::DocumentStore;
 use crate::journal::{self, BrokenLink, Event, EventKind, NewEvent};
-use crate::store::{CaseFilter, CaseRow, NewCase, Store};
-use crate::workflow::{Definition, Effect, FireInput};
+use crate::letter::{LetterEngine, RenderRequest};
+use crate::store::DocumentRow;
+use crate::store::{CaseFilter, CaseRow, NewCase, NewDeadline, Store};
+use crate::workflow::{DataExpr, DeadlineDef, Definition, Due, Effect, FireInput};
 
 /// Opening a case.
 #[derive(Debug, Clone)]
@@ -34,6 +39,63 @@ pub struct FireRequest {
     pub payload: Map<String, Value>,
     /// The case version the actor saw; `None` takes the version read now.
     pub expected_version: Option<i64>,
+}
+
+/// A rendered letter on its way into the store.
+struct IssuedLetter {
+    sha256: String,
+    pdf: Vec<u8>,
+    row: DocumentRow,
+}
+
+/// What every letter gets without the workflow saying so: sender, recipient,
+/// file number and a subject.
+fn default_letter_data(config: &Config, party: &Value, file_number: &str, subject: &str) -> Value {
+    let o = &config.office;
+    let mut lines = vec![party.get("name").cloned().unwrap_or(Value::from(""))];
+    if let Some(Value::Array(address)) = party.get("address") {
+        lines.extend(address.iter().cloned());
+    }
+    json!({
+        "office": {
+            "name": o.name,
+            "unit": o.unit,
+            "street": o.street,
+            "city": format!("{} {}", o.postcode, o.city),
+            "phone": o.phone,
+            "fax": o.fax,
+            "email": o.email,
+            "web": o.web,
+            "bank": {"name": o.bank, "iban": o.iban, "bic": o.bic},
+        },
+        "recipient": {"lines": lines},
+        "reference": {"ours": file_number},
+        "subject": subject,
+    })
+}
+
+/// Deep merge: objects merge key by key, anything else replaces.
+fn merge(base: &mut Value, extra: Value) {
+    match (base, extra) {
+        (Value::Object(b), Value::Object(e)) => {
+            for (k, v) in e {
+                merge(b.entry(k).or_insert(Value::Null), v);
+            }
+        }
+        (b, e) => *b = e,
+    }
+}
+
+/// A deadline as shown with a case.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeadlineView {
+    pub name: String,
+    pub title: String,
+    pub due_date: String,
+    pub status: String,
+    /// Days from today to the end; negative once passed. Only for open deadlines.
+    pub days_left: Option<i64>,
+    pub legal_basis: Option<String>,
 }
 
 /// Result of `audit verify`.
@@ -58,6 +120,8 @@ pub struct Engine {
     catalog: Arc<Catalog>,
     clock: Arc<dyn Clock>,
     config: Arc<Config>,
+    letters: Arc<LetterEngine>,
+    documents: DocumentStore,
 }
 
 impl Engine {
@@ -66,13 +130,20 @@ impl Engine {
         catalog: Arc<Catalog>,
         clock: Arc<dyn Clock>,
         config: Arc<Config>,
+        letters: Arc<LetterEngine>,
     ) -> Engine {
         Engine {
+            documents: DocumentStore::new(&config.documents_dir),
             store,
             catalog,
             clock,
             config,
+            letters,
         }
+    }
+
+    pub fn documents(&self) -> &DocumentStore {
+        &self.documents
     }
 
     pub fn store(&self) -> &Store {
@@ -196,6 +267,17 @@ impl Engine {
             }),
         }];
 
+        let has_letters = plan
+            .effects
+            .iter()
+            .any(|e| matches!(e, Effect::Letter { .. }));
+        let mut deadlines_now = if has_letters {
+            self.open_deadlines(case.id).await?
+        } else {
+            Map::new()
+        };
+        let mut written: Vec<String> = Vec::new();
+        let result = async {
         let mut tx = self.store.begin().await?;
         for effect in plan.effects {
             match effect {
@@ -208,10 +290,55 @@ impl Engine {
                         json!({"register": register, "field": field, "number": number}),
                     ));
                 }
-                Effect::Letter { .. }
-                | Effect::SetDeadline { .. }
-                | Effect::MeetDeadline { .. } => {
-                    // Executed by the letter and deadline services once wired in.
+                Effect::SetDeadline { deadline } => {
+                    let d = &def.deadlines[deadline];
+                    let (due, explanation) = self.compute_deadline(d, today)?;
+                    tx.insert_deadline(&NewDeadline {
+                        case_id: case.id,
+                        name: deadline,
+                        title: &d.title,
+                        due_date: &due.to_string(),
+                        at: &at,
+                        legal_basis: d.legal_basis.as_deref(),
+                        explanation: &explanation,
+                    })
+                    .await?;
+                    deadlines_now.insert(deadline.clone(), Value::String(due.to_string()));
+                    events.push(self.effect_event(
+                        &req.actor,
+                        EventKind::DeadlineSet,
+                        json!({"deadline": deadline, "due": due.to_string(), "explanation": explanation}),
+                    ));
+                }
+                Effect::MeetDeadline { deadline } => {
+                    if tx.close_deadline(case.id, deadline, "met", &at).await? > 0 {
+                        events.push(self.effect_event(
+                            &req.actor,
+                            EventKind::DeadlineMet,
+                            json!({"deadline": deadline, "on": today.to_string()}),
+                        ));
+                    }
+                }
+                Effect::Letter { template, to, data: expr } => {
+                    let issued = self
+                        .issue_letter(&def, &case, &data, &deadlines_now, template, to, expr.as_ref(), today, &at)
+                        .await?;
+                    if self.documents.put(&issued.sha256, &issued.pdf)? {
+                        written.push(issued.sha256.clone());
+                    }
+                    tx.insert_document(&issued.row).await?;
+                    events.push(self.effect_event(
+                        &req.actor,
+                        EventKind::LetterIssued,
+                        json!({
+                            "template": template,
+                            "template_hash": issued.row.template_hash,
+                            "data_hash": issued.row.data_hash,
+                            "sha256": issued.sha256,
+                            "pages": issued.row.pages,
+                            "recipient": to,
+                        }),
+                    ));
                 }
             }
         }
@@ -230,14 +357,27 @@ impl Engine {
         .await?;
         tx.append_events(&chained).await?;
         tx.commit().await?;
+        Ok::<_, CaseError>((data, last.seq, last.hash.clone()))
+        }
+        .await;
+        let (data, last_seq, last_hash) = match result {
+            Ok(done) => done,
+            Err(e) => {
+                // Nothing was committed: remove the files this attempt wrote.
+                for sha in &written {
+                    self.documents.remove(sha);
+                }
+                return Err(e);
+            }
+        };
         Ok(self.view_of(
             &def,
             CaseRow {
                 state: plan.to.to_string(),
                 data,
                 version: expected_version + 1,
-                last_seq: last.seq,
-                head_hash: last.hash.clone(),
+                last_seq,
+                head_hash: last_hash,
                 updated_at: at,
                 ..case
             },
@@ -252,6 +392,162 @@ impl Engine {
             transition: None,
             payload,
         }
+    }
+
+    /// Names and due dates of a case's open deadlines, for letter data.
+    async fn open_deadlines(&self, case_id: i64) -> Result<Map<String, Value>, CaseError> {
+        let mut out = Map::new();
+        for d in self.store.deadlines_of(case_id).await?.into_iter().rev() {
+            if d.status == "open" {
+                out.insert(d.name, Value::String(d.due_date));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Renders one letter off the async executor: the office and recipient
+    /// from configuration and the case, the rest from the workflow's data
+    /// expression.
+    #[allow(clippy::too_many_arguments)]
+    async fn issue_letter(
+        &self,
+        def: &Definition,
+        case: &CaseRow,
+        data: &Map<String, Value>,
+        deadlines_now: &Map<String, Value>,
+        template: &str,
+        to: &str,
+        expr: Option<&DataExpr>,
+        today: chrono::NaiveDate,
+        at: &str,
+    ) -> Result<IssuedLetter, CaseError> {
+        let party = case
+            .parties
+            .get(to)
+            .cloned()
+            .ok_or_else(|| CaseError::LetterData {
+                template: template.into(),
+                reason: format!("it goes to party `{to}`, but the case has no such party"),
+            })?;
+        let mut letter = default_letter_data(&self.config, &party, &case.file_number, &def.title);
+        if let Some(expr) = expr {
+            let mut full = data.clone();
+            for name in def.fields.keys() {
+                full.entry(name.clone()).or_insert(Value::Null);
+            }
+            let mut vars = Map::new();
+            vars.insert("data".into(), Value::Object(full));
+            vars.insert("file_number".into(), Value::from(case.file_number.as_str()));
+            vars.insert("today".into(), Value::from(today.to_string()));
+            vars.insert("party".into(), party.clone());
+            vars.insert("deadlines".into(), Value::Object(deadlines_now.clone()));
+            let extra = expr.eval(&vars).map_err(|f| CaseError::LetterData {
+                template: template.into(),
+                reason: f.0,
+            })?;
+            merge(&mut letter, extra);
+        }
+        let data_hash = hex::encode(sha2::Sha256::digest(letter.to_string().as_bytes()));
+        let letters = self.letters.clone();
+        let title = format!("{} {}", def.title, case.file_number);
+        let author = self.config.office.name.clone();
+        let name = template.to_string();
+        let rendered = tokio::task::spawn_blocking(move || {
+            letters.render(&RenderRequest {
+                template: &name,
+                data: &letter,
+                date: today,
+                title: &title,
+                author: &author,
+            })
+        })
+        .await
+        .map_err(|e| CaseError::Input(format!("letter rendering stopped: {e}")))??;
+        let recipient = party
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or(to)
+            .to_string();
+        Ok(IssuedLetter {
+            sha256: rendered.sha256.clone(),
+            row: DocumentRow {
+                id: 0,
+                case_id: case.id,
+                template: template.into(),
+                template_hash: rendered.template_hash,
+                data_hash,
+                sha256: rendered.sha256,
+                size_bytes: rendered.pdf.len() as i64,
+                pages: rendered.pages as i64,
+                recipient,
+                letter_date: today.to_string(),
+                created_at: at.into(),
+            },
+            pdf: rendered.pdf,
+        })
+    }
+
+    /// Documents issued on a case.
+    pub async fn case_documents(&self, file_number: &str) -> Result<Vec<DocumentRow>, CaseError> {
+        let case = self.load(file_number).await?;
+        Ok(self.store.documents(Some(case.id)).await?)
+    }
+
+    /// The end of a deadline set today, with its step-by-step reasoning.
+    fn compute_deadline(
+        &self,
+        d: &DeadlineDef,
+        today: chrono::NaiveDate,
+    ) -> Result<(chrono::NaiveDate, Value), CaseError> {
+        Ok(match &d.due {
+            Due::Period(period) => {
+                let computed = deadline::compute(&DeadlineSpec {
+                    event: today,
+                    period: *period,
+                    region: self.config.region,
+                    by_post: d.by_post,
+                    moves: d.moves,
+                })?;
+                let end = computed.end;
+                (
+                    end,
+                    serde_json::to_value(&computed).expect("explanation serialises"),
+                )
+            }
+            Due::Date(date) => (
+                *date,
+                json!({"end": date.to_string(), "steps": [{
+                    "rule": d.legal_basis.clone().unwrap_or_else(|| "fixed date".into()),
+                    "text": format!("The workflow names the fixed end date {}.", date.format("%d.%m.%Y")),
+                    "date": date.to_string(),
+                }]}),
+            ),
+        })
+    }
+
+    /// A case's deadlines with the days left, newest first.
+    pub async fn deadlines(&self, file_number: &str) -> Result<Vec<DeadlineView>, CaseError> {
+        let case = self.load(file_number).await?;
+        let today = self.clock.today();
+        Ok(self
+            .store
+            .deadlines_of(case.id)
+            .await?
+            .into_iter()
+            .map(|d| {
+                let due = chrono::NaiveDate::parse_from_str(&d.due_date, "%Y-%m-%d").ok();
+                DeadlineView {
+                    days_left: due
+                        .filter(|_| d.status == "open")
+                        .map(|due| deadline::days_left(today, due)),
+                    name: d.name,
+                    title: d.title,
+                    due_date: d.due_date,
+                    status: d.status,
+                    legal_basis: d.legal_basis,
+                }
+            })
+            .collect())
     }
 
     async fn allocate(

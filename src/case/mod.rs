@@ -6,7 +6,7 @@
 mod engine;
 mod types;
 
-pub use engine::{AuditReport, Engine, FireRequest, OpenRequest};
+pub use engine::{AuditReport, DeadlineView, Engine, FireRequest, OpenRequest};
 pub use types::{Actor, CaseView, EmailAddress, PartyRef};
 
 use crate::catalog::CatalogError;
@@ -37,6 +37,18 @@ pub enum CaseError {
         expected: i64,
         actual: i64,
     },
+    /// A deadline could not be computed (e.g. outside the supported years).
+    #[error("deadline: {0}")]
+    Deadline(#[from] crate::deadline::DeadlineError),
+    /// A letter could not be rendered; the message names the template file and line.
+    #[error("letter: {0}")]
+    Letter(#[from] crate::letter::LetterError),
+    /// A letter's data expression in the workflow failed.
+    #[error("letter `{template}`: {reason}")]
+    LetterData { template: String, reason: String },
+    /// The document folder could not be written.
+    #[error(transparent)]
+    Document(#[from] crate::document::DocumentError),
     /// An input value is malformed.
     #[error("{0}")]
     Input(String),

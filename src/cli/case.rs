@@ -44,6 +44,11 @@ pub enum Command {
         /// File number (Aktenzeichen)
         case: String,
     },
+    /// List the documents issued on a case
+    Documents {
+        /// File number (Aktenzeichen)
+        case: String,
+    },
     /// List cases
     List {
         /// Only cases of this workflow
@@ -158,24 +163,58 @@ pub async fn run(ctx: &Ctx, cmd: Command) -> Result<()> {
                 )
             });
         }
+        Command::Documents { case } => {
+            let docs = engine.case_documents(&case).await?;
+            ctx.print(&docs, || {
+                docs.iter()
+                    .map(|d| {
+                        format!(
+                            "{}  {:<22} {:<28} {} page(s)  {}\n",
+                            d.letter_date,
+                            d.template,
+                            d.recipient,
+                            d.pages,
+                            engine.documents().path_of(&d.sha256).display()
+                        )
+                    })
+                    .collect()
+            });
+        }
         Command::Show { case } => {
             let view = engine.show(&case).await?;
             let history = engine.history(&case).await?;
-            ctx.print(&json!({"case": view, "history": history}), || {
-                let mut s = summary(&view);
-                s.push_str("history:\n");
-                for e in &history {
-                    let what = match &e.transition {
-                        Some(t) => format!("{} {t}", e.kind),
-                        None => e.kind.clone(),
-                    };
-                    s.push_str(&format!(
-                        "  {:>3}  {}  {:<28} {} ({})\n",
-                        e.seq, e.recorded_at, what, e.actor, e.role
-                    ));
-                }
-                s
-            });
+            let deadlines = engine.deadlines(&case).await?;
+            ctx.print(
+                &json!({"case": view, "deadlines": deadlines, "history": history}),
+                || {
+                    let mut s = summary(&view);
+                    if !deadlines.is_empty() {
+                        s.push_str("deadlines:\n");
+                        for d in &deadlines {
+                            let left = d
+                                .days_left
+                                .map(|n| format!(", {n} day(s) left"))
+                                .unwrap_or_default();
+                            s.push_str(&format!(
+                                "  {:<16} {} ({}{left}) {}\n",
+                                d.name, d.due_date, d.status, d.title
+                            ));
+                        }
+                    }
+                    s.push_str("history:\n");
+                    for e in &history {
+                        let what = match &e.transition {
+                            Some(t) => format!("{} {t}", e.kind),
+                            None => e.kind.clone(),
+                        };
+                        s.push_str(&format!(
+                            "  {:>3}  {}  {:<28} {} ({})\n",
+                            e.seq, e.recorded_at, what, e.actor, e.role
+                        ));
+                    }
+                    s
+                },
+            );
         }
         Command::List {
             workflow,

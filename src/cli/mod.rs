@@ -6,10 +6,12 @@
 
 mod audit;
 mod case;
+mod deadline;
+mod document;
 mod init;
+mod letter;
 mod workflow;
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -24,6 +26,7 @@ use crate::case::{CaseError, Engine};
 use crate::catalog::Catalog;
 use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::config::Config;
+use crate::letter::LetterEngine;
 use crate::store::Store;
 
 /// amtspost: approval correspondence as declared workflows, with letters,
@@ -57,6 +60,15 @@ enum Command {
     /// Verify the journal's hash chains
     #[command(subcommand)]
     Audit(audit::Command),
+    /// Compute legal deadlines and list public holidays
+    #[command(subcommand)]
+    Deadline(deadline::Command),
+    /// Preview letters from templates
+    #[command(subcommand)]
+    Letter(letter::Command),
+    /// Check issued documents against their hashes
+    #[command(subcommand)]
+    Document(document::Command),
 }
 
 /// What every subcommand gets.
@@ -69,10 +81,16 @@ pub(crate) struct Ctx {
 impl Ctx {
     /// Workflows from the configured folder, validated.
     pub fn catalog(&self) -> Result<Catalog> {
+        let letters = self.letters()?;
         Ok(Catalog::load(
             std::slice::from_ref(&self.config.workflows_dir),
-            letter_templates(&self.config),
+            letters.templates().into_iter().collect(),
         )?)
+    }
+
+    /// The letter templates: the configured folder if it exists, else the built-in ones.
+    pub fn letters(&self) -> Result<Arc<LetterEngine>> {
+        letter_engine(&self.config)
     }
 
     /// Connects to the database, loads the workflows and publishes their versions.
@@ -87,6 +105,7 @@ impl Ctx {
             Arc::new(catalog),
             self.clock.clone(),
             self.config.clone(),
+            self.letters()?,
         ))
     }
 
@@ -103,17 +122,15 @@ impl Ctx {
     }
 }
 
-/// Names of the letter templates workflow effects may use.
-pub(crate) fn letter_templates(config: &Config) -> BTreeSet<String> {
-    let Ok(entries) = std::fs::read_dir(&config.templates_dir) else {
-        return BTreeSet::new();
+/// The letter engine over the configured templates folder, or the built-in
+/// templates when that folder does not exist.
+pub(crate) fn letter_engine(config: &Config) -> Result<Arc<LetterEngine>> {
+    let engine = if config.templates_dir.is_dir() {
+        LetterEngine::from_dir(&config.templates_dir)?
+    } else {
+        LetterEngine::embedded()
     };
-    entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "typ"))
-        .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
-        .filter(|s| s != "layout")
-        .collect()
+    Ok(Arc::new(engine))
 }
 
 fn parse_now(s: &str) -> Result<DateTime<Utc>> {
@@ -154,6 +171,9 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Workflow(cmd) => workflow::run(&ctx, cmd).await,
         Command::Case(cmd) => case::run(&ctx, cmd).await,
         Command::Audit(cmd) => audit::run(&ctx, cmd).await,
+        Command::Deadline(cmd) => deadline::run(&ctx, cmd).await,
+        Command::Letter(cmd) => letter::run(&ctx, cmd).await,
+        Command::Document(cmd) => document::run(&ctx, cmd).await,
     }
 }
 

@@ -6,7 +6,7 @@ use anyhow::{Result, bail};
 use clap::Subcommand;
 use serde_json::json;
 
-use super::{Ctx, letter_templates};
+use super::Ctx;
 use crate::catalog::{Catalog, CatalogError};
 use crate::workflow::{Definition, GraphFormat, render_graph};
 
@@ -42,7 +42,8 @@ pub async fn run(ctx: &Ctx, cmd: Command) -> Result<()> {
             } else {
                 paths
             };
-            match Catalog::load(&paths, letter_templates(&ctx.config)) {
+            let templates = ctx.letters()?.templates().into_iter().collect();
+            match Catalog::load(&paths, templates) {
                 Ok(catalog) => {
                     let defs: Vec<_> = catalog.definitions().collect();
                     let summary: Vec<_> = defs

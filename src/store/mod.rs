@@ -14,6 +14,20 @@ macro_rules! case_columns {
     };
 }
 
+/// The columns `DocumentRow::from_row` reads.
+macro_rules! document_columns {
+    () => {
+        "id, case_id, template, template_hash, data_hash, sha256, size_bytes, pages, recipient, letter_date, created_at"
+    };
+}
+
+/// The columns `DeadlineRow::from_row` reads.
+macro_rules! deadline_columns {
+    () => {
+        "id, case_id, name, title, due_date, status, set_at, closed_at, legal_basis, explanation"
+    };
+}
+
 mod rows;
 
 use std::collections::BTreeMap;
@@ -25,7 +39,9 @@ use serde_json::{Map, Value};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Executor, Row, Transaction};
 
-pub use rows::{CaseFilter, CaseRow, DefinitionRow, NewCase};
+pub use rows::{
+    CaseFilter, CaseRow, DeadlineRow, DefinitionRow, DocumentRow, NewCase, NewDeadline,
+};
 
 use crate::journal::Event;
 
@@ -336,6 +352,34 @@ impl Store {
         Ok(out)
     }
 
+    /// A case's deadlines, newest first.
+    pub async fn deadlines_of(&self, case_id: i64) -> Result<Vec<DeadlineRow>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            deadline_columns!(),
+            " FROM deadlines WHERE case_id = $1 ORDER BY id DESC"
+        ))
+        .bind(case_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("reading deadlines"))?;
+        rows.iter().map(DeadlineRow::from_row).collect()
+    }
+
+    /// Documents of one case, or of all cases, oldest first.
+    pub async fn documents(&self, case_id: Option<i64>) -> Result<Vec<DocumentRow>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            document_columns!(),
+            " FROM documents WHERE ($1 < 0 OR case_id = $1) ORDER BY id"
+        ))
+        .bind(case_id.unwrap_or(-1))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("reading documents"))?;
+        rows.iter().map(DocumentRow::from_row).collect()
+    }
+
     // ---- journal ----
 
     /// A case's events in order.
@@ -470,6 +514,79 @@ impl Tx {
                 expected: expected_version,
             })
         }
+    }
+
+    /// Starts a deadline; an open one of the same name on the case is superseded.
+    pub async fn insert_deadline(&mut self, d: &NewDeadline<'_>) -> Result<i64, StoreError> {
+        sqlx::query(
+            "UPDATE deadlines SET status = 'superseded', closed_at = $3
+             WHERE case_id = $1 AND name = $2 AND status = 'open'",
+        )
+        .bind(d.case_id)
+        .bind(d.name)
+        .bind(d.at)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(q("superseding a deadline"))?;
+        sqlx::query(
+            "INSERT INTO deadlines (case_id, name, title, due_date, status, set_at, legal_basis, explanation)
+             VALUES ($1, $2, $3, $4, 'open', $5, $6, $7) RETURNING id",
+        )
+        .bind(d.case_id)
+        .bind(d.name)
+        .bind(d.title)
+        .bind(d.due_date)
+        .bind(d.at)
+        .bind(d.legal_basis)
+        .bind(d.explanation.to_string())
+        .fetch_one(&mut *self.tx)
+        .await
+        .and_then(|r| r.try_get("id"))
+        .map_err(q("setting a deadline"))
+    }
+
+    /// Closes a case's open deadline (met or expired); returns how many were open.
+    pub async fn close_deadline(
+        &mut self,
+        case_id: i64,
+        name: &str,
+        status: &str,
+        at: &str,
+    ) -> Result<u64, StoreError> {
+        sqlx::query(
+            "UPDATE deadlines SET status = $3, closed_at = $4
+             WHERE case_id = $1 AND name = $2 AND status = 'open'",
+        )
+        .bind(case_id)
+        .bind(name)
+        .bind(status)
+        .bind(at)
+        .execute(&mut *self.tx)
+        .await
+        .map(|r| r.rows_affected())
+        .map_err(q("closing a deadline"))
+    }
+
+    /// Records an issued document.
+    pub async fn insert_document(&mut self, d: &DocumentRow) -> Result<i64, StoreError> {
+        sqlx::query(
+            "INSERT INTO documents (case_id, template, template_hash, data_hash, sha256, size_bytes, pages, recipient, letter_date, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+        )
+        .bind(d.case_id)
+        .bind(d.template.as_str())
+        .bind(d.template_hash.as_str())
+        .bind(d.data_hash.as_str())
+        .bind(d.sha256.as_str())
+        .bind(d.size_bytes)
+        .bind(d.pages)
+        .bind(d.recipient.as_str())
+        .bind(d.letter_date.as_str())
+        .bind(d.created_at.as_str())
+        .fetch_one(&mut *self.tx)
+        .await
+        .and_then(|r| r.try_get("id"))
+        .map_err(q("recording a document"))
     }
 
     /// Appends chained events to the journal.

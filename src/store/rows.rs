@@ -120,3 +120,84 @@ pub(super) fn event_from_row(r: &AnyRow) -> Result<Event, StoreError> {
         hash: get(r, "hash")?,
     })
 }
+
+/// A deadline as stored.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DeadlineRow {
+    pub id: i64,
+    pub case_id: i64,
+    pub name: String,
+    pub title: String,
+    pub due_date: String,
+    pub status: String,
+    pub set_at: String,
+    pub closed_at: Option<String>,
+    pub legal_basis: Option<String>,
+    pub explanation: Value,
+}
+
+impl DeadlineRow {
+    pub(super) fn from_row(r: &AnyRow) -> Result<Self, StoreError> {
+        let explanation: String = get(r, "explanation")?;
+        Ok(Self {
+            id: get(r, "id")?,
+            case_id: get(r, "case_id")?,
+            name: get(r, "name")?,
+            title: get(r, "title")?,
+            due_date: get(r, "due_date")?,
+            status: get(r, "status")?,
+            set_at: get(r, "set_at")?,
+            closed_at: get(r, "closed_at")?,
+            legal_basis: get(r, "legal_basis")?,
+            explanation: serde_json::from_str(&explanation).map_err(|e| StoreError::Corrupt {
+                what: "deadline explanation".into(),
+                detail: e.to_string(),
+            })?,
+        })
+    }
+}
+
+/// What `insert_deadline` writes.
+pub struct NewDeadline<'a> {
+    pub case_id: i64,
+    pub name: &'a str,
+    pub title: &'a str,
+    pub due_date: &'a str,
+    pub at: &'a str,
+    pub legal_basis: Option<&'a str>,
+    pub explanation: &'a Value,
+}
+
+/// An issued document as recorded.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DocumentRow {
+    pub id: i64,
+    pub case_id: i64,
+    pub template: String,
+    pub template_hash: String,
+    pub data_hash: String,
+    pub sha256: String,
+    pub size_bytes: i64,
+    pub pages: i64,
+    pub recipient: String,
+    pub letter_date: String,
+    pub created_at: String,
+}
+
+impl DocumentRow {
+    pub(super) fn from_row(r: &AnyRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: get(r, "id")?,
+            case_id: get(r, "case_id")?,
+            template: get(r, "template")?,
+            template_hash: get(r, "template_hash")?,
+            data_hash: get(r, "data_hash")?,
+            sha256: get(r, "sha256")?,
+            size_bytes: get(r, "size_bytes")?,
+            pages: get(r, "pages")?,
+            recipient: get(r, "recipient")?,
+            letter_date: get(r, "letter_date")?,
+            created_at: get(r, "created_at")?,
+        })
+    }
+}

@@ -11,7 +11,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::diagnostic::{Diagnostic, SourceMap};
-use super::guard::{Guard, GuardVars};
+use super::guard::{DataExpr, Guard, GuardVars};
 use super::raw::{RawEffect, RawWorkflow, S};
 use crate::deadline::{Offset, Period};
 use crate::numbering::NumberPattern;
@@ -229,7 +229,12 @@ pub struct Transition {
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Effect {
     /// Render a letter from a template and address it to a party.
-    Letter { template: String, to: String },
+    Letter {
+        template: String,
+        to: String,
+        /// Builds the template-specific data from the case.
+        data: Option<DataExpr>,
+    },
     /// Start a deadline.
     SetDeadline { deadline: String },
     /// Mark a running deadline as met.
@@ -649,9 +654,29 @@ impl Validator<'_> {
                 return None;
             };
             ok &= self.resolve(to, parties, "party");
+            let data = match &e.data {
+                None => None,
+                Some(expr) => match DataExpr::compile(expr.get_ref(), &GuardVars::new(fields)) {
+                    Ok(d) => Some(d),
+                    Err(problem) => {
+                        let start = expr.span().start + 1 + problem.offset;
+                        self.problems.push(self.map.error(
+                            start..start,
+                            format!(
+                                "letter data for `{}`: {}",
+                                template.get_ref(),
+                                problem.message
+                            ),
+                            problem.hint,
+                        ));
+                        return None;
+                    }
+                },
+            };
             return ok.then(|| Effect::Letter {
                 template: template.get_ref().clone(),
                 to: to.get_ref().clone(),
+                data,
             });
         }
         if let Some(d) = &e.deadline {

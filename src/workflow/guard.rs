@@ -18,7 +18,11 @@ use serde::Serialize;
 use super::definition::Field;
 
 /// Names a guard may use at the top level.
-const ROOTS: [&str; 6] = ["data", "payload", "actor", "role", "state", "today"];
+const ROOTS: &[&str] = &["data", "payload", "actor", "role", "state", "today"];
+
+/// Names a letter's data expression may use: the case data, the file
+/// number, today, the recipient party and the deadlines running on the case.
+pub const LETTER_ROOTS: &[&str] = &["data", "file_number", "today", "party", "deadlines"];
 
 /// A compiled guard with the message shown when it refuses.
 #[derive(Clone, Serialize)]
@@ -78,35 +82,7 @@ impl Guard {
         message: Option<String>,
         vars: &GuardVars,
     ) -> Result<Guard, GuardProblem> {
-        let program = Program::compile(expr).map_err(|errors| {
-            let first = errors.errors.first();
-            let (line, col) = first.map(|e| e.pos).unwrap_or((1, 0));
-            GuardProblem {
-                offset: offset_of(expr, line, col),
-                message: format!(
-                    "guard does not parse: {}",
-                    first.map(|e| e.msg.as_str()).unwrap_or("syntax error")
-                ),
-                hint: Some(
-                    "guards are CEL expressions, e.g. data.amount > 0 && has(data.konzept)".into(),
-                ),
-            }
-        })?;
-        let mut bound = BTreeSet::new();
-        let mut problems = Vec::new();
-        check(program.expression(), vars, &mut bound, &mut problems);
-        if let Some((id, message, hint)) = problems.into_iter().next() {
-            let offset = program
-                .source_info()
-                .offset_for(id)
-                .map(|(start, _)| start as usize)
-                .unwrap_or(0);
-            return Err(GuardProblem {
-                offset: char_to_byte(expr, offset),
-                message,
-                hint: Some(hint),
-            });
-        }
+        let program = compile_checked(expr, vars, ROOTS)?;
         Ok(Guard {
             message: message.unwrap_or_else(|| format!("the condition `{expr}` is not met")),
             expr: expr.to_string(),
@@ -146,11 +122,101 @@ impl Guard {
     }
 }
 
+/// Parses a CEL expression and checks the names it uses against `roots`
+/// and the declared fields.
+fn compile_checked(expr: &str, vars: &GuardVars, roots: &[&str]) -> Result<Program, GuardProblem> {
+    let program = Program::compile(expr).map_err(|errors| {
+        let first = errors.errors.first();
+        let (line, col) = first.map(|e| e.pos).unwrap_or((1, 0));
+        GuardProblem {
+            offset: offset_of(expr, line, col),
+            message: format!(
+                "expression does not parse: {}",
+                first.map(|e| e.msg.as_str()).unwrap_or("syntax error")
+            ),
+            hint: Some("expressions are CEL, e.g. data.amount > 0 && data.konzept != null".into()),
+        }
+    })?;
+    let mut bound = BTreeSet::new();
+    let mut problems = Vec::new();
+    check(program.expression(), vars, roots, &mut bound, &mut problems);
+    if let Some((id, message, hint)) = problems.into_iter().next() {
+        let offset = program
+            .source_info()
+            .offset_for(id)
+            .map(|(start, _)| start as usize)
+            .unwrap_or(0);
+        return Err(GuardProblem {
+            offset: char_to_byte(expr, offset),
+            message,
+            hint: Some(hint),
+        });
+    }
+    Ok(program)
+}
+
+/// A CEL expression that builds a letter's template data from the case:
+/// a map such as `{"grant": {"amount": data.foerderbetrag}}`.
+#[derive(Clone, Serialize)]
+pub struct DataExpr {
+    pub expr: String,
+    #[serde(skip)]
+    program: Arc<Program>,
+}
+
+impl fmt::Debug for DataExpr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("DataExpr").field(&self.expr).finish()
+    }
+}
+
+impl DataExpr {
+    pub(crate) fn compile(expr: &str, vars: &GuardVars) -> Result<DataExpr, GuardProblem> {
+        Ok(DataExpr {
+            expr: expr.to_string(),
+            program: Arc::new(compile_checked(expr, vars, LETTER_ROOTS)?),
+        })
+    }
+
+    /// Evaluates to a JSON object; `vars` binds the [`LETTER_ROOTS`].
+    pub fn eval(
+        &self,
+        vars: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<serde_json::Value, GuardFault> {
+        let mut ctx = Context::default();
+        for (k, v) in vars {
+            ctx.add_variable(k.as_str(), v.clone())
+                .map_err(|e| GuardFault(format!("cannot pass `{k}` to the letter data: {e}")))?;
+        }
+        let value = self
+            .program
+            .execute(&ctx)
+            .map_err(|e| GuardFault(format!("letter data `{}` failed: {e}", self.expr)))?;
+        let json = value
+            .json()
+            .map_err(|e| GuardFault(format!("letter data `{}` is not JSON: {e:?}", self.expr)))?;
+        if json.is_object() {
+            Ok(json)
+        } else {
+            Err(GuardFault(format!(
+                "letter data `{}` must build a map {{...}}",
+                self.expr
+            )))
+        }
+    }
+}
+
 type Problem = (u64, String, String);
 
 /// Walks the expression: `data.x` and `payload.x` must name declared fields,
 /// and every other identifier must be a known root or a macro's variable.
-fn check(e: &Expression, vars: &GuardVars, bound: &mut BTreeSet<String>, out: &mut Vec<Problem>) {
+fn check(
+    e: &Expression,
+    vars: &GuardVars,
+    roots: &[&str],
+    bound: &mut BTreeSet<String>,
+    out: &mut Vec<Problem>,
+) {
     match &e.expr {
         Expr::Select(sel) => {
             if let Expr::Ident(root) = &sel.operand.expr
@@ -170,27 +236,27 @@ fn check(e: &Expression, vars: &GuardVars, bound: &mut BTreeSet<String>, out: &m
                 }
                 return;
             }
-            check(&sel.operand, vars, bound, out);
+            check(&sel.operand, vars, roots, bound, out);
         }
         Expr::Ident(name) => {
-            if !ROOTS.contains(&name.as_str()) && !bound.contains(name) {
+            if !roots.contains(&name.as_str()) && !bound.contains(name) {
                 out.push((
                     e.id,
-                    format!("unknown name `{name}` in guard"),
-                    format!("a guard can use {}", ROOTS.join(", ")),
+                    format!("unknown name `{name}` in the expression"),
+                    format!("it can use {}", roots.join(", ")),
                 ));
             }
         }
         Expr::Call(call) => {
             if let Some(t) = &call.target {
-                check(t, vars, bound, out);
+                check(t, vars, roots, bound, out);
             }
             for a in &call.args {
-                check(a, vars, bound, out);
+                check(a, vars, roots, bound, out);
             }
         }
         Expr::Comprehension(c) => {
-            check(&c.iter_range, vars, bound, out);
+            check(&c.iter_range, vars, roots, bound, out);
             let mut names = vec![c.iter_var.clone(), c.accu_var.clone()];
             names.extend(c.iter_var2.clone());
             let added: Vec<String> = names
@@ -198,7 +264,7 @@ fn check(e: &Expression, vars: &GuardVars, bound: &mut BTreeSet<String>, out: &m
                 .filter(|n| bound.insert(n.clone()))
                 .collect();
             for part in [&c.accu_init, &c.loop_cond, &c.loop_step, &c.result] {
-                check(part, vars, bound, out);
+                check(part, vars, roots, bound, out);
             }
             for n in added {
                 bound.remove(&n);
@@ -206,21 +272,21 @@ fn check(e: &Expression, vars: &GuardVars, bound: &mut BTreeSet<String>, out: &m
         }
         Expr::List(list) => {
             for el in &list.elements {
-                check(el, vars, bound, out);
+                check(el, vars, roots, bound, out);
             }
         }
         Expr::Map(map) => {
             for entry in &map.entries {
                 if let EntryExpr::MapEntry(me) = &entry.expr {
-                    check(&me.key, vars, bound, out);
-                    check(&me.value, vars, bound, out);
+                    check(&me.key, vars, roots, bound, out);
+                    check(&me.value, vars, roots, bound, out);
                 }
             }
         }
         Expr::Struct(st) => {
             for entry in &st.entries {
                 if let EntryExpr::StructField(f) = &entry.expr {
-                    check(&f.value, vars, bound, out);
+                    check(&f.value, vars, roots, bound, out);
                 }
             }
         }
@@ -323,7 +389,7 @@ mod tests {
             panic!("must not parse")
         };
         assert!(
-            p.message.starts_with("guard does not parse"),
+            p.message.starts_with("expression does not parse"),
             "{}",
             p.message
         );

@@ -18,7 +18,7 @@ pub use definition::{
 };
 pub use diagnostic::Diagnostic;
 pub use graph::{GraphFormat, render_graph};
-pub use guard::{Guard, GuardFault, GuardInput};
+pub use guard::{DataExpr, Guard, GuardFault, GuardInput, LETTER_ROOTS};
 pub use machine::{FireInput, Plan};
 
 /// Why a workflow file was not accepted, or why an event was refused.

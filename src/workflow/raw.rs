@@ -149,4 +149,6 @@ pub(crate) struct RawEffect {
     pub meet: Option<S<String>>,
     pub number: Option<S<String>>,
     pub field: Option<S<String>>,
+    /// For letters: a CEL map expression with the template's data.
+    pub data: Option<S<String>>,
 }

@@ -207,7 +207,7 @@ fn a_duplicate_transition_is_refused() {
 fn a_guard_that_does_not_parse_is_refused_inside_the_expression() {
     let text = BASE.replacen("data.posts <= 3.5", "data.posts <=", 1);
     let p = load_text(&text).unwrap_err().remove(0);
-    assert!(p.message.contains("guard does not parse"), "{p}");
+    assert!(p.message.contains("expression does not parse"), "{p}");
     assert_eq!(p.line, line_of(&text, "data.posts <="));
 }
 

@@ -40,7 +40,7 @@ on_both_databases! {
             .collect();
         assert_eq!(
             kinds,
-            ["opened", "fired pruefen", "fired vorschlagen", "fired bewilligen", "number_allocated"]
+            ["opened", "fired pruefen", "letter_issued", "fired vorschlagen", "fired bewilligen", "number_allocated"]
         );
         let text = bin.run(&["case", "show", &number]).ok();
         assert!(text.contains("state: bewilligt (closed)"), "{text}");
@@ -80,7 +80,7 @@ on_both_databases! {
         // Refusals changed nothing: still the state of the last accepted event.
         let shown = bin.run(&["--json", "case", "show", &n]).json();
         assert_eq!(shown["case"]["state"], "entscheidungsreif");
-        assert_eq!(shown["history"].as_array().unwrap().len(), 3);
+        assert_eq!(shown["history"].as_array().unwrap().len(), 4);
     }
 
     async fn opening_without_a_required_field_or_party_is_refused(db) {

@@ -41,26 +41,26 @@ on_both_databases! {
         let other = app.open_antrag("Stadt Hamm").await.file_number;
         let bin = Bin::new(&db);
         let ok = bin.run(&["audit", "verify"]).ok();
-        assert!(ok.contains("checked 2 case(s), 4 event(s)"), "{ok}");
+        assert!(ok.contains("checked 2 case(s), 5 event(s)"), "{ok}");
         assert!(ok.contains("all hash chains intact"), "{ok}");
 
-        // A database administrator bypasses the trigger and edits the payload of event 3.
+        // A database administrator bypasses the trigger and edits the payload of event 4 (the proposal).
         let bypass = if db.is_postgres() {
             "ALTER TABLE journal DISABLE TRIGGER journal_no_update_or_delete;
-             UPDATE journal SET payload = REPLACE(payload, 'bewilligen', 'ablehnen') WHERE seq = 3;
+             UPDATE journal SET payload = REPLACE(payload, 'bewilligen', 'ablehnen') WHERE seq = 4;
              ALTER TABLE journal ENABLE TRIGGER journal_no_update_or_delete"
         } else {
             "DROP TRIGGER journal_no_update;
-             UPDATE journal SET payload = REPLACE(payload, 'bewilligen', 'ablehnen') WHERE seq = 3"
+             UPDATE journal SET payload = REPLACE(payload, 'bewilligen', 'ablehnen') WHERE seq = 4"
         };
         app.engine.store().execute_unchecked(bypass).await.unwrap();
 
         let run = bin.run(&["audit", "verify"]);
         let out = run.stdout();
         assert_eq!(run.code(), 1);
-        assert!(out.contains(&format!("BROKEN {n} at event 3: its content does not match its hash")), "{out}");
+        assert!(out.contains(&format!("BROKEN {n} at event 4: its content does not match its hash")), "{out}");
         assert!(!out.contains(&other), "the untouched case is intact: {out}");
-        assert!(run.stderr().contains(&format!("1 case(s) with a broken journal chain; first: {n} at event 3")));
+        assert!(run.stderr().contains(&format!("1 case(s) with a broken journal chain; first: {n} at event 4")));
         // Verifying only the intact case passes.
         bin.run(&["audit", "verify", &other]).ok();
     }

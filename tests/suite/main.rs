@@ -7,5 +7,6 @@ mod support;
 mod cli;
 mod concurrency;
 mod journal;
+mod letters;
 mod mail;
 mod versioning;

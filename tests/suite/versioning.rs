@@ -21,7 +21,10 @@ on_both_databases! {
         drop(app);
 
         copy_fixture(&wf, |t| t.replace("posts <= 3.5", "posts <= 5"));
-        let catalog = amtspost::catalog::Catalog::load(std::slice::from_ref(&wf), Default::default()).unwrap();
+        let catalog = amtspost::catalog::Catalog::load(
+            std::slice::from_ref(&wf),
+            amtspost::letter::LetterEngine::embedded().templates().into_iter().collect(),
+        ).unwrap();
         let store = amtspost::store::Store::connect(&db.url).await.unwrap();
         let err = catalog.publish(&store, "2012-04-01T00:00:00Z").await.unwrap_err();
         assert_eq!(

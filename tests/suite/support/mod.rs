@@ -10,6 +10,7 @@ use amtspost::case::{Actor, CaseView, Engine, FireRequest, OpenRequest, PartyRef
 use amtspost::catalog::Catalog;
 use amtspost::clock::ManualClock;
 use amtspost::config::Config;
+use amtspost::letter::LetterEngine;
 use amtspost::store::Store;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
@@ -153,7 +154,15 @@ impl TestApp {
         Self::with_workflows(db, &fixtures().join("workflows")).await
     }
 
+    pub async fn with_letters(db: &TestDb, letters: Arc<LetterEngine>) -> TestApp {
+        Self::build(db, &fixtures().join("workflows"), letters).await
+    }
+
     pub async fn with_workflows(db: &TestDb, workflows: &Path) -> TestApp {
+        Self::build(db, workflows, Arc::new(LetterEngine::embedded())).await
+    }
+
+    async fn build(db: &TestDb, workflows: &Path, letters: Arc<LetterEngine>) -> TestApp {
         let config = Arc::new(Config {
             database_url: db.url.clone(),
             workflows_dir: workflows.to_path_buf(),
@@ -163,7 +172,7 @@ impl TestApp {
         let clock = Arc::new(ManualClock::new(at("2012-03-19T08:00:00Z")));
         let catalog = Catalog::load(
             std::slice::from_ref(&config.workflows_dir),
-            Default::default(),
+            letters.templates().into_iter().collect(),
         )
         .expect("fixture workflows load");
         let store = Store::connect(&db.url).await.expect("database opens");
@@ -171,7 +180,7 @@ impl TestApp {
             .publish(&store, "2012-03-19T08:00:00Z")
             .await
             .unwrap();
-        let engine = Engine::new(store, Arc::new(catalog), clock.clone(), config.clone());
+        let engine = Engine::new(store, Arc::new(catalog), clock.clone(), config, letters);
         TestApp { engine, clock }
     }
 

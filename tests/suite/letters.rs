@@ -1,0 +1,103 @@
+//! Letters issued by transitions: rendered, stored by hash, recorded and
+//! journaled with the state change, or not at all.
+
+use std::process::Command;
+
+use serde_json::json;
+
+use crate::on_both_databases;
+use crate::support::{TestApp, fixtures};
+
+fn pdftotext(pdf: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.pdf");
+    std::fs::write(&path, pdf).unwrap();
+    let out = Command::new("pdftotext")
+        .args(["-layout", path.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext (poppler-utils) is installed; .ci/run installs it");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+on_both_databases! {
+    async fn a_transition_issues_its_letter_with_the_state_change(db) {
+        let app = TestApp::new(&db).await;
+        let case = app.open_antrag("Kreis Unna").await;
+        app.engine.fire(app.fire(&case.file_number, "pruefen", "meier", "clerk", json!({}))).await.unwrap();
+
+        let docs = app.engine.case_documents(&case.file_number).await.unwrap();
+        assert_eq!(docs.len(), 1);
+        let doc = &docs[0];
+        assert_eq!(doc.template, "eingangsbestaetigung");
+        assert_eq!(doc.recipient, "Kreis Unna");
+        assert_eq!(doc.letter_date, "2012-03-19");
+        assert_eq!(app.engine.documents().verify(&doc.sha256), amtspost::document::FileCheck::Ok);
+
+        let text = pdftotext(&app.engine.documents().read(&doc.sha256).unwrap());
+        assert!(text.contains("Kreis Unna"), "{text}");
+        assert!(text.contains(&case.file_number), "{text}");
+        assert!(text.contains("Förderung für Kreis Unna"), "{text}");
+        assert!(text.contains("19.03.2012"), "{text}");
+
+        let history = app.engine.history(&case.file_number).await.unwrap();
+        let issued = history.iter().find(|e| e.kind == "letter_issued").expect("journaled");
+        assert_eq!(issued.payload["sha256"], doc.sha256.as_str());
+        assert!(app.engine.audit(None).await.unwrap().broken.is_empty());
+    }
+
+    async fn a_broken_template_leaves_the_case_where_it_was(db) {
+        // A copy of the templates with a typo in the acknowledgement.
+        let templates = db.dir.path().join("templates");
+        copy_dir(&fixtures().join("../../../templates"), &templates);
+        let path = templates.join("eingangsbestaetigung.typ");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("data.application"));
+        std::fs::write(&path, text.replacen("data.application", "data.applikation", 1)).unwrap();
+        let letters = std::sync::Arc::new(amtspost::letter::LetterEngine::from_dir(&templates).unwrap());
+        let app = TestApp::with_letters(&db, letters).await;
+
+        let case = app.open_antrag("Kreis Unna").await;
+        let err = app
+            .engine
+            .fire(app.fire(&case.file_number, "pruefen", "meier", "clerk", json!({})))
+            .await
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("eingangsbestaetigung.typ:"), "names the template file and line: {msg}");
+        assert!(msg.contains("applikation"), "{msg}");
+
+        let now = app.engine.show(&case.file_number).await.unwrap();
+        assert_eq!(now.state, "eingegangen");
+        assert_eq!(now.version, case.version);
+        assert_eq!(app.engine.history(&case.file_number).await.unwrap().len(), 1);
+        assert!(app.engine.case_documents(&case.file_number).await.unwrap().is_empty());
+        let docs_dir = db.dir.path().join("documents");
+        let files = walk(&docs_dir);
+        assert!(files.is_empty(), "no document file is left behind: {files:?}");
+    }
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flat_map(|e| {
+            let p = e.unwrap().path();
+            if p.is_dir() { walk(&p) } else { vec![p] }
+        })
+        .collect()
+}
