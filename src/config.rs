@@ -12,6 +12,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 use crate::deadline::Region;
+use crate::mail::MailConfig;
 use crate::numbering::NumberPattern;
 
 /// The file read when no `--config` is given.
@@ -48,6 +49,33 @@ pub struct Config {
     pub registers: BTreeMap<String, NumberPattern>,
     /// The office's identity, printed on every letter.
     pub office: Office,
+    /// Mail addresses of roles (e.g. `clerk = "dezernat36@…"`) for reminders
+    /// and escalations addressed to a role rather than a party.
+    pub role_addresses: BTreeMap<String, String>,
+    /// How mail leaves: `.eml` files in a folder (default) or SMTP.
+    pub mail: MailConfig,
+    /// When `amtspost serve` runs its jobs.
+    pub scheduler: SchedulerConfig,
+}
+
+/// Schedules of the background jobs in `amtspost serve`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchedulerConfig {
+    /// Cron expression (with seconds) for the reminder pass, in Europe/Berlin
+    /// time: by default 07:00 on working days.
+    pub reminders: String,
+    /// Cron expression for delivering queued mail.
+    pub deliver: String,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        Self {
+            reminders: "0 0 7 * * Mon-Fri".into(),
+            deliver: "0 * * * * *".into(),
+        }
+    }
 }
 
 impl Default for Config {
@@ -61,6 +89,9 @@ impl Default for Config {
             case_number_pattern: "{register}-{year}-{seq:04}".parse().expect("valid default"),
             registers: BTreeMap::new(),
             office: Office::default(),
+            role_addresses: BTreeMap::new(),
+            mail: MailConfig::default(),
+            scheduler: SchedulerConfig::default(),
         }
     }
 }

@@ -14,6 +14,8 @@
 //! - [`deadline`]: legal deadline arithmetic and public holidays (pure).
 //! - [`letter`]: Typst templates rendered in-process to PDF/A in DIN 5008 layout.
 //! - [`mail`]: mail transports (SMTP or `.eml` files), mail templates, retry backoff.
+//! - [`outbox`]: the courier that sends queued mail with retries.
+//! - [`scheduler`]: cron jobs of `amtspost serve`.
 //! - [`store`]: all SQL, for SQLite and PostgreSQL.
 //! - [`config`]: `amtspost.toml` and `AMTSPOST_*` overrides.
 //! - [`clock`]: the only reader of the system time.
@@ -30,5 +32,7 @@ pub mod journal;
 pub mod letter;
 pub mod mail;
 pub mod numbering;
+pub mod outbox;
+pub mod scheduler;
 pub mod store;
 pub mod workflow;

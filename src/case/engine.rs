@@ -17,8 +17,9 @@ use crate::deadline::{self, DeadlineSpec};
 use crate::document::DocumentStore;
 use crate::journal::{self, BrokenLink, Event, EventKind, NewEvent};
 use crate::letter::{LetterEngine, RenderRequest};
+use crate::mail::MailTemplates;
 use crate::store::DocumentRow;
-use crate::store::{CaseFilter, CaseRow, NewCase, NewDeadline, Store};
+use crate::store::{CaseFilter, CaseRow, NewCase, NewDeadline, NewMail, Store};
 use crate::workflow::{DataExpr, DeadlineDef, Definition, Due, Effect, FireInput};
 
 /// Opening a case.
@@ -74,6 +75,47 @@ fn default_letter_data(config: &Config, party: &Value, file_number: &str, subjec
     })
 }
 
+/// Chains events onto a case and moves it on, if nobody else did since
+/// `expected_version` was read. Returns the new head (sequence, hash).
+pub(crate) async fn record(
+    tx: &mut crate::store::Tx,
+    case: &CaseRow,
+    expected_version: i64,
+    state: &str,
+    data: &Map<String, Value>,
+    events: Vec<NewEvent>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(i64, String), CaseError> {
+    let chained = journal::chain(case.id, case.last_seq, &case.head_hash, now, events);
+    let last = chained.last().expect("at least one event");
+    tx.update_case(
+        case.id,
+        &case.file_number,
+        expected_version,
+        state,
+        data,
+        last.seq,
+        &last.hash,
+        &journal::timestamp(now),
+    )
+    .await?;
+    tx.append_events(&chained).await?;
+    Ok((last.seq, last.hash.clone()))
+}
+
+/// A file-number-derived name safe for file names and Message-IDs.
+pub(crate) fn safe_name(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 /// Deep merge: objects merge key by key, anything else replaces.
 fn merge(base: &mut Value, extra: Value) {
     match (base, extra) {
@@ -122,6 +164,7 @@ pub struct Engine {
     config: Arc<Config>,
     letters: Arc<LetterEngine>,
     documents: DocumentStore,
+    mail_templates: Arc<MailTemplates>,
 }
 
 impl Engine {
@@ -137,9 +180,16 @@ impl Engine {
             store,
             catalog,
             clock,
+            mail_templates: Arc::new(MailTemplates::embedded()),
             config,
             letters,
         }
+    }
+
+    /// Uses mail templates from a folder instead of the built-in ones.
+    pub fn with_mail_templates(mut self, templates: MailTemplates) -> Engine {
+        self.mail_templates = Arc::new(templates);
+        self
     }
 
     pub fn documents(&self) -> &DocumentStore {
@@ -327,6 +377,8 @@ impl Engine {
                         written.push(issued.sha256.clone());
                     }
                     tx.insert_document(&issued.row).await?;
+                    self.queue_letter_mail(&mut tx, &case, &def, template, to, &issued, &at)
+                        .await?;
                     events.push(self.effect_event(
                         &req.actor,
                         EventKind::LetterIssued,
@@ -342,22 +394,9 @@ impl Engine {
                 }
             }
         }
-        let chained = journal::chain(case.id, case.last_seq, &case.head_hash, now, events);
-        let last = chained.last().expect("at least the fired event");
-        tx.update_case(
-            case.id,
-            &case.file_number,
-            expected_version,
-            plan.to,
-            &data,
-            last.seq,
-            &last.hash,
-            &at,
-        )
-        .await?;
-        tx.append_events(&chained).await?;
+        let last = record(&mut tx, &case, expected_version, plan.to, &data, events, now).await?;
         tx.commit().await?;
-        Ok::<_, CaseError>((data, last.seq, last.hash.clone()))
+        Ok::<_, CaseError>((data, last.0, last.1))
         }
         .await;
         let (data, last_seq, last_hash) = match result {
@@ -487,6 +526,66 @@ impl Engine {
         })
     }
 
+    /// Sends an issued letter to the party's mail address as a PDF attachment,
+    /// queued in the same transaction as the letter itself.
+    #[allow(clippy::too_many_arguments)]
+    async fn queue_letter_mail(
+        &self,
+        tx: &mut crate::store::Tx,
+        case: &CaseRow,
+        def: &Definition,
+        template: &str,
+        to: &str,
+        issued: &IssuedLetter,
+        at: &str,
+    ) -> Result<(), CaseError> {
+        let Some(email) = case
+            .parties
+            .get(to)
+            .and_then(|p| p.get("email"))
+            .and_then(Value::as_str)
+        else {
+            return Ok(());
+        };
+        let filename = format!("{}-{}.pdf", template, safe_name(&case.file_number));
+        let (subject, body) = self
+            .mail_templates
+            .render(
+                "letter",
+                &json!({
+                    "office": self.config.office.name,
+                    "case": {"file_number": case.file_number},
+                    "letter": {"subject": def.title, "date": issued.row.letter_date},
+                    "attachments": [filename],
+                }),
+            )
+            .map_err(|e| CaseError::Input(e.to_string()))?;
+        tx.enqueue_mail(&NewMail {
+            message_id: &format!("letter.{}.{}@{}", case.id, &issued.sha256[..16], self.mail_domain()),
+            case_id: Some(case.id),
+            kind: "letter",
+            recipients: &[email.to_string()],
+            subject: &subject,
+            body: &body,
+            attachments: &json!([{"filename": filename, "content_type": "application/pdf", "sha256": issued.sha256}]),
+            at,
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// The domain of the configured sender, for Message-IDs.
+    pub(crate) fn mail_domain(&self) -> String {
+        let from = &self.config.mail.from;
+        let addr = from
+            .rsplit_once('<')
+            .map(|(_, a)| a.trim_end_matches('>'))
+            .unwrap_or(from);
+        addr.rsplit_once('@')
+            .map(|(_, d)| d.to_string())
+            .unwrap_or_else(|| "amtspost.invalid".into())
+    }
+
     /// Documents issued on a case.
     pub async fn case_documents(&self, file_number: &str) -> Result<Vec<DocumentRow>, CaseError> {
         let case = self.load(file_number).await?;
@@ -564,6 +663,18 @@ impl Engine {
             .unwrap_or(&def.registers[register].pattern);
         let seq = tx.next_number(register, year).await?;
         Ok(pattern.format(register, year, seq))
+    }
+
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub(crate) fn mail_templates(&self) -> &MailTemplates {
+        &self.mail_templates
+    }
+
+    pub(crate) async fn case_row(&self, file_number: &str) -> Result<CaseRow, CaseError> {
+        self.load(file_number).await
     }
 
     async fn load(&self, file_number: &str) -> Result<CaseRow, CaseError> {

@@ -4,9 +4,11 @@
 //! in one transaction.
 
 mod engine;
+mod remind;
 mod types;
 
 pub use engine::{AuditReport, DeadlineView, Engine, FireRequest, OpenRequest};
+pub use remind::{RemindReport, ReminderLine};
 pub use types::{Actor, CaseView, EmailAddress, PartyRef};
 
 use crate::catalog::CatalogError;

@@ -10,6 +10,9 @@ mod deadline;
 mod document;
 mod init;
 mod letter;
+mod outbox;
+mod remind;
+mod serve;
 mod workflow;
 
 use std::path::PathBuf;
@@ -27,6 +30,8 @@ use crate::catalog::Catalog;
 use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::config::Config;
 use crate::letter::LetterEngine;
+use crate::mail::MailTemplates;
+use crate::outbox::Courier;
 use crate::store::Store;
 
 /// amtspost: approval correspondence as declared workflows, with letters,
@@ -69,6 +74,14 @@ enum Command {
     /// Check issued documents against their hashes
     #[command(subcommand)]
     Document(document::Command),
+    /// Run the reminder pass (reminders, expiry, escalation) and send the mail
+    #[command(subcommand)]
+    Remind(remind::Command),
+    /// Queued, sent and failed mail
+    #[command(subcommand)]
+    Outbox(outbox::Command),
+    /// Run the scheduled jobs until stopped
+    Serve(serve::Args),
 }
 
 /// What every subcommand gets.
@@ -100,13 +113,29 @@ impl Ctx {
         catalog
             .publish(&store, &crate::journal::timestamp(self.clock.now()))
             .await?;
-        Ok(Engine::new(
+        let engine = Engine::new(
             store,
             Arc::new(catalog),
             self.clock.clone(),
             self.config.clone(),
             self.letters()?,
-        ))
+        );
+        let mail_dir = self.config.templates_dir.join("mail");
+        Ok(if mail_dir.is_dir() {
+            engine.with_mail_templates(MailTemplates::from_dir(&mail_dir)?)
+        } else {
+            engine
+        })
+    }
+
+    /// The mail courier over the engine's store and documents.
+    pub fn courier(&self, engine: &Engine) -> Result<Courier> {
+        Ok(Courier::new(
+            engine.store().clone(),
+            &self.config.mail,
+            engine.documents().clone(),
+            self.clock.clone(),
+        )?)
     }
 
     /// Prints JSON or, unless `--json`, the text.
@@ -174,6 +203,9 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Deadline(cmd) => deadline::run(&ctx, cmd).await,
         Command::Letter(cmd) => letter::run(&ctx, cmd).await,
         Command::Document(cmd) => document::run(&ctx, cmd).await,
+        Command::Remind(cmd) => remind::run(&ctx, cmd).await,
+        Command::Outbox(cmd) => outbox::run(&ctx, cmd).await,
+        Command::Serve(args) => serve::run(&ctx, args).await,
     }
 }
 

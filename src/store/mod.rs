@@ -28,6 +28,7 @@ macro_rules! deadline_columns {
     };
 }
 
+mod outbox;
 mod rows;
 
 use std::collections::BTreeMap;
@@ -39,6 +40,7 @@ use serde_json::{Map, Value};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Executor, Row, Transaction};
 
+pub use outbox::{DueDeadline, MailRow, NewMail};
 pub use rows::{
     CaseFilter, CaseRow, DeadlineRow, DefinitionRow, DocumentRow, NewCase, NewDeadline,
 };
@@ -183,13 +185,18 @@ impl Store {
         self.pool.close().await;
     }
 
+    /// Holds SQLite's single-writer slot for a write outside a transaction.
+    async fn write_guard(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match &self.write_lock {
+            Some(lock) => Some(lock.clone().lock_owned().await),
+            None => None,
+        }
+    }
+
     /// Starts a write transaction. Every write goes through one, so that a
     /// state change, its journal events and its effects land together or not at all.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
-        let guard = match &self.write_lock {
-            Some(lock) => Some(lock.clone().lock_owned().await),
-            None => None,
-        };
+        let guard = self.write_guard().await;
         let tx = self
             .pool
             .begin()

@@ -9,4 +9,7 @@ mod concurrency;
 mod journal;
 mod letters;
 mod mail;
+mod outbox;
+mod reminders;
+mod seed;
 mod versioning;

@@ -150,6 +150,30 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    /// A courier sending to an SMTP server on 127.0.0.1:`port` without TLS.
+    pub fn courier(&self, port: u16, max_attempts: u32) -> amtspost::outbox::Courier {
+        let mail = amtspost::mail::MailConfig {
+            transport: amtspost::mail::Transport::Smtp,
+            smtp_host: "127.0.0.1".into(),
+            smtp_port: port,
+            tls: amtspost::mail::Tls::None,
+            timeout_secs: 5,
+            max_attempts,
+            backoff_base_secs: 60,
+            backoff_max_secs: 3600,
+            ..Default::default()
+        };
+        amtspost::outbox::Courier::new(
+            self.engine.store().clone(),
+            &mail,
+            self.engine.documents().clone(),
+            self.clock.clone(),
+        )
+        .unwrap()
+    }
+}
+
+impl TestApp {
     pub async fn new(db: &TestDb) -> TestApp {
         Self::with_workflows(db, &fixtures().join("workflows")).await
     }
@@ -167,6 +191,11 @@ impl TestApp {
             database_url: db.url.clone(),
             workflows_dir: workflows.to_path_buf(),
             documents_dir: db.dir.path().join("documents"),
+            role_addresses: [(
+                "clerk".to_string(),
+                "dezernat36@bra.example.org".to_string(),
+            )]
+            .into(),
             ..Config::default()
         });
         let clock = Arc::new(ManualClock::new(at("2012-03-19T08:00:00Z")));

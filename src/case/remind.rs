@@ -1,0 +1,373 @@
+//! The reminder pass: reminders before open deadlines, expiry and escalation
+//! after them, and the transition a workflow fires on expiry.
+//!
+//! Every reminder step is recorded under a unique key (deadline, step,
+//! recipient) in the same transaction as its mail, so running the pass twice,
+//! or in two processes at once, sends each reminder exactly once. A pass that
+//! finds several steps due (the service was down) sends the latest one and
+//! records the earlier ones as passed over.
+
+use chrono::NaiveDate;
+use serde::Serialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::engine::{Engine, record};
+use super::{Actor, CaseError, FireRequest};
+use crate::deadline::{self, Offset};
+use crate::journal::{EventKind, NewEvent};
+use crate::store::{DueDeadline, NewMail};
+use crate::workflow::DeadlineDef;
+
+/// What one pass did (or, dry, would do).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RemindReport {
+    pub today: String,
+    pub dry_run: bool,
+    /// Reminder mails queued: (file number, deadline, step, recipient).
+    pub reminders: Vec<ReminderLine>,
+    /// Earlier steps recorded without a mail because a later one was due.
+    pub passed_over: usize,
+    /// Deadlines that expired in this pass.
+    pub expired: Vec<ReminderLine>,
+    /// Transitions fired on expiry, and refusals.
+    pub fired: Vec<String>,
+    /// Recipients that could not be resolved to an address.
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReminderLine {
+    pub file_number: String,
+    pub deadline: String,
+    pub due_date: String,
+    pub step: String,
+    pub recipient: String,
+}
+
+/// The system actor for automatic steps.
+fn system() -> Actor {
+    Actor::new("amtspost", "system")
+}
+
+impl Engine {
+    /// Runs one reminder pass for today (the clock's date in Berlin).
+    pub async fn remind(&self, dry_run: bool) -> Result<RemindReport, CaseError> {
+        let today = self.clock().today();
+        let mut report = RemindReport {
+            today: today.to_string(),
+            dry_run,
+            ..RemindReport::default()
+        };
+        let horizon = self.reminder_horizon_days();
+        let until = today + chrono::Duration::days(horizon);
+        let due = self
+            .store()
+            .open_deadlines_until(&until.to_string())
+            .await?;
+        for d in due {
+            let def = self
+                .catalog()
+                .version(self.store(), &d.workflow_id, d.workflow_version)
+                .await?;
+            let Some(ddef) = def.deadlines.get(&d.deadline.name) else {
+                continue;
+            };
+            let Ok(end) = NaiveDate::parse_from_str(&d.deadline.due_date, "%Y-%m-%d") else {
+                continue;
+            };
+            if end < today {
+                self.expire(&d, ddef, &def.title, end, today, dry_run, &mut report)
+                    .await?;
+            } else {
+                self.remind_one(&d, ddef, &def.title, end, today, dry_run, &mut report)
+                    .await?;
+            }
+        }
+        Ok(report)
+    }
+
+    /// How far ahead reminders reach: the longest offset in any workflow,
+    /// with working days counted generously (weekends and holidays).
+    fn reminder_horizon_days(&self) -> i64 {
+        let mut max = 0i64;
+        for (_, def) in self.catalog().definitions() {
+            for d in def.deadlines.values() {
+                for o in &d.reminders {
+                    let days = if o.working {
+                        i64::from(o.days) * 2 + 14
+                    } else {
+                        i64::from(o.days)
+                    };
+                    max = max.max(days);
+                }
+            }
+        }
+        max.max(1)
+    }
+
+    /// Addresses of the parties and roles named in a deadline's `remind` or `escalate`.
+    fn addresses(
+        &self,
+        names: &[String],
+        parties: &Value,
+        report: &mut RemindReport,
+        file_number: &str,
+    ) -> Vec<String> {
+        let mut out = Vec::new();
+        for name in names {
+            let address = parties
+                .get(name)
+                .and_then(|p| p.get("email"))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .or_else(|| self.config().role_addresses.get(name).cloned());
+            match address {
+                Some(a) => out.push(a),
+                None => report.warnings.push(format!(
+                    "{file_number}: no mail address for `{name}` (give the party an email, or set role_addresses.{name})"
+                )),
+            }
+        }
+        out
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn remind_one(
+        &self,
+        d: &DueDeadline,
+        ddef: &DeadlineDef,
+        title: &str,
+        end: NaiveDate,
+        today: NaiveDate,
+        dry_run: bool,
+        report: &mut RemindReport,
+    ) -> Result<(), CaseError> {
+        let region = self.config().region;
+        let mut due_steps: Vec<(Offset, NaiveDate)> = ddef
+            .reminders
+            .iter()
+            .map(|o| (*o, deadline::reminder_date(end, *o, region)))
+            .filter(|(_, date)| *date <= today)
+            .collect();
+        if due_steps.is_empty() {
+            return Ok(());
+        }
+        due_steps.sort_by_key(|(_, date)| *date);
+        let latest = due_steps.last().expect("not empty").0;
+        let recipients = self.addresses(&ddef.remind, &d.parties, report, &d.file_number);
+        if recipients.is_empty() {
+            return Ok(());
+        }
+        let days_left = deadline::days_left(today, end);
+        let (subject, body) = self
+            .mail_templates()
+            .render(
+                "reminder",
+                &json!({
+                    "office": self.config().office.name,
+                    "case": {"file_number": d.file_number, "title": title},
+                    "deadline": {"title": d.deadline.title, "end": d.deadline.due_date},
+                    "days_left": days_left,
+                    "legal_basis": ddef.legal_basis.clone().unwrap_or_default(),
+                }),
+            )
+            .map_err(|e| CaseError::Input(e.to_string()))?;
+        let line = |step: &Offset, r: &str| ReminderLine {
+            file_number: d.file_number.clone(),
+            deadline: d.deadline.name.clone(),
+            due_date: d.deadline.due_date.clone(),
+            step: step.to_string(),
+            recipient: r.to_string(),
+        };
+        if dry_run {
+            for r in &recipients {
+                report.reminders.push(line(&latest, r));
+            }
+            return Ok(());
+        }
+        let now = self.clock().now();
+        let at = crate::journal::timestamp(now);
+        let mut tx = self.store().begin().await?;
+        let mut queued = Vec::new();
+        for (step, date) in &due_steps {
+            let is_latest = *step == latest;
+            for r in &recipients {
+                let status = if is_latest { "sent" } else { "passed_over" };
+                let new = tx
+                    .record_reminder(
+                        d.deadline.id,
+                        &step.to_string(),
+                        r,
+                        &date.to_string(),
+                        status,
+                        &at,
+                    )
+                    .await?;
+                if !new {
+                    continue;
+                }
+                if !is_latest {
+                    report.passed_over += 1;
+                    continue;
+                }
+                let message_id = format!(
+                    "reminder.{}.{}.{}@{}",
+                    d.deadline.id,
+                    step,
+                    &hex::encode(Sha256::digest(r.as_bytes()))[..8],
+                    self.mail_domain()
+                );
+                tx.enqueue_mail(&NewMail {
+                    message_id: &message_id,
+                    case_id: Some(d.deadline.case_id),
+                    kind: "reminder",
+                    recipients: std::slice::from_ref(r),
+                    subject: &subject,
+                    body: &body,
+                    attachments: &json!([]),
+                    at: &at,
+                })
+                .await?;
+                queued.push(line(step, r));
+            }
+        }
+        if queued.is_empty() {
+            // Everything was recorded before, by this or another process.
+            return Ok(());
+        }
+        let case = self.case_row(&d.file_number).await?;
+        let events = queued
+            .iter()
+            .map(|q| NewEvent {
+                actor: system().name,
+                role: system().role,
+                kind: EventKind::ReminderQueued,
+                transition: None,
+                payload: json!({"deadline": q.deadline, "due": q.due_date, "step": q.step, "to": q.recipient, "days_left": days_left}),
+            })
+            .collect();
+        record(
+            &mut tx,
+            &case,
+            case.version,
+            &case.state,
+            &case.data,
+            events,
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        report.reminders.extend(queued);
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn expire(
+        &self,
+        d: &DueDeadline,
+        ddef: &DeadlineDef,
+        title: &str,
+        end: NaiveDate,
+        today: NaiveDate,
+        dry_run: bool,
+        report: &mut RemindReport,
+    ) -> Result<(), CaseError> {
+        let line = |r: &str| ReminderLine {
+            file_number: d.file_number.clone(),
+            deadline: d.deadline.name.clone(),
+            due_date: d.deadline.due_date.clone(),
+            step: "expired".into(),
+            recipient: r.to_string(),
+        };
+        let recipients = self.addresses(&ddef.escalate, &d.parties, report, &d.file_number);
+        if dry_run {
+            report.expired.push(line(&recipients.join(", ")));
+            return Ok(());
+        }
+        let now = self.clock().now();
+        let at = crate::journal::timestamp(now);
+        let case = self.case_row(&d.file_number).await?;
+        let mut tx = self.store().begin().await?;
+        if !tx.expire_deadline(d.deadline.id, &at).await? {
+            return Ok(()); // another process expired it
+        }
+        let overdue = -deadline::days_left(today, end);
+        let (subject, body) = self
+            .mail_templates()
+            .render(
+                "escalation",
+                &json!({
+                    "office": self.config().office.name,
+                    "case": {"file_number": d.file_number, "title": title, "responsible": ddef.escalate.join(", ")},
+                    "deadline": {"title": d.deadline.title, "end": d.deadline.due_date},
+                    "days_overdue": overdue,
+                    "legal_basis": ddef.legal_basis.clone().unwrap_or_default(),
+                }),
+            )
+            .map_err(|e| CaseError::Input(e.to_string()))?;
+        for r in &recipients {
+            tx.record_reminder(
+                d.deadline.id,
+                "expired",
+                r,
+                &d.deadline.due_date,
+                "sent",
+                &at,
+            )
+            .await?;
+            tx.enqueue_mail(&NewMail {
+                message_id: &format!(
+                    "escalation.{}.{}@{}",
+                    d.deadline.id,
+                    &hex::encode(Sha256::digest(r.as_bytes()))[..8],
+                    self.mail_domain()
+                ),
+                case_id: Some(d.deadline.case_id),
+                kind: "escalation",
+                recipients: std::slice::from_ref(r),
+                subject: &subject,
+                body: &body,
+                attachments: &json!([]),
+                at: &at,
+            })
+            .await?;
+        }
+        let events = vec![NewEvent {
+            actor: system().name,
+            role: system().role,
+            kind: EventKind::DeadlineExpired,
+            transition: None,
+            payload: json!({"deadline": d.deadline.name, "due": d.deadline.due_date, "escalated_to": recipients}),
+        }];
+        record(
+            &mut tx,
+            &case,
+            case.version,
+            &case.state,
+            &case.data,
+            events,
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        report.expired.push(line(&recipients.join(", ")));
+
+        if let Some(transition) = &ddef.on_expiry {
+            let result = self
+                .fire(FireRequest {
+                    file_number: d.file_number.clone(),
+                    transition: transition.clone(),
+                    actor: system(),
+                    payload: Default::default(),
+                    expected_version: None,
+                })
+                .await;
+            report.fired.push(match result {
+                Ok(view) => format!("{}: {transition} -> {}", d.file_number, view.state),
+                Err(e) => format!("{}: {transition} not fired: {e}", d.file_number),
+            });
+        }
+        Ok(())
+    }
+}

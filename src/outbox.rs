@@ -1,0 +1,174 @@
+//! The outbox courier: sends queued mail, retries transient failures with
+//! exponential backoff, and marks a mail failed after the configured number
+//! of attempts (shown by `outbox list --failed`, re-queued by `outbox retry`).
+//!
+//! Mail rows are written in the transaction that causes them; the courier
+//! claims each row before sending so two workers never send the same row.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::clock::Clock;
+use crate::document::{DocumentError, DocumentStore};
+use crate::journal::timestamp;
+use crate::mail::{Attachment, MailConfig, MailError, Mailer, OutgoingMail, backoff};
+use crate::store::{MailRow, Store, StoreError};
+
+/// Why the courier could not do its work (as opposed to one mail failing).
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The mail configuration is unusable.
+    #[error("mail configuration: {0}")]
+    Config(#[from] MailError),
+    /// An attachment is missing from the document store.
+    #[error(transparent)]
+    Document(#[from] DocumentError),
+    /// `outbox retry` named a mail that is not failed.
+    #[error("mail {0} is not in the failed state; `outbox list --failed` shows those")]
+    NotFailed(i64),
+}
+
+/// What one delivery round did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DeliveryReport {
+    pub sent: usize,
+    pub retrying: usize,
+    pub failed: usize,
+    /// One line per problem: mail id, Message-ID, error.
+    pub errors: Vec<String>,
+}
+
+/// Sends what the outbox holds.
+pub struct Courier {
+    store: Store,
+    mailer: Mailer,
+    documents: DocumentStore,
+    config: MailConfig,
+    clock: Arc<dyn Clock>,
+}
+
+impl Courier {
+    pub fn new(
+        store: Store,
+        config: &MailConfig,
+        documents: DocumentStore,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Courier, OutboxError> {
+        Ok(Courier {
+            mailer: Mailer::new(config)?,
+            config: config.clone(),
+            store,
+            documents,
+            clock,
+        })
+    }
+
+    /// Sends every mail that is due now, one after the other.
+    pub async fn deliver_due(&self) -> Result<DeliveryReport, OutboxError> {
+        let mut report = DeliveryReport::default();
+        loop {
+            let now = self.clock.now();
+            let batch = self.store.due_mail(&timestamp(now), 100).await?;
+            if batch.is_empty() {
+                return Ok(report);
+            }
+            let mut progressed = false;
+            for row in batch {
+                let lease = timestamp(now + chrono::Duration::seconds(self.lease_secs()));
+                if !self
+                    .store
+                    .claim_mail(row.id, &row.next_attempt_at, &lease)
+                    .await?
+                {
+                    continue; // another worker took it
+                }
+                progressed = true;
+                self.deliver_one(&row, &mut report).await?;
+            }
+            if !progressed {
+                return Ok(report);
+            }
+        }
+    }
+
+    /// A claimed mail is another worker's for this long (longer than any send may take).
+    fn lease_secs(&self) -> i64 {
+        (self.config.timeout_secs as i64).saturating_mul(10).max(60)
+    }
+
+    async fn deliver_one(
+        &self,
+        row: &MailRow,
+        report: &mut DeliveryReport,
+    ) -> Result<(), OutboxError> {
+        let mut attachments = Vec::new();
+        for a in row.attachments.as_array().into_iter().flatten() {
+            let sha = a["sha256"].as_str().unwrap_or_default();
+            attachments.push(Attachment {
+                filename: a["filename"].as_str().unwrap_or("dokument.pdf").to_string(),
+                content_type: a["content_type"]
+                    .as_str()
+                    .unwrap_or("application/pdf")
+                    .to_string(),
+                bytes: self.documents.read(sha)?,
+            });
+        }
+        let mail = OutgoingMail {
+            message_id: row.message_id.clone(),
+            to: row.recipients.clone(),
+            subject: row.subject.clone(),
+            text: row.body.clone(),
+            attachments,
+            date: chrono::DateTime::parse_from_rfc3339(&row.created_at)
+                .ok()
+                .map(|t| t.to_utc()),
+        };
+        let attempts = row.attempts as u32 + 1;
+        let now = self.clock.now();
+        match self.mailer.send(&mail).await {
+            Ok(()) => {
+                self.store
+                    .finish_mail(row.id, "sent", &timestamp(now), None, Some(&timestamp(now)))
+                    .await?;
+                report.sent += 1;
+            }
+            Err(e) => {
+                let message = e.to_string();
+                report
+                    .errors
+                    .push(format!("mail {} <{}>: {message}", row.id, row.message_id));
+                if e.is_permanent() || attempts >= self.config.max_attempts {
+                    self.store
+                        .finish_mail(row.id, "failed", &timestamp(now), Some(&message), None)
+                        .await?;
+                    report.failed += 1;
+                } else {
+                    let wait = backoff(&self.config, attempts);
+                    let next = now
+                        + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(6));
+                    self.store
+                        .finish_mail(row.id, "pending", &timestamp(next), Some(&message), None)
+                        .await?;
+                    report.retrying += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Puts a failed mail back in the queue.
+    pub async fn retry(&self, id: i64) -> Result<(), OutboxError> {
+        if self
+            .store
+            .requeue_mail(id, &timestamp(self.clock.now()))
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(OutboxError::NotFailed(id))
+        }
+    }
+}

@@ -1,0 +1,591 @@
+//! The shipped workflows (`workflows/*.toml`) with the seed's procedure: the
+//! approval guards of a KI application, a KI case from receipt to the signed
+//! Zuwendungsbescheid, the Landkreistag's circular, and the data files in
+//! `workflows/data/`.
+//!
+//! Set `AMTSPOST_KEEP_PDF=/some/dir` to keep the letters these tests issue.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use amtspost::case::{Actor, CaseError, CaseView, OpenRequest, PartyRef};
+use amtspost::workflow::WorkflowError;
+use serde_json::{Map, Value, json};
+
+use crate::on_both_databases;
+use crate::support::{TestApp, TestDb, at};
+
+fn shipped() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows")
+}
+
+fn data_file(name: &str) -> Value {
+    let path = shipped().join("data").join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// An applicant as `workflows/data/kommunen.json` describes it.
+fn kommune(name: &str) -> Value {
+    let all = data_file("kommunen.json");
+    all["kommunen"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(all["weitere_antragsteller"].as_array().unwrap())
+        .find(|k| k["name"] == name)
+        .unwrap_or_else(|| panic!("{name} is not in kommunen.json"))
+        .clone()
+}
+
+fn party_of(k: &Value) -> PartyRef {
+    json!({"name": k["name"], "email": k["email"], "address": k["address"]})
+        .to_string()
+        .parse()
+        .unwrap()
+}
+
+fn obj(v: Value) -> Map<String, Value> {
+    v.as_object().cloned().expect("an object")
+}
+
+/// A complete application of Kreis Unna that meets every funding condition.
+fn antrag_kreis_unna() -> Map<String, Value> {
+    let k = kommune("Kreis Unna");
+    obj(json!({
+        "kommune": k["name"],
+        "kommune_art": k["art"],
+        "kommune_genitiv": k["genitiv"],
+        "raa_vorhanden": k["raa"],
+        "antrag_datum": "2012-09-26",
+        "antrag_eingang": "2012-09-28",
+        "antrag_anlagen": ["Antragsvordruck mit Stellenplan", "Integrationskonzept des Kreises Unna"],
+        "ihr_zeichen": "50.3-KI/2012",
+        "bearbeiter_name": "Anna Becker",
+        "bearbeiter_zimmer": "B 204",
+        "bearbeiter_telefon": "02931 82-2364",
+        "bearbeiter_email": "dezernat36@bra.example.org",
+        "konzept_beschluss_datum": "2012-06-26",
+        "konzept_gremium": "Kreistag",
+        "konzept_abstimmung_gemeinden": true,
+        "konzept_themen": ["Integration durch Bildung", "Integration als kommunale Querschnittsaufgabe"],
+        "stellen_lehrkraefte": 2,
+        "stellen_paedagogik": 2,
+        "stellen_verwaltung": 1,
+        "stellen_assistenz": 0.5,
+        "leitung_profession": "sozialpädagogische Fachkraft",
+        "stellvertretung_profession": "Lehrkraft",
+        "kooperationspartner": ["untere Schulaufsicht", "Schulverwaltung", "Jugendhilfe", "Wohlfahrtsverbände", "Integrationsausschuss", "Migrantenselbstorganisationen"],
+    }))
+}
+
+/// What the clerk adds when proposing the grant.
+fn vorschlag() -> Value {
+    json!({
+        "foerderbetrag": 175000,
+        "festbetrag_je_stelle": 50000,
+        "bewilligungszeitraum_von": "2013-01-01",
+        "bewilligungszeitraum_bis": "2013-12-31",
+        "verwendungsnachweis_bis": "2014-06-30",
+        "verwaltungsgericht": "Verwaltungsgericht Gelsenkirchen, Bahnhofsvorplatz 3, 45879 Gelsenkirchen",
+    })
+}
+
+async fn open_ki(app: &TestApp, data: Map<String, Value>, applicant: PartyRef) -> CaseView {
+    let mut parties = BTreeMap::new();
+    parties.insert("applicant".to_string(), applicant);
+    app.engine
+        .open(OpenRequest {
+            workflow: "ki-foerderantrag".into(),
+            data,
+            parties,
+            actor: Actor::new("eingang", "clerk"),
+        })
+        .await
+        .unwrap()
+}
+
+/// The refusal message of a guard, or a panic naming what happened instead.
+fn guard_message(result: Result<CaseView, CaseError>) -> String {
+    match result {
+        Err(CaseError::Refused(WorkflowError::GuardFailed {
+            transition,
+            message,
+        })) => {
+            assert_eq!(transition, "bewilligung_vorschlagen");
+            message
+        }
+        Err(other) => panic!("expected a guard to refuse, got: {other}"),
+        Ok(case) => panic!(
+            "expected a guard to refuse, but the case went to {}",
+            case.state
+        ),
+    }
+}
+
+fn pdftotext(pdf: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.pdf");
+    std::fs::write(&path, pdf).unwrap();
+    let out = Command::new("pdftotext")
+        .args(["-layout", path.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext (poppler-utils) is installed; .ci/run installs it");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The text of every letter on a case by template, kept as PDF under
+/// `$AMTSPOST_KEEP_PDF` when that is set.
+async fn letters(app: &TestApp, db: &TestDb, file_number: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for doc in app.engine.case_documents(file_number).await.unwrap() {
+        let pdf = app.engine.documents().read(&doc.sha256).unwrap();
+        if let Ok(dir) = std::env::var("AMTSPOST_KEEP_PDF") {
+            let backend = if db.is_postgres() {
+                "postgres"
+            } else {
+                "sqlite"
+            };
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(
+                Path::new(&dir).join(format!("{backend}-{}.pdf", doc.template)),
+                &pdf,
+            )
+            .unwrap();
+        }
+        out.insert(doc.template.clone(), pdftotext(&pdf));
+    }
+    out
+}
+
+/// Each needle occurs in the text, whitespace (line breaks) counting as one space.
+#[track_caller]
+fn assert_contains(text: &str, needles: &[&str]) {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    for n in needles {
+        assert!(flat.contains(n), "missing {n:?} in:\n{text}");
+    }
+}
+
+const KONZEPT: &str = "Fördervoraussetzung fehlt: ein vom Rat bzw. Kreistag beschlossenes Integrationskonzept (Art. 1 § 7 Abs. 1 TIntG NRW); Beschlussdatum und Gremium angeben";
+const GREMIUM: &str = "Das Integrationskonzept muss von der Vertretung des Antragstellers beschlossen sein: Kreistag (Kreis), Städteregionstag (StädteRegion) oder Rat (kreisfreie Stadt)";
+const GEMEINDEN: &str = "Ein Kreis beschließt das Integrationskonzept in Abstimmung mit den kreisangehörigen Gemeinden (Art. 1 § 7 Abs. 1 TIntG NRW); die Abstimmung ist zu bestätigen";
+const THEMEN: &str = "Das Integrationskonzept muss beide Schwerpunktthemen behandeln: „Integration durch Bildung“ und „Integration als kommunale Querschnittsaufgabe“";
+const LEHRKRAEFTE: &str =
+    "Personal: mindestens 2 Vollzeitstellen für vom Land abgeordnete Lehrkräfte sind vorzusehen";
+const STELLEN: &str = "Personal: gefördert werden höchstens 2 Stellen pädagogische Fachkräfte, 1 Stelle Verwaltungsfachkraft und 0,5 Stelle Assistenzkraft (zusammen höchstens 3,5 Stellen)";
+const PROFESSION: &str = "Leitung und Stellvertretung müssen verschiedenen Professionen angehören (Lehrkraft, sozialpädagogische Fachkraft, Verwaltungsfachkraft)";
+const KOOPERATION: &str = "Von Beginn an zu beteiligen: untere Schulaufsicht, Schulverwaltung, Jugendhilfe, Wohlfahrtsverbände und Integrationsrat/-ausschuss";
+const ZEITRAUM: &str = "Bewilligungszeitraum: der Beginn muss vor dem Ende liegen";
+const NACHWEIS: &str =
+    "Der Verwendungsnachweis ist nach dem Ende des Bewilligungszeitraums vorzulegen";
+const FESTBETRAG: &str = "Festbetragsfinanzierung: die Zuwendung darf den Festbetrag je Stelle mal die geförderten kommunalen Stellen nicht übersteigen";
+const GERICHT: &str = "Verwaltungsgericht mit vollständiger Bezeichnung und Anschrift angeben, z. B. „Verwaltungsgericht Gelsenkirchen, Bahnhofsvorplatz 3, 45879 Gelsenkirchen“";
+
+on_both_databases! {
+    async fn each_funding_condition_refuses_the_proposal_with_its_own_message(db) {
+        let app = TestApp::with_workflows(&db, &shipped()).await;
+        app.clock.set(at("2012-10-01T08:00:00Z"));
+        let case = open_ki(&app, antrag_kreis_unna(), party_of(&kommune("Kreis Unna"))).await;
+        let n = &case.file_number;
+        app.engine.fire(app.fire(n, "eingang_bestaetigen", "meier", "clerk", json!({}))).await.unwrap();
+
+        // One broken condition at a time, everything else as in the valid application.
+        let broken: &[(Value, &str)] = &[
+            (json!({"konzept_beschluss_datum": null}), KONZEPT),
+            (json!({"konzept_gremium": null}), KONZEPT),
+            (json!({"konzept_gremium": "Rat"}), GREMIUM),
+            (json!({"konzept_abstimmung_gemeinden": false}), GEMEINDEN),
+            (json!({"konzept_abstimmung_gemeinden": null}), GEMEINDEN),
+            (json!({"konzept_themen": ["Integration durch Bildung"]}), THEMEN),
+            (json!({"konzept_themen": null}), THEMEN),
+            (json!({"stellen_lehrkraefte": 1.5}), LEHRKRAEFTE),
+            (json!({"stellen_lehrkraefte": null}), LEHRKRAEFTE),
+            (json!({"stellen_paedagogik": 2.5}), STELLEN),
+            (json!({"stellen_paedagogik": -1}), STELLEN),
+            (json!({"stellen_verwaltung": 1.5}), STELLEN),
+            (json!({"stellen_assistenz": 1}), STELLEN),
+            (json!({"stellen_assistenz": null}), STELLEN),
+            (json!({"stellvertretung_profession": "sozialpädagogische Fachkraft"}), PROFESSION),
+            (json!({"leitung_profession": null}), PROFESSION),
+            (json!({"kooperationspartner": ["untere Schulaufsicht", "Schulverwaltung", "Jugendhilfe", "Wohlfahrtsverbände"]}), KOOPERATION),
+            (json!({"kooperationspartner": ["Schulverwaltung", "Jugendhilfe", "Wohlfahrtsverbände", "Integrationsrat"]}), KOOPERATION),
+            (json!({"bewilligungszeitraum_von": "2014-01-01"}), ZEITRAUM),
+            (json!({"verwendungsnachweis_bis": "2013-12-31"}), NACHWEIS),
+            (json!({"foerderbetrag": 175000.01}), FESTBETRAG),
+            (json!({"festbetrag_je_stelle": 40000}), FESTBETRAG),
+            (json!({"verwaltungsgericht": "VG Gelsenkirchen"}), GERICHT),
+        ];
+        for (change, expected) in broken {
+            let mut payload = obj(vorschlag());
+            payload.extend(obj(change.clone()));
+            let result = app
+                .engine
+                .fire(app.fire(n, "bewilligung_vorschlagen", "meier", "clerk", Value::Object(payload)))
+                .await;
+            assert_eq!(guard_message(result), *expected, "with {change}");
+        }
+        let unchanged = app.engine.show(n).await.unwrap();
+        assert_eq!(unchanged.state, "in_pruefung");
+        assert_eq!(unchanged.version, 2, "refusals change nothing");
+
+        let proposed = app
+            .engine
+            .fire(app.fire(n, "bewilligung_vorschlagen", "meier", "clerk", vorschlag()))
+            .await
+            .unwrap();
+        assert_eq!(proposed.state, "bewilligung_vorgeschlagen");
+
+        // A kreisfreie Stadt: its Rat decides, no agreement with municipalities.
+        let hagen = kommune("Stadt Hagen");
+        let mut data = antrag_kreis_unna();
+        data.extend(obj(json!({
+            "kommune": hagen["name"], "kommune_art": hagen["art"], "kommune_genitiv": hagen["genitiv"],
+            "konzept_gremium": "Rat", "konzept_abstimmung_gemeinden": null,
+            "kooperationspartner": ["untere Schulaufsicht", "Schulverwaltung", "Jugendhilfe", "Wohlfahrtsverbände", "Integrationsrat"],
+        })));
+        let case = open_ki(&app, data, party_of(&hagen)).await;
+        app.engine.fire(app.fire(&case.file_number, "eingang_bestaetigen", "meier", "clerk", json!({}))).await.unwrap();
+        let result = app
+            .engine
+            .fire(app.fire(&case.file_number, "bewilligung_vorschlagen", "meier", "clerk", json!({"konzept_gremium": "Kreistag"})))
+            .await;
+        let mut payload = obj(vorschlag());
+        payload.insert("konzept_gremium".into(), json!("Kreistag"));
+        assert!(matches!(result, Err(CaseError::Refused(WorkflowError::MissingField { .. }))), "{result:?}");
+        let result = app
+            .engine
+            .fire(app.fire(&case.file_number, "bewilligung_vorschlagen", "meier", "clerk", Value::Object(payload)))
+            .await;
+        assert_eq!(guard_message(result), GREMIUM);
+        let proposed = app
+            .engine
+            .fire(app.fire(&case.file_number, "bewilligung_vorschlagen", "meier", "clerk", vorschlag()))
+            .await
+            .unwrap();
+        assert_eq!(proposed.state, "bewilligung_vorgeschlagen");
+    }
+
+    async fn a_ki_application_runs_from_receipt_to_the_signed_grant(db) {
+        let app = TestApp::with_workflows(&db, &shipped()).await;
+        app.clock.set(at("2012-10-01T08:00:00Z"));
+        let mut data = antrag_kreis_unna();
+        // Received without the council resolution: the clerk asks for it.
+        data.remove("konzept_beschluss_datum");
+        let case = open_ki(&app, data, party_of(&kommune("Kreis Unna"))).await;
+        let n = case.file_number.clone();
+        assert_eq!(n, "KI-2012-0001");
+
+        app.clock.set(at("2012-10-02T08:00:00Z"));
+        app.engine.fire(app.fire(&n, "eingang_bestaetigen", "meier", "clerk", json!({}))).await.unwrap();
+
+        // Thursday 04.10.2012, by post: notified Sunday 07.10. (the fiction day
+        // does not move, § 41 Abs. 2 VwVfG NRW, 3 days in 2012); four weeks
+        // end Sunday 04.11., so Monday 05.11.2012 (§ 31 Abs. 3 VwVfG NRW).
+        app.clock.set(at("2012-10-04T08:00:00Z"));
+        let asked = app
+            .engine
+            .fire(app.fire(&n, "nachfordern", "meier", "clerk", json!({
+                "fehlende_unterlagen": [
+                    "Beschluss des Kreistags über das Integrationskonzept (beglaubigte Abschrift)",
+                    "Erklärung über die Abstimmung mit den kreisangehörigen Gemeinden",
+                ],
+            })))
+            .await
+            .unwrap();
+        assert_eq!(asked.state, "unterlagen_angefordert");
+        let deadlines = app.engine.deadlines(&n).await.unwrap();
+        let nachreichung = deadlines.iter().find(|d| d.name == "nachreichung").unwrap();
+        assert_eq!(nachreichung.due_date, "2012-11-05");
+        assert_eq!(nachreichung.status, "open");
+
+        app.clock.set(at("2012-10-22T08:00:00Z"));
+        app.engine
+            .fire(app.fire(&n, "unterlagen_eingegangen", "meier", "clerk", json!({"konzept_beschluss_datum": "2012-06-26"})))
+            .await
+            .unwrap();
+        let deadlines = app.engine.deadlines(&n).await.unwrap();
+        assert_eq!(deadlines.iter().find(|d| d.name == "nachreichung").unwrap().status, "met");
+
+        app.clock.set(at("2012-11-12T08:00:00Z"));
+        app.engine
+            .fire(app.fire(&n, "bewilligung_vorschlagen", "meier", "clerk", vorschlag()))
+            .await
+            .unwrap();
+
+        app.clock.set(at("2012-11-14T08:00:00Z"));
+        let own = app
+            .engine
+            .fire(app.fire(&n, "bewilligen", "meier", "approver", json!({"zeichnung_name": "Meier"})))
+            .await;
+        assert!(matches!(own, Err(CaseError::Refused(WorkflowError::FourEyes { .. }))), "{own:?}");
+        let granted = app
+            .engine
+            .fire(app.fire(&n, "bewilligen", "schulte", "approver", json!({"zeichnung_name": "Dr. Schulte"})))
+            .await
+            .unwrap();
+        assert_eq!(granted.state, "bewilligt");
+        assert_eq!(granted.data["bescheid_nr"], "36.KI-2012-001");
+        // Posted Wednesday 14.11., notified Saturday 17.11., one month: Monday 17.12.2012.
+        let deadlines = app.engine.deadlines(&n).await.unwrap();
+        assert_eq!(deadlines.iter().find(|d| d.name == "klagefrist").unwrap().due_date, "2012-12-17");
+
+        let letters = letters(&app, &db, &n).await;
+        assert_eq!(letters.len(), 3, "{:?}", letters.keys());
+
+        let eingang = &letters["eingangsbestaetigung"];
+        assert_contains(eingang, &[
+            "Bezirksregierung Arnsberg",
+            "Kreis Unna",
+            "Der Landrat",
+            "KI-2012-0001",
+            "50.3-KI/2012",
+            "Anna Becker",
+            "02.10.2012",
+            "26.09.2012",
+            "28.09.2012",
+            "Kommunale Integrationszentrum des Kreises Unna",
+            "Eingangsbestätigung",
+            "Integrationskonzept des Kreises Unna",
+            "Im Auftrag",
+        ]);
+
+        let nachforderung = &letters["nachforderung"];
+        assert_contains(nachforderung, &[
+            "Nachforderung von Unterlagen",
+            "04.10.2012",
+            "1. Beschluss des Kreistags über das Integrationskonzept",
+            "2. Erklärung über die Abstimmung",
+            "05.11.2012",
+            "§ 25 Abs. 1 VwVfG NRW",
+            "Anna Becker",
+        ]);
+
+        let bescheid = &letters["zuwendungsbescheid"];
+        assert_contains(bescheid, &[
+            "Zuwendungsbescheid",
+            "Bescheid-Nr. 36.KI-2012-001",
+            "14.11.2012",
+            "01.01.2013",
+            "31.12.2013",
+            "175.000,00 EUR",
+            "Festbetragsfinanzierung",
+            "50.000,00 EUR je geförderter Vollzeitstelle",
+            "Außerschulische pädagogische Fachkräfte (2 Stellen)",
+            "100.000,00 EUR",
+            "Verwaltungsfachkraft (1 Stelle)",
+            "Assistenzkraft (0,5 Stellen)",
+            "25.000,00 EUR",
+            "30.06.2014",
+            "ANBest-G",
+            "§ 49a VwVfG NRW",
+            "Rechtsbehelfsbelehrung",
+            "Verwaltungsgericht Gelsenkirchen",
+            "Klage",
+            "Dr. Schulte",
+        ]);
+        assert!(!bescheid.contains("Meier"), "the proposer does not sign:\n{bescheid}");
+        assert!(app.engine.audit(None).await.unwrap().broken.is_empty());
+    }
+
+    async fn a_rejection_gives_facts_law_discretion_and_the_suit_to_bring(db) {
+        let app = TestApp::with_workflows(&db, &shipped()).await;
+        app.clock.set(at("2012-10-01T08:00:00Z"));
+        let mut data = antrag_kreis_unna();
+        data.remove("konzept_beschluss_datum");
+        let case = open_ki(&app, data, party_of(&kommune("Kreis Unna"))).await;
+        let n = case.file_number.clone();
+        app.engine.fire(app.fire(&n, "eingang_bestaetigen", "meier", "clerk", json!({}))).await.unwrap();
+        app.engine
+            .fire(app.fire(&n, "ablehnung_vorschlagen", "meier", "clerk", json!({
+                "ablehnungsgruende": "Ein vom Kreistag beschlossenes Integrationskonzept liegt nicht vor.",
+                "ablehnung_sachverhalt": "Den Beschluss des Kreistags über das Integrationskonzept haben Sie trotz meiner Nachforderung nicht vorgelegt.",
+                "verwaltungsgericht": "Verwaltungsgericht Gelsenkirchen, Bahnhofsvorplatz 3, 45879 Gelsenkirchen",
+            })))
+            .await
+            .unwrap();
+        app.clock.set(at("2012-11-14T08:00:00Z"));
+        let rejected = app
+            .engine
+            .fire(app.fire(&n, "ablehnen", "schulte", "approver", json!({"zeichnung_name": "Dr. Schulte"})))
+            .await
+            .unwrap();
+        assert_eq!(rejected.state, "abgelehnt");
+        let letters = letters(&app, &db, &n).await;
+        let text = &letters["ablehnungsbescheid"];
+        assert_contains(text, &[
+            "Bescheid-Nr. 36.KI-2012-001",
+            "wird abgelehnt",
+            "Sachverhalt",
+            "trotz meiner Nachforderung nicht vorgelegt",
+            "Rechtliche Würdigung",
+            "Ein vom Kreistag beschlossenes Integrationskonzept liegt nicht vor.",
+            "Ermessenserwägungen",
+            "kein Rechtsanspruch",
+            "Verpflichtungsklage",
+            "Verwaltungsgericht Gelsenkirchen",
+            "Dr. Schulte",
+        ]);
+    }
+
+    async fn the_circular_of_19_march_2012_goes_out_numbered_and_signed_in_vertretung(db) {
+        let app = TestApp::with_workflows(&db, &shipped()).await;
+        app.clock.set(at("2012-03-19T08:00:00Z"));
+        let mut parties = BTreeMap::new();
+        parties.insert(
+            "mitglieder".to_string(),
+            "Mitglieder des Landkreistages Nordrhein-Westfalen".parse::<PartyRef>().unwrap(),
+        );
+        let case = app
+            .engine
+            .open(OpenRequest {
+                workflow: "rundschreiben".into(),
+                data: obj(rundschreiben_172_12()),
+                parties,
+                actor: Actor::new("limbach", "referent"),
+            })
+            .await
+            .unwrap();
+        let n = case.file_number.clone();
+        app.engine.fire(app.fire(&n, "vorlegen", "limbach", "referent", json!({}))).await.unwrap();
+        let own = app.engine.fire(app.fire(&n, "freigeben", "limbach", "leitung", json!({}))).await;
+        assert!(matches!(own, Err(CaseError::Refused(WorkflowError::FourEyes { .. }))), "{own:?}");
+        let issued = app.engine.fire(app.fire(&n, "freigeben", "klein", "leitung", json!({}))).await.unwrap();
+        assert_eq!(issued.state, "herausgegeben");
+        // `{seq}/{yy}`: the register starts at 1 in a fresh database (172 in the real one).
+        assert_eq!(issued.data["rundschreiben_nr"], "1/12");
+
+        let letters = letters(&app, &db, &n).await;
+        let text = &letters["rundschreiben"];
+        let absender = &data_file("absender.json")["absender"]["landkreistag_nrw"];
+        assert_contains(text, &[
+            absender["name"].as_str().unwrap(),
+            absender["street"].as_str().unwrap(),
+            absender["phone"].as_str().unwrap(),
+            absender["fax"].as_str().unwrap(),
+            "Aktenzeichen:",
+            "50.50.00/33.60.01 Li/Sü",
+            "Rundschreiben-Nr.:",
+            "1/12",
+            "19.03.2012",
+            "An die",
+            "Mitglieder des",
+            "Landkreistages Nordrhein-Westfalen",
+            "Aufbau kommunaler Integrationszentren in NRW auf Grundlage des",
+            "Teilhabe- und Integrationsgesetzes",
+            "Zusammenfassung:",
+            "Das MAIS hat die kommunalen Spitzenverbände",
+            "Sehr geehrte Damen und Herren,",
+            "Verfahrensfortgang informieren.",
+            "Mit freundlichen Grüßen",
+            "In Vertretung",
+            "Reiner Limbach",
+            "(nur in elektronischer Form unter www.lkt-nrw.de abrufbar)",
+            "Eckpunktepapier zur Umsetzung des Teilhabe- und Integrationsgesetzes",
+        ]);
+        assert!(!text.contains("Bezirksregierung"), "the circular comes from the Landkreistag:\n{text}");
+    }
+}
+
+/// Rundschreiben 172/12 of the Landkreistag NRW (shared/seed), as case data.
+fn rundschreiben_172_12() -> Value {
+    json!({
+        "betreff": "Aufbau kommunaler Integrationszentren in NRW auf Grundlage des Teilhabe- und Integrationsgesetzes",
+        "aktenzeichen": "50.50.00/33.60.01 Li/Sü",
+        "zusammenfassung": "Das MAIS hat die kommunalen Spitzenverbände über ein erstes Konzept zum Aufbau der kommunalen Integrationszentren gem. § 7 Teilhabe- und Integrationsgesetz informiert. Dieses Konzept soll als Teil eines Eckpunktepapiers zur Umsetzung des Teilhabe- und Integrationsgesetzes beschlossen werden.",
+        "text": [
+            "mit dem im Februar 2012 verabschiedeten Gesetz zur Förderung der gesellschaftlichen Teilhabe und Integration in Nordrhein-Westfalen (Teilhabe- und Integrationsgesetz) wurden die Grundlagen für den Aufbau kommunaler Integrationszentren in allen Kreisen und kreisfreien Städten in NRW geschaffen. Dort wo vorhanden, sollen die Regionalen Arbeitsstellen zur Förderung von Kindern und Jugendlichen aus Zuwandererfamilien (RAA) zu kommunalen Integrationszentren weiter entwickelt werden.",
+            "Wie in § 7 Abs. 1 Teilhabe- und Integrationsgesetz vorgesehen, wird das Land seine finanzielle Förderung der kommunalen Integrationszentren im Wege einer Richtlinie konkretisieren. Die Förderung wird sich auf die Personalkosten beschränken. Die Förderrichtlinie befindet sich derzeit in der Abstimmung zwischen dem MAIS und dem MSW. In einem Gespräch am 28.02.2012 haben das MAIS und das MSW den kommunalen Spitzenverbänden das geplante Konzept der kommunalen Integrationszentren vorgestellt. Mit Schreiben vom 07.03.2012 hat uns das MAIS den aktuellen Entwurfsstand eines Konzepts für die kommunalen Integrationszentren (Anlage 1) zukommen lassen. Neben den formalen Voraussetzungen und den personellen Anforderungen enthält das Konzept eine Auflistung der Aufgabenschwerpunkte der kommunalen Integrationszentren.",
+            "Die kommunalen Spitzenverbände haben in dem Gespräch mit den beiden Ministerien darauf hingewiesen, dass für die Einrichtung und den Betrieb der kommunalen Integrationszentren eine dauerhafte finanzielle Förderung des Landes Grundvoraussetzung ist. Bislang haben zehn Kreise und kreisfreie Städte ihr Interesse bekundet, ein kommunales Integrationszentrum aufzubauen. Das MAIS plant voraussichtlich für den 24.04.2012 die Sozialdezernenten der Kommunen einzuladen, die bereits über eine RAA verfügen, um den Umwandlungsprozess in kommunale Integrationszentren zu erörtern. Der Erlass der Förderrichtlinie für die kommunalen Integrationszentren und die endgültige Abstimmung des Eckpunktepapiers innerhalb der Landesregierung soll möglichst bis Ende April 2012 abgeschlossen sein. Da hierfür keine weitere Beteiligung des Landtags erforderlich ist, dürften sich jedenfalls infolge der Auflösung des Landtags am 14.03.2012 keine weiteren Verzögerungen ergeben. Da mit dem Teilhabe- und Integrationsgesetz die Rechtsgrundlage für die kommunalen Integrationszentren besteht, können in den Kommunen die nötigen Voraussetzungen, wie insbesondere die Verabschiedung eines Integrationskonzeptes, bereits geschaffen werden. Die Geschäftsstelle wird über den weiteren Verfahrensfortgang informieren.",
+        ],
+        "anlagen": ["Anlage 1: Eckpunktepapier zur Umsetzung des Teilhabe- und Integrationsgesetzes – Konzept der Kommunalen Integrationszentren (Stand: 29.02.2012)"],
+        "anlagen_hinweis": "(nur in elektronischer Form unter www.lkt-nrw.de abrufbar)",
+        "kontakt_name": "Reiner Limbach",
+        "kontakt_telefon": "0211 300491-200",
+        "kontakt_email": "r.limbach@lkt-nrw.example.org",
+        "unterzeichner": "Reiner Limbach",
+        "zeichnungsvermerk": "In Vertretung",
+    })
+}
+
+#[test]
+fn kommunen_json_lists_the_30_kreise_the_staedteregion_and_the_22_kreisfreie_staedte() {
+    let all = data_file("kommunen.json");
+    let list = all["kommunen"].as_array().unwrap();
+    let count = |art: &str| list.iter().filter(|k| k["art"] == art).count();
+    assert_eq!(count("Kreis"), 30);
+    assert_eq!(count("StädteRegion"), 1);
+    assert_eq!(count("kreisfreie Stadt"), 22);
+    assert_eq!(list.len(), 53);
+    let extra = all["weitere_antragsteller"].as_array().unwrap();
+    assert_eq!(extra.len(), 1, "the city of Aachen: 54 KI in all");
+    assert_eq!(extra[0]["name"], "Stadt Aachen");
+
+    let mut names = std::collections::BTreeSet::new();
+    for k in list.iter().chain(extra) {
+        let name = k["name"].as_str().unwrap();
+        assert!(names.insert(name), "{name} twice");
+        let email = k["email"].as_str().unwrap();
+        assert!(
+            email.ends_with(".example.org"),
+            "{name}: {email} must be a placeholder"
+        );
+        amtspost::case::EmailAddress::parse(email).unwrap();
+        let address = k["address"].as_array().unwrap();
+        assert!(
+            address.len() <= 5,
+            "{name}: name + address must fit the 6 lines of the Anschriftzone"
+        );
+        let genitiv = k["genitiv"].as_str().unwrap();
+        assert!(
+            genitiv.starts_with("des ") || genitiv.starts_with("der "),
+            "{name}: {genitiv}"
+        );
+        assert!(k["raa"].is_boolean(), "{name}");
+        assert_eq!(k["lkt_mitglied"], k["art"] != "kreisfreie Stadt", "{name}");
+        party_of(k);
+    }
+    // Members of the Landkreistag: the distribution list of its circulars.
+    assert_eq!(
+        list.iter().filter(|k| k["lkt_mitglied"] == true).count(),
+        31
+    );
+    assert_eq!(
+        kommune("Kreis Unna")["email"],
+        "poststelle@kreis-unna.example.org"
+    );
+}
+
+#[test]
+fn absender_json_holds_office_sections_the_configuration_accepts() {
+    let all = data_file("absender.json");
+    let offices = all["absender"].as_object().unwrap();
+    assert_eq!(offices.len(), 2);
+    for (key, office) in offices {
+        let parsed: amtspost::config::Office = serde_json::from_value(office.clone())
+            .unwrap_or_else(|e| panic!("{key} is not an [office] section: {e}"));
+        assert!(parsed.email.ends_with(".example.org"), "{key}");
+    }
+    let lkt: amtspost::config::Office =
+        serde_json::from_value(offices["landkreistag_nrw"].clone()).unwrap();
+    assert_eq!(
+        (
+            lkt.street.as_str(),
+            lkt.postcode.as_str(),
+            lkt.city.as_str()
+        ),
+        ("Kavalleriestraße 8", "40213", "Düsseldorf")
+    );
+    let bra: amtspost::config::Office =
+        serde_json::from_value(offices["bezirksregierung_arnsberg_dezernat_36"].clone()).unwrap();
+    assert_eq!(bra.unit, "Dezernat 36 – Kompetenzzentrum für Integration");
+    assert_eq!(
+        (
+            bra.street.as_str(),
+            bra.postcode.as_str(),
+            bra.city.as_str()
+        ),
+        ("Seibertzstraße 1", "59821", "Arnsberg")
+    );
+}
