@@ -41,7 +41,19 @@ pub struct DeliveryReport {
     pub errors: Vec<String>,
 }
 
+/// How many mails are on their way at once. SMTP round trips, not CPU,
+/// bound delivery, so a few connections in parallel multiply throughput.
+const IN_FLIGHT: usize = 8;
+
+/// What happened to one mail.
+enum Outcome {
+    Sent,
+    Retrying(String),
+    Failed(String),
+}
+
 /// Sends what the outbox holds.
+#[derive(Clone)]
 pub struct Courier {
     store: Store,
     mailer: Mailer,
@@ -66,7 +78,7 @@ impl Courier {
         })
     }
 
-    /// Sends every mail that is due now, one after the other.
+    /// Sends every mail that is due now, up to [`IN_FLIGHT`] at a time.
     pub async fn deliver_due(&self) -> Result<DeliveryReport, OutboxError> {
         let mut report = DeliveryReport::default();
         loop {
@@ -76,6 +88,7 @@ impl Courier {
                 return Ok(report);
             }
             let mut progressed = false;
+            let mut tasks = tokio::task::JoinSet::new();
             for row in batch {
                 let lease = timestamp(now + chrono::Duration::seconds(self.lease_secs()));
                 if !self
@@ -86,7 +99,19 @@ impl Courier {
                     continue; // another worker took it
                 }
                 progressed = true;
-                self.deliver_one(&row, &mut report).await?;
+                if tasks.len() >= IN_FLIGHT
+                    && let Some(done) = tasks.join_next().await
+                {
+                    tally(&mut report, done)?;
+                }
+                let courier = self.clone();
+                tasks.spawn(async move {
+                    let outcome = courier.deliver_one(&row).await;
+                    (row.id, row.message_id, outcome)
+                });
+            }
+            while let Some(done) = tasks.join_next().await {
+                tally(&mut report, done)?;
             }
             if !progressed {
                 return Ok(report);
@@ -99,11 +124,7 @@ impl Courier {
         (self.config.timeout_secs as i64).saturating_mul(10).max(60)
     }
 
-    async fn deliver_one(
-        &self,
-        row: &MailRow,
-        report: &mut DeliveryReport,
-    ) -> Result<(), OutboxError> {
+    async fn deliver_one(&self, row: &MailRow) -> Result<Outcome, OutboxError> {
         let mut attachments = Vec::new();
         for a in row.attachments.as_array().into_iter().flatten() {
             let sha = a["sha256"].as_str().unwrap_or_default();
@@ -127,24 +148,22 @@ impl Courier {
                 .map(|t| t.to_utc()),
         };
         let attempts = row.attempts as u32 + 1;
+        let result = self.mailer.send(&mail).await;
         let now = self.clock.now();
-        match self.mailer.send(&mail).await {
+        Ok(match result {
             Ok(()) => {
                 self.store
                     .finish_mail(row.id, "sent", &timestamp(now), None, Some(&timestamp(now)))
                     .await?;
-                report.sent += 1;
+                Outcome::Sent
             }
             Err(e) => {
                 let message = e.to_string();
-                report
-                    .errors
-                    .push(format!("mail {} <{}>: {message}", row.id, row.message_id));
                 if e.is_permanent() || attempts >= self.config.max_attempts {
                     self.store
                         .finish_mail(row.id, "failed", &timestamp(now), Some(&message), None)
                         .await?;
-                    report.failed += 1;
+                    Outcome::Failed(message)
                 } else {
                     let wait = backoff(&self.config, attempts);
                     let next = now
@@ -152,11 +171,10 @@ impl Courier {
                     self.store
                         .finish_mail(row.id, "pending", &timestamp(next), Some(&message), None)
                         .await?;
-                    report.retrying += 1;
+                    Outcome::Retrying(message)
                 }
             }
-        }
-        Ok(())
+        })
     }
 
     /// Puts a failed mail back in the queue.
@@ -171,4 +189,23 @@ impl Courier {
             Err(OutboxError::NotFailed(id))
         }
     }
+}
+
+type Done = Result<(i64, String, Result<Outcome, OutboxError>), tokio::task::JoinError>;
+
+/// Adds one finished send to the report.
+fn tally(report: &mut DeliveryReport, done: Done) -> Result<(), OutboxError> {
+    let (id, message_id, outcome) = done.expect("a delivery task does not panic");
+    match outcome? {
+        Outcome::Sent => report.sent += 1,
+        Outcome::Retrying(e) => {
+            report.retrying += 1;
+            report.errors.push(format!("mail {id} <{message_id}>: {e}"));
+        }
+        Outcome::Failed(e) => {
+            report.failed += 1;
+            report.errors.push(format!("mail {id} <{message_id}>: {e}"));
+        }
+    }
+    Ok(())
 }

@@ -470,12 +470,8 @@ impl Engine {
             })?;
         let mut letter = default_letter_data(&self.config, &party, &case.file_number, &def.title);
         if let Some(expr) = expr {
-            let mut full = data.clone();
-            for name in def.fields.keys() {
-                full.entry(name.clone()).or_insert(Value::Null);
-            }
             let mut vars = Map::new();
-            vars.insert("data".into(), Value::Object(full));
+            vars.insert("data".into(), Value::Object(def.expression_data(data)));
             vars.insert("file_number".into(), Value::from(case.file_number.as_str()));
             vars.insert("today".into(), Value::from(today.to_string()));
             vars.insert("party".into(), party.clone());

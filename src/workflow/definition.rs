@@ -575,7 +575,7 @@ impl Validator<'_> {
                     Ok(guard) => guards.push(guard),
                     Err(problem) => {
                         // Point into the expression: its span starts at the opening quote.
-                        let start = g.expr.span().start + 1 + problem.offset;
+                        let start = self.map.content_start(g.expr.span().start) + problem.offset;
                         self.problems.push(self.map.error(
                             start..start,
                             format!("guard of `{}`: {}", t.name.get_ref(), problem.message),
@@ -659,7 +659,7 @@ impl Validator<'_> {
                 Some(expr) => match DataExpr::compile(expr.get_ref(), &GuardVars::new(fields)) {
                     Ok(d) => Some(d),
                     Err(problem) => {
-                        let start = expr.span().start + 1 + problem.offset;
+                        let start = self.map.content_start(expr.span().start) + problem.offset;
                         self.problems.push(self.map.error(
                             start..start,
                             format!(

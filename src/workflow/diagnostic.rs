@@ -64,6 +64,25 @@ impl<'a> SourceMap<'a> {
         (line + 1, column)
     }
 
+    /// Where a string's content begins, given where its token begins: past
+    /// the quotes, and past the newline TOML drops after `"""` or `\'\'\'`.
+    pub(crate) fn content_start(&self, token_start: usize) -> usize {
+        let rest = &self.text[token_start.min(self.text.len())..];
+        if rest.starts_with("\"\"\"") || rest.starts_with("\'\'\'") {
+            let after = token_start + 3;
+            let tail = &self.text[after..];
+            if tail.starts_with("\r\n") {
+                after + 2
+            } else if tail.starts_with('\n') {
+                after + 1
+            } else {
+                after
+            }
+        } else {
+            token_start + 1
+        }
+    }
+
     pub(crate) fn error(
         &self,
         span: Range<usize>,

@@ -151,10 +151,7 @@ impl Definition {
         if !t.guards.is_empty() {
             // Guards see every declared field, absent ones as null, so that
             // `data.x != null` works without a "no such key" fault.
-            let mut full = data.clone();
-            for name in self.fields.keys() {
-                full.entry(name.clone()).or_insert(Value::Null);
-            }
+            let full = self.expression_data(&data);
             let guard_input = GuardInput {
                 data: &full,
                 payload: input.payload,
@@ -187,6 +184,23 @@ impl Definition {
             data,
             effects: &t.effects,
         })
+    }
+
+    /// Case data as CEL expressions see it: every declared field present
+    /// (absent ones as null, so `data.x != null` works), and `number` fields
+    /// always as doubles, so that `2 + 0.5` does not depend on whether a
+    /// clerk typed `2` or `2.0` (CEL does not mix int and double arithmetic).
+    pub fn expression_data(&self, data: &Map<String, Value>) -> Map<String, Value> {
+        let mut full = data.clone();
+        for (name, field) in &self.fields {
+            let v = full.entry(name.clone()).or_insert(Value::Null);
+            if field.kind == super::FieldKind::Number
+                && let Some(f) = v.as_f64()
+            {
+                *v = Value::from(f);
+            }
+        }
+        full
     }
 
     /// Names of the transitions that leave a state, for error hints.

@@ -523,3 +523,29 @@ fn graphs_name_every_edge() {
     assert!(mermaid.contains("[*] --> received"));
     assert!(mermaid.contains("approved --> [*]"));
 }
+
+#[test]
+fn number_fields_mix_with_decimals_whatever_the_clerk_typed() {
+    let text = BASE.replacen(
+        "data.posts != null && data.posts <= 3.5",
+        "data.posts != null && data.posts + 0.5 <= 4",
+        1,
+    );
+    let d = load_text(&text).unwrap();
+    let mut f = Fire::new("review", "approve", "approver");
+    f.payload = data(json!({"decision": "yes", "posts": 3}));
+    assert_eq!(f.run(&d).unwrap().0, "approved");
+}
+
+#[test]
+fn a_problem_in_a_multi_line_letter_expression_points_at_its_line_and_column() {
+    let text = BASE.replacen(
+        "{ letter = \"ack\", to = \"applicant\" }",
+        "{ letter = \"ack\", to = \"applicant\", data = \"\"\"\n  {\"x\": data.nmae}\"\"\" }",
+        1,
+    );
+    let p = load_text(&text).unwrap_err().remove(0);
+    let line = line_of(&text, "data.nmae");
+    assert_eq!((p.line, p.column), (line, 9), "{p}");
+    assert!(p.message.contains("`data.nmae`"), "{p}");
+}

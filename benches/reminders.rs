@@ -1,0 +1,195 @@
+//! Finding the reminders due among 1,000,000 open deadlines (SQLite and
+//! PostgreSQL, with the `deadlines_open_due` index), and mails per second
+//! from the outbox to a real SMTP server on 127.0.0.1 (tests/smtp_sink.py).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use amtspost::clock::ManualClock;
+use amtspost::document::DocumentStore;
+use amtspost::mail::{MailConfig, Tls, Transport};
+use amtspost::outbox::Courier;
+use amtspost::store::{NewMail, Store};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use serde_json::json;
+
+const DEADLINES: i64 = 1_000_000;
+
+async fn store(postgres: bool, dir: &std::path::Path, tag: &str) -> Store {
+    let url = if postgres {
+        use sqlx::Connection;
+        let base = std::env::var("AMTSPOST_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let schema = format!("amtspost_bench_{tag}_{}", std::process::id());
+        let mut c = sqlx::PgConnection::connect(&base)
+            .await
+            .expect("the PostgreSQL benchmark needs a server (AMTSPOST_TEST_POSTGRES_URL)");
+        for sql in [
+            format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
+            format!("CREATE SCHEMA {schema}"),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&mut c)
+                .await
+                .unwrap();
+        }
+        format!("{base}?options=-c%20search_path%3D{schema}")
+    } else {
+        format!("sqlite://{}", dir.join(format!("{tag}.db")).display())
+    };
+    Store::connect(&url).await.unwrap()
+}
+
+/// 1,000 cases with 1,000 open deadlines each, due dates spread over 2010-2039.
+async fn fill(store: &Store, postgres: bool) {
+    let series = if postgres {
+        "SELECT g::bigint AS n FROM generate_series(1, $N) AS g"
+    } else {
+        "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < $N) SELECT n FROM s"
+    };
+    let date = if postgres {
+        "to_char(DATE '2010-01-01' + (n * 7919 % 10957)::int, 'YYYY-MM-DD')"
+    } else {
+        "date('2010-01-01', '+' || (n * 7919 % 10957) || ' days')"
+    };
+    let sql = format!(
+        "INSERT INTO workflow_definitions VALUES ('bench', 1, 'x', '', '', '2012-01-01T00:00:00Z');
+         INSERT INTO cases (file_number, workflow_id, workflow_version, state, data, parties, version, last_seq, head_hash, opened_at, updated_at)
+           SELECT 'B-' || n, 'bench', 1, 'offen', '{{}}', '{{}}', 1, 0, '', '2012-01-01', '2012-01-01' FROM ({cases}) AS c;
+         INSERT INTO deadlines (case_id, name, title, due_date, status, set_at, explanation)
+           SELECT 1 + n % 1000, 'frist', 'Frist', {date}, 'open', '2012-01-01', '{{}}' FROM ({all}) AS d",
+        cases = series.replace("$N", "1000"),
+        all = series.replace("$N", &DEADLINES.to_string()),
+    );
+    store.execute_unchecked(&sql).await.unwrap();
+    if postgres {
+        store
+            .execute_unchecked("ANALYZE deadlines; ANALYZE cases")
+            .await
+            .unwrap();
+    } else {
+        store.execute_unchecked("ANALYZE").await.unwrap();
+    }
+}
+
+struct Sink(Child, u16);
+
+impl Sink {
+    fn start(dir: &std::path::Path) -> Sink {
+        let mut child = Command::new("python3")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smtp_sink.py"))
+            .args(["--dir", dir.to_str().unwrap(), "--port", "0"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 with aiosmtpd");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("READY ")
+            .expect("READY <port>")
+            .parse()
+            .unwrap();
+        Sink(child, port)
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+    }
+}
+
+fn reminders(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+
+    let mut group = c.benchmark_group("due_reminders_among_1m_open_deadlines");
+    group.sample_size(20);
+    for (name, postgres) in [("sqlite", false), ("postgres", true)] {
+        let store = rt.block_on(store(postgres, dir.path(), "due"));
+        let t = Instant::now();
+        rt.block_on(fill(&store, postgres));
+        eprintln!(
+            "{name}: 1,000,000 deadlines written in {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
+        // A morning's pass: everything ending by 30 days from 2013-07-01.
+        let found = rt
+            .block_on(store.open_deadlines_until("2010-01-31"))
+            .unwrap()
+            .len();
+        eprintln!("{name}: {found} deadlines due in the first 30 days");
+        group.bench_function(name, |b| {
+            b.to_async(&rt)
+                .iter(|| async { store.open_deadlines_until("2010-01-31").await.unwrap() })
+        });
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("outbox_to_smtp");
+    group.throughput(Throughput::Elements(100));
+    group.sample_size(10);
+    let sink_dir = tempfile::tempdir().unwrap();
+    let sink = Sink::start(sink_dir.path());
+    let store = rt.block_on(store(false, dir.path(), "mail"));
+    let config = MailConfig {
+        transport: Transport::Smtp,
+        smtp_host: "127.0.0.1".into(),
+        smtp_port: sink.1,
+        tls: Tls::None,
+        ..MailConfig::default()
+    };
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let courier = Courier::new(
+        store.clone(),
+        &config,
+        DocumentStore::new(dir.path().join("docs")),
+        clock,
+    )
+    .unwrap();
+    let mut n = 0u64;
+    group.bench_function("100_mails", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                rt.block_on(async {
+                    let mut tx = store.begin().await.unwrap();
+                    for _ in 0..100 {
+                        n += 1;
+                        tx.enqueue_mail(&NewMail {
+                            message_id: &format!("bench.{n}@amtspost.example.org"),
+                            case_id: None,
+                            kind: "reminder",
+                            recipients: &["poststelle@kreis-unna.example.org".to_string()],
+                            subject: "Fristerinnerung KI-2012-0001",
+                            body: "Die Frist zur Nachreichung endet am 05.11.2012.",
+                            attachments: &json!([]),
+                            at: "2000-01-01T00:00:00.000000Z",
+                        })
+                        .await
+                        .unwrap();
+                    }
+                    tx.commit().await.unwrap();
+                });
+                let t = Instant::now();
+                let r = rt.block_on(courier.deliver_due()).unwrap();
+                total += t.elapsed();
+                assert_eq!(r.sent, 100, "{:?}", r.errors);
+            }
+            total
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, reminders);
+criterion_main!(benches);
