@@ -19,14 +19,18 @@
 //! - [`store`]: all SQL, for SQLite and PostgreSQL.
 //! - [`config`]: `amtspost.toml` and `AMTSPOST_*` overrides.
 //! - [`clock`]: the only reader of the system time.
+//! - [`demo`]: the seed procedure end to end in simulated time.
+//! - [`assets`]: workflows and templates shipped inside the binary.
 //! - [`cli`]: the `amtspost` command line; `main.rs` only calls [`cli::run`].
 
+pub mod assets;
 pub mod case;
 pub mod catalog;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod deadline;
+pub mod demo;
 pub mod document;
 pub mod journal;
 pub mod letter;

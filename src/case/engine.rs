@@ -582,6 +582,96 @@ impl Engine {
             .unwrap_or_else(|| "amtspost.invalid".into())
     }
 
+    /// Sends a case's latest letter from `template` to each recipient of a
+    /// distribution list, one mail each (Message-ID per case and recipient,
+    /// so a repeated distribution sends nothing twice), journaled with the
+    /// list, in one transaction.
+    pub async fn distribute(
+        &self,
+        file_number: &str,
+        template: &str,
+        mail_template: &str,
+        context: &Value,
+        recipients: &[PartyRef],
+        actor: &Actor,
+    ) -> Result<usize, CaseError> {
+        let case = self.load(file_number).await?;
+        let doc = self
+            .store
+            .documents(Some(case.id))
+            .await?
+            .into_iter()
+            .rev()
+            .find(|d| d.template == template)
+            .ok_or_else(|| {
+                CaseError::Input(format!(
+                    "case {file_number} has no `{template}` letter to distribute"
+                ))
+            })?;
+        let filename = format!("{}-{}.pdf", template, safe_name(&case.file_number));
+        let now = self.clock.now();
+        let at = journal::timestamp(now);
+        let mut tx = self.store.begin().await?;
+        let mut sent_to = Vec::new();
+        for r in recipients {
+            let Some(email) = &r.email else {
+                return Err(CaseError::Input(format!("{} has no mail address", r.name)));
+            };
+            let mut ctx = context.clone();
+            merge(
+                &mut ctx,
+                json!({"member": {"name": r.name}, "office": context.get("office").cloned().unwrap_or(Value::from(self.config.office.name.clone()))}),
+            );
+            let (subject, body) = self
+                .mail_templates
+                .render(mail_template, &ctx)
+                .map_err(|e| CaseError::Input(e.to_string()))?;
+            let message_id = format!(
+                "{template}.{}.{}@{}",
+                case.id,
+                &hex::encode(sha2::Sha256::digest(email.as_str().as_bytes()))[..12],
+                self.mail_domain()
+            );
+            if tx
+                .enqueue_mail(&NewMail {
+                    message_id: &message_id,
+                    case_id: Some(case.id),
+                    kind: "distribution",
+                    recipients: &[email.to_string()],
+                    subject: &subject,
+                    body: &body,
+                    attachments: &json!([{"filename": filename, "content_type": "application/pdf", "sha256": doc.sha256}]),
+                    at: &at,
+                })
+                .await?
+            {
+                sent_to.push(json!({"name": r.name, "email": email}));
+            }
+        }
+        let count = sent_to.len();
+        if count > 0 {
+            let events = vec![NewEvent {
+                actor: actor.name.clone(),
+                role: actor.role.clone(),
+                kind: EventKind::MailQueued,
+                transition: None,
+                payload: json!({"distribution": template, "document": doc.sha256, "recipients": sent_to}),
+            }];
+            record(
+                &mut tx,
+                &case,
+                case.version,
+                &case.state,
+                &case.data,
+                events,
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(count)
+    }
+
     /// Documents issued on a case.
     pub async fn case_documents(&self, file_number: &str) -> Result<Vec<DocumentRow>, CaseError> {
         let case = self.load(file_number).await?;

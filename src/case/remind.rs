@@ -281,6 +281,10 @@ impl Engine {
             recipient: r.to_string(),
         };
         let recipients = self.addresses(&ddef.escalate, &d.parties, report, &d.file_number);
+        let line = |r: &str| ReminderLine {
+            step: ddef.kind.expired_status().into(),
+            ..line(r)
+        };
         if dry_run {
             report.expired.push(line(&recipients.join(", ")));
             return Ok(());
@@ -289,7 +293,10 @@ impl Engine {
         let at = crate::journal::timestamp(now);
         let case = self.case_row(&d.file_number).await?;
         let mut tx = self.store().begin().await?;
-        if !tx.expire_deadline(d.deadline.id, &at).await? {
+        if !tx
+            .expire_deadline(d.deadline.id, ddef.kind.expired_status(), &at)
+            .await?
+        {
             return Ok(()); // another process expired it
         }
         let overdue = -deadline::days_left(today, end);

@@ -4,14 +4,11 @@
 use std::path::Path;
 
 use anyhow::{Context as _, Result};
-use include_dir::{Dir, include_dir};
 
 use super::Ctx;
+use crate::assets::{TEMPLATES, WORKFLOWS};
 use crate::config::{Config, DEFAULT_FILE};
 use crate::store::Store;
-
-static WORKFLOWS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/workflows");
-static TEMPLATES: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/templates");
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

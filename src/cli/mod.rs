@@ -7,6 +7,7 @@
 mod audit;
 mod case;
 mod deadline;
+mod demo;
 mod document;
 mod init;
 mod letter;
@@ -54,6 +55,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the seed procedure end to end in simulated time (19.03.2012-31.08.2013)
+    Demo(demo::Args),
     /// Create amtspost.toml, workflows/ and the database in the current folder
     Init(init::Args),
     /// Check, list, show and draw workflow definitions
@@ -196,6 +199,7 @@ async fn run(cli: Cli) -> Result<()> {
         json: cli.json,
     };
     match cli.command {
+        Command::Demo(args) => demo::run(&ctx, args).await,
         Command::Init(args) => init::run(&ctx, args).await,
         Command::Workflow(cmd) => workflow::run(&ctx, cmd).await,
         Command::Case(cmd) => case::run(&ctx, cmd).await,

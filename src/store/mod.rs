@@ -107,6 +107,19 @@ fn q(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |source| StoreError::Query { what, source }
 }
 
+/// Counts for an overview, see [`Store::stats`].
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Stats {
+    /// (workflow, state, cases)
+    pub cases: Vec<(String, String, i64)>,
+    /// (kind, status, mails)
+    pub mail: Vec<(String, String, i64)>,
+    /// (deadline name, status, count)
+    pub deadlines: Vec<(String, String, i64)>,
+    /// (template, documents)
+    pub documents: Vec<(String, i64)>,
+}
+
 /// A connection pool to one database.
 #[derive(Clone)]
 pub struct Store {
@@ -387,6 +400,36 @@ impl Store {
         rows.iter().map(DocumentRow::from_row).collect()
     }
 
+    /// Counts for an overview: cases by workflow and state, documents,
+    /// mail by kind and status, deadlines by status.
+    pub async fn stats(&self) -> Result<Stats, StoreError> {
+        let triples = |rows: Vec<AnyRow>,
+                       a: &str,
+                       b: &str|
+         -> Result<Vec<(String, String, i64)>, StoreError> {
+            rows.iter()
+                .map(|r| Ok((get(r, a)?, get(r, b)?, get(r, "n")?)))
+                .collect()
+        };
+        let cases = sqlx::query("SELECT workflow_id, state, COUNT(*) AS n FROM cases GROUP BY workflow_id, state ORDER BY workflow_id, state")
+            .fetch_all(&self.pool).await.map_err(q("counting cases"))?;
+        let mail = sqlx::query("SELECT kind, status, COUNT(*) AS n FROM outbox GROUP BY kind, status ORDER BY kind, status")
+            .fetch_all(&self.pool).await.map_err(q("counting mail"))?;
+        let deadlines = sqlx::query("SELECT name, status, COUNT(*) AS n FROM deadlines GROUP BY name, status ORDER BY name, status")
+            .fetch_all(&self.pool).await.map_err(q("counting deadlines"))?;
+        let documents = sqlx::query("SELECT template, '' AS x, COUNT(*) AS n FROM documents GROUP BY template ORDER BY template")
+            .fetch_all(&self.pool).await.map_err(q("counting documents"))?;
+        Ok(Stats {
+            cases: triples(cases, "workflow_id", "state")?,
+            mail: triples(mail, "kind", "status")?,
+            deadlines: triples(deadlines, "name", "status")?,
+            documents: triples(documents, "template", "x")?
+                .into_iter()
+                .map(|(t, _, n)| (t, n))
+                .collect(),
+        })
+    }
+
     // ---- journal ----
 
     /// A case's events in order.
@@ -463,6 +506,28 @@ impl Tx {
         .await
         .and_then(|r| r.try_get("last_value"))
         .map_err(q("taking the next number"))
+    }
+
+    /// Raises a register's sequence for a year to at least `last` (e.g. to
+    /// continue a numbering kept elsewhere before amtspost); never lowers it.
+    pub async fn raise_sequence(
+        &mut self,
+        register: &str,
+        year: i32,
+        last: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sequences (register_name, seq_year, last_value) VALUES ($1, $2, $3)
+             ON CONFLICT (register_name, seq_year) DO UPDATE SET last_value =
+               CASE WHEN sequences.last_value < excluded.last_value THEN excluded.last_value ELSE sequences.last_value END",
+        )
+        .bind(register)
+        .bind(i64::from(year))
+        .bind(last)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(q("raising a sequence"))?;
+        Ok(())
     }
 
     /// Inserts a new case and returns its id.

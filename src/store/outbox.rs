@@ -253,15 +253,24 @@ impl Tx {
         Ok(n == 1)
     }
 
-    /// Marks an open deadline expired; `false` if it was not open any more.
-    pub async fn expire_deadline(&mut self, id: i64, at: &str) -> Result<bool, StoreError> {
-        let n = sqlx::query("UPDATE deadlines SET status = 'expired', closed_at = $2 WHERE id = $1 AND status = 'open'")
-            .bind(id)
-            .bind(at)
-            .execute(&mut *self.tx)
-            .await
-            .map_err(q("expiring a deadline"))?
-            .rows_affected();
+    /// Closes an open deadline whose end has passed (`expired` or
+    /// `elapsed`); `false` if it was not open any more.
+    pub async fn expire_deadline(
+        &mut self,
+        id: i64,
+        status: &str,
+        at: &str,
+    ) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "UPDATE deadlines SET status = $3, closed_at = $2 WHERE id = $1 AND status = 'open'",
+        )
+        .bind(id)
+        .bind(at)
+        .bind(status)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(q("expiring a deadline"))?
+        .rows_affected();
         Ok(n == 1)
     }
 

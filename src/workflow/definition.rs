@@ -188,6 +188,27 @@ pub struct DeadlineDef {
     pub remind: Vec<String>,
     pub escalate: Vec<String>,
     pub on_expiry: Option<String>,
+    pub kind: DeadlineKind,
+}
+
+/// What the end of a deadline means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeadlineKind {
+    /// Someone must act before the end; expiry means the deadline was missed.
+    Obligation,
+    /// A period that runs out, e.g. the time to sue: expiry is an outcome, not a failure.
+    Period,
+}
+
+impl DeadlineKind {
+    /// The status a deadline of this kind gets when its end has passed.
+    pub fn expired_status(self) -> &'static str {
+        match self {
+            DeadlineKind::Obligation => "expired",
+            DeadlineKind::Period => "elapsed",
+        }
+    }
 }
 
 /// When a deadline ends.
@@ -771,6 +792,19 @@ impl Validator<'_> {
             if let Some(t) = &d.on_expiry {
                 self.resolve(t, transitions, "transition");
             }
+            let kind = match d.kind.as_ref().map(|k| k.get_ref().as_str()) {
+                None | Some("obligation") => DeadlineKind::Obligation,
+                Some("period") => DeadlineKind::Period,
+                Some(other) => {
+                    let at = d.kind.as_ref().expect("set");
+                    self.err(
+                        at,
+                        format!("unknown deadline kind `{other}`; use obligation or period"),
+                        None,
+                    );
+                    DeadlineKind::Obligation
+                }
+            };
             if let Some(due) = due {
                 out.insert(
                     name.get_ref().clone(),
@@ -785,6 +819,7 @@ impl Validator<'_> {
                         remind: d.remind.into_iter().map(S::into_inner).collect(),
                         escalate: d.escalate.into_iter().map(S::into_inner).collect(),
                         on_expiry: d.on_expiry.map(S::into_inner),
+                        kind,
                     },
                 );
             }

@@ -13,8 +13,8 @@ mod machine;
 mod raw;
 
 pub use definition::{
-    DeadlineDef, Definition, Due, Effect, Field, FieldKind, Party, Register, State, Transition,
-    load,
+    DeadlineDef, DeadlineKind, Definition, Due, Effect, Field, FieldKind, Party, Register, State,
+    Transition, load,
 };
 pub use diagnostic::Diagnostic;
 pub use graph::{GraphFormat, render_graph};

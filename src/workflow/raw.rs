@@ -90,6 +90,11 @@ pub(crate) struct RawDeadline {
     /// Who is told once the deadline has passed unmet.
     #[serde(default)]
     pub escalate: Vec<S<String>>,
+    /// `obligation` (default: someone must act before the end; expiry means
+    /// missed) or `period` (a period that simply runs out, such as the
+    /// Klagefrist: expiry means the notice became final).
+    #[serde(default)]
+    pub kind: Option<S<String>>,
     /// Transition fired automatically when the deadline expires.
     #[serde(default)]
     pub on_expiry: Option<S<String>>,

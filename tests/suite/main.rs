@@ -6,6 +6,7 @@ mod support;
 
 mod cli;
 mod concurrency;
+mod demo;
 mod journal;
 mod letters;
 mod mail;

@@ -1,0 +1,959 @@
+//! The demo: the procedure of the seed circular end to end, in simulated time
+//! from 19.03.2012 to 31.08.2013, on a fresh database with mail written to a
+//! folder. Circular 172/12 to all members of the Landkreistag; a dozen
+//! applications for Kommunale Integrationszentren (complete, incomplete and
+//! answered after a Nachforderung, one that never answers, one without an
+//! Integrationskonzept) with reviews, four-eyes approvals and notices; the
+//! RAA transition with reminders before 31.07.2013 and escalations after it.
+//!
+//! Who applies when is data (`workflows/data/demo.json`), as are the
+//! municipalities and the sender identities; this module only plays the
+//! clerks' part, through the same engine the CLI uses.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use chrono_tz::Europe::Berlin;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::case::{Actor, CaseError, Engine, FireRequest, OpenRequest, PartyRef};
+use crate::catalog::{Catalog, CatalogError};
+use crate::clock::ManualClock;
+use crate::config::{Config, Office};
+use crate::deadline::{Region, is_working_day};
+use crate::letter::LetterEngine;
+use crate::mail::{MailConfig, Transport};
+use crate::outbox::{Courier, OutboxError};
+use crate::store::{Stats, Store, StoreError};
+
+/// Why the demo stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// The output folder could not be prepared.
+    #[error("demo output {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A shipped data file is missing or malformed.
+    #[error("demo data {file}: {reason}")]
+    Data { file: String, reason: String },
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+    /// A step the scenario expects to succeed was refused.
+    #[error("{date} {what}: {source}")]
+    Step {
+        date: NaiveDate,
+        what: String,
+        #[source]
+        source: CaseError,
+    },
+}
+
+/// Where the demo writes and which database it uses.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    pub out: PathBuf,
+    /// Default: `sqlite://<out>/amtspost.db`, recreated.
+    pub database_url: Option<String>,
+    /// Print progress lines while running.
+    pub progress: bool,
+}
+
+/// One line of what happened.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogLine {
+    pub date: NaiveDate,
+    pub case: String,
+    pub text: String,
+}
+
+/// The outcome, for the summary table and for tests.
+#[derive(Debug, Clone, Serialize)]
+pub struct DemoSummary {
+    pub stats: Stats,
+    pub log: Vec<LogLine>,
+    /// File number → applicant or subject, for reading the log.
+    pub cases: BTreeMap<String, String>,
+    pub documents_dir: PathBuf,
+    pub mail_dir: PathBuf,
+    pub database_url: String,
+    pub seconds: f64,
+}
+
+impl DemoSummary {
+    pub fn letters(&self) -> i64 {
+        self.stats.documents.iter().map(|(_, n)| n).sum()
+    }
+
+    pub fn mails_sent(&self) -> i64 {
+        self.stats
+            .mail
+            .iter()
+            .filter(|(_, s, _)| s == "sent")
+            .map(|(_, _, n)| n)
+            .sum()
+    }
+
+    /// The summary table printed at the end of `amtspost demo`.
+    pub fn table(&self) -> String {
+        let mut s = String::from("\nCases by workflow and state\n");
+        for (w, st, n) in &self.stats.cases {
+            s.push_str(&format!("  {w:<20} {st:<28} {n:>4}\n"));
+        }
+        s.push_str("Letters (PDF/A)\n");
+        for (t, n) in &self.stats.documents {
+            s.push_str(&format!("  {t:<49} {n:>4}\n"));
+        }
+        s.push_str("Mails\n");
+        for (k, st, n) in &self.stats.mail {
+            s.push_str(&format!("  {k:<20} {st:<28} {n:>4}\n"));
+        }
+        s.push_str("Deadlines\n");
+        for (d, st, n) in &self.stats.deadlines {
+            let label = match st.as_str() {
+                "met" => "met",
+                "expired" => "missed (expired)",
+                "elapsed" => "ran out (notice final)",
+                "open" => "still running",
+                other => other,
+            };
+            s.push_str(&format!("  {d:<20} {label:<28} {n:>4}\n"));
+        }
+        s.push_str(&format!(
+            "\n{} letters, {} mails sent, in {:.1} s\nPDFs:  {}\nMails: {}\nDatabase: {}\n",
+            self.letters(),
+            self.mails_sent(),
+            self.seconds,
+            self.documents_dir.display(),
+            self.mail_dir.display(),
+            self.database_url
+        ));
+        s
+    }
+}
+
+/// The clerk's steps the scenario schedules.
+#[derive(Debug, Clone)]
+enum Step {
+    Circular,
+    RaaStart(String),
+    RaaDone(String, NaiveDate),
+    Ki(usize, KiStep),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KiStep {
+    Open,
+    Request,
+    Answer,
+    Propose,
+    Approve,
+    TryPropose,
+    ProposeRejection,
+    Reject,
+}
+
+struct Demo {
+    engine: Arc<Engine>,
+    courier: Courier,
+    clock: Arc<ManualClock>,
+    scenario: Value,
+    kommunen: Vec<Value>,
+    circular: Value,
+    lkt: Office,
+    log: Vec<LogLine>,
+    progress: bool,
+    /// Scenario index / municipality → file number.
+    ki_cases: BTreeMap<usize, String>,
+    raa_cases: BTreeMap<String, String>,
+    names: BTreeMap<String, String>,
+}
+
+fn data_file(dir: &Path, name: &str) -> Result<Value, DemoError> {
+    let path = dir.join("data").join(name);
+    let text = std::fs::read_to_string(&path).map_err(|e| DemoError::Data {
+        file: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    serde_json::from_str(&text).map_err(|e| DemoError::Data {
+        file: path.display().to_string(),
+        reason: e.to_string(),
+    })
+}
+
+fn date(v: &Value, file: &str) -> Result<NaiveDate, DemoError> {
+    v.as_str()
+        .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+        .ok_or_else(|| DemoError::Data {
+            file: file.into(),
+            reason: format!("{v} is not a date YYYY-MM-DD"),
+        })
+}
+
+/// A time on a Berlin calendar day.
+fn berlin(day: NaiveDate, hour: u32) -> DateTime<Utc> {
+    Berlin
+        .from_local_datetime(&day.and_hms_opt(hour, 0, 0).expect("valid hour"))
+        .earliest()
+        .expect("07:00 and 09:00 exist every day")
+        .to_utc()
+}
+
+/// The same day, or the next working day in NRW.
+fn working(mut day: NaiveDate) -> NaiveDate {
+    while !is_working_day(day, Region::NW) {
+        day = day.succ_opt().expect("in range");
+    }
+    day
+}
+
+fn obj(v: Value) -> Map<String, Value> {
+    v.as_object().cloned().unwrap_or_default()
+}
+
+/// Runs the whole scenario and returns what it produced.
+pub async fn run(opts: DemoOptions) -> Result<DemoSummary, DemoError> {
+    let started = Instant::now();
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| DemoError::Io { path, source }
+    };
+    std::fs::create_dir_all(&opts.out).map_err(io(&opts.out))?;
+    let documents_dir = opts.out.join("documents");
+    let mail_dir = opts.out.join("mail");
+    let workflows_dir = opts.out.join("workflows");
+    for d in [&documents_dir, &mail_dir, &workflows_dir] {
+        if d.exists() {
+            std::fs::remove_dir_all(d).map_err(io(d))?;
+        }
+    }
+    let database_url = match &opts.database_url {
+        Some(url) => url.clone(),
+        None => {
+            for suffix in ["", "-wal", "-shm"] {
+                let f = opts.out.join(format!("amtspost.db{suffix}"));
+                if f.exists() {
+                    std::fs::remove_file(&f).map_err(io(&f))?;
+                }
+            }
+            format!("sqlite://{}", opts.out.join("amtspost.db").display())
+        }
+    };
+    std::fs::create_dir_all(&workflows_dir).map_err(io(&workflows_dir))?;
+    crate::assets::WORKFLOWS
+        .extract(&workflows_dir)
+        .map_err(io(&workflows_dir))?;
+
+    let absender = data_file(&workflows_dir, "absender.json")?;
+    let office = |key: &str| -> Result<Office, DemoError> {
+        serde_json::from_value(absender["absender"][key].clone()).map_err(|e| DemoError::Data {
+            file: "absender.json".into(),
+            reason: format!("{key}: {e}"),
+        })
+    };
+    let config = Arc::new(Config {
+        database_url: database_url.clone(),
+        workflows_dir: workflows_dir.clone(),
+        templates_dir: opts.out.join("no-custom-templates"),
+        documents_dir: documents_dir.clone(),
+        office: office("bezirksregierung_arnsberg_dezernat_36")?,
+        role_addresses: [
+            (
+                "clerk".to_string(),
+                "dezernat36@bra.example.org".to_string(),
+            ),
+            (
+                "referent".to_string(),
+                "geschaeftsstelle@lkt-nrw.example.org".to_string(),
+            ),
+        ]
+        .into(),
+        mail: MailConfig {
+            transport: Transport::Folder,
+            folder: mail_dir.clone(),
+            from: "Bezirksregierung Arnsberg <amtspost@bra.example.org>".into(),
+            ..MailConfig::default()
+        },
+        ..Config::default()
+    });
+    let scenario = data_file(&workflows_dir, "demo.json")?;
+    let start = date(&scenario["start"], "demo.json")?;
+    let end = date(&scenario["ende"], "demo.json")?;
+    let clock = Arc::new(ManualClock::new(berlin(start, 7)));
+    let letters = Arc::new(LetterEngine::embedded());
+    let catalog = Catalog::load(
+        std::slice::from_ref(&workflows_dir),
+        letters.templates().into_iter().collect(),
+    )?;
+    let store = Store::connect(&database_url).await?;
+    catalog
+        .publish(&store, &crate::journal::timestamp(clock.now_utc()))
+        .await?;
+    let engine = Arc::new(Engine::new(
+        store.clone(),
+        Arc::new(catalog),
+        clock.clone(),
+        config.clone(),
+        letters,
+    ));
+    let courier = Courier::new(
+        store.clone(),
+        &config.mail,
+        engine.documents().clone(),
+        clock.clone(),
+    )?;
+    let kommunen_file = data_file(&workflows_dir, "kommunen.json")?;
+    let mut kommunen: Vec<Value> = kommunen_file["kommunen"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    kommunen.extend(
+        kommunen_file["weitere_antragsteller"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default(),
+    );
+
+    let mut demo = Demo {
+        engine,
+        courier,
+        clock,
+        scenario,
+        kommunen,
+        circular: data_file(&workflows_dir, "rundschreiben-172-12.json")?,
+        lkt: office("landkreistag_nrw")?,
+        log: Vec::new(),
+        progress: opts.progress,
+        ki_cases: BTreeMap::new(),
+        raa_cases: BTreeMap::new(),
+        names: BTreeMap::new(),
+    };
+    let agenda = demo.agenda()?;
+
+    let mut day = start;
+    let mut month = 0;
+    while day <= end {
+        if demo.progress && day.month() != month {
+            month = day.month();
+            eprintln!("── {} ──", day.format("%m/%Y"));
+        }
+        if is_working_day(day, Region::NW) {
+            demo.clock.set(berlin(day, 7));
+            demo.reminder_pass(day).await?;
+        }
+        if let Some(steps) = agenda.get(&day) {
+            demo.clock.set(berlin(day, 9));
+            for step in steps {
+                demo.step(day, step).await?;
+            }
+        }
+        demo.clock.set(berlin(day, 17));
+        demo.courier.deliver_due().await?;
+        day = day.succ_opt().expect("in range");
+    }
+
+    let stats = demo.engine.store().stats().await?;
+    demo.engine.store().close().await;
+    Ok(DemoSummary {
+        stats,
+        log: demo.log,
+        cases: demo.names,
+        documents_dir,
+        mail_dir,
+        database_url,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+impl ManualClock {
+    fn now_utc(&self) -> DateTime<Utc> {
+        crate::clock::Clock::now(self)
+    }
+}
+
+impl Demo {
+    fn note(&mut self, day: NaiveDate, case: &str, text: impl Into<String>) {
+        let text = text.into();
+        if self.progress {
+            let who = self.names.get(case).cloned().unwrap_or_default();
+            eprintln!(
+                "{}  {:<16} {:<24} {}",
+                day.format("%d.%m.%Y"),
+                case,
+                who,
+                text
+            );
+        }
+        self.log.push(LogLine {
+            date: day,
+            case: case.to_string(),
+            text,
+        });
+    }
+
+    fn kommune(&self, name: &str) -> Result<Value, DemoError> {
+        self.kommunen
+            .iter()
+            .find(|k| k["name"] == name)
+            .cloned()
+            .ok_or_else(|| DemoError::Data {
+                file: "kommunen.json".into(),
+                reason: format!("`{name}` (named in demo.json) is not listed"),
+            })
+    }
+
+    fn person(&self, key: &str) -> String {
+        self.scenario["personen"][key]
+            .as_str()
+            .unwrap_or(key)
+            .to_string()
+    }
+
+    /// Every scheduled step, by day.
+    fn agenda(&self) -> Result<BTreeMap<NaiveDate, Vec<Step>>, DemoError> {
+        let mut agenda: BTreeMap<NaiveDate, Vec<Step>> = BTreeMap::new();
+        let mut at =
+            |day: NaiveDate, step: Step| agenda.entry(working(day)).or_default().push(step);
+        at(
+            date(&self.scenario["rundschreiben"]["datum"], "demo.json")?,
+            Step::Circular,
+        );
+        let days = |d: NaiveDate, n: i64| d + chrono::Duration::days(n);
+        for (i, a) in self.scenario["antraege"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let e = date(&a["eingang"], "demo.json")?;
+            at(e, Step::Ki(i, KiStep::Open));
+            let plan: &[(i64, KiStep)] = match a["profil"].as_str() {
+                Some("vollstaendig") => &[(14, KiStep::Propose), (17, KiStep::Approve)],
+                Some("nachforderung") => &[
+                    (7, KiStep::Request),
+                    (24, KiStep::Answer),
+                    (28, KiStep::Propose),
+                    (31, KiStep::Approve),
+                ],
+                Some("keine_antwort") => &[
+                    (7, KiStep::Request),
+                    (52, KiStep::ProposeRejection),
+                    (55, KiStep::Reject),
+                ],
+                Some("ohne_konzept") => &[
+                    (10, KiStep::TryPropose),
+                    (11, KiStep::ProposeRejection),
+                    (14, KiStep::Reject),
+                ],
+                other => {
+                    return Err(DemoError::Data {
+                        file: "demo.json".into(),
+                        reason: format!("unknown profile {other:?}"),
+                    });
+                }
+            };
+            for (offset, step) in plan {
+                at(days(e, *offset), Step::Ki(i, *step));
+            }
+        }
+        let raa = &self.scenario["raa_umwandlung"];
+        let begun = date(&raa["eingeleitet"], "demo.json")?;
+        for (name, done) in raa["abschluss"].as_object().into_iter().flatten() {
+            at(begun, Step::RaaStart(name.clone()));
+            if !done.is_null() {
+                let d = date(done, "demo.json")?;
+                at(d, Step::RaaDone(name.clone(), d));
+            }
+        }
+        Ok(agenda)
+    }
+
+    async fn reminder_pass(&mut self, day: NaiveDate) -> Result<(), DemoError> {
+        let report = self
+            .engine
+            .remind(false)
+            .await
+            .map_err(|source| DemoError::Step {
+                date: day,
+                what: "reminder pass".into(),
+                source,
+            })?;
+        for r in &report.reminders {
+            self.note(
+                day,
+                &r.file_number,
+                format!(
+                    "reminder ({}) before {} to {}",
+                    r.step, r.due_date, r.recipient
+                ),
+            );
+        }
+        for r in &report.expired {
+            let text = if r.step == "elapsed" {
+                format!(
+                    "`{}` ended on {}: the notice is final",
+                    r.deadline, r.due_date
+                )
+            } else {
+                format!(
+                    "deadline `{}` of {} missed, escalated to {}",
+                    r.deadline, r.due_date, r.recipient
+                )
+            };
+            self.note(day, &r.file_number, text);
+        }
+        for f in &report.fired {
+            let case = f.split(':').next().unwrap_or_default().to_string();
+            self.note(
+                day,
+                &case,
+                format!(
+                    "on expiry: {}",
+                    f.split_once(": ").map_or(f.as_str(), |x| x.1)
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    async fn fire(
+        &mut self,
+        day: NaiveDate,
+        case: &str,
+        transition: &str,
+        who: &str,
+        role: &str,
+        payload: Value,
+    ) -> Result<(), DemoError> {
+        self.engine
+            .fire(FireRequest {
+                file_number: case.to_string(),
+                transition: transition.to_string(),
+                actor: Actor::new(who, role),
+                payload: obj(payload),
+                expected_version: None,
+            })
+            .await
+            .map_err(|source| DemoError::Step {
+                date: day,
+                what: format!("{case} {transition}"),
+                source,
+            })?;
+        Ok(())
+    }
+
+    async fn open(
+        &mut self,
+        day: NaiveDate,
+        workflow: &str,
+        data: Value,
+        party: (&str, PartyRef),
+        actor: Actor,
+    ) -> Result<String, DemoError> {
+        let label = party.1.name.clone();
+        let case = self
+            .engine
+            .open(OpenRequest {
+                workflow: workflow.into(),
+                data: obj(data),
+                parties: [(party.0.to_string(), party.1)].into(),
+                actor,
+            })
+            .await
+            .map_err(|source| DemoError::Step {
+                date: day,
+                what: format!("opening {workflow}"),
+                source,
+            })?;
+        self.names.insert(case.file_number.clone(), label);
+        Ok(case.file_number)
+    }
+
+    async fn step(&mut self, day: NaiveDate, step: &Step) -> Result<(), DemoError> {
+        match step {
+            Step::Circular => self.circular(day).await,
+            Step::RaaStart(name) => {
+                let k = self.kommune(name)?;
+                let n = self
+                    .open(
+                        day,
+                        "raa-umwandlung",
+                        json!({"kommune": name}),
+                        ("kommune", party_of(&k)?),
+                        Actor::new(self.person("sachbearbeitung"), "clerk"),
+                    )
+                    .await?;
+                self.fire(
+                    day,
+                    &n,
+                    "umwandlung_einleiten",
+                    &self.person("sachbearbeitung"),
+                    "clerk",
+                    json!({}),
+                )
+                .await?;
+                self.note(day, &n, "RAA transition opened; deadline 31.07.2013");
+                self.raa_cases.insert(name.clone(), n);
+                Ok(())
+            }
+            Step::RaaDone(name, done) => {
+                let n = self.raa_cases.get(name).cloned().unwrap_or_default();
+                self.fire(
+                    day,
+                    &n,
+                    "umwandlung_abschliessen",
+                    &self.person("kommune"),
+                    "kommune",
+                    json!({"umwandlung_datum": done.to_string()}),
+                )
+                .await?;
+                self.note(day, &n, "RAA integrated into the KI");
+                Ok(())
+            }
+            Step::Ki(i, s) => self.ki(day, *i, *s).await,
+        }
+    }
+
+    async fn circular(&mut self, day: NaiveDate) -> Result<(), DemoError> {
+        let rs = &self.scenario["rundschreiben"];
+        let before = rs["nummer_vorher"].as_i64().unwrap_or(0);
+        let referent = rs["referent"].as_str().unwrap_or("referent").to_string();
+        let leitung = rs["leitung"].as_str().unwrap_or("leitung").to_string();
+        // The Landkreistag numbered 171 circulars in 2012 before amtspost.
+        let mut tx = self.engine.store().begin().await?;
+        tx.raise_sequence("rundschreiben", day.year(), before)
+            .await?;
+        tx.commit().await?;
+        let members: Vec<Value> = self
+            .kommunen
+            .iter()
+            .filter(|k| k["lkt_mitglied"] == true)
+            .cloned()
+            .collect();
+        let party: PartyRef = "Mitglieder des Landkreistages Nordrhein-Westfalen"
+            .parse()
+            .map_err(|source| DemoError::Step {
+                date: day,
+                what: "circular".into(),
+                source,
+            })?;
+        let mut data = self.circular.clone();
+        data["verteiler"] = json!(format!(
+            "Mitglieder ({} Kreise und StädteRegion)",
+            members.len()
+        ));
+        let n = self
+            .open(
+                day,
+                "rundschreiben",
+                data,
+                ("mitglieder", party),
+                Actor::new(&referent, "referent"),
+            )
+            .await?;
+        self.fire(day, &n, "vorlegen", &referent, "referent", json!({}))
+            .await?;
+        // The author may not release it herself (four eyes).
+        if let Err(e) = self
+            .engine
+            .fire(FireRequest {
+                file_number: n.clone(),
+                transition: "freigeben".into(),
+                actor: Actor::new(&referent, "leitung"),
+                payload: Map::new(),
+                expected_version: None,
+            })
+            .await
+        {
+            self.note(day, &n, format!("refused: {e}"));
+        }
+        self.fire(day, &n, "freigeben", &leitung, "leitung", json!({}))
+            .await?;
+        let view = self
+            .engine
+            .show(&n)
+            .await
+            .map_err(|source| DemoError::Step {
+                date: day,
+                what: n.clone(),
+                source,
+            })?;
+        let number = view
+            .data
+            .get("rundschreiben_nr")
+            .and_then(Value::as_str)
+            .unwrap_or("?")
+            .to_string();
+        let recipients: Vec<PartyRef> = members.iter().map(party_of).collect::<Result<_, _>>()?;
+        let context = json!({
+            "office": self.lkt.name,
+            "circular": {
+                "number": number,
+                "title": self.circular["betreff"],
+                "date": day.to_string(),
+                "summary": self.circular["zusammenfassung"],
+            },
+        });
+        let sent = self
+            .engine
+            .distribute(
+                &n,
+                "rundschreiben",
+                "circular",
+                &context,
+                &recipients,
+                &Actor::new(&referent, "referent"),
+            )
+            .await
+            .map_err(|source| DemoError::Step {
+                date: day,
+                what: format!("{n} distribution"),
+                source,
+            })?;
+        self.fire(day, &n, "verteilen", &referent, "referent", json!({}))
+            .await?;
+        self.note(
+            day,
+            &n,
+            format!("circular {number} released and sent to {sent} members"),
+        );
+        Ok(())
+    }
+
+    /// A complete application of a municipality, as its Kreistag or Rat passed it.
+    fn application(&self, k: &Value, received: NaiveDate, profile: &str) -> Value {
+        let art = k["art"].as_str().unwrap_or("Kreis");
+        let gremium = match art {
+            "Kreis" => "Kreistag",
+            "StädteRegion" => "Städteregionstag",
+            _ => "Rat",
+        };
+        let mut a = json!({
+            "kommune": k["name"],
+            "kommune_art": art,
+            "kommune_genitiv": k["genitiv"],
+            "raa_vorhanden": k["raa"],
+            "antrag_datum": (received - chrono::Duration::days(2)).to_string(),
+            "antrag_eingang": received.to_string(),
+            "antrag_anlagen": ["Antragsvordruck mit Stellenplan", "Integrationskonzept"],
+            "bearbeiter_name": "Anna Becker",
+            "bearbeiter_zimmer": "B 204",
+            "bearbeiter_telefon": "02931 82-2364",
+            "bearbeiter_email": "dezernat36@bra.example.org",
+            "konzept_beschluss_datum": "2012-06-26",
+            "konzept_gremium": gremium,
+            "konzept_abstimmung_gemeinden": art != "kreisfreie Stadt",
+            "konzept_themen": ["Integration durch Bildung", "Integration als kommunale Querschnittsaufgabe"],
+            "stellen_lehrkraefte": 2,
+            "stellen_paedagogik": 2,
+            "stellen_verwaltung": 1,
+            "stellen_assistenz": 0.5,
+            "leitung_profession": "sozialpädagogische Fachkraft",
+            "stellvertretung_profession": "Lehrkraft",
+            "kooperationspartner": ["untere Schulaufsicht", "Schulverwaltung", "Jugendhilfe", "Wohlfahrtsverbände",
+                if art == "kreisfreie Stadt" { "Integrationsrat" } else { "Integrationsausschuss" }],
+        });
+        match profile {
+            // Documents missing until the Nachforderung is answered.
+            "nachforderung" | "keine_antwort" => {
+                a["konzept_themen"] = json!(["Integration durch Bildung"]);
+                a["kooperationspartner"] = json!(["Schulverwaltung", "Jugendhilfe"]);
+            }
+            "ohne_konzept" => {
+                a["konzept_beschluss_datum"] = Value::Null;
+                a["konzept_gremium"] = Value::Null;
+            }
+            _ => {}
+        }
+        a
+    }
+
+    async fn ki(&mut self, day: NaiveDate, i: usize, step: KiStep) -> Result<(), DemoError> {
+        let a = self.scenario["antraege"][i].clone();
+        let name = a["kommune"].as_str().unwrap_or_default().to_string();
+        let profile = a["profil"].as_str().unwrap_or_default().to_string();
+        let k = self.kommune(&name)?;
+        let clerk = self.person("sachbearbeitung");
+        let approver = self.person("zeichnung");
+        let case = self.ki_cases.get(&i).cloned().unwrap_or_default();
+        let proposal = json!({
+            "foerderbetrag": 175000,
+            "festbetrag_je_stelle": 50000,
+            "bewilligungszeitraum_von": "2013-01-01",
+            "bewilligungszeitraum_bis": "2013-12-31",
+            "verwendungsnachweis_bis": "2014-06-30",
+            "verwaltungsgericht": "Verwaltungsgericht Arnsberg, Jägerstraße 1, 59821 Arnsberg",
+        });
+        match step {
+            KiStep::Open => {
+                let data = self.application(&k, day, &profile);
+                let n = self
+                    .open(
+                        day,
+                        "ki-foerderantrag",
+                        data,
+                        ("applicant", party_of(&k)?),
+                        Actor::new(self.person("eingang"), "clerk"),
+                    )
+                    .await?;
+                self.fire(day, &n, "eingang_bestaetigen", &clerk, "clerk", json!({}))
+                    .await?;
+                self.note(day, &n, "application received, acknowledgement sent");
+                self.ki_cases.insert(i, n);
+            }
+            KiStep::Request => {
+                self.fire(day, &case, "nachfordern", &clerk, "clerk", json!({"fehlende_unterlagen": [
+                    "Darstellung beider Schwerpunktthemen im Integrationskonzept",
+                    "Nachweis der Beteiligung von unterer Schulaufsicht, Wohlfahrtsverbänden und Integrationsrat/-ausschuss",
+                ]})).await?;
+                let due = self
+                    .engine
+                    .deadlines(&case)
+                    .await
+                    .map_err(|source| DemoError::Step {
+                        date: day,
+                        what: case.clone(),
+                        source,
+                    })?;
+                let due = due.first().map(|d| d.due_date.clone()).unwrap_or_default();
+                self.note(day, &case, format!("documents requested, deadline {due}"));
+            }
+            KiStep::Answer => {
+                let complete = self.application(&k, day, "vollstaendig");
+                self.fire(
+                    day,
+                    &case,
+                    "unterlagen_eingegangen",
+                    &clerk,
+                    "clerk",
+                    json!({
+                        "konzept_themen": complete["konzept_themen"],
+                        "kooperationspartner": complete["kooperationspartner"],
+                    }),
+                )
+                .await?;
+                self.note(day, &case, "missing documents received in time");
+            }
+            KiStep::Propose => {
+                self.fire(
+                    day,
+                    &case,
+                    "bewilligung_vorschlagen",
+                    &clerk,
+                    "clerk",
+                    proposal,
+                )
+                .await?;
+                self.note(day, &case, "approval proposed");
+            }
+            KiStep::Approve => {
+                // The proposer may not sign (four eyes); the head of unit does.
+                if profile == "vollstaendig"
+                    && i == 0
+                    && let Err(e) = self
+                        .engine
+                        .fire(FireRequest {
+                            file_number: case.clone(),
+                            transition: "bewilligen".into(),
+                            actor: Actor::new(&clerk, "approver"),
+                            payload: obj(json!({"zeichnung_name": "Anna Becker"})),
+                            expected_version: None,
+                        })
+                        .await
+                {
+                    self.note(day, &case, format!("refused: {e}"));
+                }
+                let signer = self.person("zeichnung_name");
+                self.fire(
+                    day,
+                    &case,
+                    "bewilligen",
+                    &approver,
+                    "approver",
+                    json!({"zeichnung_name": signer}),
+                )
+                .await?;
+                let v = self
+                    .engine
+                    .show(&case)
+                    .await
+                    .map_err(|source| DemoError::Step {
+                        date: day,
+                        what: case.clone(),
+                        source,
+                    })?;
+                let nr = v
+                    .data
+                    .get("bescheid_nr")
+                    .and_then(Value::as_str)
+                    .unwrap_or("?")
+                    .to_string();
+                self.note(
+                    day,
+                    &case,
+                    format!("Zuwendungsbescheid {nr} issued (175.000,00 EUR)"),
+                );
+            }
+            KiStep::TryPropose => {
+                let refused = self
+                    .engine
+                    .fire(FireRequest {
+                        file_number: case.clone(),
+                        transition: "bewilligung_vorschlagen".into(),
+                        actor: Actor::new(&clerk, "clerk"),
+                        payload: obj(proposal),
+                        expected_version: None,
+                    })
+                    .await;
+                match refused {
+                    Err(e) => self.note(day, &case, format!("refused: {e}")),
+                    Ok(_) => self.note(day, &case, "approval proposed (unexpectedly)"),
+                }
+            }
+            KiStep::ProposeRejection => {
+                let reason = if profile == "ohne_konzept" {
+                    "Ein vom Rat beschlossenes Integrationskonzept, Fördervoraussetzung nach Art. 1 § 7 Abs. 1 TIntG NRW, liegt nicht vor."
+                } else {
+                    "Die mit Schreiben angeforderten Unterlagen wurden innerhalb der gesetzten Frist nicht vorgelegt; die Fördervoraussetzungen sind nicht nachgewiesen."
+                };
+                self.fire(day, &case, "ablehnung_vorschlagen", &clerk, "clerk", json!({
+                    "ablehnungsgruende": reason,
+                    "verwaltungsgericht": "Verwaltungsgericht Arnsberg, Jägerstraße 1, 59821 Arnsberg",
+                })).await?;
+                self.note(day, &case, "rejection proposed");
+            }
+            KiStep::Reject => {
+                let signer = self.person("zeichnung_name");
+                self.fire(
+                    day,
+                    &case,
+                    "ablehnen",
+                    &approver,
+                    "approver",
+                    json!({"zeichnung_name": signer}),
+                )
+                .await?;
+                self.note(day, &case, "Ablehnungsbescheid issued");
+            }
+        }
+        Ok(())
+    }
+}
+
+fn party_of(k: &Value) -> Result<PartyRef, DemoError> {
+    serde_json::from_value(json!({"name": k["name"], "email": k["email"], "address": k["address"]}))
+        .map_err(|e| DemoError::Data {
+            file: "kommunen.json".into(),
+            reason: format!("{}: {e}", k["name"]),
+        })
+}

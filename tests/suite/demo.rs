@@ -1,0 +1,145 @@
+//! The README's first command: the whole seed procedure in simulated time,
+//! on SQLite and on PostgreSQL, with its counts and contents checked.
+
+use amtspost::demo::{DemoOptions, DemoSummary, run};
+
+use crate::on_both_databases;
+
+async fn demo(db: &crate::support::TestDb) -> DemoSummary {
+    run(DemoOptions {
+        out: db.dir.path().join("demo"),
+        database_url: Some(db.url.clone()),
+        progress: false,
+    })
+    .await
+    .expect("the demo runs through")
+}
+
+fn count(rows: &[(String, String, i64)], a: &str, b: &str) -> i64 {
+    rows.iter()
+        .find(|(x, y, _)| x == a && y == b)
+        .map_or(0, |r| r.2)
+}
+
+/// The log lines of the case of one applicant and workflow prefix.
+fn lines_of<'a>(s: &'a DemoSummary, applicant: &str, prefix: &str) -> Vec<(String, &'a str)> {
+    s.log
+        .iter()
+        .filter(|l| {
+            l.case.starts_with(prefix) && s.cases.get(&l.case).is_some_and(|n| n == applicant)
+        })
+        .map(|l| (l.date.to_string(), l.text.as_str()))
+        .collect()
+}
+
+on_both_databases! {
+    async fn the_demo_runs_the_seed_procedure_from_march_2012_to_august_2013(db) {
+        let s = demo(&db).await;
+        let c = &s.stats.cases;
+        assert_eq!(count(c, "ki-foerderantrag", "bewilligt"), 10);
+        assert_eq!(count(c, "ki-foerderantrag", "abgelehnt"), 2);
+        assert_eq!(count(c, "raa-umwandlung", "umgewandelt"), 6);
+        assert_eq!(count(c, "raa-umwandlung", "verspaetet"), 3);
+        assert_eq!(count(c, "rundschreiben", "verteilt"), 1);
+        let docs: std::collections::BTreeMap<_, _> = s.stats.documents.iter().cloned().collect();
+        assert_eq!(docs["eingangsbestaetigung"], 12);
+        assert_eq!(docs["nachforderung"], 5);
+        assert_eq!(docs["zuwendungsbescheid"], 10);
+        assert_eq!(docs["ablehnungsbescheid"], 2);
+        assert_eq!(docs["rundschreiben"], 1);
+        let m = &s.stats.mail;
+        assert_eq!(count(m, "distribution", "sent"), 31, "every Landkreistag member gets circular 172/12");
+        assert_eq!(count(m, "letter", "sent"), 29, "every letter to a municipality also goes by mail");
+        let d = &s.stats.deadlines;
+        assert_eq!(count(d, "umwandlung", "met"), 5);
+        assert_eq!(count(d, "umwandlung", "expired"), 4);
+        assert_eq!(count(d, "nachreichung", "met"), 4);
+        assert_eq!(count(d, "nachreichung", "expired"), 1);
+        assert_eq!(count(d, "klagefrist", "elapsed"), 12);
+
+        // The circular: number 172/12, refused once under the four-eyes rule.
+        let rs = lines_of(&s, "Mitglieder des Landkreistages Nordrhein-Westfalen", "RS");
+        assert_eq!(rs[0].0, "2012-03-19");
+        assert!(rs[0].1.starts_with("refused: four-eyes rule"), "{rs:?}");
+        assert_eq!(rs[1], ("2012-03-19".into(), "circular 172/12 released and sent to 31 members"));
+
+        // Kreis Warendorf never answers the Nachforderung: reminders, expiry, escalation, rejection.
+        let w = lines_of(&s, "Kreis Warendorf", "KI");
+        let texts: Vec<String> = w.iter().map(|(d, t)| format!("{d} {t}")).collect();
+        assert_eq!(texts[0], "2012-10-22 application received, acknowledgement sent");
+        // Posted Monday 29.10.2012, notified on the 3rd day, 01.11. (Allerheiligen:
+        // the fiction day is not moved), four weeks end Thursday 29.11.2012.
+        assert_eq!(texts[1], "2012-10-29 documents requested, deadline 2012-11-29");
+        assert_eq!(texts[2], "2012-11-22 reminder (7d) before 2012-11-29 to poststelle@kreis-warendorf.example.org");
+        assert_eq!(texts[3], "2012-11-28 reminder (1d) before 2012-11-29 to poststelle@kreis-warendorf.example.org");
+        assert_eq!(texts[4], "2012-11-30 deadline `nachreichung` of 2012-11-29 missed, escalated to dezernat36@bra.example.org");
+        assert_eq!(texts[5], "2012-11-30 on expiry: frist_abgelaufen -> in_pruefung");
+        assert!(texts.iter().any(|t| t.ends_with("Ablehnungsbescheid issued")), "{texts:?}");
+
+        // Stadt Bielefeld has no Integrationskonzept: the guard refuses the proposal.
+        let b = lines_of(&s, "Stadt Bielefeld", "KI");
+        assert!(b.iter().any(|(_, t)| t.starts_with("refused: `bewilligung_vorschlagen` refused: Fördervoraussetzung fehlt")), "{b:?}");
+
+        // RAA municipalities not converted by 31.07.2013 get reminders 30, 14, 7 and 1 days before, then escalation.
+        let bonn = lines_of(&s, "Bundesstadt Bonn", "RAA");
+        let dated: Vec<String> = bonn.iter().map(|(d, t)| format!("{d} {}", t.split(" before").next().unwrap())).collect();
+        for expected in [
+            "2013-07-01 reminder (30d)",
+            "2013-07-17 reminder (14d)",
+            "2013-07-24 reminder (7d)",
+            "2013-07-30 reminder (1d)",
+        ] {
+            assert!(dated.iter().any(|l| l == expected), "{expected} in {dated:?}");
+        }
+        assert!(bonn.iter().any(|(d, t)| d == "2013-08-01" && t.contains("escalated to dezernat36@bra.example.org")), "{bonn:?}");
+        // Kreis Unna converted in March: no reminders at all.
+        let unna = lines_of(&s, "Kreis Unna", "RAA");
+        assert!(unna.iter().all(|(_, t)| !t.starts_with("reminder")), "{unna:?}");
+
+        // The mails are in the folder, the distribution with the circular attached.
+        let eml: Vec<_> = std::fs::read_dir(&s.mail_dir).unwrap().map(|e| e.unwrap().path()).collect();
+        assert_eq!(eml.len() as i64, s.mails_sent());
+        let circular_mail = eml
+            .iter()
+            .map(|p| std::fs::read(p).unwrap())
+            .find(|b| String::from_utf8_lossy(b).contains("rundschreiben-RS-AKTE-2012-0001.pdf"))
+            .expect("a distribution mail");
+        let parsed = crate::support::smtp::Received::parse(circular_mail, String::new(), Vec::new());
+        assert_eq!(parsed.attachments.len(), 1);
+        assert!(parsed.attachments[0].1.starts_with(b"%PDF"));
+    }
+}
+
+#[tokio::test]
+async fn the_circular_pdf_carries_the_seed_header_data() {
+    let db = crate::support::TestDb::sqlite().await;
+    let s = demo(&db).await;
+    let store = amtspost::document::DocumentStore::new(&s.documents_dir);
+    let sqlite = amtspost::store::Store::connect(&s.database_url)
+        .await
+        .unwrap();
+    let docs = sqlite.documents(None).await.unwrap();
+    let circular = docs.iter().find(|d| d.template == "rundschreiben").unwrap();
+    let pdf = store.read(&circular.sha256).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rs.pdf");
+    std::fs::write(&path, pdf).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .args([path.to_str().unwrap(), "-"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "172/12",
+        "50.50.00/33.60.01 Li/Sü",
+        "19.03.2012",
+        "Kavalleriestraße 8",
+        "Mitglieder des",
+        "Aufbau kommunaler Integrationszentren in NRW",
+        "Zusammenfassung",
+        "In Vertretung",
+        "Reiner Limbach",
+    ] {
+        assert!(text.contains(needle), "{needle} missing in:\n{text}");
+    }
+}
