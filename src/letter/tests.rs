@@ -409,9 +409,9 @@ fn invalid_form_is_reported() {
 /// profile version (v4 is allowed from PDF/A-2 on) and the PDF/UA
 /// identification namespace `pdfuaid` (which Preflight does not resolve
 /// through the extension schema the file declares). Files are left in
-/// `$TMPDIR/amtspost-preflight/`. Run with `cargo test -- --ignored preflight`.
+/// `$TMPDIR/amtspost-preflight/`. Needs Java and Debian's PDFBox Preflight
+/// (`.ci/run` installs them): it fails, never skips, when they are missing.
 #[test]
-#[ignore = "needs Java and Apache PDFBox Preflight"]
 fn preflight_validation() {
     use super::PdfStandard;
     let jars = [
