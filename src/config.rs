@@ -56,6 +56,9 @@ pub struct Config {
     pub mail: MailConfig,
     /// When `amtspost serve` runs its jobs.
     pub scheduler: SchedulerConfig,
+    /// Rates that workflows compute with (`rates.<name>` in expressions),
+    /// e.g. the Festbetrag per funded post of a Kommunales Integrationszentrum.
+    pub rates: BTreeMap<String, f64>,
 }
 
 /// Schedules of the background jobs in `amtspost serve`.
@@ -92,6 +95,8 @@ impl Default for Config {
             role_addresses: BTreeMap::new(),
             mail: MailConfig::default(),
             scheduler: SchedulerConfig::default(),
+            // Placeholder amount (unconfirmed): set the rate of the funding guideline in force.
+            rates: [("ki_festbetrag_je_stelle".to_string(), 50_000.0)].into(),
         }
     }
 }

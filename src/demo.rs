@@ -787,8 +787,6 @@ impl Demo {
         let approver = self.person("zeichnung");
         let case = self.ki_cases.get(&i).cloned().unwrap_or_default();
         let proposal = json!({
-            "foerderbetrag": 175000,
-            "festbetrag_je_stelle": 50000,
             "bewilligungszeitraum_von": "2013-01-01",
             "bewilligungszeitraum_bis": "2013-12-31",
             "verwendungsnachweis_bis": "2014-06-30",

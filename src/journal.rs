@@ -27,6 +27,7 @@ pub enum EventKind {
     LetterIssued,
     ReminderQueued,
     MailQueued,
+    FieldSet,
 }
 
 impl EventKind {
@@ -41,6 +42,7 @@ impl EventKind {
             EventKind::LetterIssued => "letter_issued",
             EventKind::ReminderQueued => "reminder_queued",
             EventKind::MailQueued => "mail_queued",
+            EventKind::FieldSet => "field_set",
         }
     }
 }

@@ -300,6 +300,7 @@ impl Engine {
             payload: &req.payload,
             prior_actors: &prior_actors,
             today,
+            rates: &self.rates(),
         })?;
 
         let now = self.clock.now();
@@ -326,10 +327,62 @@ impl Engine {
         } else {
             Map::new()
         };
+        // Letters that need no number from this transaction are rendered
+        // before the write transaction starts, so that SQLite's single
+        // writer is not held for a Typst compile and several clerks' letters
+        // render in parallel. They see exactly the data and deadlines the
+        // in-transaction path would give them.
+        let mut prerendered: BTreeMap<usize, IssuedLetter> = BTreeMap::new();
+        if has_letters {
+            let mut deadlines_pre = deadlines_now.clone();
+            let mut data_pre = data.clone();
+            for (i, effect) in plan.effects.iter().enumerate() {
+                match effect {
+                    Effect::Allocate { .. } => break,
+                    Effect::Set { field, value } => {
+                        let v = self.compute_field(
+                            &def,
+                            &case,
+                            &data_pre,
+                            &deadlines_pre,
+                            field,
+                            value,
+                            today,
+                        )?;
+                        data_pre.insert(field.clone(), v);
+                    }
+                    Effect::SetDeadline { deadline } => {
+                        let (due, _) = self.compute_deadline(&def.deadlines[deadline], today)?;
+                        deadlines_pre.insert(deadline.clone(), Value::String(due.to_string()));
+                    }
+                    Effect::MeetDeadline { .. } => {}
+                    Effect::Letter {
+                        template,
+                        to,
+                        data: expr,
+                    } => {
+                        let issued = self
+                            .issue_letter(
+                                &def,
+                                &case,
+                                &data_pre,
+                                &deadlines_pre,
+                                template,
+                                to,
+                                expr.as_ref(),
+                                today,
+                                &at,
+                            )
+                            .await?;
+                        prerendered.insert(i, issued);
+                    }
+                }
+            }
+        }
         let mut written: Vec<String> = Vec::new();
         let result = async {
         let mut tx = self.store.begin().await?;
-        for effect in plan.effects {
+        for (i, effect) in plan.effects.iter().enumerate() {
             match effect {
                 Effect::Allocate { register, field } => {
                     let number = self.allocate(&mut tx, &def, register, today.year()).await?;
@@ -338,6 +391,15 @@ impl Engine {
                         &req.actor,
                         EventKind::NumberAllocated,
                         json!({"register": register, "field": field, "number": number}),
+                    ));
+                }
+                Effect::Set { field, value } => {
+                    let v = self.compute_field(&def, &case, &data, &deadlines_now, field, value, today)?;
+                    data.insert(field.clone(), v.clone());
+                    events.push(self.effect_event(
+                        &req.actor,
+                        EventKind::FieldSet,
+                        json!({"field": field, "value": v, "expr": value.expr}),
                     ));
                 }
                 Effect::SetDeadline { deadline } => {
@@ -370,9 +432,13 @@ impl Engine {
                     }
                 }
                 Effect::Letter { template, to, data: expr } => {
-                    let issued = self
-                        .issue_letter(&def, &case, &data, &deadlines_now, template, to, expr.as_ref(), today, &at)
-                        .await?;
+                    let issued = match prerendered.remove(&i) {
+                        Some(issued) => issued,
+                        None => {
+                            self.issue_letter(&def, &case, &data, &deadlines_now, template, to, expr.as_ref(), today, &at)
+                                .await?
+                        }
+                    };
                     if self.documents.put(&issued.sha256, &issued.pdf)? {
                         written.push(issued.sha256.clone());
                     }
@@ -433,6 +499,47 @@ impl Engine {
         }
     }
 
+    /// `rates` from the configuration as expressions see them.
+    fn rates(&self) -> Map<String, Value> {
+        self.config
+            .rates
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::from(*v)))
+            .collect()
+    }
+
+    /// Evaluates a `set` effect and checks the result against the field's type.
+    #[allow(clippy::too_many_arguments)]
+    fn compute_field(
+        &self,
+        def: &Definition,
+        case: &CaseRow,
+        data: &Map<String, Value>,
+        deadlines_now: &Map<String, Value>,
+        field: &str,
+        value: &DataExpr,
+        today: chrono::NaiveDate,
+    ) -> Result<Value, CaseError> {
+        let mut vars = Map::new();
+        vars.insert("data".into(), Value::Object(def.expression_data(data)));
+        vars.insert("file_number".into(), Value::from(case.file_number.as_str()));
+        vars.insert("today".into(), Value::from(today.to_string()));
+        vars.insert("party".into(), Value::Null);
+        vars.insert("deadlines".into(), Value::Object(deadlines_now.clone()));
+        vars.insert("rates".into(), Value::Object(self.rates()));
+        let v = value
+            .eval_any(&vars)
+            .map_err(|f| CaseError::Input(format!("computing field `{field}`: {}", f.0)))?;
+        if let Some(f) = def.fields.get(field) {
+            f.kind.check(&v).map_err(|reason| {
+                CaseError::Input(format!(
+                    "computing field `{field}` gave a wrong value: {reason}"
+                ))
+            })?;
+        }
+        Ok(v)
+    }
+
     /// Names and due dates of a case's open deadlines, for letter data.
     async fn open_deadlines(&self, case_id: i64) -> Result<Map<String, Value>, CaseError> {
         let mut out = Map::new();
@@ -476,6 +583,7 @@ impl Engine {
             vars.insert("today".into(), Value::from(today.to_string()));
             vars.insert("party".into(), party.clone());
             vars.insert("deadlines".into(), Value::Object(deadlines_now.clone()));
+            vars.insert("rates".into(), Value::Object(self.rates()));
             let extra = expr.eval(&vars).map_err(|f| CaseError::LetterData {
                 template: template.into(),
                 reason: f.0,

@@ -262,6 +262,8 @@ pub enum Effect {
     MeetDeadline { deadline: String },
     /// Take the next number from a register and store it in a case field.
     Allocate { register: String, field: String },
+    /// Compute a case field, e.g. the grant from the staffing plan and the rates.
+    Set { field: String, value: DataExpr },
 }
 
 impl Definition {
@@ -643,11 +645,12 @@ impl Validator<'_> {
             e.deadline.is_some(),
             e.meet.is_some(),
             e.number.is_some(),
+            e.set.is_some(),
         ];
         if kinds.iter().filter(|k| **k).count() != 1 {
             self.err(
                 at,
-                "an effect needs exactly one of `letter`, `deadline`, `meet`, `number`",
+                "an effect needs exactly one of `letter`, `deadline`, `meet`, `number`, `set`",
                 Some("e.g. { letter = \"eingangsbestaetigung\", to = \"applicant\" }".into()),
             );
             return None;
@@ -713,6 +716,34 @@ impl Validator<'_> {
                 .then(|| Effect::MeetDeadline {
                     deadline: d.get_ref().clone(),
                 });
+        }
+        if let Some(field) = &e.set {
+            let Some(value) = &e.value else {
+                self.err(
+                    at,
+                    "a set effect needs `value = \"<CEL expression>\"`",
+                    None,
+                );
+                return None;
+            };
+            if !self.resolve(field, fields, "field") {
+                return None;
+            }
+            return match DataExpr::compile(value.get_ref(), &GuardVars::new(fields)) {
+                Ok(v) => Some(Effect::Set {
+                    field: field.get_ref().clone(),
+                    value: v,
+                }),
+                Err(problem) => {
+                    let start = self.map.content_start(value.span().start) + problem.offset;
+                    self.problems.push(self.map.error(
+                        start..start,
+                        format!("value of `{}`: {}", field.get_ref(), problem.message),
+                        problem.hint,
+                    ));
+                    None
+                }
+            };
         }
         let register = e.number.as_ref().expect("one kind is set");
         let Some(field) = &e.field else {

@@ -18,11 +18,20 @@ use serde::Serialize;
 use super::definition::Field;
 
 /// Names a guard may use at the top level.
-const ROOTS: &[&str] = &["data", "payload", "actor", "role", "state", "today"];
+const ROOTS: &[&str] = &[
+    "data", "payload", "actor", "role", "state", "today", "rates",
+];
 
 /// Names a letter's data expression may use: the case data, the file
 /// number, today, the recipient party and the deadlines running on the case.
-pub const LETTER_ROOTS: &[&str] = &["data", "file_number", "today", "party", "deadlines"];
+pub const LETTER_ROOTS: &[&str] = &[
+    "data",
+    "file_number",
+    "today",
+    "party",
+    "deadlines",
+    "rates",
+];
 
 /// A compiled guard with the message shown when it refuses.
 #[derive(Clone, Serialize)]
@@ -70,6 +79,8 @@ pub struct GuardInput<'a> {
     pub role: &'a str,
     pub state: &'a str,
     pub today: chrono::NaiveDate,
+    /// `rates` from the configuration (e.g. Festbeträge), by name.
+    pub rates: &'a serde_json::Map<String, serde_json::Value>,
 }
 
 /// A guard that could not be evaluated at all (as opposed to one that said no).
@@ -106,6 +117,11 @@ impl Guard {
             &mut ctx,
             "payload",
             serde_json::Value::Object(input.payload.clone()),
+        )?;
+        add(
+            &mut ctx,
+            "rates",
+            serde_json::Value::Object(input.rates.clone()),
         )?;
         ctx.add_variable_from_value("actor", input.actor.to_string());
         ctx.add_variable_from_value("role", input.role.to_string());
@@ -183,18 +199,7 @@ impl DataExpr {
         &self,
         vars: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<serde_json::Value, GuardFault> {
-        let mut ctx = Context::default();
-        for (k, v) in vars {
-            ctx.add_variable(k.as_str(), v.clone())
-                .map_err(|e| GuardFault(format!("cannot pass `{k}` to the letter data: {e}")))?;
-        }
-        let value = self
-            .program
-            .execute(&ctx)
-            .map_err(|e| GuardFault(format!("letter data `{}` failed: {e}", self.expr)))?;
-        let json = value
-            .json()
-            .map_err(|e| GuardFault(format!("letter data `{}` is not JSON: {e:?}", self.expr)))?;
+        let json = self.eval_any(vars)?;
         if json.is_object() {
             Ok(json)
         } else {
@@ -203,6 +208,25 @@ impl DataExpr {
                 self.expr
             )))
         }
+    }
+
+    /// Evaluates to any JSON value.
+    pub fn eval_any(
+        &self,
+        vars: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<serde_json::Value, GuardFault> {
+        let mut ctx = Context::default();
+        for (k, v) in vars {
+            ctx.add_variable(k.as_str(), v.clone())
+                .map_err(|e| GuardFault(format!("cannot pass `{k}` to the letter data: {e}")))?;
+        }
+        let value = self
+            .program
+            .execute(&ctx)
+            .map_err(|e| GuardFault(format!("`{}` failed: {e}", self.expr)))?;
+        value
+            .json()
+            .map_err(|e| GuardFault(format!("`{}` is not JSON: {e:?}", self.expr)))
     }
 }
 
@@ -346,6 +370,7 @@ mod tests {
             role: "clerk",
             state: "open",
             today: chrono::NaiveDate::from_ymd_opt(2012, 3, 19).unwrap(),
+            rates: &EMPTY,
         }
     }
 

@@ -22,6 +22,8 @@ pub struct FireInput<'a> {
     /// For each transition named in a four-eyes rule: the actors who fired it.
     pub prior_actors: &'a BTreeMap<String, Vec<String>>,
     pub today: NaiveDate,
+    /// `rates` from the configuration.
+    pub rates: &'a Map<String, Value>,
 }
 
 /// An accepted event: where the case goes and what it carries.
@@ -159,6 +161,7 @@ impl Definition {
                 role: input.role,
                 state: input.state,
                 today: input.today,
+                rates: input.rates,
             };
             for g in &t.guards {
                 match g.allows(&guard_input) {

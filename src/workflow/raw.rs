@@ -156,4 +156,7 @@ pub(crate) struct RawEffect {
     pub field: Option<S<String>>,
     /// For letters: a CEL map expression with the template's data.
     pub data: Option<S<String>>,
+    /// A case field computed by `value` (a CEL expression).
+    pub set: Option<S<String>>,
+    pub value: Option<S<String>>,
 }

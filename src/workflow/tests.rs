@@ -356,6 +356,7 @@ impl<'a> Fire<'a> {
             payload: &self.payload,
             prior_actors: &self.prior,
             today: NaiveDate::from_ymd_opt(2012, 3, 19).unwrap(),
+            rates: &Map::new(),
         })
         .map(|p| (p.to.to_string(), p.data))
     }
@@ -548,4 +549,29 @@ fn a_problem_in_a_multi_line_letter_expression_points_at_its_line_and_column() {
     let line = line_of(&text, "data.nmae");
     assert_eq!((p.line, p.column), (line, 9), "{p}");
     assert!(p.message.contains("`data.nmae`"), "{p}");
+}
+
+#[test]
+fn a_set_effect_must_name_a_declared_field_and_a_valid_expression() {
+    let p = problem(
+        "effects = [{ number = \"notice\", field = \"notice_number\" }]",
+        "effects = [{ set = \"postz\", value = \"rates.x * data.posts\" }]",
+    );
+    assert_eq!(p.message, "unknown field `postz`");
+    let p = problem(
+        "effects = [{ number = \"notice\", field = \"notice_number\" }]",
+        "effects = [{ set = \"posts\", value = \"rates.x * data.pots\" }]",
+    );
+    assert!(
+        p.message.starts_with("value of `posts`: `data.pots`"),
+        "{p}"
+    );
+    assert!(
+        load_text(&BASE.replacen(
+            "effects = [{ number = \"notice\", field = \"notice_number\" }]",
+            "effects = [{ set = \"posts\", value = \"rates.x * data.posts\" }]",
+            1
+        ))
+        .is_ok()
+    );
 }

@@ -83,8 +83,6 @@ fn antrag_kreis_unna() -> Map<String, Value> {
 /// What the clerk adds when proposing the grant.
 fn vorschlag() -> Value {
     json!({
-        "foerderbetrag": 175000,
-        "festbetrag_je_stelle": 50000,
         "bewilligungszeitraum_von": "2013-01-01",
         "bewilligungszeitraum_bis": "2013-12-31",
         "verwendungsnachweis_bis": "2014-06-30",
@@ -180,10 +178,27 @@ const KOOPERATION: &str = "Von Beginn an zu beteiligen: untere Schulaufsicht, Sc
 const ZEITRAUM: &str = "Bewilligungszeitraum: der Beginn muss vor dem Ende liegen";
 const NACHWEIS: &str =
     "Der Verwendungsnachweis ist nach dem Ende des Bewilligungszeitraums vorzulegen";
-const FESTBETRAG: &str = "Festbetragsfinanzierung: die Zuwendung darf den Festbetrag je Stelle mal die geförderten kommunalen Stellen nicht übersteigen";
 const GERICHT: &str = "Verwaltungsgericht mit vollständiger Bezeichnung und Anschrift angeben, z. B. „Verwaltungsgericht Gelsenkirchen, Bahnhofsvorplatz 3, 45879 Gelsenkirchen“";
 
 on_both_databases! {
+    async fn the_grant_is_computed_from_the_staffing_plan_and_the_configured_rate(db) {
+        let app = TestApp::with_workflows(&db, &shipped()).await;
+        let mut data = antrag_kreis_unna();
+        data.insert("stellen_paedagogik".into(), json!(1.5));
+        let case = open_ki(&app, data, party_of(&kommune("Kreis Unna"))).await;
+        let n = &case.file_number;
+        app.engine.fire(app.fire(n, "eingang_bestaetigen", "meier", "clerk", json!({}))).await.unwrap();
+        let mut payload = vorschlag();
+        // A figure typed by the clerk is replaced by the computed one.
+        payload["foerderbetrag"] = json!(999999);
+        let v = app.engine.fire(app.fire(n, "bewilligung_vorschlagen", "meier", "clerk", payload)).await.unwrap();
+        // (1.5 + 1 + 0.5) posts at the configured 50,000 EUR each; teachers are paid by the state.
+        assert_eq!(v.data["festbetrag_je_stelle"], json!(50000.0));
+        assert_eq!(v.data["foerderbetrag"], json!(150000.0));
+        let history = app.engine.history(n).await.unwrap();
+        assert!(history.iter().any(|e| e.kind == "field_set" && e.payload["field"] == "foerderbetrag"));
+    }
+
     async fn each_funding_condition_refuses_the_proposal_with_its_own_message(db) {
         let app = TestApp::with_workflows(&db, &shipped()).await;
         app.clock.set(at("2012-10-01T08:00:00Z"));
@@ -213,8 +228,6 @@ on_both_databases! {
             (json!({"kooperationspartner": ["Schulverwaltung", "Jugendhilfe", "Wohlfahrtsverbände", "Integrationsrat"]}), KOOPERATION),
             (json!({"bewilligungszeitraum_von": "2014-01-01"}), ZEITRAUM),
             (json!({"verwendungsnachweis_bis": "2013-12-31"}), NACHWEIS),
-            (json!({"foerderbetrag": 175000.01}), FESTBETRAG),
-            (json!({"festbetrag_je_stelle": 40000}), FESTBETRAG),
             (json!({"verwaltungsgericht": "VG Gelsenkirchen"}), GERICHT),
         ];
         for (change, expected) in broken {
