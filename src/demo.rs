@@ -579,6 +579,51 @@ impl Demo {
         Ok(case.file_number)
     }
 
+    /// Fires a step the scenario expects to be refused (four-eyes rule,
+    /// guards) and notes the refusal; the case stays where it was.
+    async fn attempt(
+        &mut self,
+        day: NaiveDate,
+        case: &str,
+        transition: &str,
+        who: &str,
+        role: &str,
+        payload: Value,
+    ) {
+        let result = self
+            .engine
+            .fire(FireRequest {
+                file_number: case.to_string(),
+                transition: transition.to_string(),
+                actor: Actor::new(who, role),
+                payload: obj(payload),
+                expected_version: None,
+            })
+            .await;
+        match result {
+            Err(e) => self.note(day, case, format!("refused: {e}")),
+            Ok(_) => self.note(
+                day,
+                case,
+                format!("{transition} went through, although the scenario expected a refusal"),
+            ),
+        }
+    }
+
+    /// A case field as it stands now.
+    async fn field(&self, day: NaiveDate, case: &str, name: &str) -> Result<Value, DemoError> {
+        let view = self
+            .engine
+            .show(case)
+            .await
+            .map_err(|source| DemoError::Step {
+                date: day,
+                what: case.to_string(),
+                source,
+            })?;
+        Ok(view.data.get(name).cloned().unwrap_or(Value::Null))
+    }
+
     async fn step(&mut self, day: NaiveDate, step: &Step) -> Result<(), DemoError> {
         match step {
             Step::Circular => self.circular(day).await,
@@ -664,36 +709,12 @@ impl Demo {
         self.fire(day, &n, "vorlegen", &referent, "referent", json!({}))
             .await?;
         // The author may not release it herself (four eyes).
-        if let Err(e) = self
-            .engine
-            .fire(FireRequest {
-                file_number: n.clone(),
-                transition: "freigeben".into(),
-                actor: Actor::new(&referent, "leitung"),
-                payload: Map::new(),
-                expected_version: None,
-            })
-            .await
-        {
-            self.note(day, &n, format!("refused: {e}"));
-        }
+        self.attempt(day, &n, "freigeben", &referent, "leitung", json!({}))
+            .await;
         self.fire(day, &n, "freigeben", &leitung, "leitung", json!({}))
             .await?;
-        let view = self
-            .engine
-            .show(&n)
-            .await
-            .map_err(|source| DemoError::Step {
-                date: day,
-                what: n.clone(),
-                source,
-            })?;
-        let number = view
-            .data
-            .get("rundschreiben_nr")
-            .and_then(Value::as_str)
-            .unwrap_or("?")
-            .to_string();
+        let number = self.field(day, &n, "rundschreiben_nr").await?;
+        let number = number.as_str().unwrap_or("?").to_string();
         let recipients: Vec<PartyRef> = members.iter().map(party_of).collect::<Result<_, _>>()?;
         let context = json!({
             "office": self.lkt.name,
@@ -856,20 +877,10 @@ impl Demo {
             }
             KiStep::Approve => {
                 // The proposer may not sign (four eyes); the head of unit does.
-                if profile == "vollstaendig"
-                    && i == 0
-                    && let Err(e) = self
-                        .engine
-                        .fire(FireRequest {
-                            file_number: case.clone(),
-                            transition: "bewilligen".into(),
-                            actor: Actor::new(&clerk, "approver"),
-                            payload: obj(json!({"zeichnung_name": "Anna Becker"})),
-                            expected_version: None,
-                        })
-                        .await
-                {
-                    self.note(day, &case, format!("refused: {e}"));
+                if profile == "vollstaendig" && i == 0 {
+                    let payload = json!({"zeichnung_name": "Anna Becker"});
+                    self.attempt(day, &case, "bewilligen", &clerk, "approver", payload)
+                        .await;
                 }
                 let signer = self.person("zeichnung_name");
                 self.fire(
@@ -881,42 +892,25 @@ impl Demo {
                     json!({"zeichnung_name": signer}),
                 )
                 .await?;
-                let v = self
-                    .engine
-                    .show(&case)
-                    .await
-                    .map_err(|source| DemoError::Step {
-                        date: day,
-                        what: case.clone(),
-                        source,
-                    })?;
-                let nr = v
-                    .data
-                    .get("bescheid_nr")
-                    .and_then(Value::as_str)
-                    .unwrap_or("?")
-                    .to_string();
-                self.note(
-                    day,
-                    &case,
-                    format!("Zuwendungsbescheid {nr} issued (175.000,00 EUR)"),
+                let nr = self.field(day, &case, "bescheid_nr").await?;
+                let amount = self.field(day, &case, "foerderbetrag").await?;
+                let text = format!(
+                    "Zuwendungsbescheid {} issued ({:.2} EUR)",
+                    nr.as_str().unwrap_or("?"),
+                    amount.as_f64().unwrap_or(0.0)
                 );
+                self.note(day, &case, text);
             }
             KiStep::TryPropose => {
-                let refused = self
-                    .engine
-                    .fire(FireRequest {
-                        file_number: case.clone(),
-                        transition: "bewilligung_vorschlagen".into(),
-                        actor: Actor::new(&clerk, "clerk"),
-                        payload: obj(proposal),
-                        expected_version: None,
-                    })
-                    .await;
-                match refused {
-                    Err(e) => self.note(day, &case, format!("refused: {e}")),
-                    Ok(_) => self.note(day, &case, "approval proposed (unexpectedly)"),
-                }
+                self.attempt(
+                    day,
+                    &case,
+                    "bewilligung_vorschlagen",
+                    &clerk,
+                    "clerk",
+                    proposal,
+                )
+                .await;
             }
             KiStep::ProposeRejection => {
                 let reason = if profile == "ohne_konzept" {

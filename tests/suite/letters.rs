@@ -1,23 +1,10 @@
 //! Letters issued by transitions: rendered, stored by hash, recorded and
 //! journaled with the state change, or not at all.
 
-use std::process::Command;
-
 use serde_json::json;
 
 use crate::on_both_databases;
-use crate::support::{TestApp, fixtures};
-
-fn pdftotext(pdf: &[u8]) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("x.pdf");
-    std::fs::write(&path, pdf).unwrap();
-    let out = Command::new("pdftotext")
-        .args(["-layout", path.to_str().unwrap(), "-"])
-        .output()
-        .expect("pdftotext (poppler-utils) is installed; .ci/run installs it");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use crate::support::{TestApp, fixtures, pdftotext};
 
 on_both_databases! {
     async fn a_transition_issues_its_letter_with_the_state_change(db) {

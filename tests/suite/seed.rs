@@ -7,14 +7,13 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use amtspost::case::{Actor, CaseError, CaseView, OpenRequest, PartyRef};
 use amtspost::workflow::WorkflowError;
 use serde_json::{Map, Value, json};
 
 use crate::on_both_databases;
-use crate::support::{TestApp, TestDb, at};
+use crate::support::{TestApp, TestDb, at, pdftotext};
 
 fn shipped() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows")
@@ -120,17 +119,6 @@ fn guard_message(result: Result<CaseView, CaseError>) -> String {
             case.state
         ),
     }
-}
-
-fn pdftotext(pdf: &[u8]) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("x.pdf");
-    std::fs::write(&path, pdf).unwrap();
-    let out = Command::new("pdftotext")
-        .args(["-layout", path.to_str().unwrap(), "-"])
-        .output()
-        .expect("pdftotext (poppler-utils) is installed; .ci/run installs it");
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// The text of every letter on a case by template, kept as PDF under

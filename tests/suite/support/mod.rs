@@ -328,3 +328,15 @@ impl Run {
         serde_json::from_str(&self.ok()).expect("--json prints JSON")
     }
 }
+
+/// The text of a PDF, laid out, via poppler's `pdftotext`.
+pub fn pdftotext(pdf: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.pdf");
+    std::fs::write(&path, pdf).unwrap();
+    let out = Command::new("pdftotext")
+        .args(["-layout", path.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext (poppler-utils) is installed; .ci/run installs it");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
