@@ -68,13 +68,39 @@ impl Catalog {
                 files.push(p.clone());
             }
         }
-        let mut problems = Vec::new();
-        let mut current: BTreeMap<String, (PathBuf, Arc<Definition>)> = BTreeMap::new();
+        let mut sources = Vec::new();
         for f in files {
             let text = std::fs::read_to_string(&f).map_err(|source| CatalogError::Read {
                 path: f.clone(),
                 source,
             })?;
+            sources.push((f, text));
+        }
+        Self::from_sources(sources, templates)
+    }
+
+    /// The workflows built into the binary, for a folder without `workflows/`.
+    pub fn embedded(templates: BTreeSet<String>) -> Result<Catalog, CatalogError> {
+        let mut sources: Vec<(PathBuf, String)> = crate::assets::WORKFLOWS
+            .files()
+            .filter(|f| f.path().extension().is_some_and(|x| x == "toml"))
+            .filter_map(|f| {
+                let text = f.contents_utf8()?.to_string();
+                Some((Path::new("(built in) workflows").join(f.path()), text))
+            })
+            .collect();
+        sources.sort();
+        Self::from_sources(sources, templates)
+    }
+
+    /// Validates workflow texts, collecting the problems of all of them.
+    pub fn from_sources(
+        sources: Vec<(PathBuf, String)>,
+        templates: BTreeSet<String>,
+    ) -> Result<Catalog, CatalogError> {
+        let mut problems = Vec::new();
+        let mut current: BTreeMap<String, (PathBuf, Arc<Definition>)> = BTreeMap::new();
+        for (f, text) in sources {
             match workflow::load(&f, &text, &templates) {
                 Ok(def) => {
                     if let Some((other, _)) = current.get(&def.id) {

@@ -97,11 +97,14 @@ pub(crate) struct Ctx {
 impl Ctx {
     /// Workflows from the configured folder, validated.
     pub fn catalog(&self) -> Result<Catalog> {
-        let letters = self.letters()?;
-        Ok(Catalog::load(
-            std::slice::from_ref(&self.config.workflows_dir),
-            letters.templates().into_iter().collect(),
-        )?)
+        let templates = self.letters()?.templates().into_iter().collect();
+        let dir = &self.config.workflows_dir;
+        if dir.exists() {
+            Ok(Catalog::load(std::slice::from_ref(dir), templates)?)
+        } else {
+            // A fresh folder: the shipped workflows (`amtspost init` writes them out).
+            Ok(Catalog::embedded(templates)?)
+        }
     }
 
     /// The letter templates: the configured folder if it exists, else the built-in ones.

@@ -232,3 +232,57 @@ fn workflow_graph_prints_dot_and_mermaid() {
     );
     assert!(run("mermaid").contains("entscheidungsreif --> abgelehnt: ablehnen"));
 }
+
+#[test]
+fn a_bare_amtspost_in_an_empty_folder_uses_the_built_in_workflows() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_amtspost"))
+            .env_clear()
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["workflow", "list"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed = String::from_utf8_lossy(&out.stdout);
+    for id in ["ki-foerderantrag", "raa-umwandlung", "rundschreiben"] {
+        assert!(listed.contains(id), "{listed}");
+    }
+    let out = run(&[
+        "case",
+        "open",
+        "raa-umwandlung",
+        "--actor",
+        "becker",
+        "--role",
+        "clerk",
+        "--set",
+        "kommune=Kreis Unna",
+        "--party",
+        "kommune=Kreis Unna <poststelle@kreis-unna.example.org>",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        dir.path().join("amtspost.db").exists(),
+        "the embedded default: a SQLite file here"
+    );
+    let out = run(&["init"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.path().join("amtspost.toml").exists());
+    assert!(dir.path().join("workflows/ki-foerderantrag.toml").exists());
+    assert!(dir.path().join("templates/layout.typ").exists());
+}
