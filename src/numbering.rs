@@ -2,7 +2,7 @@
 //! circular number `172/12`. Pure: the sequence itself is kept by the store,
 //! gap-free per register and year.
 //!
-//! A pattern is text with placeholders: `{register}`, `{year}` (2012),
+//! A pattern is text with tokens: `{register}`, `{year}` (2012),
 //! `{yy}` (12) and `{seq}` or `{seq:04}` (zero-padded to 4 digits). It must
 //! contain the sequence exactly once and the year (either form), because
 //! sequences restart every year.
@@ -15,11 +15,11 @@ use serde::{Deserialize, Serialize};
 /// Why a number pattern was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NumberingError {
-    /// A `{...}` placeholder we do not know.
+    /// A `{...}` token we do not know.
     #[error(
-        "number pattern `{pattern}`: unknown placeholder `{{{name}}}`; use {{register}}, {{year}}, {{yy}}, {{seq}} or {{seq:04}}"
+        "number pattern `{pattern}`: unknown token `{{{name}}}`; use {{register}}, {{year}}, {{yy}}, {{seq}} or {{seq:04}}"
     )]
-    UnknownPlaceholder { pattern: String, name: String },
+    UnknownToken { pattern: String, name: String },
     /// An opening brace without a closing one.
     #[error("number pattern `{pattern}`: a `{{` is not closed")]
     Unclosed { pattern: String },
@@ -90,7 +90,7 @@ impl FromStr for NumberPattern {
                 _ => match name.strip_prefix("seq:").map(str::parse::<usize>) {
                     Some(Ok(width)) if width <= 12 => Part::Seq { width },
                     _ => {
-                        return Err(NumberingError::UnknownPlaceholder {
+                        return Err(NumberingError::UnknownToken {
                             pattern: pattern.into(),
                             name: name.into(),
                         });
@@ -174,7 +174,7 @@ mod tests {
     }
 
     #[test]
-    fn plain_text_around_placeholders_is_kept() {
+    fn plain_text_around_tokens_is_kept() {
         assert_eq!(
             p("50.50.00/{year}/{seq:03} Li").format("x", 2013, 4),
             "50.50.00/2013/004 Li"
@@ -185,11 +185,11 @@ mod tests {
     fn bad_patterns_are_refused_with_the_reason() {
         assert!(matches!(
             "{seq}/{yyyy}".parse::<NumberPattern>(),
-            Err(NumberingError::UnknownPlaceholder { .. })
+            Err(NumberingError::UnknownToken { .. })
         ));
         assert!(matches!(
             "{seq/{yy}".parse::<NumberPattern>(),
-            Err(NumberingError::UnknownPlaceholder { .. })
+            Err(NumberingError::UnknownToken { .. })
         ));
         assert!(matches!(
             "{seq}-{yy".parse::<NumberPattern>(),
@@ -209,7 +209,7 @@ mod tests {
         ));
         assert!(matches!(
             "{seq:99}/{yy}".parse::<NumberPattern>(),
-            Err(NumberingError::UnknownPlaceholder { .. })
+            Err(NumberingError::UnknownToken { .. })
         ));
     }
 

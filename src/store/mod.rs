@@ -2,7 +2,7 @@
 //! PostgreSQL side.
 //!
 //! Both run through sqlx's `Any` driver with the same statements (`$1`
-//! placeholders, `ON CONFLICT`, `RETURNING` work on both); what differs (types,
+//! parameters, `ON CONFLICT`, `RETURNING` work on both); what differs (types,
 //! identity columns, the append-only trigger) lives in the per-database
 //! migrations under `migrations/sqlite` and `migrations/postgres`, applied on
 //! connect. Times are stored as RFC 3339 UTC text, JSON as text.
