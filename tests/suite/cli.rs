@@ -200,6 +200,17 @@ fn every_command_has_help() {
         vec!["case", "show", "--help"],
         vec!["case", "list", "--help"],
         vec!["audit", "verify", "--help"],
+        vec!["case", "documents", "--help"],
+        vec!["demo", "--help"],
+        vec!["deadline", "compute", "--help"],
+        vec!["deadline", "holidays", "--help"],
+        vec!["letter", "render", "--help"],
+        vec!["document", "verify", "--help"],
+        vec!["remind", "run", "--help"],
+        vec!["outbox", "list", "--help"],
+        vec!["outbox", "retry", "--help"],
+        vec!["outbox", "send", "--help"],
+        vec!["serve", "--help"],
     ] {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_amtspost"))
             .args(&args)
@@ -285,4 +296,38 @@ fn a_bare_amtspost_in_an_empty_folder_uses_the_built_in_workflows() {
     assert!(dir.path().join("amtspost.toml").exists());
     assert!(dir.path().join("workflows/ki-foerderantrag.toml").exists());
     assert!(dir.path().join("templates/layout.typ").exists());
+}
+
+#[test]
+fn deadline_compute_explains_a_deadline_ending_on_karfreitag() {
+    // 15.03.2013 + 2 weeks = Friday 29.03.2013, Karfreitag: the end moves past
+    // Ostermontag (01.04.) to Tuesday 02.04.2013.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_amtspost"))
+        .env_clear()
+        .args([
+            "--json",
+            "deadline",
+            "compute",
+            "--from",
+            "2013-03-15",
+            "--period",
+            "2W",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["unshifted_end"], "2013-03-29");
+    assert_eq!(v["end"], "2013-04-02");
+    let steps = v["steps"].as_array().unwrap();
+    assert!(
+        steps
+            .iter()
+            .any(|s| s["rule"].as_str().unwrap().contains("§ 193 BGB")),
+        "{steps:?}"
+    );
 }
