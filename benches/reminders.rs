@@ -7,6 +7,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod common;
+
 use amtspost::clock::ManualClock;
 use amtspost::document::DocumentStore;
 use amtspost::mail::{MailConfig, Tls, Transport};
@@ -18,27 +20,7 @@ use serde_json::json;
 const DEADLINES: i64 = 1_000_000;
 
 async fn store(postgres: bool, dir: &std::path::Path, tag: &str) -> Store {
-    let url = if postgres {
-        use sqlx::Connection;
-        let base = std::env::var("AMTSPOST_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        let schema = format!("amtspost_bench_{tag}_{}", std::process::id());
-        let mut c = sqlx::PgConnection::connect(&base)
-            .await
-            .expect("the PostgreSQL benchmark needs a server (AMTSPOST_TEST_POSTGRES_URL)");
-        for sql in [
-            format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
-            format!("CREATE SCHEMA {schema}"),
-        ] {
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .execute(&mut c)
-                .await
-                .unwrap();
-        }
-        format!("{base}?options=-c%20search_path%3D{schema}")
-    } else {
-        format!("sqlite://{}", dir.join(format!("{tag}.db")).display())
-    };
+    let url = common::database_url(postgres, dir, tag).await;
     Store::connect(&url).await.unwrap()
 }
 

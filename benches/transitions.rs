@@ -8,6 +8,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod common;
+
 use amtspost::case::{Actor, Engine, FireRequest, OpenRequest};
 use amtspost::catalog::Catalog;
 use amtspost::clock::ManualClock;
@@ -56,27 +58,7 @@ async fn setup(postgres: bool) -> Bench {
     let wf = dir.path().join("workflows");
     std::fs::create_dir_all(&wf).unwrap();
     std::fs::write(wf.join("vermerk.toml"), WORKFLOW).unwrap();
-    let url = if postgres {
-        use sqlx::Connection;
-        let base = std::env::var("AMTSPOST_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        let schema = format!("amtspost_bench_{}", std::process::id());
-        let mut c = sqlx::PgConnection::connect(&base)
-            .await
-            .expect("the PostgreSQL benchmark needs a server (AMTSPOST_TEST_POSTGRES_URL)");
-        for sql in [
-            format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
-            format!("CREATE SCHEMA {schema}"),
-        ] {
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .execute(&mut c)
-                .await
-                .unwrap();
-        }
-        format!("{base}?options=-c%20search_path%3D{schema}")
-    } else {
-        format!("sqlite://{}", dir.path().join("bench.db").display())
-    };
+    let url = common::database_url(postgres, dir.path(), "transitions").await;
     let config = Arc::new(Config {
         database_url: url.clone(),
         workflows_dir: wf.clone(),

@@ -483,11 +483,7 @@ impl Demo {
             .engine
             .remind(false)
             .await
-            .map_err(|source| DemoError::Step {
-                date: day,
-                what: "reminder pass".into(),
-                source,
-            })?;
+            .map_err(failed(day, "reminder pass"))?;
         for r in &report.reminders {
             self.note(
                 day,
@@ -544,11 +540,7 @@ impl Demo {
                 expected_version: None,
             })
             .await
-            .map_err(|source| DemoError::Step {
-                date: day,
-                what: format!("{case} {transition}"),
-                source,
-            })?;
+            .map_err(failed(day, format!("{case} {transition}")))?;
         Ok(())
     }
 
@@ -570,11 +562,7 @@ impl Demo {
                 actor,
             })
             .await
-            .map_err(|source| DemoError::Step {
-                date: day,
-                what: format!("opening {workflow}"),
-                source,
-            })?;
+            .map_err(failed(day, format!("opening {workflow}")))?;
         self.names.insert(case.file_number.clone(), label);
         Ok(case.file_number)
     }
@@ -616,11 +604,7 @@ impl Demo {
             .engine
             .show(case)
             .await
-            .map_err(|source| DemoError::Step {
-                date: day,
-                what: case.to_string(),
-                source,
-            })?;
+            .map_err(failed(day, case.to_string()))?;
         Ok(view.data.get(name).cloned().unwrap_or(Value::Null))
     }
 
@@ -687,11 +671,7 @@ impl Demo {
             .collect();
         let party: PartyRef = "Mitglieder des Landkreistages Nordrhein-Westfalen"
             .parse()
-            .map_err(|source| DemoError::Step {
-                date: day,
-                what: "circular".into(),
-                source,
-            })?;
+            .map_err(failed(day, "circular"))?;
         let mut data = self.circular.clone();
         data["verteiler"] = json!(format!(
             "Mitglieder ({} Kreise und StädteRegion)",
@@ -736,11 +716,7 @@ impl Demo {
                 &Actor::new(&referent, "referent"),
             )
             .await
-            .map_err(|source| DemoError::Step {
-                date: day,
-                what: format!("{n} distribution"),
-                source,
-            })?;
+            .map_err(failed(day, format!("{n} distribution")))?;
         self.fire(day, &n, "verteilen", &referent, "referent", json!({}))
             .await?;
         self.note(
@@ -839,11 +815,7 @@ impl Demo {
                     .engine
                     .deadlines(&case)
                     .await
-                    .map_err(|source| DemoError::Step {
-                        date: day,
-                        what: case.clone(),
-                        source,
-                    })?;
+                    .map_err(failed(day, case.clone()))?;
                 let due = due.first().map(|d| d.due_date.clone()).unwrap_or_default();
                 self.note(day, &case, format!("documents requested, deadline {due}"));
             }
@@ -940,6 +912,12 @@ impl Demo {
         }
         Ok(())
     }
+}
+
+/// Turns a refused scenario step into a demo error naming the day and step.
+fn failed(date: NaiveDate, what: impl Into<String>) -> impl FnOnce(CaseError) -> DemoError {
+    let what = what.into();
+    move |source| DemoError::Step { date, what, source }
 }
 
 fn party_of(k: &Value) -> Result<PartyRef, DemoError> {

@@ -17,6 +17,8 @@ pub enum DocumentError {
     },
 }
 
+static TEMP_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// A folder of content-addressed files: `<dir>/<ab>/<abcdef…>.pdf`.
 #[derive(Debug, Clone)]
 pub struct DocumentStore {
@@ -45,37 +47,40 @@ impl DocumentStore {
     }
 
     /// Writes a file under its hash (temp file + rename, so a reader never
-    /// sees half a file). Returns `true` if it was not there before.
-    pub fn put(&self, sha256: &str, bytes: &[u8]) -> Result<bool, DocumentError> {
+    /// sees half a file). Returns `true` if it was not there before. Uses
+    /// tokio's file system calls: callers are on the async executor.
+    pub async fn put(&self, sha256: &str, bytes: &[u8]) -> Result<bool, DocumentError> {
         let path = self.path_of(sha256);
-        if path.exists() {
+        if tokio::fs::try_exists(&path).await.unwrap_or(false) {
             return Ok(false);
         }
+        // Renaming over a file another writer just stored is fine: same content.
         let io = |p: &Path| {
             let p = p.to_path_buf();
             move |source| DocumentError::Io { path: p, source }
         };
         let parent = path.parent().expect("hash folder");
-        std::fs::create_dir_all(parent).map_err(io(parent))?;
-        let tmp = parent.join(format!(".{sha256}.tmp{}", std::process::id()));
-        std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
-        std::fs::rename(&tmp, &path).map_err(io(&path))?;
+        tokio::fs::create_dir_all(parent)
+            .await
+            .map_err(io(parent))?;
+        // Unique per write: two transactions may store the same letter at once.
+        let n = TEMP_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = parent.join(format!(".{sha256}.{}.{n}.tmp", std::process::id()));
+        tokio::fs::write(&tmp, bytes).await.map_err(io(&tmp))?;
+        tokio::fs::rename(&tmp, &path).await.map_err(io(&path))?;
         Ok(true)
     }
 
-    /// Removes a file written by a transaction that then failed.
-    pub fn remove(&self, sha256: &str) {
-        let _ = std::fs::remove_file(self.path_of(sha256));
-    }
-
-    pub fn read(&self, sha256: &str) -> Result<Vec<u8>, DocumentError> {
+    pub async fn read(&self, sha256: &str) -> Result<Vec<u8>, DocumentError> {
         let path = self.path_of(sha256);
-        std::fs::read(&path).map_err(|source| DocumentError::Io { path, source })
+        tokio::fs::read(&path)
+            .await
+            .map_err(|source| DocumentError::Io { path, source })
     }
 
     /// Recomputes a stored file's hash.
-    pub fn verify(&self, sha256: &str) -> FileCheck {
-        match std::fs::read(self.path_of(sha256)) {
+    pub async fn verify(&self, sha256: &str) -> FileCheck {
+        match tokio::fs::read(self.path_of(sha256)).await {
             Err(_) => FileCheck::Missing,
             Ok(bytes) => {
                 let actual = hex::encode(Sha256::digest(&bytes));

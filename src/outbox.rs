@@ -134,7 +134,7 @@ impl Courier {
                     .as_str()
                     .unwrap_or("application/pdf")
                     .to_string(),
-                bytes: self.documents.read(sha)?,
+                bytes: self.documents.read(sha).await?,
             });
         }
         let mail = OutgoingMail {

@@ -116,6 +116,29 @@ pub(crate) fn safe_name(s: &str) -> String {
         .collect()
 }
 
+/// One mail for [`Engine::queue_mail`].
+pub(crate) struct MailOut<'a> {
+    pub kind: &'a str,
+    /// Unique per mail of this kind, e.g. deadline, step and recipient.
+    pub key: String,
+    pub case_id: i64,
+    pub to: &'a str,
+    pub subject: String,
+    pub body: String,
+    /// `[{"filename", "content_type", "sha256"}]`, bytes in the document store.
+    pub attachments: Value,
+}
+
+/// The attachment list for one stored PDF.
+fn pdf_attachment(filename: &str, sha256: &str) -> Value {
+    json!([{"filename": filename, "content_type": "application/pdf", "sha256": sha256}])
+}
+
+/// A short, stable stand-in for a mail address in Message-IDs.
+pub(crate) fn address_key(address: &str) -> String {
+    hex::encode(sha2::Sha256::digest(address.as_bytes()))[..12].to_string()
+}
+
 /// Deep merge: objects merge key by key, anything else replaces.
 fn merge(base: &mut Value, extra: Value) {
     match (base, extra) {
@@ -165,6 +188,8 @@ pub struct Engine {
     letters: Arc<LetterEngine>,
     documents: DocumentStore,
     mail_templates: Arc<MailTemplates>,
+    /// `rates` from the configuration as expressions see them, built once.
+    rates: Map<String, Value>,
 }
 
 impl Engine {
@@ -181,6 +206,11 @@ impl Engine {
             catalog,
             clock,
             mail_templates: Arc::new(MailTemplates::embedded()),
+            rates: config
+                .rates
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::from(*v)))
+                .collect(),
             config,
             letters,
         }
@@ -235,32 +265,46 @@ impl Engine {
                 at: &at,
             })
             .await?;
-        let events = journal::chain(
+        let opened = NewEvent {
+            actor: req.actor.name.clone(),
+            role: req.actor.role.clone(),
+            kind: EventKind::Opened,
+            transition: None,
+            payload: json!({
+                "file_number": file_number,
+                "workflow": def.id,
+                "workflow_version": def.version,
+                "state": state,
+                "data": req.data,
+                "parties": parties,
+            }),
+        };
+        let case = CaseRow {
             id,
-            0,
-            journal::GENESIS,
-            now,
-            vec![NewEvent {
-                actor: req.actor.name.clone(),
-                role: req.actor.role.clone(),
-                kind: EventKind::Opened,
-                transition: None,
-                payload: json!({
-                    "file_number": file_number,
-                    "workflow": def.id,
-                    "workflow_version": def.version,
-                    "state": state,
-                    "data": req.data,
-                    "parties": parties,
-                }),
-            }],
-        );
-        tx.append_events(&events).await?;
-        let head = &events.last().expect("one event").hash;
-        tx.update_case(id, &file_number, 0, state, &req.data, 1, head, &at)
-            .await?;
+            file_number,
+            workflow_id: def.id.clone(),
+            workflow_version: def.version,
+            state: state.clone(),
+            data: req.data,
+            parties,
+            version: 0,
+            last_seq: 0,
+            head_hash: journal::GENESIS.into(),
+            opened_at: at.clone(),
+            updated_at: at,
+        };
+        let (last_seq, head_hash) =
+            record(&mut tx, &case, 0, state, &case.data, vec![opened], now).await?;
         tx.commit().await?;
-        self.show(&file_number).await
+        Ok(self.view_of(
+            &def,
+            CaseRow {
+                version: 1,
+                last_seq,
+                head_hash,
+                ..case
+            },
+        ))
     }
 
     /// Fires a transition: checks it against the workflow, applies its
@@ -300,7 +344,7 @@ impl Engine {
             payload: &req.payload,
             prior_actors: &prior_actors,
             today,
-            rates: &self.rates(),
+            rates: &self.rates,
         })?;
 
         let now = self.clock.now();
@@ -379,8 +423,10 @@ impl Engine {
                 }
             }
         }
-        let mut written: Vec<String> = Vec::new();
-        let result = async {
+        // A PDF is written before the commit, under its hash, atomically
+        // (temp file + rename). If the transaction then fails, the file stays:
+        // a concurrent transaction with the same letter may already reference
+        // it, and an unreferenced complete file is harmless.
         let mut tx = self.store.begin().await?;
         for (i, effect) in plan.effects.iter().enumerate() {
             match effect {
@@ -394,7 +440,15 @@ impl Engine {
                     ));
                 }
                 Effect::Set { field, value } => {
-                    let v = self.compute_field(&def, &case, &data, &deadlines_now, field, value, today)?;
+                    let v = self.compute_field(
+                        &def,
+                        &case,
+                        &data,
+                        &deadlines_now,
+                        field,
+                        value,
+                        today,
+                    )?;
                     data.insert(field.clone(), v.clone());
                     events.push(self.effect_event(
                         &req.actor,
@@ -431,17 +485,29 @@ impl Engine {
                         ));
                     }
                 }
-                Effect::Letter { template, to, data: expr } => {
+                Effect::Letter {
+                    template,
+                    to,
+                    data: expr,
+                } => {
                     let issued = match prerendered.remove(&i) {
                         Some(issued) => issued,
                         None => {
-                            self.issue_letter(&def, &case, &data, &deadlines_now, template, to, expr.as_ref(), today, &at)
-                                .await?
+                            self.issue_letter(
+                                &def,
+                                &case,
+                                &data,
+                                &deadlines_now,
+                                template,
+                                to,
+                                expr.as_ref(),
+                                today,
+                                &at,
+                            )
+                            .await?
                         }
                     };
-                    if self.documents.put(&issued.sha256, &issued.pdf)? {
-                        written.push(issued.sha256.clone());
-                    }
+                    self.documents.put(&issued.sha256, &issued.pdf).await?;
                     tx.insert_document(&issued.row).await?;
                     self.queue_letter_mail(&mut tx, &case, &def, template, to, &issued, &at)
                         .await?;
@@ -460,21 +526,17 @@ impl Engine {
                 }
             }
         }
-        let last = record(&mut tx, &case, expected_version, plan.to, &data, events, now).await?;
+        let (last_seq, last_hash) = record(
+            &mut tx,
+            &case,
+            expected_version,
+            plan.to,
+            &data,
+            events,
+            now,
+        )
+        .await?;
         tx.commit().await?;
-        Ok::<_, CaseError>((data, last.0, last.1))
-        }
-        .await;
-        let (data, last_seq, last_hash) = match result {
-            Ok(done) => done,
-            Err(e) => {
-                // Nothing was committed: remove the files this attempt wrote.
-                for sha in &written {
-                    self.documents.remove(sha);
-                }
-                return Err(e);
-            }
-        };
         Ok(self.view_of(
             &def,
             CaseRow {
@@ -499,15 +561,6 @@ impl Engine {
         }
     }
 
-    /// `rates` from the configuration as expressions see them.
-    fn rates(&self) -> Map<String, Value> {
-        self.config
-            .rates
-            .iter()
-            .map(|(k, v)| (k.clone(), Value::from(*v)))
-            .collect()
-    }
-
     /// Evaluates a `set` effect and checks the result against the field's type.
     #[allow(clippy::too_many_arguments)]
     fn compute_field(
@@ -526,7 +579,7 @@ impl Engine {
         vars.insert("today".into(), Value::from(today.to_string()));
         vars.insert("party".into(), Value::Null);
         vars.insert("deadlines".into(), Value::Object(deadlines_now.clone()));
-        vars.insert("rates".into(), Value::Object(self.rates()));
+        vars.insert("rates".into(), Value::Object(self.rates.clone()));
         let v = value
             .eval_any(&vars)
             .map_err(|f| CaseError::Input(format!("computing field `{field}`: {}", f.0)))?;
@@ -583,7 +636,7 @@ impl Engine {
             vars.insert("today".into(), Value::from(today.to_string()));
             vars.insert("party".into(), party.clone());
             vars.insert("deadlines".into(), Value::Object(deadlines_now.clone()));
-            vars.insert("rates".into(), Value::Object(self.rates()));
+            vars.insert("rates".into(), Value::Object(self.rates.clone()));
             let extra = expr.eval(&vars).map_err(|f| CaseError::LetterData {
                 template: template.into(),
                 reason: f.0,
@@ -652,30 +705,61 @@ impl Engine {
             return Ok(());
         };
         let filename = format!("{}-{}.pdf", template, safe_name(&case.file_number));
-        let (subject, body) = self
-            .mail_templates
-            .render(
-                "letter",
-                &json!({
-                    "office": self.config.office.name,
-                    "case": {"file_number": case.file_number},
-                    "letter": {"subject": def.title, "date": issued.row.letter_date},
-                    "attachments": [filename],
-                }),
-            )
-            .map_err(|e| CaseError::Input(e.to_string()))?;
-        tx.enqueue_mail(&NewMail {
-            message_id: &format!("letter.{}.{}@{}", case.id, &issued.sha256[..16], self.mail_domain()),
-            case_id: Some(case.id),
+        let (subject, body) = self.render_mail(
+            "letter",
+            &json!({
+                "office": self.config.office.name,
+                "case": {"file_number": case.file_number},
+                "letter": {"subject": def.title, "date": issued.row.letter_date},
+                "attachments": [filename],
+            }),
+        )?;
+        let mail = MailOut {
             kind: "letter",
-            recipients: &[email.to_string()],
-            subject: &subject,
-            body: &body,
-            attachments: &json!([{"filename": filename, "content_type": "application/pdf", "sha256": issued.sha256}]),
-            at,
-        })
-        .await?;
+            key: format!("{}.{}", case.id, &issued.sha256[..16]),
+            case_id: case.id,
+            to: email,
+            subject,
+            body,
+            attachments: pdf_attachment(&filename, &issued.sha256),
+        };
+        self.queue_mail(tx, mail, at).await?;
         Ok(())
+    }
+
+    /// Renders a mail template; a template error names the file and line.
+    pub(crate) fn render_mail(
+        &self,
+        template: &str,
+        ctx: &Value,
+    ) -> Result<(String, String), CaseError> {
+        self.mail_templates
+            .render(template, ctx)
+            .map_err(|e| CaseError::Input(e.to_string()))
+    }
+
+    /// Queues one mail in the caller's transaction. Its Message-ID is made
+    /// from `kind` and `key`, so the same key never queues twice (the
+    /// outbox's unique Message-ID); returns whether it was queued now.
+    pub(crate) async fn queue_mail(
+        &self,
+        tx: &mut crate::store::Tx,
+        mail: MailOut<'_>,
+        at: &str,
+    ) -> Result<bool, CaseError> {
+        let message_id = format!("{}.{}@{}", mail.kind, mail.key, self.mail_domain());
+        Ok(tx
+            .enqueue_mail(&NewMail {
+                message_id: &message_id,
+                case_id: Some(mail.case_id),
+                kind: mail.kind,
+                recipients: &[mail.to.to_string()],
+                subject: &mail.subject,
+                body: &mail.body,
+                attachments: &mail.attachments,
+                at,
+            })
+            .await?)
     }
 
     /// The domain of the configured sender, for Message-IDs.
@@ -730,29 +814,17 @@ impl Engine {
                 &mut ctx,
                 json!({"member": {"name": r.name}, "office": context.get("office").cloned().unwrap_or(Value::from(self.config.office.name.clone()))}),
             );
-            let (subject, body) = self
-                .mail_templates
-                .render(mail_template, &ctx)
-                .map_err(|e| CaseError::Input(e.to_string()))?;
-            let message_id = format!(
-                "{template}.{}.{}@{}",
-                case.id,
-                &hex::encode(sha2::Sha256::digest(email.as_str().as_bytes()))[..12],
-                self.mail_domain()
-            );
-            if tx
-                .enqueue_mail(&NewMail {
-                    message_id: &message_id,
-                    case_id: Some(case.id),
-                    kind: "distribution",
-                    recipients: &[email.to_string()],
-                    subject: &subject,
-                    body: &body,
-                    attachments: &json!([{"filename": filename, "content_type": "application/pdf", "sha256": doc.sha256}]),
-                    at: &at,
-                })
-                .await?
-            {
+            let (subject, body) = self.render_mail(mail_template, &ctx)?;
+            let mail = MailOut {
+                kind: "distribution",
+                key: format!("{}.{template}.{}", case.id, address_key(email.as_str())),
+                case_id: case.id,
+                to: email.as_str(),
+                subject,
+                body,
+                attachments: pdf_attachment(&filename, &doc.sha256),
+            };
+            if self.queue_mail(&mut tx, mail, &at).await? {
                 sent_to.push(json!({"name": r.name, "email": email}));
             }
         }
@@ -863,15 +935,7 @@ impl Engine {
         &self.config
     }
 
-    pub(crate) fn mail_templates(&self) -> &MailTemplates {
-        &self.mail_templates
-    }
-
-    pub(crate) async fn case_row(&self, file_number: &str) -> Result<CaseRow, CaseError> {
-        self.load(file_number).await
-    }
-
-    async fn load(&self, file_number: &str) -> Result<CaseRow, CaseError> {
+    pub(crate) async fn load(&self, file_number: &str) -> Result<CaseRow, CaseError> {
         self.store
             .case_by_number(file_number)
             .await?

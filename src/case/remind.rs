@@ -10,13 +10,12 @@
 use chrono::NaiveDate;
 use serde::Serialize;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
-use super::engine::{Engine, record};
+use super::engine::{Engine, MailOut, address_key, record};
 use super::{Actor, CaseError, FireRequest};
 use crate::deadline::{self, Offset};
 use crate::journal::{EventKind, NewEvent};
-use crate::store::{DueDeadline, NewMail};
+use crate::store::DueDeadline;
 use crate::workflow::DeadlineDef;
 
 /// What one pass did (or, dry, would do).
@@ -48,6 +47,18 @@ pub struct ReminderLine {
 /// The system actor for automatic steps.
 fn system() -> Actor {
     Actor::new("amtspost", "system")
+}
+
+/// A journal event of the reminder pass, by the system actor.
+fn system_event(kind: EventKind, payload: Value) -> NewEvent {
+    let Actor { name, role } = system();
+    NewEvent {
+        actor: name,
+        role,
+        kind,
+        transition: None,
+        payload,
+    }
 }
 
 impl Engine {
@@ -160,19 +171,16 @@ impl Engine {
             return Ok(());
         }
         let days_left = deadline::days_left(today, end);
-        let (subject, body) = self
-            .mail_templates()
-            .render(
-                "reminder",
-                &json!({
-                    "office": self.config().office.name,
-                    "case": {"file_number": d.file_number, "title": title},
-                    "deadline": {"title": d.deadline.title, "end": d.deadline.due_date},
-                    "days_left": days_left,
-                    "legal_basis": ddef.legal_basis.clone().unwrap_or_default(),
-                }),
-            )
-            .map_err(|e| CaseError::Input(e.to_string()))?;
+        let (subject, body) = self.render_mail(
+            "reminder",
+            &json!({
+                "office": self.config().office.name,
+                "case": {"file_number": d.file_number, "title": title},
+                "deadline": {"title": d.deadline.title, "end": d.deadline.due_date},
+                "days_left": days_left,
+                "legal_basis": ddef.legal_basis.clone().unwrap_or_default(),
+            }),
+        )?;
         let line = |step: &Offset, r: &str| ReminderLine {
             file_number: d.file_number.clone(),
             deadline: d.deadline.name.clone(),
@@ -211,24 +219,16 @@ impl Engine {
                     report.passed_over += 1;
                     continue;
                 }
-                let message_id = format!(
-                    "reminder.{}.{}.{}@{}",
-                    d.deadline.id,
-                    step,
-                    &hex::encode(Sha256::digest(r.as_bytes()))[..8],
-                    self.mail_domain()
-                );
-                tx.enqueue_mail(&NewMail {
-                    message_id: &message_id,
-                    case_id: Some(d.deadline.case_id),
+                let mail = MailOut {
                     kind: "reminder",
-                    recipients: std::slice::from_ref(r),
-                    subject: &subject,
-                    body: &body,
-                    attachments: &json!([]),
-                    at: &at,
-                })
-                .await?;
+                    key: format!("{}.{step}.{}", d.deadline.id, address_key(r)),
+                    case_id: d.deadline.case_id,
+                    to: r,
+                    subject: subject.clone(),
+                    body: body.clone(),
+                    attachments: json!([]),
+                };
+                self.queue_mail(&mut tx, mail, &at).await?;
                 queued.push(line(step, r));
             }
         }
@@ -236,15 +236,14 @@ impl Engine {
             // Everything was recorded before, by this or another process.
             return Ok(());
         }
-        let case = self.case_row(&d.file_number).await?;
+        let case = self.load(&d.file_number).await?;
         let events = queued
             .iter()
-            .map(|q| NewEvent {
-                actor: system().name,
-                role: system().role,
-                kind: EventKind::ReminderQueued,
-                transition: None,
-                payload: json!({"deadline": q.deadline, "due": q.due_date, "step": q.step, "to": q.recipient, "days_left": days_left}),
+            .map(|q| {
+                system_event(
+                    EventKind::ReminderQueued,
+                    json!({"deadline": q.deadline, "due": q.due_date, "step": q.step, "to": q.recipient, "days_left": days_left}),
+                )
             })
             .collect();
         record(
@@ -291,7 +290,7 @@ impl Engine {
         }
         let now = self.clock().now();
         let at = crate::journal::timestamp(now);
-        let case = self.case_row(&d.file_number).await?;
+        let case = self.load(&d.file_number).await?;
         let mut tx = self.store().begin().await?;
         if !tx
             .expire_deadline(d.deadline.id, ddef.kind.expired_status(), &at)
@@ -300,19 +299,16 @@ impl Engine {
             return Ok(()); // another process expired it
         }
         let overdue = -deadline::days_left(today, end);
-        let (subject, body) = self
-            .mail_templates()
-            .render(
-                "escalation",
-                &json!({
-                    "office": self.config().office.name,
-                    "case": {"file_number": d.file_number, "title": title, "responsible": ddef.escalate.join(", ")},
-                    "deadline": {"title": d.deadline.title, "end": d.deadline.due_date},
-                    "days_overdue": overdue,
-                    "legal_basis": ddef.legal_basis.clone().unwrap_or_default(),
-                }),
-            )
-            .map_err(|e| CaseError::Input(e.to_string()))?;
+        let (subject, body) = self.render_mail(
+            "escalation",
+            &json!({
+                "office": self.config().office.name,
+                "case": {"file_number": d.file_number, "title": title, "responsible": ddef.escalate.join(", ")},
+                "deadline": {"title": d.deadline.title, "end": d.deadline.due_date},
+                "days_overdue": overdue,
+                "legal_basis": ddef.legal_basis.clone().unwrap_or_default(),
+            }),
+        )?;
         for r in &recipients {
             tx.record_reminder(
                 d.deadline.id,
@@ -323,30 +319,21 @@ impl Engine {
                 &at,
             )
             .await?;
-            tx.enqueue_mail(&NewMail {
-                message_id: &format!(
-                    "escalation.{}.{}@{}",
-                    d.deadline.id,
-                    &hex::encode(Sha256::digest(r.as_bytes()))[..8],
-                    self.mail_domain()
-                ),
-                case_id: Some(d.deadline.case_id),
+            let mail = MailOut {
                 kind: "escalation",
-                recipients: std::slice::from_ref(r),
-                subject: &subject,
-                body: &body,
-                attachments: &json!([]),
-                at: &at,
-            })
-            .await?;
+                key: format!("{}.{}", d.deadline.id, address_key(r)),
+                case_id: d.deadline.case_id,
+                to: r,
+                subject: subject.clone(),
+                body: body.clone(),
+                attachments: json!([]),
+            };
+            self.queue_mail(&mut tx, mail, &at).await?;
         }
-        let events = vec![NewEvent {
-            actor: system().name,
-            role: system().role,
-            kind: EventKind::DeadlineExpired,
-            transition: None,
-            payload: json!({"deadline": d.deadline.name, "due": d.deadline.due_date, "escalated_to": recipients}),
-        }];
+        let events = vec![system_event(
+            EventKind::DeadlineExpired,
+            json!({"deadline": d.deadline.name, "due": d.deadline.due_date, "escalated_to": recipients}),
+        )];
         record(
             &mut tx,
             &case,

@@ -19,7 +19,7 @@ pub async fn run(ctx: &Ctx, cmd: Command) -> Result<()> {
     let docs = engine.store().documents(None).await?;
     let mut bad = Vec::new();
     for d in &docs {
-        let check = engine.documents().verify(&d.sha256);
+        let check = engine.documents().verify(&d.sha256).await;
         if check != FileCheck::Ok {
             bad.push(json!({"document": d.id, "sha256": d.sha256, "check": check}));
         }

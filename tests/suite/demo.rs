@@ -120,15 +120,7 @@ async fn the_circular_pdf_carries_the_seed_header_data() {
         .unwrap();
     let docs = sqlite.documents(None).await.unwrap();
     let circular = docs.iter().find(|d| d.template == "rundschreiben").unwrap();
-    let pdf = store.read(&circular.sha256).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("rs.pdf");
-    std::fs::write(&path, pdf).unwrap();
-    let out = std::process::Command::new("pdftotext")
-        .args([path.to_str().unwrap(), "-"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = crate::support::pdftotext(&store.read(&circular.sha256).await.unwrap());
     for needle in [
         "172/12",
         "50.50.00/33.60.01 Li/Sü",

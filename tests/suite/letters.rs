@@ -18,9 +18,9 @@ on_both_databases! {
         assert_eq!(doc.template, "eingangsbestaetigung");
         assert_eq!(doc.recipient, "Kreis Unna");
         assert_eq!(doc.letter_date, "2012-03-19");
-        assert_eq!(app.engine.documents().verify(&doc.sha256), amtspost::document::FileCheck::Ok);
+        assert_eq!(app.engine.documents().verify(&doc.sha256).await, amtspost::document::FileCheck::Ok);
 
-        let text = pdftotext(&app.engine.documents().read(&doc.sha256).unwrap());
+        let text = pdftotext(&app.engine.documents().read(&doc.sha256).await.unwrap());
         assert!(text.contains("Kreis Unna"), "{text}");
         assert!(text.contains(&case.file_number), "{text}");
         assert!(text.contains("Förderung für Kreis Unna"), "{text}");

@@ -27,7 +27,7 @@ on_both_databases! {
         let doc = &app.engine.case_documents(&n).await.unwrap()[0];
         assert_eq!(m.attachments.len(), 1);
         assert_eq!(m.attachments[0].0, format!("eingangsbestaetigung-{n}.pdf"));
-        assert_eq!(m.attachments[0].1, app.engine.documents().read(&doc.sha256).unwrap());
+        assert_eq!(m.attachments[0].1, app.engine.documents().read(&doc.sha256).await.unwrap());
     }
 
     async fn a_down_server_means_retries_then_failed_then_delivery_after_retry(db) {

@@ -1,0 +1,28 @@
+//! What the benchmarks share: a fresh database URL.
+
+use std::path::Path;
+
+/// A fresh database for one benchmark: a SQLite file in `dir`, or a new
+/// schema on the PostgreSQL server at `AMTSPOST_TEST_POSTGRES_URL`.
+pub async fn database_url(postgres: bool, dir: &Path, tag: &str) -> String {
+    if !postgres {
+        return format!("sqlite://{}", dir.join(format!("{tag}.db")).display());
+    }
+    use sqlx::Connection;
+    let base = std::env::var("AMTSPOST_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let schema = format!("amtspost_bench_{tag}_{}", std::process::id());
+    let mut c = sqlx::PgConnection::connect(&base)
+        .await
+        .expect("the PostgreSQL benchmark needs a server (AMTSPOST_TEST_POSTGRES_URL)");
+    for sql in [
+        format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
+        format!("CREATE SCHEMA {schema}"),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut c)
+            .await
+            .unwrap();
+    }
+    format!("{base}?options=-c%20search_path%3D{schema}")
+}
