@@ -47,27 +47,26 @@ impl DocumentStore {
     }
 
     /// Writes a file under its hash (temp file + rename, so a reader never
-    /// sees half a file). Returns `true` if it was not there before. Uses
-    /// tokio's file system calls: callers are on the async executor.
-    pub async fn put(&self, sha256: &str, bytes: &[u8]) -> Result<bool, DocumentError> {
+    /// sees half a file). Returns `true` if it was not there before.
+    /// Blocking: call it off the async executor (the engine does, in the
+    /// same blocking task that renders the letter).
+    pub fn put(&self, sha256: &str, bytes: &[u8]) -> Result<bool, DocumentError> {
         let path = self.path_of(sha256);
-        if tokio::fs::try_exists(&path).await.unwrap_or(false) {
+        if path.exists() {
             return Ok(false);
         }
-        // Renaming over a file another writer just stored is fine: same content.
         let io = |p: &Path| {
             let p = p.to_path_buf();
             move |source| DocumentError::Io { path: p, source }
         };
         let parent = path.parent().expect("hash folder");
-        tokio::fs::create_dir_all(parent)
-            .await
-            .map_err(io(parent))?;
-        // Unique per write: two transactions may store the same letter at once.
+        std::fs::create_dir_all(parent).map_err(io(parent))?;
+        // Unique per write: two transactions may store the same letter at once;
+        // renaming over a file another writer just stored is fine (same content).
         let n = TEMP_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let tmp = parent.join(format!(".{sha256}.{}.{n}.tmp", std::process::id()));
-        tokio::fs::write(&tmp, bytes).await.map_err(io(&tmp))?;
-        tokio::fs::rename(&tmp, &path).await.map_err(io(&path))?;
+        std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
+        std::fs::rename(&tmp, &path).map_err(io(&path))?;
         Ok(true)
     }
 

@@ -42,13 +42,6 @@ pub struct FireRequest {
     pub expected_version: Option<i64>,
 }
 
-/// A rendered letter on its way into the store.
-struct IssuedLetter {
-    sha256: String,
-    pdf: Vec<u8>,
-    row: DocumentRow,
-}
-
 /// What every letter gets without the workflow saying so: sender, recipient,
 /// file number and a subject.
 fn default_letter_data(config: &Config, party: &Value, file_number: &str, subject: &str) -> Value {
@@ -376,7 +369,7 @@ impl Engine {
         // writer is not held for a Typst compile and several clerks' letters
         // render in parallel. They see exactly the data and deadlines the
         // in-transaction path would give them.
-        let mut prerendered: BTreeMap<usize, IssuedLetter> = BTreeMap::new();
+        let mut prerendered: BTreeMap<usize, DocumentRow> = BTreeMap::new();
         if has_letters {
             let mut deadlines_pre = deadlines_now.clone();
             let mut data_pre = data.clone();
@@ -423,10 +416,10 @@ impl Engine {
                 }
             }
         }
-        // A PDF is written before the commit, under its hash, atomically
-        // (temp file + rename). If the transaction then fails, the file stays:
-        // a concurrent transaction with the same letter may already reference
-        // it, and an unreferenced complete file is harmless.
+        // A letter's PDF is stored under its hash when it is rendered, before
+        // the commit, atomically (temp file + rename). If the transaction then
+        // fails, the file stays: a concurrent transaction with the same letter
+        // may already reference it, and an unreferenced complete file is harmless.
         let mut tx = self.store.begin().await?;
         for (i, effect) in plan.effects.iter().enumerate() {
             match effect {
@@ -507,8 +500,7 @@ impl Engine {
                             .await?
                         }
                     };
-                    self.documents.put(&issued.sha256, &issued.pdf).await?;
-                    tx.insert_document(&issued.row).await?;
+                    tx.insert_document(&issued).await?;
                     self.queue_letter_mail(&mut tx, &case, &def, template, to, &issued, &at)
                         .await?;
                     events.push(self.effect_event(
@@ -516,10 +508,10 @@ impl Engine {
                         EventKind::LetterIssued,
                         json!({
                             "template": template,
-                            "template_hash": issued.row.template_hash,
-                            "data_hash": issued.row.data_hash,
+                            "template_hash": issued.template_hash,
+                            "data_hash": issued.data_hash,
                             "sha256": issued.sha256,
-                            "pages": issued.row.pages,
+                            "pages": issued.pages,
                             "recipient": to,
                         }),
                     ));
@@ -604,9 +596,9 @@ impl Engine {
         Ok(out)
     }
 
-    /// Renders one letter off the async executor: the office and recipient
-    /// from configuration and the case, the rest from the workflow's data
-    /// expression.
+    /// Renders and stores one letter off the async executor and returns its
+    /// document record. The office and recipient come from configuration and
+    /// the case, the rest from the workflow's data expression.
     #[allow(clippy::too_many_arguments)]
     async fn issue_letter(
         &self,
@@ -619,7 +611,7 @@ impl Engine {
         expr: Option<&DataExpr>,
         today: chrono::NaiveDate,
         at: &str,
-    ) -> Result<IssuedLetter, CaseError> {
+    ) -> Result<DocumentRow, CaseError> {
         let party = case
             .parties
             .get(to)
@@ -648,14 +640,19 @@ impl Engine {
         let title = format!("{} {}", def.title, case.file_number);
         let author = self.config.office.name.clone();
         let name = template.to_string();
+        let documents = self.documents.clone();
+        // Rendering and storing the PDF under its hash both happen off the
+        // executor, in one hop; nothing is written if rendering fails.
         let rendered = tokio::task::spawn_blocking(move || {
-            letters.render(&RenderRequest {
+            let rendered = letters.render(&RenderRequest {
                 template: &name,
                 data: &letter,
                 date: today,
                 title: &title,
                 author: &author,
-            })
+            })?;
+            documents.put(&rendered.sha256, &rendered.pdf)?;
+            Ok::<_, CaseError>(rendered)
         })
         .await
         .map_err(|e| CaseError::Input(format!("letter rendering stopped: {e}")))??;
@@ -664,22 +661,18 @@ impl Engine {
             .and_then(Value::as_str)
             .unwrap_or(to)
             .to_string();
-        Ok(IssuedLetter {
-            sha256: rendered.sha256.clone(),
-            row: DocumentRow {
-                id: 0,
-                case_id: case.id,
-                template: template.into(),
-                template_hash: rendered.template_hash,
-                data_hash,
-                sha256: rendered.sha256,
-                size_bytes: rendered.pdf.len() as i64,
-                pages: rendered.pages as i64,
-                recipient,
-                letter_date: today.to_string(),
-                created_at: at.into(),
-            },
-            pdf: rendered.pdf,
+        Ok(DocumentRow {
+            id: 0,
+            case_id: case.id,
+            template: template.into(),
+            template_hash: rendered.template_hash,
+            data_hash,
+            sha256: rendered.sha256,
+            size_bytes: rendered.pdf.len() as i64,
+            pages: rendered.pages as i64,
+            recipient,
+            letter_date: today.to_string(),
+            created_at: at.into(),
         })
     }
 
@@ -693,7 +686,7 @@ impl Engine {
         def: &Definition,
         template: &str,
         to: &str,
-        issued: &IssuedLetter,
+        issued: &DocumentRow,
         at: &str,
     ) -> Result<(), CaseError> {
         let Some(email) = case
@@ -710,7 +703,7 @@ impl Engine {
             &json!({
                 "office": self.config.office.name,
                 "case": {"file_number": case.file_number},
-                "letter": {"subject": def.title, "date": issued.row.letter_date},
+                "letter": {"subject": def.title, "date": issued.letter_date},
                 "attachments": [filename],
             }),
         )?;
