@@ -6,15 +6,15 @@
 //! resident memory is printed (VmHWM from /proc/self/status).
 
 use std::path::Path;
+
+mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use amtspost::case::{Actor, Engine, FireRequest, OpenRequest};
-use amtspost::catalog::Catalog;
 use amtspost::clock::ManualClock;
 use amtspost::config::Config;
 use amtspost::letter::{LetterEngine, RenderRequest};
-use amtspost::store::Store;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::{Map, Value, json};
 
@@ -36,31 +36,19 @@ async fn setup() -> Bench {
     let dir = tempfile::tempdir().unwrap();
     let wf = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/suite/fixtures/workflows");
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let config = Arc::new(Config {
+    let config = Config {
         database_url: url.clone(),
         workflows_dir: wf.clone(),
         documents_dir: dir.path().join("documents"),
         ..Config::default()
-    });
-    let letters = Arc::new(LetterEngine::embedded());
-    let catalog = Catalog::load(&[wf], letters.templates().into_iter().collect()).unwrap();
-    let store = Store::connect(&url).await.unwrap();
-    catalog
-        .publish(&store, "2012-03-19T08:00:00Z")
-        .await
-        .unwrap();
+    };
     let clock = Arc::new(ManualClock::new(
         chrono::DateTime::parse_from_rfc3339("2012-03-19T08:00:00Z")
             .unwrap()
             .to_utc(),
     ));
-    let engine = Arc::new(Engine::new(
-        store,
-        Arc::new(catalog),
-        clock,
-        config,
-        letters,
-    ));
+    let app = common::app(config, clock).await;
+    let engine = app.engine().clone();
     Bench { engine, _dir: dir }
 }
 
@@ -94,7 +82,8 @@ async fn open(engine: &Engine, n: u64, offset: u64) -> Vec<String> {
                 })
                 .await
                 .unwrap()
-                .file_number,
+                .file_number
+                .to_string(),
         );
     }
     out
@@ -114,7 +103,7 @@ async fn issue(engine: Arc<Engine>, cases: Vec<String>, clerks: usize) -> Durati
             for n in chunk {
                 engine
                     .fire(FireRequest {
-                        file_number: n,
+                        file_number: n.into(),
                         transition: "pruefen".into(),
                         actor: Actor::new("meier", "clerk"),
                         payload: Map::new(),

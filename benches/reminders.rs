@@ -10,22 +10,21 @@ use std::time::{Duration, Instant};
 mod common;
 
 use amtspost::clock::ManualClock;
-use amtspost::document::DocumentStore;
+use amtspost::document::Documents;
 use amtspost::mail::{MailConfig, Tls, Transport};
 use amtspost::outbox::Courier;
 use amtspost::store::{NewMail, Store};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use serde_json::json;
 
 const DEADLINES: i64 = 1_000_000;
 
-async fn store(postgres: bool, dir: &std::path::Path, tag: &str) -> Store {
+async fn store(postgres: bool, dir: &std::path::Path, tag: &str) -> (Store, String) {
     let url = common::database_url(postgres, dir, tag).await;
-    Store::connect(&url).await.unwrap()
+    (Store::connect(&url).await.unwrap(), url)
 }
 
 /// 1,000 cases with 1,000 open deadlines each, due dates spread over 2010-2039.
-async fn fill(store: &Store, postgres: bool) {
+async fn fill(url: &str, postgres: bool) {
     let series = if postgres {
         "SELECT g::bigint AS n FROM generate_series(1, $N) AS g"
     } else {
@@ -45,14 +44,11 @@ async fn fill(store: &Store, postgres: bool) {
         cases = series.replace("$N", "1000"),
         all = series.replace("$N", &DEADLINES.to_string()),
     );
-    store.execute_unchecked(&sql).await.unwrap();
+    common::execute(url, &sql).await;
     if postgres {
-        store
-            .execute_unchecked("ANALYZE deadlines; ANALYZE cases")
-            .await
-            .unwrap();
+        common::execute(url, "ANALYZE deadlines; ANALYZE cases").await;
     } else {
-        store.execute_unchecked("ANALYZE").await.unwrap();
+        common::execute(url, "ANALYZE").await;
     }
 }
 
@@ -97,9 +93,9 @@ fn reminders(c: &mut Criterion) {
     let mut group = c.benchmark_group("due_reminders_among_1m_open_deadlines");
     group.sample_size(20);
     for (name, postgres) in [("sqlite", false), ("postgres", true)] {
-        let store = rt.block_on(store(postgres, dir.path(), "due"));
+        let (store, url) = rt.block_on(store(postgres, dir.path(), "due"));
         let t = Instant::now();
-        rt.block_on(fill(&store, postgres));
+        rt.block_on(fill(&url, postgres));
         eprintln!(
             "{name}: 1,000,000 deadlines written in {:.1} s",
             t.elapsed().as_secs_f64()
@@ -122,7 +118,7 @@ fn reminders(c: &mut Criterion) {
     group.sample_size(10);
     let sink_dir = tempfile::tempdir().unwrap();
     let sink = Sink::start(sink_dir.path());
-    let store = rt.block_on(store(false, dir.path(), "mail"));
+    let (store, _) = rt.block_on(store(false, dir.path(), "mail"));
     let config = MailConfig {
         transport: Transport::Smtp,
         smtp_host: "127.0.0.1".into(),
@@ -131,13 +127,8 @@ fn reminders(c: &mut Criterion) {
         ..MailConfig::default()
     };
     let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
-    let courier = Courier::new(
-        store.clone(),
-        &config,
-        DocumentStore::new(dir.path().join("docs")),
-        clock,
-    )
-    .unwrap();
+    let courier =
+        Courier::new(store.clone(), &config, Documents::new(store.clone()), clock).unwrap();
     let mut n = 0u64;
     group.bench_function("100_mails", |b| {
         b.iter_custom(|iters| {
@@ -154,7 +145,7 @@ fn reminders(c: &mut Criterion) {
                             recipients: &["poststelle@kreis-unna.example.org".to_string()],
                             subject: "Fristerinnerung KI-2012-0001",
                             body: "Die Frist zur Nachreichung endet am 05.11.2012.",
-                            attachments: &json!([]),
+                            attachments: &[],
                             at: "2000-01-01T00:00:00.000000Z",
                         })
                         .await

@@ -11,10 +11,8 @@ use std::time::{Duration, Instant};
 mod common;
 
 use amtspost::case::{Actor, Engine, FireRequest, OpenRequest};
-use amtspost::catalog::Catalog;
 use amtspost::clock::ManualClock;
 use amtspost::config::Config;
-use amtspost::store::Store;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::{Map, Value, json};
 
@@ -59,26 +57,14 @@ async fn setup(postgres: bool) -> Bench {
     std::fs::create_dir_all(&wf).unwrap();
     std::fs::write(wf.join("vermerk.toml"), WORKFLOW).unwrap();
     let url = common::database_url(postgres, dir.path(), "transitions").await;
-    let config = Arc::new(Config {
+    let config = Config {
         database_url: url.clone(),
         workflows_dir: wf.clone(),
         ..Config::default()
-    });
-    let catalog = Catalog::load(&[wf], Default::default()).unwrap();
-    let store = Store::connect(&url).await.unwrap();
-    catalog
-        .publish(&store, "2012-03-19T08:00:00Z")
-        .await
-        .unwrap();
+    };
     let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
-    let letters = Arc::new(amtspost::letter::LetterEngine::embedded());
-    let engine = Arc::new(Engine::new(
-        store,
-        Arc::new(catalog),
-        clock,
-        config,
-        letters,
-    ));
+    let app = common::app(config, clock).await;
+    let engine = app.engine().clone();
     Bench { engine, _dir: dir }
 }
 
@@ -95,12 +81,13 @@ async fn open(engine: &Engine, i: usize) -> String {
         .await
         .unwrap()
         .file_number
+        .to_string()
 }
 
 async fn fire(engine: &Engine, case: &str, n: u64) {
     engine
         .fire(FireRequest {
-            file_number: case.to_string(),
+            file_number: case.into(),
             transition: "vermerken".into(),
             actor: Actor::new("bench", "clerk"),
             payload: json!({"count": n}).as_object().unwrap().clone(),

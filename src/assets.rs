@@ -1,5 +1,6 @@
-//! What ships inside the binary: the workflow definitions with their data
-//! files, so that `init` and `demo` work in an empty folder.
+//! What ships inside the binary, embedded once here: the workflow
+//! definitions with their data files and the templates (letters, mail,
+//! fonts), so that `init`, `demo` and every command work in an empty folder.
 
 use include_dir::{Dir, include_dir};
 

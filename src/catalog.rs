@@ -154,18 +154,36 @@ impl Catalog {
 
     /// Records every current version in the store.
     pub async fn publish(&self, store: &Store, now: &str) -> Result<(), CatalogError> {
-        for (path, def) in self.current.values() {
-            store
-                .register_definition(
-                    &def.id,
-                    def.version,
-                    &def.content_hash,
-                    &def.source,
-                    &path.display().to_string(),
-                    now,
-                )
-                .await?;
+        for id in self.current.keys() {
+            self.publish_one(store, id, now).await?;
         }
+        Ok(())
+    }
+
+    /// Records the current version of one workflow in the store (refusing
+    /// a changed file under a version that cases use).
+    pub async fn publish_one(
+        &self,
+        store: &Store,
+        id: &str,
+        now: &str,
+    ) -> Result<(), CatalogError> {
+        let Some((path, def)) = self.current.get(id) else {
+            return Err(CatalogError::Unknown {
+                id: id.into(),
+                known: self.current.keys().cloned().collect(),
+            });
+        };
+        store
+            .register_definition(
+                &def.id,
+                def.version,
+                &def.content_hash,
+                &def.source,
+                &path.display().to_string(),
+                now,
+            )
+            .await?;
         Ok(())
     }
 

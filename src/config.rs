@@ -39,7 +39,9 @@ pub struct Config {
     pub workflows_dir: PathBuf,
     /// Folder with letter and mail templates; the built-in ones are used if it does not exist.
     pub templates_dir: PathBuf,
-    /// Where issued documents are kept, named by their SHA-256.
+    /// Where `document export` writes by default. Issued PDFs live in the
+    /// database; a database from before that has its PDFs imported from
+    /// here (`<ab>/<sha256>.pdf`) at start-up.
     pub documents_dir: PathBuf,
     /// The German state whose public holidays move deadlines (ISO code, e.g. `NW`).
     pub region: Region,

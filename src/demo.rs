@@ -20,15 +20,15 @@ use chrono_tz::Europe::Berlin;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+use crate::app::{App, AppError, AppOptions};
 use crate::case::{Actor, CaseError, Engine, FireRequest, OpenRequest, PartyRef};
-use crate::catalog::{Catalog, CatalogError};
 use crate::clock::ManualClock;
 use crate::config::{Config, Office};
 use crate::deadline::{Region, is_working_day};
-use crate::letter::LetterEngine;
+use crate::document::DocumentError;
 use crate::mail::{MailConfig, Transport};
 use crate::outbox::{Courier, OutboxError};
-use crate::store::{Stats, Store, StoreError};
+use crate::store::{Stats, StoreError};
 
 /// Why the demo stopped.
 #[derive(Debug, thiserror::Error)]
@@ -44,7 +44,9 @@ pub enum DemoError {
     #[error("demo data {file}: {reason}")]
     Data { file: String, reason: String },
     #[error(transparent)]
-    Catalog(#[from] CatalogError),
+    App(#[from] AppError),
+    #[error(transparent)]
+    Documents(#[from] DocumentError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -165,7 +167,7 @@ enum KiStep {
 
 struct Demo {
     engine: Arc<Engine>,
-    courier: Courier,
+    courier: Arc<Courier>,
     clock: Arc<ManualClock>,
     scenario: Value,
     kommunen: Vec<Value>,
@@ -290,28 +292,16 @@ pub async fn run(opts: DemoOptions) -> Result<DemoSummary, DemoError> {
     let start = date(&scenario["start"], "demo.json")?;
     let end = date(&scenario["ende"], "demo.json")?;
     let clock = Arc::new(ManualClock::new(berlin(start, 7)));
-    let letters = Arc::new(LetterEngine::embedded());
-    let catalog = Catalog::load(
-        std::slice::from_ref(&workflows_dir),
-        letters.templates().into_iter().collect(),
-    )?;
-    let store = Store::connect(&database_url).await?;
-    catalog
-        .publish(&store, &crate::journal::timestamp(clock.now_utc()))
-        .await?;
-    let engine = Arc::new(Engine::new(
-        store.clone(),
-        Arc::new(catalog),
-        clock.clone(),
+    let app = App::build_with(
         config.clone(),
-        letters,
-    ));
-    let courier = Courier::new(
-        store.clone(),
-        &config.mail,
-        engine.documents().clone(),
         clock.clone(),
-    )?;
+        AppOptions {
+            publish: true,
+            ..AppOptions::default()
+        },
+    )
+    .await?;
+    let (engine, courier) = (app.engine().clone(), app.courier().clone());
     let kommunen_file = data_file(&workflows_dir, "kommunen.json")?;
     let mut kommunen: Vec<Value> = kommunen_file["kommunen"]
         .as_array()
@@ -362,8 +352,10 @@ pub async fn run(opts: DemoOptions) -> Result<DemoSummary, DemoError> {
         day = day.succ_opt().expect("in range");
     }
 
-    let stats = demo.engine.store().stats().await?;
-    demo.engine.store().close().await;
+    // The letters as a person finds them: one folder per file number.
+    app.documents().export(&documents_dir, None).await?;
+    let stats = app.stats().await?;
+    app.close().await;
     Ok(DemoSummary {
         stats,
         log: demo.log,
@@ -373,12 +365,6 @@ pub async fn run(opts: DemoOptions) -> Result<DemoSummary, DemoError> {
         database_url,
         seconds: started.elapsed().as_secs_f64(),
     })
-}
-
-impl ManualClock {
-    fn now_utc(&self) -> DateTime<Utc> {
-        crate::clock::Clock::now(self)
-    }
 }
 
 impl Demo {
@@ -533,8 +519,8 @@ impl Demo {
     ) -> Result<(), DemoError> {
         self.engine
             .fire(FireRequest {
-                file_number: case.to_string(),
-                transition: transition.to_string(),
+                file_number: case.into(),
+                transition: transition.into(),
                 actor: Actor::new(who, role),
                 payload: obj(payload),
                 expected_version: None,
@@ -563,8 +549,8 @@ impl Demo {
             })
             .await
             .map_err(failed(day, format!("opening {workflow}")))?;
-        self.names.insert(case.file_number.clone(), label);
-        Ok(case.file_number)
+        self.names.insert(case.file_number.to_string(), label);
+        Ok(case.file_number.to_string())
     }
 
     /// Fires a step the scenario expects to be refused (four-eyes rule,
@@ -581,8 +567,8 @@ impl Demo {
         let result = self
             .engine
             .fire(FireRequest {
-                file_number: case.to_string(),
-                transition: transition.to_string(),
+                file_number: case.into(),
+                transition: transition.into(),
                 actor: Actor::new(who, role),
                 payload: obj(payload),
                 expected_version: None,
@@ -659,10 +645,10 @@ impl Demo {
         let referent = rs["referent"].as_str().unwrap_or("referent").to_string();
         let leitung = rs["leitung"].as_str().unwrap_or("leitung").to_string();
         // The Landkreistag numbered 171 circulars in 2012 before amtspost.
-        let mut tx = self.engine.store().begin().await?;
-        tx.raise_sequence("rundschreiben", day.year(), before)
-            .await?;
-        tx.commit().await?;
+        self.engine
+            .continue_numbering("rundschreiben", day.year(), before)
+            .await
+            .map_err(failed(day, "circular numbering"))?;
         let members: Vec<Value> = self
             .kommunen
             .iter()
@@ -671,7 +657,7 @@ impl Demo {
             .collect();
         let party: PartyRef = "Mitglieder des Landkreistages Nordrhein-Westfalen"
             .parse()
-            .map_err(failed(day, "circular"))?;
+            .map_err(|e: crate::domain::InvalidParty| failed(day, "circular")(e.into()))?;
         let mut data = self.circular.clone();
         data["verteiler"] = json!(format!(
             "Mitglieder ({} Kreise und StädteRegion)",

@@ -3,17 +3,23 @@
 //!
 //! # Layout
 //!
+//! - [`app`]: the composition root: [`app::App`] builds every service once,
+//!   for the CLI, the demo, the tests and the benchmarks, and runs the
+//!   long-lived parts until stopped.
+//! - [`domain`]: validated values shared by workflows, cases and the store
+//!   (file numbers, state names, e-mail addresses, statuses).
 //! - [`workflow`]: procedures declared in `workflows/*.toml`, their validation
 //!   and the state machine (pure).
 //! - [`catalog`]: reads workflow files and keeps every published version.
 //! - [`case`]: cases (Vorgänge) and the [`case::Engine`] that opens them and
 //!   fires transitions with their effects, atomically.
-//! - [`document`]: the content-addressed folder of issued PDFs.
+//! - [`document`]: issued PDFs, stored content-addressed in the database.
 //! - [`journal`]: the append-only, hash-chained event log (pure).
 //! - [`numbering`]: file-number and register patterns (pure).
 //! - [`deadline`]: legal deadline arithmetic and public holidays (pure).
 //! - [`letter`]: Typst templates rendered in-process to PDF/A in DIN 5008 layout.
 //! - [`mail`]: mail transports (SMTP or `.eml` files), mail templates, retry backoff.
+//! - [`reminders`]: the reminder pass: reminders, expiry, escalation.
 //! - [`outbox`]: the courier that sends queued mail with retries.
 //! - [`scheduler`]: cron jobs of `amtspost serve`.
 //! - [`store`]: all SQL, for SQLite and PostgreSQL.
@@ -21,8 +27,9 @@
 //! - [`clock`]: the only reader of the system time.
 //! - [`demo`]: the seed procedure end to end in simulated time.
 //! - [`assets`]: workflows and templates shipped inside the binary.
-//! - [`cli`]: the `amtspost` command line; `main.rs` only calls [`cli::run`].
+//! - [`cli`]: the `amtspost` command line; `main.rs` only calls [`cli::main`].
 
+pub mod app;
 pub mod assets;
 pub mod case;
 pub mod catalog;
@@ -32,11 +39,13 @@ pub mod config;
 pub mod deadline;
 pub mod demo;
 pub mod document;
+pub mod domain;
 pub mod journal;
 pub mod letter;
 pub mod mail;
 pub mod numbering;
 pub mod outbox;
+pub mod reminders;
 pub mod scheduler;
 pub mod store;
 pub mod workflow;

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::clock::Clock;
-use crate::document::{DocumentError, DocumentStore};
+use crate::document::{DocumentError, Documents};
+use crate::domain::MailStatus;
 use crate::journal::timestamp;
 use crate::mail::{Attachment, MailConfig, MailError, Mailer, OutgoingMail, backoff};
 use crate::store::{MailRow, Store, StoreError};
@@ -23,7 +24,7 @@ pub enum OutboxError {
     /// The mail configuration is unusable.
     #[error("mail configuration: {0}")]
     Config(#[from] MailError),
-    /// An attachment is missing from the document store.
+    /// An attachment is missing from the database.
     #[error(transparent)]
     Document(#[from] DocumentError),
     /// `outbox retry` named a mail that is not failed.
@@ -57,7 +58,7 @@ enum Outcome {
 pub struct Courier {
     store: Store,
     mailer: Mailer,
-    documents: DocumentStore,
+    documents: Documents,
     config: MailConfig,
     clock: Arc<dyn Clock>,
 }
@@ -66,7 +67,7 @@ impl Courier {
     pub fn new(
         store: Store,
         config: &MailConfig,
-        documents: DocumentStore,
+        documents: Documents,
         clock: Arc<dyn Clock>,
     ) -> Result<Courier, OutboxError> {
         Ok(Courier {
@@ -126,15 +127,11 @@ impl Courier {
 
     async fn deliver_one(&self, row: &MailRow) -> Result<Outcome, OutboxError> {
         let mut attachments = Vec::new();
-        for a in row.attachments.as_array().into_iter().flatten() {
-            let sha = a["sha256"].as_str().unwrap_or_default();
+        for a in &row.attachments {
             attachments.push(Attachment {
-                filename: a["filename"].as_str().unwrap_or("dokument.pdf").to_string(),
-                content_type: a["content_type"]
-                    .as_str()
-                    .unwrap_or("application/pdf")
-                    .to_string(),
-                bytes: self.documents.read(sha).await?,
+                filename: a.filename.clone(),
+                content_type: a.content_type.clone(),
+                bytes: self.documents.bytes(&a.sha256).await?,
             });
         }
         let mail = OutgoingMail {
@@ -153,7 +150,13 @@ impl Courier {
         Ok(match result {
             Ok(()) => {
                 self.store
-                    .finish_mail(row.id, "sent", &timestamp(now), None, Some(&timestamp(now)))
+                    .finish_mail(
+                        row.id,
+                        MailStatus::Sent,
+                        &timestamp(now),
+                        None,
+                        Some(&timestamp(now)),
+                    )
                     .await?;
                 Outcome::Sent
             }
@@ -161,7 +164,13 @@ impl Courier {
                 let message = e.to_string();
                 if e.is_permanent() || attempts >= self.config.max_attempts {
                     self.store
-                        .finish_mail(row.id, "failed", &timestamp(now), Some(&message), None)
+                        .finish_mail(
+                            row.id,
+                            MailStatus::Failed,
+                            &timestamp(now),
+                            Some(&message),
+                            None,
+                        )
                         .await?;
                     Outcome::Failed(message)
                 } else {
@@ -169,12 +178,23 @@ impl Courier {
                     let next = now
                         + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(6));
                     self.store
-                        .finish_mail(row.id, "pending", &timestamp(next), Some(&message), None)
+                        .finish_mail(
+                            row.id,
+                            MailStatus::Pending,
+                            &timestamp(next),
+                            Some(&message),
+                            None,
+                        )
                         .await?;
                     Outcome::Retrying(message)
                 }
             }
         })
+    }
+
+    /// The outbox, newest first; only failed mail if asked.
+    pub async fn list(&self, failed_only: bool, limit: i64) -> Result<Vec<MailRow>, OutboxError> {
+        Ok(self.store.list_mail(failed_only, limit).await?)
     }
 
     /// Puts a failed mail back in the queue.

@@ -1,8 +1,9 @@
 //! The scheduler of `amtspost serve`: jobs on cron expressions (with seconds,
 //! evaluated in Europe/Berlin time), run until the shutdown signal comes.
 //!
-//! Like mini-redis's expiry task it sleeps until the next due instant or
-//! until shutdown, whichever is first; the job in hand is finished first.
+//! Like mini-redis's expiry task each job sleeps until its next due instant
+//! or until shutdown, whichever is first; the job in hand is finished first.
+//! [`crate::app::App::run_until_stopped`] starts one loop per job.
 
 use std::future::Future;
 use std::str::FromStr;
@@ -11,10 +12,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use chrono_tz::Europe::Berlin;
 use cron::Schedule;
+use tokio_util::sync::CancellationToken;
 
-use crate::case::Engine;
-use crate::config::SchedulerConfig;
-use crate::outbox::Courier;
+use crate::clock::Clock;
 
 /// A cron expression that does not parse.
 #[derive(Debug, thiserror::Error)]
@@ -44,47 +44,32 @@ pub fn next_after(schedule: &Schedule, after: DateTime<Utc>) -> Option<DateTime<
         .map(|t| t.with_timezone(&Utc))
 }
 
-/// Runs the reminder pass and mail delivery on their schedules until `shutdown` resolves.
-pub async fn run(
-    engine: Arc<Engine>,
-    courier: Arc<Courier>,
-    config: &SchedulerConfig,
-    shutdown: impl Future<Output = ()>,
-) -> Result<(), ScheduleError> {
-    let reminders = parse("reminders", &config.reminders)?;
-    let deliver = parse("deliver", &config.deliver)?;
-    tokio::pin!(shutdown);
+/// Runs `job` at every instant of its cron expression until `stop` is
+/// cancelled. A run that fails is logged and the next run comes as planned;
+/// the run in hand is finished before stopping.
+pub async fn run_cron<F, Fut>(
+    name: &'static str,
+    expr: &str,
+    clock: Arc<dyn Clock>,
+    stop: CancellationToken,
+    mut job: F,
+) -> Result<(), ScheduleError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let schedule = parse(name, expr)?;
     loop {
-        let now = engine.clock().now();
-        let next_remind = next_after(&reminders, now);
-        let next_deliver = next_after(&deliver, now);
-        let Some(next) = [next_remind, next_deliver].into_iter().flatten().min() else {
+        let now = clock.now();
+        let Some(next) = next_after(&schedule, now) else {
             return Ok(());
         };
         let wait = (next - now).to_std().unwrap_or_default();
         tokio::select! {
-            _ = &mut shutdown => return Ok(()),
+            _ = stop.cancelled() => return Ok(()),
             _ = tokio::time::sleep(wait) => {}
         }
-        if next_remind == Some(next) {
-            match engine.remind(false).await {
-                Ok(r) => eprintln!(
-                    "reminders: {} queued, {} expired, {} passed over",
-                    r.reminders.len(),
-                    r.expired.len(),
-                    r.passed_over
-                ),
-                Err(e) => eprintln!("error: reminder pass: {e}"),
-            }
-        }
-        match courier.deliver_due().await {
-            Ok(r) if r.sent + r.failed + r.retrying > 0 => eprintln!(
-                "mail: {} sent, {} to retry, {} failed",
-                r.sent, r.retrying, r.failed
-            ),
-            Ok(_) => {}
-            Err(e) => eprintln!("error: mail delivery: {e}"),
-        }
+        job().await;
     }
 }
 

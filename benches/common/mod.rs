@@ -26,3 +26,36 @@ pub async fn database_url(postgres: bool, dir: &Path, tag: &str) -> String {
     }
     format!("{base}?options=-c%20search_path%3D{schema}")
 }
+
+/// Runs `;`-separated SQL on a database behind amtspost's back, to fill it
+/// with bulk data faster than the engine would.
+#[allow(dead_code)]
+pub async fn execute(url: &str, sql: &str) {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let mut c = sqlx::AnyConnection::connect(url).await.unwrap();
+    for statement in sql.split(';').filter(|s| !s.trim().is_empty()) {
+        sqlx::query(sqlx::AssertSqlSafe(statement.to_string()))
+            .execute(&mut c)
+            .await
+            .unwrap();
+    }
+}
+
+/// The application as a server builds it (every workflow published).
+#[allow(dead_code)]
+pub async fn app(
+    config: amtspost::config::Config,
+    clock: std::sync::Arc<amtspost::clock::ManualClock>,
+) -> amtspost::app::App {
+    amtspost::app::App::build_with(
+        std::sync::Arc::new(config),
+        clock,
+        amtspost::app::AppOptions {
+            publish: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+}

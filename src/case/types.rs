@@ -1,108 +1,14 @@
-//! Validated values at the edge of the case module.
+//! What goes into the case engine (requests) and what comes out (views).
 
-use std::fmt;
-use std::str::FromStr;
+use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::CaseError;
-
-/// An email address, checked once when it enters the system.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct EmailAddress(String);
-
-impl EmailAddress {
-    pub fn parse(s: &str) -> Result<EmailAddress, CaseError> {
-        let s = s.trim();
-        let valid = match s.split_once('@') {
-            Some((local, domain)) => {
-                !local.is_empty()
-                    && domain.contains('.')
-                    && !domain.starts_with('.')
-                    && !domain.ends_with('.')
-                    && !domain.contains('@')
-                    && !s.chars().any(|c| c.is_whitespace() || c == '<' || c == '>')
-            }
-            None => false,
-        };
-        if valid {
-            Ok(EmailAddress(s.to_string()))
-        } else {
-            Err(CaseError::Input(format!(
-                "`{s}` is not an email address (expected name@domain.example)"
-            )))
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for EmailAddress {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        EmailAddress::parse(&s).map_err(|e| e.to_string())
-    }
-}
-
-impl From<EmailAddress> for String {
-    fn from(e: EmailAddress) -> String {
-        e.0
-    }
-}
-
-impl fmt::Display for EmailAddress {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// A correspondent of a case: who letters and mails go to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PartyRef {
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<EmailAddress>,
-    /// Postal address lines below the name, for the letter's address field.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub address: Vec<String>,
-}
-
-impl FromStr for PartyRef {
-    type Err = CaseError;
-
-    /// Accepts JSON (`{"name": ..., "email": ..., "address": [...]}`) or
-    /// `Name <email>` or a bare name.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let s = s.trim();
-        if s.starts_with('{') {
-            return serde_json::from_str(s)
-                .map_err(|e| CaseError::Input(format!("party `{s}`: {e}")));
-        }
-        if let Some((name, rest)) = s.split_once('<') {
-            let email = rest.strip_suffix('>').ok_or_else(|| {
-                CaseError::Input(format!("party `{s}`: write `Name <email@example.org>`"))
-            })?;
-            return Ok(PartyRef {
-                name: name.trim().to_string(),
-                email: Some(EmailAddress::parse(email)?),
-                address: Vec::new(),
-            });
-        }
-        if s.is_empty() {
-            return Err(CaseError::Input("a party needs a name".into()));
-        }
-        Ok(PartyRef {
-            name: s.to_string(),
-            email: None,
-            address: Vec::new(),
-        })
-    }
-}
+pub use crate::domain::{EmailAddress, PartyRef};
+use crate::domain::{FileNumber, StateName, TransitionName};
+use crate::journal::{BrokenLink, Event};
+use crate::store::DocumentRow;
 
 /// Who acts: a person and the role they act in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -118,23 +24,94 @@ impl Actor {
             role: role.into(),
         }
     }
+
+    /// The actor of automatic steps (reminder pass, expiry).
+    pub fn system() -> Actor {
+        Actor::new("amtspost", "system")
+    }
+}
+
+/// Opening a case.
+#[derive(Debug, Clone)]
+pub struct OpenRequest {
+    pub workflow: String,
+    pub data: Map<String, Value>,
+    pub parties: BTreeMap<String, PartyRef>,
+    pub actor: Actor,
+}
+
+/// Firing a transition on a case.
+#[derive(Debug, Clone)]
+pub struct FireRequest {
+    pub file_number: FileNumber,
+    pub transition: TransitionName,
+    pub actor: Actor,
+    pub payload: Map<String, Value>,
+    /// The case version the actor saw; `None` takes the version read now.
+    pub expected_version: Option<i64>,
 }
 
 /// A case as shown to a clerk.
 #[derive(Debug, Clone, Serialize)]
 pub struct CaseView {
-    pub file_number: String,
+    /// The Aktenzeichen.
+    pub file_number: FileNumber,
+    /// Workflow id and the version the case runs on.
     pub workflow: String,
     pub workflow_version: i64,
     pub workflow_title: String,
-    pub state: String,
+    pub state: StateName,
     pub state_title: Option<String>,
+    /// True in a final state.
     pub closed: bool,
+    /// The optimistic-concurrency token: send it back as `expected_version`.
     pub version: i64,
     pub data: Map<String, Value>,
-    pub parties: Value,
+    pub parties: BTreeMap<String, PartyRef>,
+    /// UTC, RFC 3339.
     pub opened_at: String,
     pub updated_at: String,
     /// Transitions that leave the current state.
     pub available: Vec<String>,
+}
+
+/// A deadline as shown with a case.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeadlineView {
+    pub name: String,
+    pub title: String,
+    /// The legal end date (YYYY-MM-DD, a calendar date in Berlin).
+    pub due_date: String,
+    pub status: crate::domain::DeadlineStatus,
+    /// Days from today to the end; negative once passed. Only for open deadlines.
+    pub days_left: Option<i64>,
+    pub legal_basis: Option<String>,
+    /// How the end was computed, step by step.
+    pub explanation: Value,
+}
+
+/// Everything about one case, read from one snapshot: what a case page or
+/// `case show` displays.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseDetail {
+    pub case: CaseView,
+    pub deadlines: Vec<DeadlineView>,
+    pub history: Vec<Event>,
+    pub documents: Vec<DocumentRow>,
+}
+
+/// Result of `audit verify`.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditReport {
+    pub cases: usize,
+    pub events: usize,
+    pub broken: Vec<BrokenLinkView>,
+}
+
+/// A broken link with the case's file number.
+#[derive(Debug, Clone, Serialize)]
+pub struct BrokenLinkView {
+    pub file_number: FileNumber,
+    #[serde(flatten)]
+    pub link: BrokenLink,
 }

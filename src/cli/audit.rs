@@ -16,8 +16,9 @@ pub enum Command {
 
 pub async fn run(ctx: &Ctx, cmd: Command) -> Result<()> {
     let Command::Verify { case } = cmd;
-    let engine = ctx.engine().await?;
-    let report = engine.audit(case.as_deref()).await?;
+    let app = ctx.app().await?;
+    let report = app.engine().audit(case.as_deref()).await?;
+    app.close().await;
     ctx.print(&report, || {
         let mut s = format!(
             "checked {} case(s), {} event(s)\n",

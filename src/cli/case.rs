@@ -113,7 +113,8 @@ impl DataArgs {
 }
 
 pub async fn run(ctx: &Ctx, cmd: Command) -> Result<()> {
-    let engine = ctx.engine().await?;
+    let app = ctx.app().await?;
+    let engine = app.engine();
     match cmd {
         Command::Open {
             workflow,
@@ -149,8 +150,8 @@ pub async fn run(ctx: &Ctx, cmd: Command) -> Result<()> {
         } => {
             let view = engine
                 .fire(FireRequest {
-                    file_number: case,
-                    transition: transition.clone(),
+                    file_number: case.into(),
+                    transition: transition.as_str().into(),
                     actor: Actor::new(actor.actor, actor.role),
                     payload: data.collect()?,
                     expected_version: expect_version,
@@ -169,28 +170,23 @@ pub async fn run(ctx: &Ctx, cmd: Command) -> Result<()> {
                 docs.iter()
                     .map(|d| {
                         format!(
-                            "{}  {:<22} {:<28} {} page(s)  {}\n",
-                            d.letter_date,
-                            d.template,
-                            d.recipient,
-                            d.pages,
-                            engine.documents().path_of(&d.sha256).display()
+                            "{}  {:<22} {:<28} {} page(s)  sha256 {}\n",
+                            d.letter_date, d.template, d.recipient, d.pages, d.sha256
                         )
                     })
                     .collect()
             });
         }
         Command::Show { case } => {
-            let view = engine.show(&case).await?;
-            let history = engine.history(&case).await?;
-            let deadlines = engine.deadlines(&case).await?;
+            let detail = engine.detail(&case).await?;
+            let (view, deadlines, history) = (&detail.case, &detail.deadlines, &detail.history);
             ctx.print(
-                &json!({"case": view, "deadlines": deadlines, "history": history}),
+                &json!({"case": view, "deadlines": deadlines, "history": history, "documents": detail.documents}),
                 || {
-                    let mut s = summary(&view);
+                    let mut s = summary(view);
                     if !deadlines.is_empty() {
                         s.push_str("deadlines:\n");
-                        for d in &deadlines {
+                        for d in deadlines {
                             let left = d
                                 .days_left
                                 .map(|n| format!(", {n} day(s) left"))
@@ -202,7 +198,7 @@ pub async fn run(ctx: &Ctx, cmd: Command) -> Result<()> {
                         }
                     }
                     s.push_str("history:\n");
-                    for e in &history {
+                    for e in history {
                         let what = match &e.transition {
                             Some(t) => format!("{} {t}", e.kind),
                             None => e.kind.clone(),
@@ -241,7 +237,7 @@ pub async fn run(ctx: &Ctx, cmd: Command) -> Result<()> {
             });
         }
     }
-    engine.store().close().await;
+    app.close().await;
     Ok(())
 }
 
@@ -268,13 +264,10 @@ fn summary(c: &CaseView) -> String {
     for (k, v) in &c.data {
         s.push_str(&format!("  {k}: {v}\n"));
     }
-    if let Value::Object(parties) = &c.parties {
+    if !c.parties.is_empty() {
         s.push_str("parties:\n");
-        for (k, v) in parties {
-            s.push_str(&format!(
-                "  {k}: {}\n",
-                v.get("name").and_then(Value::as_str).unwrap_or("")
-            ));
+        for (k, p) in &c.parties {
+            s.push_str(&format!("  {k}: {}\n", p.name));
         }
     }
     s

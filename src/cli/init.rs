@@ -8,7 +8,6 @@ use anyhow::{Context as _, Result};
 use super::Ctx;
 use crate::assets::{TEMPLATES, WORKFLOWS};
 use crate::config::{Config, DEFAULT_FILE};
-use crate::store::Store;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -37,8 +36,9 @@ pub async fn run(ctx: &Ctx, args: Args) -> Result<()> {
             .with_context(|| format!("writing {}", target.display()))?;
         written.push(format!("{}/", target.display()));
     }
-    let store = Store::connect(&ctx.config.database_url).await?;
-    store.close().await;
+    // Creates the database, applies the migrations and publishes the workflows.
+    let app = ctx.app_publishing().await?;
+    app.close().await;
     ctx.print(&written, || {
         let mut s = String::new();
         for w in &written {

@@ -26,14 +26,13 @@ use chrono_tz::Europe::Berlin;
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 
-use crate::case::{CaseError, Engine};
-use crate::catalog::Catalog;
+use crate::app::{App, AppError, AppOptions};
+use crate::case::CaseError;
+use crate::catalog::{Catalog, CatalogError};
 use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::config::Config;
 use crate::letter::LetterEngine;
-use crate::mail::MailTemplates;
-use crate::outbox::Courier;
-use crate::store::Store;
+use crate::workflow::Diagnostic;
 
 /// amtspost: approval correspondence as declared workflows, with letters,
 /// deadlines and an audit journal.
@@ -95,53 +94,33 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
-    /// Workflows from the configured folder, validated.
-    pub fn catalog(&self) -> Result<Catalog> {
-        let templates = self.letters()?.templates().into_iter().collect();
-        let dir = &self.config.workflows_dir;
-        if dir.exists() {
-            Ok(Catalog::load(std::slice::from_ref(dir), templates)?)
-        } else {
-            // A fresh folder: the shipped workflows (`amtspost init` writes them out).
-            Ok(Catalog::embedded(templates)?)
-        }
+    /// The application, publishing nothing (read-only commands write nothing).
+    pub async fn app(&self) -> Result<App> {
+        Ok(App::build(self.config.clone(), self.clock.clone()).await?)
     }
 
-    /// The letter templates: the configured folder if it exists, else the built-in ones.
-    pub fn letters(&self) -> Result<Arc<LetterEngine>> {
-        letter_engine(&self.config)
-    }
-
-    /// Connects to the database, loads the workflows and publishes their versions.
-    pub async fn engine(&self) -> Result<Engine> {
-        let catalog = self.catalog()?;
-        let store = Store::connect(&self.config.database_url).await?;
-        catalog
-            .publish(&store, &crate::journal::timestamp(self.clock.now()))
-            .await?;
-        let engine = Engine::new(
-            store,
-            Arc::new(catalog),
-            self.clock.clone(),
+    /// The application with every workflow version published (commands
+    /// that start a server or set up a database).
+    pub async fn app_publishing(&self) -> Result<App> {
+        Ok(App::build_with(
             self.config.clone(),
-            self.letters()?,
-        );
-        let mail_dir = self.config.templates_dir.join("mail");
-        Ok(if mail_dir.is_dir() {
-            engine.with_mail_templates(MailTemplates::from_dir(&mail_dir)?)
-        } else {
-            engine
-        })
+            self.clock.clone(),
+            AppOptions {
+                publish: true,
+                ..AppOptions::default()
+            },
+        )
+        .await?)
     }
 
-    /// The mail courier over the engine's store and documents.
-    pub fn courier(&self, engine: &Engine) -> Result<Courier> {
-        Ok(Courier::new(
-            engine.store().clone(),
-            &self.config.mail,
-            engine.documents().clone(),
-            self.clock.clone(),
-        )?)
+    /// Workflows from the configured folder, validated, without a database.
+    pub fn catalog(&self) -> Result<Catalog> {
+        Ok(crate::app::catalog(&self.config, &*self.letters()?)?)
+    }
+
+    /// The letter templates, without a database.
+    pub fn letters(&self) -> Result<Arc<LetterEngine>> {
+        Ok(crate::app::letter_engine(&self.config)?)
     }
 
     /// Prints JSON or, unless `--json`, the text.
@@ -155,17 +134,6 @@ impl Ctx {
             print!("{}", text());
         }
     }
-}
-
-/// The letter engine over the configured templates folder, or the built-in
-/// templates when that folder does not exist.
-pub(crate) fn letter_engine(config: &Config) -> Result<Arc<LetterEngine>> {
-    let engine = if config.templates_dir.is_dir() {
-        LetterEngine::from_dir(&config.templates_dir)?
-    } else {
-        LetterEngine::embedded()
-    };
-    Ok(Arc::new(engine))
 }
 
 fn parse_now(s: &str) -> Result<DateTime<Utc>> {
@@ -244,14 +212,42 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Prints an error and its causes, one `error:` line per problem.
-fn report(e: &anyhow::Error) {
-    for line in e.to_string().lines() {
-        if line.starts_with("  hint:") || line.contains(": error: ") {
-            eprintln!("{line}");
-        } else {
-            eprintln!("error: {line}");
+/// The diagnostics of a workflow-definition error anywhere in the chain.
+fn diagnostics(e: &anyhow::Error) -> Option<&[Diagnostic]> {
+    fn from_catalog(c: &CatalogError) -> Option<&[Diagnostic]> {
+        match c {
+            CatalogError::Invalid(d) => Some(d.as_slice()),
+            _ => None,
         }
+    }
+    e.chain().find_map(|cause| {
+        if let Some(c) = cause.downcast_ref::<CatalogError>() {
+            from_catalog(c)
+        } else if let Some(AppError::Catalog(c)) = cause.downcast_ref::<AppError>() {
+            from_catalog(c)
+        } else if let Some(w) = cause.downcast_ref::<crate::workflow::WorkflowError>() {
+            w.diagnostics()
+        } else {
+            None
+        }
+    })
+}
+
+/// Prints an error: definition problems one per line as
+/// `file:line:column: error: …` with their hints; anything else as
+/// `error: …`, the hint of a refusal as `  hint: …`, then the causes.
+fn report(e: &anyhow::Error) {
+    if let Some(diags) = diagnostics(e) {
+        for d in diags {
+            eprintln!("{d}");
+        }
+        return;
+    }
+    for line in e.to_string().lines() {
+        eprintln!("error: {line}");
+    }
+    if let Some(hint) = e.downcast_ref::<CaseError>().and_then(CaseError::hint) {
+        eprintln!("  hint: {hint}");
     }
     for cause in e.chain().skip(1) {
         eprintln!("  caused by: {cause}");

@@ -27,10 +27,11 @@ pub enum Command {
 }
 
 pub async fn run(ctx: &Ctx, cmd: Command) -> Result<()> {
-    let engine = ctx.engine().await?;
+    let app = ctx.app().await?;
+    let courier = app.courier();
     match cmd {
         Command::List { failed, limit } => {
-            let rows = engine.store().list_mail(failed, limit).await?;
+            let rows = courier.list(failed, limit).await?;
             ctx.print(&rows, || {
                 rows.iter()
                     .map(|m| {
@@ -52,7 +53,6 @@ pub async fn run(ctx: &Ctx, cmd: Command) -> Result<()> {
             });
         }
         Command::Retry { id } => {
-            let courier = ctx.courier(&engine)?;
             courier.retry(id).await?;
             let report = courier.deliver_due().await?;
             ctx.print(&json!({"requeued": id, "delivery": report}), || {
@@ -63,7 +63,7 @@ pub async fn run(ctx: &Ctx, cmd: Command) -> Result<()> {
             });
         }
         Command::Send => {
-            let report = ctx.courier(&engine)?.deliver_due().await?;
+            let report = courier.deliver_due().await?;
             ctx.print(&report, || {
                 let mut s = format!(
                     "{} sent, {} to retry, {} failed\n",
@@ -76,6 +76,6 @@ pub async fn run(ctx: &Ctx, cmd: Command) -> Result<()> {
             });
         }
     }
-    engine.store().close().await;
+    app.close().await;
     Ok(())
 }

@@ -19,12 +19,12 @@ pub enum Command {
 
 pub async fn run(ctx: &Ctx, cmd: Command) -> Result<()> {
     let Command::Run { dry_run } = cmd;
-    let engine = ctx.engine().await?;
-    let report = engine.remind(dry_run).await?;
+    let app = ctx.app().await?;
+    let report = app.engine().remind(dry_run).await?;
     let delivery = if dry_run {
         None
     } else {
-        Some(ctx.courier(&engine)?.deliver_due().await?)
+        Some(app.courier().deliver_due().await?)
     };
     ctx.print(&json!({"reminders": report, "delivery": delivery}), || {
         let mut s = format!(
@@ -67,6 +67,6 @@ pub async fn run(ctx: &Ctx, cmd: Command) -> Result<()> {
         }
         s
     });
-    engine.store().close().await;
+    app.close().await;
     Ok(())
 }

@@ -1,7 +1,6 @@
-//! `amtspost serve`: runs the scheduled jobs (reminder pass, mail delivery)
-//! until Ctrl-C or SIGTERM; the job in hand is finished first.
-
-use std::sync::Arc;
+//! `amtspost serve`: runs the long-lived parts of the application (the
+//! reminder job and the mail courier) until Ctrl-C or SIGTERM; the job in
+//! hand is finished first.
 
 use anyhow::Result;
 
@@ -11,20 +10,14 @@ use super::Ctx;
 pub struct Args {}
 
 pub async fn run(ctx: &Ctx, _args: Args) -> Result<()> {
-    let engine = Arc::new(ctx.engine().await?);
-    let courier = Arc::new(ctx.courier(&engine)?);
+    let app = ctx.app_publishing().await?;
     eprintln!(
         "amtspost serve: reminders on `{}`, mail delivery on `{}` (Europe/Berlin); Ctrl-C stops",
         ctx.config.scheduler.reminders, ctx.config.scheduler.deliver
     );
-    crate::scheduler::run(
-        engine.clone(),
-        courier,
-        &ctx.config.scheduler,
-        shutdown_signal(),
-    )
-    .await?;
-    engine.store().close().await;
+    let result = app.run_until_stopped(shutdown_signal()).await;
+    app.close().await;
+    result?;
     eprintln!("amtspost serve: stopped");
     Ok(())
 }

@@ -33,7 +33,7 @@ mod tests;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use include_dir::{Dir, include_dir};
+use include_dir::Dir;
 use sha2::{Digest, Sha256};
 use typst::foundations::{Bytes, Datetime, Smart};
 use typst::text::{Font, FontBook};
@@ -44,8 +44,8 @@ use typst_pdf::{PdfOptions, PdfStandard, PdfStandards, Timestamp};
 
 use self::world::LetterWorld;
 
-/// Templates, examples and fonts compiled into the binary.
-static EMBEDDED: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
+/// Templates, examples and fonts compiled into the binary (embedded once, in [`crate::assets`]).
+static EMBEDDED: &Dir<'static> = &crate::assets::TEMPLATES;
 
 /// The fonts every letter is typeset with (always embedded, never taken from the
 /// machine): Liberation Sans 2.1, metric-compatible with Arial, SIL OFL 1.1.
@@ -169,7 +169,7 @@ impl LetterEngine {
     /// The templates and fonts compiled into the binary.
     pub fn embedded() -> Self {
         let mut files = BTreeMap::new();
-        collect_embedded(&EMBEDDED, &mut files);
+        collect_embedded(EMBEDDED, &mut files);
         Self::new(files, "templates/".to_owned())
     }
 

@@ -24,26 +24,6 @@ use minijinja::{Environment, ErrorKind, UndefinedBehavior};
 
 use super::error::MailError;
 
-/// The shipped templates: (file name, source).
-const EMBEDDED: &[(&str, &str)] = &[
-    (
-        "reminder.txt",
-        include_str!("../../templates/mail/reminder.txt"),
-    ),
-    (
-        "escalation.txt",
-        include_str!("../../templates/mail/escalation.txt"),
-    ),
-    (
-        "letter.txt",
-        include_str!("../../templates/mail/letter.txt"),
-    ),
-    (
-        "circular.txt",
-        include_str!("../../templates/mail/circular.txt"),
-    ),
-];
-
 /// The mail templates, ready to render. Cheap to share behind an `Arc`.
 #[derive(Debug)]
 pub struct MailTemplates {
@@ -53,13 +33,27 @@ pub struct MailTemplates {
 }
 
 impl MailTemplates {
-    /// The templates compiled into the binary.
+    /// The templates compiled into the binary (`templates/mail/*.txt`).
     pub fn embedded() -> Self {
         let mut templates = Self::empty();
-        for (name, source) in EMBEDDED {
-            let origin = format!("templates/mail/{name}");
+        let dir = crate::assets::TEMPLATES
+            .get_dir("mail")
+            .expect("templates/mail is embedded");
+        for file in dir.files() {
+            let path = file.path();
+            if path.extension().is_none_or(|e| e != "txt") {
+                continue;
+            }
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let source = file
+                .contents_utf8()
+                .unwrap_or_else(|| panic!("shipped mail template {name} is not UTF-8"));
+            let origin = format!("templates/{}", path.display());
             templates
-                .add(name.to_string(), source.to_string(), origin)
+                .add(name, source.to_string(), origin)
                 .unwrap_or_else(|e| panic!("shipped mail template is broken: {e}"));
         }
         templates

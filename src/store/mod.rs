@@ -17,7 +17,7 @@ macro_rules! case_columns {
 /// The columns `DocumentRow::from_row` reads.
 macro_rules! document_columns {
     () => {
-        "id, case_id, template, template_hash, data_hash, sha256, size_bytes, pages, recipient, letter_date, created_at"
+        "id, case_id, template, template_hash, data_hash, sha256, size_bytes, pages, recipient, letter_date, created_at, reference"
     };
 }
 
@@ -42,9 +42,10 @@ use sqlx::{Any, AnyPool, Executor, Row, Transaction};
 
 pub use outbox::{DueDeadline, MailRow, NewMail};
 pub use rows::{
-    CaseFilter, CaseRow, DeadlineRow, DefinitionRow, DocumentRow, NewCase, NewDeadline,
+    CaseFilter, CaseRow, DeadlineRow, DefinitionRow, DocumentRow, NewCase, NewDeadline, NewDocument,
 };
 
+use crate::domain::{CaseId, DeadlineStatus, FileNumber};
 use crate::journal::Event;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -79,6 +80,9 @@ pub enum StoreError {
         "case {file_number} was changed by someone else since it was read (expected version {expected}); reload it and try again"
     )]
     Conflict { file_number: String, expected: i64 },
+    /// Another transaction appended to the same case's journal first.
+    #[error("the case was changed by someone else at the same moment; reload it and try again")]
+    ConcurrentAppend,
     /// A unique constraint refused the row.
     #[error("{what} already exists")]
     Duplicate { what: String },
@@ -118,6 +122,16 @@ pub struct Stats {
     pub deadlines: Vec<(String, String, i64)>,
     /// (template, documents)
     pub documents: Vec<(String, i64)>,
+}
+
+/// A case with everything recorded about it, from one read transaction.
+#[derive(Debug, Clone)]
+pub struct CaseSnapshot {
+    pub case: CaseRow,
+    /// Newest first.
+    pub deadlines: Vec<DeadlineRow>,
+    pub events: Vec<Event>,
+    pub documents: Vec<DocumentRow>,
 }
 
 /// A connection pool to one database.
@@ -346,10 +360,81 @@ impl Store {
         rows.iter().map(CaseRow::from_row).collect()
     }
 
+    /// A case with its deadlines (newest first), journal and documents,
+    /// read in one transaction so that they agree with each other.
+    pub async fn case_snapshot(
+        &self,
+        file_number: &str,
+    ) -> Result<Option<CaseSnapshot>, StoreError> {
+        let what = "reading a case with its history";
+        let mut tx = self.pool.begin().await.map_err(q(what))?;
+        if self.backend == Backend::Postgres {
+            tx.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .await
+                .map_err(q(what))?;
+        }
+        let Some(case) = sqlx::query(concat!(
+            "SELECT ",
+            case_columns!(),
+            " FROM cases WHERE file_number = $1"
+        ))
+        .bind(file_number)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(q(what))?
+        .map(|r| CaseRow::from_row(&r))
+        .transpose()?
+        else {
+            return Ok(None);
+        };
+        let deadlines = sqlx::query(concat!(
+            "SELECT ",
+            deadline_columns!(),
+            " FROM deadlines WHERE case_id = $1 ORDER BY id DESC"
+        ))
+        .bind(case.id.0)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(q(what))?
+        .iter()
+        .map(DeadlineRow::from_row)
+        .collect::<Result<_, _>>()?;
+        let events = sqlx::query(
+            "SELECT case_id, seq, recorded_at, actor, role, kind, transition, payload, prev_hash, hash
+             FROM journal WHERE case_id = $1 ORDER BY seq",
+        )
+        .bind(case.id.0)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(q(what))?
+        .iter()
+        .map(rows::event_from_row)
+        .collect::<Result<_, _>>()?;
+        let documents = sqlx::query(concat!(
+            "SELECT ",
+            document_columns!(),
+            " FROM documents WHERE case_id = $1 ORDER BY id"
+        ))
+        .bind(case.id.0)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(q(what))?
+        .iter()
+        .map(DocumentRow::from_row)
+        .collect::<Result<_, _>>()?;
+        tx.commit().await.map_err(q(what))?;
+        Ok(Some(CaseSnapshot {
+            case,
+            deadlines,
+            events,
+            documents,
+        }))
+    }
+
     /// Who fired each of the named transitions on a case (four-eyes rule).
     pub async fn actors_of(
         &self,
-        case_id: i64,
+        case_id: CaseId,
         transitions: &[String],
     ) -> Result<BTreeMap<String, Vec<String>>, StoreError> {
         let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -357,7 +442,7 @@ impl Store {
             let rows = sqlx::query(
                 "SELECT DISTINCT actor FROM journal WHERE case_id = $1 AND transition = $2 AND kind = 'fired'",
             )
-            .bind(case_id)
+            .bind(case_id.0)
             .bind(t.as_str())
             .fetch_all(&self.pool)
             .await
@@ -373,13 +458,13 @@ impl Store {
     }
 
     /// A case's deadlines, newest first.
-    pub async fn deadlines_of(&self, case_id: i64) -> Result<Vec<DeadlineRow>, StoreError> {
+    pub async fn deadlines_of(&self, case_id: CaseId) -> Result<Vec<DeadlineRow>, StoreError> {
         let rows = sqlx::query(concat!(
             "SELECT ",
             deadline_columns!(),
             " FROM deadlines WHERE case_id = $1 ORDER BY id DESC"
         ))
-        .bind(case_id)
+        .bind(case_id.0)
         .fetch_all(&self.pool)
         .await
         .map_err(q("reading deadlines"))?;
@@ -387,13 +472,13 @@ impl Store {
     }
 
     /// Documents of one case, or of all cases, oldest first.
-    pub async fn documents(&self, case_id: Option<i64>) -> Result<Vec<DocumentRow>, StoreError> {
+    pub async fn documents(&self, case_id: Option<CaseId>) -> Result<Vec<DocumentRow>, StoreError> {
         let rows = sqlx::query(concat!(
             "SELECT ",
             document_columns!(),
             " FROM documents WHERE ($1 < 0 OR case_id = $1) ORDER BY id"
         ))
-        .bind(case_id.unwrap_or(-1))
+        .bind(case_id.map_or(-1, |c| c.0))
         .fetch_all(&self.pool)
         .await
         .map_err(q("reading documents"))?;
@@ -433,12 +518,12 @@ impl Store {
     // ---- journal ----
 
     /// A case's events in order.
-    pub async fn events(&self, case_id: i64) -> Result<Vec<Event>, StoreError> {
+    pub async fn events(&self, case_id: CaseId) -> Result<Vec<Event>, StoreError> {
         let rows = sqlx::query(
             "SELECT case_id, seq, recorded_at, actor, role, kind, transition, payload, prev_hash, hash
              FROM journal WHERE case_id = $1 ORDER BY seq",
         )
-        .bind(case_id)
+        .bind(case_id.0)
         .fetch_all(&self.pool)
         .await
         .map_err(q("reading the journal"))?;
@@ -446,7 +531,7 @@ impl Store {
     }
 
     /// Every case's id, file number and head hash, for `audit verify`.
-    pub async fn case_heads(&self) -> Result<Vec<(i64, String, String)>, StoreError> {
+    pub async fn case_heads(&self) -> Result<Vec<(CaseId, FileNumber, String)>, StoreError> {
         let rows = sqlx::query("SELECT id, file_number, head_hash FROM cases ORDER BY id")
             .fetch_all(&self.pool)
             .await
@@ -454,29 +539,72 @@ impl Store {
         rows.iter()
             .map(|r| {
                 Ok((
-                    r.try_get("id").map_err(q("listing cases to verify"))?,
-                    r.try_get("file_number")
-                        .map_err(q("listing cases to verify"))?,
-                    r.try_get("head_hash")
-                        .map_err(q("listing cases to verify"))?,
+                    CaseId(get(r, "id")?),
+                    FileNumber::new(get::<String>(r, "file_number")?),
+                    get(r, "head_hash")?,
                 ))
             })
             .collect()
     }
 
-    /// Runs raw SQL: for tests that play a malicious administrator.
-    #[doc(hidden)]
-    pub async fn execute_unchecked(&self, sql: &str) -> Result<u64, StoreError> {
-        let mut conn = self.pool.acquire().await.map_err(q("raw SQL"))?;
-        let mut affected = 0;
-        for statement in sql.split(';').filter(|s| !s.trim().is_empty()) {
-            affected += sqlx::query(sqlx::AssertSqlSafe(statement.to_string()))
-                .execute(&mut *conn)
-                .await
-                .map_err(q("raw SQL"))?
-                .rows_affected();
-        }
-        Ok(affected)
+    // ---- document bytes ----
+
+    /// The bytes of a stored document, by content hash.
+    pub async fn document_bytes(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        sqlx::query("SELECT bytes FROM document_blobs WHERE sha256 = $1")
+            .bind(sha256)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(q("reading a document"))?
+            .map(|r| get(&r, "bytes"))
+            .transpose()
+    }
+
+    /// Documents with the file number of their case, of one case or all,
+    /// oldest first: what `document export` writes out.
+    pub async fn documents_with_file_numbers(
+        &self,
+        file_number: Option<&str>,
+    ) -> Result<Vec<(FileNumber, DocumentRow)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT c.file_number AS case_file_number, d.id, d.case_id, d.template, d.template_hash, d.data_hash, d.sha256,
+                    d.size_bytes, d.pages, d.recipient, d.letter_date, d.created_at, d.reference
+             FROM documents d JOIN cases c ON c.id = d.case_id
+             WHERE ($1 = '' OR c.file_number = $1) ORDER BY d.id",
+        )
+        .bind(file_number.unwrap_or(""))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("listing documents"))?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    FileNumber::new(get::<String>(r, "case_file_number")?),
+                    DocumentRow::from_row(r)?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Content hashes that documents reference but whose bytes are not in
+    /// the database (a database from before documents moved into it).
+    pub async fn documents_without_bytes(&self) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT d.sha256 FROM documents d
+             LEFT JOIN document_blobs b ON b.sha256 = d.sha256
+             WHERE b.sha256 IS NULL ORDER BY d.sha256",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("finding documents to import"))?;
+        rows.iter().map(|r| get(r, "sha256")).collect()
+    }
+
+    /// Stores bytes under their content hash (idempotent).
+    pub async fn put_document_bytes(&self, sha256: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        tx.put_bytes(sha256, bytes).await?;
+        tx.commit().await
     }
 }
 
@@ -531,7 +659,7 @@ impl Tx {
     }
 
     /// Inserts a new case and returns its id.
-    pub async fn insert_case(&mut self, c: &NewCase<'_>) -> Result<i64, StoreError> {
+    pub async fn insert_case(&mut self, c: &NewCase<'_>) -> Result<CaseId, StoreError> {
         let r = sqlx::query(
             "INSERT INTO cases (file_number, workflow_id, workflow_version, state, data, parties, version, last_seq, head_hash, opened_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, 0, 0, $7, $8, $8) RETURNING id",
@@ -541,20 +669,20 @@ impl Tx {
         .bind(c.workflow_version)
         .bind(c.state)
         .bind(json_text(c.data))
-        .bind(c.parties.to_string())
+        .bind(serde_json::to_string(c.parties).expect("parties serialise"))
         .bind(crate::journal::GENESIS)
         .bind(c.at)
         .fetch_one(&mut *self.tx)
         .await
-        .map_err(|e| unique_or(e, "opening a case", |_| format!("case {}", c.file_number)))?;
-        r.try_get("id").map_err(q("opening a case"))
+        .map_err(|e| constraint_error(e, "opening a case"))?;
+        r.try_get("id").map(CaseId).map_err(q("opening a case"))
     }
 
     /// Moves a case on, if nobody else did since `expected_version` was read.
     #[allow(clippy::too_many_arguments)]
     pub async fn update_case(
         &mut self,
-        id: i64,
+        id: CaseId,
         file_number: &str,
         expected_version: i64,
         state: &str,
@@ -567,7 +695,7 @@ impl Tx {
             "UPDATE cases SET state = $3, data = $4, version = version + 1, last_seq = $5, head_hash = $6, updated_at = $7
              WHERE id = $1 AND version = $2",
         )
-        .bind(id)
+        .bind(id.0)
         .bind(expected_version)
         .bind(state)
         .bind(json_text(data))
@@ -594,7 +722,7 @@ impl Tx {
             "UPDATE deadlines SET status = 'superseded', closed_at = $3
              WHERE case_id = $1 AND name = $2 AND status = 'open'",
         )
-        .bind(d.case_id)
+        .bind(d.case_id.0)
         .bind(d.name)
         .bind(d.at)
         .execute(&mut *self.tx)
@@ -604,7 +732,7 @@ impl Tx {
             "INSERT INTO deadlines (case_id, name, title, due_date, status, set_at, legal_basis, explanation)
              VALUES ($1, $2, $3, $4, 'open', $5, $6, $7) RETURNING id",
         )
-        .bind(d.case_id)
+        .bind(d.case_id.0)
         .bind(d.name)
         .bind(d.title)
         .bind(d.due_date)
@@ -620,18 +748,18 @@ impl Tx {
     /// Closes a case's open deadline (met or expired); returns how many were open.
     pub async fn close_deadline(
         &mut self,
-        case_id: i64,
+        case_id: CaseId,
         name: &str,
-        status: &str,
+        status: DeadlineStatus,
         at: &str,
     ) -> Result<u64, StoreError> {
         sqlx::query(
             "UPDATE deadlines SET status = $3, closed_at = $4
              WHERE case_id = $1 AND name = $2 AND status = 'open'",
         )
-        .bind(case_id)
+        .bind(case_id.0)
         .bind(name)
-        .bind(status)
+        .bind(status.as_str())
         .bind(at)
         .execute(&mut *self.tx)
         .await
@@ -639,13 +767,30 @@ impl Tx {
         .map_err(q("closing a deadline"))
     }
 
-    /// Records an issued document.
-    pub async fn insert_document(&mut self, d: &DocumentRow) -> Result<i64, StoreError> {
+    /// Stores bytes under their content hash, once.
+    pub async fn put_bytes(&mut self, sha256: &str, bytes: &[u8]) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO documents (case_id, template, template_hash, data_hash, sha256, size_bytes, pages, recipient, letter_date, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+            "INSERT INTO document_blobs (sha256, size_bytes, bytes) VALUES ($1, $2, $3)
+             ON CONFLICT (sha256) DO NOTHING",
         )
-        .bind(d.case_id)
+        .bind(sha256)
+        .bind(bytes.len() as i64)
+        .bind(bytes)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(q("storing a document"))?;
+        Ok(())
+    }
+
+    /// Records an issued document with its bytes, in this transaction.
+    pub async fn insert_document(&mut self, new: &NewDocument<'_>) -> Result<i64, StoreError> {
+        self.put_bytes(&new.row.sha256, new.pdf).await?;
+        let d = new.row;
+        sqlx::query(
+            "INSERT INTO documents (case_id, template, template_hash, data_hash, sha256, size_bytes, pages, recipient, letter_date, created_at, reference)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+        )
+        .bind(d.case_id.0)
         .bind(d.template.as_str())
         .bind(d.template_hash.as_str())
         .bind(d.data_hash.as_str())
@@ -655,6 +800,7 @@ impl Tx {
         .bind(d.recipient.as_str())
         .bind(d.letter_date.as_str())
         .bind(d.created_at.as_str())
+        .bind(d.reference.as_deref())
         .fetch_one(&mut *self.tx)
         .await
         .and_then(|r| r.try_get("id"))
@@ -680,7 +826,7 @@ impl Tx {
             .bind(e.hash.as_str())
             .execute(&mut *self.tx)
             .await
-            .map_err(|err| unique_or(err, "writing the journal", |_| format!("event {} of case {}", e.seq, e.case_id)))?;
+            .map_err(|err| constraint_error(err, "writing the journal"))?;
         }
         Ok(())
     }
@@ -690,13 +836,26 @@ fn json_text(m: &Map<String, Value>) -> String {
     serde_json::to_string(m).expect("a JSON map always serialises")
 }
 
-/// Turns a unique violation into `Duplicate`, anything else into `Query`.
-fn unique_or(e: sqlx::Error, what: &'static str, name: impl FnOnce(&str) -> String) -> StoreError {
+/// Turns a constraint violation into the domain error its constraint
+/// stands for (by the constraint's name, or on SQLite, which names no
+/// constraint, by the columns in its message); anything else into `Query`.
+fn constraint_error(e: sqlx::Error, what: &'static str) -> StoreError {
     if let sqlx::Error::Database(db) = &e
         && db.is_unique_violation()
     {
+        let name = db.constraint().unwrap_or("");
+        let message = db.message();
+        if name == "journal_pkey" || message.contains("journal.case_id, journal.seq") {
+            // Two transactions chained onto the same head at once.
+            return StoreError::ConcurrentAppend;
+        }
+        if name == "cases_file_number_key" || message.contains("cases.file_number") {
+            return StoreError::Duplicate {
+                what: "a case with this file number".into(),
+            };
+        }
         return StoreError::Duplicate {
-            what: name(db.constraint().unwrap_or("")),
+            what: format!("a row ({name})"),
         };
     }
     StoreError::Query { what, source: e }

@@ -1,19 +1,25 @@
 //! SQL for deadlines coming due, reminders and the mail outbox.
 
-use serde_json::Value;
+use std::collections::BTreeMap;
+
 use sqlx::any::AnyRow;
 
+use super::rows::status;
 use super::{DeadlineRow, Store, StoreError, Tx, get, q};
+use crate::domain::{
+    AttachmentRef, CaseId, DeadlineStatus, FileNumber, MailStatus, PartyRef, ReminderStatus,
+    StateName,
+};
 
 /// An open deadline with what the reminder pass needs of its case.
 #[derive(Debug, Clone)]
 pub struct DueDeadline {
     pub deadline: DeadlineRow,
-    pub file_number: String,
+    pub file_number: FileNumber,
     pub workflow_id: String,
     pub workflow_version: i64,
-    pub state: String,
-    pub parties: Value,
+    pub state: StateName,
+    pub parties: BTreeMap<String, PartyRef>,
 }
 
 /// A mail in the outbox.
@@ -21,14 +27,14 @@ pub struct DueDeadline {
 pub struct MailRow {
     pub id: i64,
     pub message_id: String,
-    pub case_id: Option<i64>,
+    pub case_id: Option<CaseId>,
     pub kind: String,
     pub recipients: Vec<String>,
     pub subject: String,
     pub body: String,
-    /// `[{"filename", "content_type", "sha256"}]`: the bytes are in the document store.
-    pub attachments: Value,
-    pub status: String,
+    /// Stored documents to attach, by content hash.
+    pub attachments: Vec<AttachmentRef>,
+    pub status: MailStatus,
     pub attempts: i64,
     pub next_attempt_at: String,
     pub last_error: Option<String>,
@@ -53,7 +59,7 @@ impl MailRow {
         Ok(Self {
             id: get(r, "id")?,
             message_id: get(r, "message_id")?,
-            case_id: get(r, "case_id")?,
+            case_id: get::<Option<i64>>(r, "case_id")?.map(CaseId),
             kind: get(r, "kind")?,
             recipients: serde_json::from_str(&recipients)
                 .map_err(|e| corrupt("mail recipients", e))?,
@@ -61,7 +67,7 @@ impl MailRow {
             body: get(r, "body")?,
             attachments: serde_json::from_str(&attachments)
                 .map_err(|e| corrupt("mail attachments", e))?,
-            status: get(r, "status")?,
+            status: status(r, "status")?,
             attempts: get(r, "attempts")?,
             next_attempt_at: get(r, "next_attempt_at")?,
             last_error: get(r, "last_error")?,
@@ -74,12 +80,12 @@ impl MailRow {
 /// What `enqueue_mail` writes.
 pub struct NewMail<'a> {
     pub message_id: &'a str,
-    pub case_id: Option<i64>,
+    pub case_id: Option<CaseId>,
     pub kind: &'a str,
     pub recipients: &'a [String],
     pub subject: &'a str,
     pub body: &'a str,
-    pub attachments: &'a Value,
+    pub attachments: &'a [AttachmentRef],
     pub at: &'a str,
 }
 
@@ -105,10 +111,10 @@ impl Store {
                 let parties: String = get(r, "parties")?;
                 Ok(DueDeadline {
                     deadline: DeadlineRow::from_row(r)?,
-                    file_number: get(r, "file_number")?,
+                    file_number: FileNumber::new(get::<String>(r, "file_number")?),
                     workflow_id: get(r, "workflow_id")?,
                     workflow_version: get(r, "workflow_version")?,
-                    state: get(r, "state")?,
+                    state: StateName::new(get::<String>(r, "state")?),
                     parties: serde_json::from_str(&parties).map_err(|e| StoreError::Corrupt {
                         what: "case parties".into(),
                         detail: e.to_string(),
@@ -159,7 +165,7 @@ impl Store {
     pub async fn finish_mail(
         &self,
         id: i64,
-        status: &str,
+        status: MailStatus,
         next_attempt_at: &str,
         error: Option<&str>,
         sent_at: Option<&str>,
@@ -169,7 +175,7 @@ impl Store {
             "UPDATE outbox SET status = $2, next_attempt_at = $3, last_error = $4, sent_at = $5 WHERE id = $1",
         )
         .bind(id)
-        .bind(status)
+        .bind(status.as_str())
         .bind(next_attempt_at)
         .bind(error)
         .bind(sent_at)
@@ -215,14 +221,14 @@ impl Store {
     }
 
     /// How many mails are in each status.
-    pub async fn mail_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+    pub async fn mail_counts(&self) -> Result<Vec<(MailStatus, i64)>, StoreError> {
         let rows =
             sqlx::query("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status ORDER BY status")
                 .fetch_all(&self.pool)
                 .await
                 .map_err(q("counting the outbox"))?;
         rows.iter()
-            .map(|r| Ok((get(r, "status")?, get(r, "n")?)))
+            .map(|r| Ok((status(r, "status")?, get(r, "n")?)))
             .collect()
     }
 }
@@ -236,7 +242,7 @@ impl Tx {
         step: &str,
         recipient: &str,
         due_date: &str,
-        status: &str,
+        status: ReminderStatus,
         at: &str,
     ) -> Result<bool, StoreError> {
         let n = sqlx::query(
@@ -247,7 +253,7 @@ impl Tx {
         .bind(step)
         .bind(recipient)
         .bind(due_date)
-        .bind(status)
+        .bind(status.as_str())
         .bind(at)
         .execute(&mut *self.tx)
         .await
@@ -261,7 +267,7 @@ impl Tx {
     pub async fn expire_deadline(
         &mut self,
         id: i64,
-        status: &str,
+        status: DeadlineStatus,
         at: &str,
     ) -> Result<bool, StoreError> {
         let n = sqlx::query(
@@ -269,7 +275,7 @@ impl Tx {
         )
         .bind(id)
         .bind(at)
-        .bind(status)
+        .bind(status.as_str())
         .execute(&mut *self.tx)
         .await
         .map_err(q("expiring a deadline"))?
@@ -284,12 +290,12 @@ impl Tx {
              VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $8) ON CONFLICT (message_id) DO NOTHING",
         )
         .bind(m.message_id)
-        .bind(m.case_id)
+        .bind(m.case_id.map(|c| c.0))
         .bind(m.kind)
         .bind(serde_json::to_string(m.recipients).expect("recipients serialise"))
         .bind(m.subject)
         .bind(m.body)
-        .bind(m.attachments.to_string())
+        .bind(serde_json::to_string(m.attachments).expect("attachments serialise"))
         .bind(m.at)
         .execute(&mut *self.tx)
         .await

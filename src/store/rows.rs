@@ -1,9 +1,13 @@
 //! Row types the store reads and writes.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value};
 use sqlx::any::AnyRow;
 
 use super::{StoreError, get};
+use crate::domain::PartyRef;
+use crate::domain::{CaseId, DeadlineStatus, FileNumber, StateName};
 use crate::journal::Event;
 
 /// A stored workflow version.
@@ -31,13 +35,14 @@ impl DefinitionRow {
 /// A case as stored.
 #[derive(Debug, Clone)]
 pub struct CaseRow {
-    pub id: i64,
-    pub file_number: String,
+    pub id: CaseId,
+    pub file_number: FileNumber,
     pub workflow_id: String,
     pub workflow_version: i64,
-    pub state: String,
+    pub state: StateName,
     pub data: Map<String, Value>,
-    pub parties: Value,
+    /// Who letters go to, by party role (e.g. `applicant`).
+    pub parties: BTreeMap<String, PartyRef>,
     /// Bumped by every change: the optimistic-concurrency token.
     pub version: i64,
     pub last_seq: i64,
@@ -51,11 +56,11 @@ impl CaseRow {
         let data: String = get(r, "data")?;
         let parties: String = get(r, "parties")?;
         Ok(Self {
-            id: get(r, "id")?,
-            file_number: get(r, "file_number")?,
+            id: CaseId(get(r, "id")?),
+            file_number: FileNumber::new(get::<String>(r, "file_number")?),
             workflow_id: get(r, "workflow_id")?,
             workflow_version: get(r, "workflow_version")?,
-            state: get(r, "state")?,
+            state: StateName::new(get::<String>(r, "state")?),
             data: serde_json::from_str(&data).map_err(|e| StoreError::Corrupt {
                 what: "case data".into(),
                 detail: e.to_string(),
@@ -80,7 +85,7 @@ pub struct NewCase<'a> {
     pub workflow_version: i64,
     pub state: &'a str,
     pub data: &'a Map<String, Value>,
-    pub parties: &'a Value,
+    pub parties: &'a BTreeMap<String, PartyRef>,
     pub at: &'a str,
 }
 
@@ -100,6 +105,19 @@ impl Default for CaseFilter {
             limit: 1000,
         }
     }
+}
+
+/// Reads a status column into its enum.
+pub(super) fn status<T: std::str::FromStr<Err = crate::domain::UnknownStatus>>(
+    r: &AnyRow,
+    col: &str,
+) -> Result<T, StoreError> {
+    get::<String>(r, col)?
+        .parse()
+        .map_err(|e: crate::domain::UnknownStatus| StoreError::Corrupt {
+            what: format!("column `{col}`"),
+            detail: e.to_string(),
+        })
 }
 
 pub(super) fn event_from_row(r: &AnyRow) -> Result<Event, StoreError> {
@@ -125,11 +143,11 @@ pub(super) fn event_from_row(r: &AnyRow) -> Result<Event, StoreError> {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct DeadlineRow {
     pub id: i64,
-    pub case_id: i64,
+    pub case_id: CaseId,
     pub name: String,
     pub title: String,
     pub due_date: String,
-    pub status: String,
+    pub status: DeadlineStatus,
     pub set_at: String,
     pub closed_at: Option<String>,
     pub legal_basis: Option<String>,
@@ -141,11 +159,11 @@ impl DeadlineRow {
         let explanation: String = get(r, "explanation")?;
         Ok(Self {
             id: get(r, "id")?,
-            case_id: get(r, "case_id")?,
+            case_id: CaseId(get(r, "case_id")?),
             name: get(r, "name")?,
             title: get(r, "title")?,
             due_date: get(r, "due_date")?,
-            status: get(r, "status")?,
+            status: status(r, "status")?,
             set_at: get(r, "set_at")?,
             closed_at: get(r, "closed_at")?,
             legal_basis: get(r, "legal_basis")?,
@@ -159,7 +177,7 @@ impl DeadlineRow {
 
 /// What `insert_deadline` writes.
 pub struct NewDeadline<'a> {
-    pub case_id: i64,
+    pub case_id: CaseId,
     pub name: &'a str,
     pub title: &'a str,
     pub due_date: &'a str,
@@ -172,7 +190,7 @@ pub struct NewDeadline<'a> {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct DocumentRow {
     pub id: i64,
-    pub case_id: i64,
+    pub case_id: CaseId,
     pub template: String,
     pub template_hash: String,
     pub data_hash: String,
@@ -182,13 +200,21 @@ pub struct DocumentRow {
     pub recipient: String,
     pub letter_date: String,
     pub created_at: String,
+    /// The number allocated in the same transition (e.g. the notice number).
+    pub reference: Option<String>,
+}
+
+/// A document to record, with its bytes (stored once per content hash).
+pub struct NewDocument<'a> {
+    pub row: &'a DocumentRow,
+    pub pdf: &'a [u8],
 }
 
 impl DocumentRow {
     pub(super) fn from_row(r: &AnyRow) -> Result<Self, StoreError> {
         Ok(Self {
             id: get(r, "id")?,
-            case_id: get(r, "case_id")?,
+            case_id: CaseId(get(r, "case_id")?),
             template: get(r, "template")?,
             template_hash: get(r, "template_hash")?,
             data_hash: get(r, "data_hash")?,
@@ -198,6 +224,7 @@ impl DocumentRow {
             recipient: get(r, "recipient")?,
             letter_date: get(r, "letter_date")?,
             created_at: get(r, "created_at")?,
+            reference: get(r, "reference")?,
         })
     }
 }

@@ -115,7 +115,7 @@ impl FieldKind {
                     .map_err(|_| format!("`{s}` is not a date; write YYYY-MM-DD"));
             }
             (FieldKind::Email, V::String(s)) => {
-                return crate::case::EmailAddress::parse(s)
+                return crate::domain::EmailAddress::parse(s)
                     .map(|_| ())
                     .map_err(|e| e.to_string());
             }
@@ -203,10 +203,10 @@ pub enum DeadlineKind {
 
 impl DeadlineKind {
     /// The status a deadline of this kind gets when its end has passed.
-    pub fn expired_status(self) -> &'static str {
+    pub fn expired_status(self) -> crate::domain::DeadlineStatus {
         match self {
-            DeadlineKind::Obligation => "expired",
-            DeadlineKind::Period => "elapsed",
+            DeadlineKind::Obligation => crate::domain::DeadlineStatus::Expired,
+            DeadlineKind::Period => crate::domain::DeadlineStatus::Elapsed,
         }
     }
 }

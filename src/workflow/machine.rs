@@ -193,6 +193,28 @@ impl Definition {
     /// (absent ones as null, so `data.x != null` works), and `number` fields
     /// always as doubles, so that `2 + 0.5` does not depend on whether a
     /// clerk typed `2` or `2.0` (CEL does not mix int and double arithmetic).
+    /// The variables a `set` or letter-data expression sees: the contract
+    /// with workflow authors (`data`, `file_number`, `today`, `party`,
+    /// `deadlines`, `rates`), built in this one place.
+    pub fn expression_vars(
+        &self,
+        data: &Map<String, Value>,
+        file_number: &str,
+        today: chrono::NaiveDate,
+        party: Value,
+        deadlines: &Map<String, Value>,
+        rates: &Map<String, Value>,
+    ) -> Map<String, Value> {
+        let mut vars = Map::new();
+        vars.insert("data".into(), Value::Object(self.expression_data(data)));
+        vars.insert("file_number".into(), Value::from(file_number));
+        vars.insert("today".into(), Value::from(today.to_string()));
+        vars.insert("party".into(), party);
+        vars.insert("deadlines".into(), Value::Object(deadlines.clone()));
+        vars.insert("rates".into(), Value::Object(rates.clone()));
+        vars
+    }
+
     pub fn expression_data(&self, data: &Map<String, Value>) -> Map<String, Value> {
         let mut full = data.clone();
         for (name, field) in &self.fields {

@@ -88,6 +88,70 @@ pub enum WorkflowError {
     MissingParty { party: String, title: String },
 }
 
+impl WorkflowError {
+    /// The field a refusal is about, if any.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            WorkflowError::MissingField { field, .. }
+            | WorkflowError::UnknownField { field, .. }
+            | WorkflowError::InvalidField { field, .. } => Some(field),
+            WorkflowError::UnknownParty { party, .. }
+            | WorkflowError::MissingParty { party, .. } => Some(party),
+            _ => None,
+        }
+    }
+
+    /// The rule that refused, as a stable name for programs.
+    pub fn rule(&self) -> &'static str {
+        match self {
+            WorkflowError::Invalid(_) => "definition",
+            WorkflowError::UnknownTransition { .. } => "unknown_transition",
+            WorkflowError::WrongState { .. } => "wrong_state",
+            WorkflowError::CaseClosed { .. } => "case_closed",
+            WorkflowError::WrongRole { .. } => "role",
+            WorkflowError::FourEyes { .. } => "four_eyes",
+            WorkflowError::MissingField { .. } => "required_field",
+            WorkflowError::UnknownField { .. } => "unknown_field",
+            WorkflowError::InvalidField { .. } => "field_type",
+            WorkflowError::GuardFailed { .. } => "guard",
+            WorkflowError::GuardFault { .. } => "guard_fault",
+            WorkflowError::UnknownParty { .. } => "unknown_party",
+            WorkflowError::MissingParty { .. } => "required_party",
+        }
+    }
+
+    /// What the actor can do about it, as data (the message says what happened).
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            WorkflowError::UnknownTransition { available, .. }
+            | WorkflowError::WrongState { available, .. }
+                if !available.is_empty() =>
+            {
+                Some(format!(
+                    "transitions possible now: {}",
+                    available.join(", ")
+                ))
+            }
+            WorkflowError::WrongRole { allowed, .. } => {
+                Some(format!("ask someone in role {}", allowed.join(" or ")))
+            }
+            WorkflowError::FourEyes { .. } => Some("another person must do this step".into()),
+            WorkflowError::MissingField { field, .. } => {
+                Some(format!("give `{field}` a value (--set {field}=...)"))
+            }
+            _ => None,
+        }
+    }
+
+    /// The diagnostics of a definition error, each with file, line, column and hint.
+    pub fn diagnostics(&self) -> Option<&[Diagnostic]> {
+        match self {
+            WorkflowError::Invalid(d) => Some(d),
+            _ => None,
+        }
+    }
+}
+
 fn render_diagnostics(d: &[Diagnostic]) -> String {
     d.iter()
         .map(|d| d.to_string())

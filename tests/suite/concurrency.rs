@@ -35,7 +35,7 @@ on_both_databases! {
         let mut tasks = Vec::new();
         for i in 0..24 {
             let app = app.clone();
-            tasks.push(tokio::spawn(async move { app.open_antrag(&format!("Gemeinde {i}")).await.file_number }));
+            tasks.push(tokio::spawn(async move { app.open_antrag(&format!("Gemeinde {i}")).await.file_number.to_string() }));
         }
         let mut numbers = BTreeSet::new();
         for t in tasks {

@@ -57,6 +57,12 @@ on_both_databases! {
         assert_eq!(count(d, "nachreichung", "expired"), 1);
         assert_eq!(count(d, "klagefrist", "elapsed"), 12);
 
+        // Every document is exported, one folder per file number.
+        let folders: Vec<_> = std::fs::read_dir(&s.documents_dir).unwrap().map(|e| e.unwrap().path()).collect();
+        assert!(folders.iter().all(|f| f.is_dir()), "{folders:?}");
+        let exported: usize = folders.iter().map(|f| std::fs::read_dir(f).unwrap().count()).sum();
+        assert_eq!(exported as i64, docs.values().sum::<i64>());
+
         // The circular: number 172/12, refused once under the four-eyes rule.
         let rs = lines_of(&s, "Mitglieder des Landkreistages Nordrhein-Westfalen", "RS");
         assert_eq!(rs[0].0, "2012-03-19");
@@ -114,13 +120,12 @@ on_both_databases! {
 async fn the_circular_pdf_carries_the_seed_header_data() {
     let db = crate::support::TestDb::sqlite().await;
     let s = demo(&db).await;
-    let store = amtspost::document::DocumentStore::new(&s.documents_dir);
-    let sqlite = amtspost::store::Store::connect(&s.database_url)
-        .await
-        .unwrap();
-    let docs = sqlite.documents(None).await.unwrap();
-    let circular = docs.iter().find(|d| d.template == "rundschreiben").unwrap();
-    let text = crate::support::pdftotext(&store.read(&circular.sha256).await.unwrap());
+    // The documents folder is organised by file number, each letter named
+    // by its date, template and number.
+    let circular = s
+        .documents_dir
+        .join("RS-AKTE-2012-0001/2012-03-19_rundschreiben_172-12.pdf");
+    let text = crate::support::pdftotext(&std::fs::read(&circular).unwrap());
     for needle in [
         "172/12",
         "50.50.00/33.60.01 Li/Sü",

@@ -18,11 +18,11 @@ on_both_databases! {
         assert_eq!(doc.template, "eingangsbestaetigung");
         assert_eq!(doc.recipient, "Kreis Unna");
         assert_eq!(doc.letter_date, "2012-03-19");
-        assert_eq!(app.engine.documents().verify(&doc.sha256).await, amtspost::document::FileCheck::Ok);
+        assert!(app.app.documents().verify().await.unwrap().problems.is_empty());
 
-        let text = pdftotext(&app.engine.documents().read(&doc.sha256).await.unwrap());
+        let text = pdftotext(&app.app.documents().bytes(&doc.sha256).await.unwrap());
         assert!(text.contains("Kreis Unna"), "{text}");
-        assert!(text.contains(&case.file_number), "{text}");
+        assert!(text.contains(case.file_number.as_str()), "{text}");
         assert!(text.contains("Förderung für Kreis Unna"), "{text}");
         assert!(text.contains("19.03.2012"), "{text}");
 
@@ -58,9 +58,42 @@ on_both_databases! {
         assert_eq!(now.version, case.version);
         assert_eq!(app.engine.history(&case.file_number).await.unwrap().len(), 1);
         assert!(app.engine.case_documents(&case.file_number).await.unwrap().is_empty());
-        let docs_dir = db.dir.path().join("documents");
-        let files = walk(&docs_dir);
-        assert!(files.is_empty(), "no document file is left behind: {files:?}");
+        assert_eq!(db.count("SELECT COUNT(*) FROM documents").await, 0, "no document row");
+        assert_eq!(db.count("SELECT COUNT(*) FROM document_blobs").await, 0, "no stored PDF");
+        assert_eq!(db.count("SELECT COUNT(*) FROM outbox").await, 0, "no mail");
+        let files = walk(db.dir.path());
+        assert!(
+            files.iter().all(|f| !f.extension().is_some_and(|e| e == "pdf")),
+            "no PDF file is left behind: {files:?}"
+        );
+    }
+
+    async fn a_lost_version_race_leaves_no_document_behind(db) {
+        let app = TestApp::new(&db).await;
+        for round in 0..3 {
+            let case = app.open_antrag(&format!("Kreis {round}")).await;
+            // Two clerks acknowledge the same application at once, each with
+            // a different name in the data, so their letters differ.
+            let mut a = app.fire(&case.file_number, "pruefen", "meier", "clerk", json!({"name": format!("Kreis {round} A")}));
+            let mut b = app.fire(&case.file_number, "pruefen", "schulz", "clerk", json!({"name": format!("Kreis {round} B")}));
+            a.expected_version = Some(case.version);
+            b.expected_version = Some(case.version);
+            let (ra, rb) = tokio::join!(app.engine.fire(a), app.engine.fire(b));
+            assert_eq!([ra.is_ok(), rb.is_ok()].iter().filter(|w| **w).count(), 1, "{ra:?} / {rb:?}");
+            let docs = app.engine.case_documents(&case.file_number).await.unwrap();
+            assert_eq!(docs.len(), 1, "only the winner's letter is recorded");
+            let winner = if ra.is_ok() { "A" } else { "B" };
+            let text = pdftotext(&app.app.documents().bytes(&docs[0].sha256).await.unwrap());
+            assert!(text.contains(&format!("Kreis {round} {winner}")), "the winner's letter: {text}");
+        }
+        // Every stored PDF belongs to a recorded document: the losers' PDFs
+        // were rolled back with their transactions.
+        let orphans = db
+            .count("SELECT COUNT(*) FROM document_blobs b WHERE NOT EXISTS (SELECT 1 FROM documents d WHERE d.sha256 = b.sha256)")
+            .await;
+        assert_eq!(orphans, 0);
+        assert_eq!(db.count("SELECT COUNT(*) FROM document_blobs").await, 3);
+        assert!(app.app.documents().verify().await.unwrap().problems.is_empty());
     }
 }
 

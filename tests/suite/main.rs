@@ -4,6 +4,7 @@
 
 mod support;
 
+mod app;
 mod cli;
 mod concurrency;
 mod demo;

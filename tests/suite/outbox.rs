@@ -20,14 +20,14 @@ on_both_databases! {
         let mails = sink.wait_for(1, Duration::from_secs(10)).await;
         let m = &mails[0];
         assert_eq!(m.envelope_to, ["poststelle@kreis-unna.example.org"]);
-        assert!(m.subject.contains(&n), "{}", m.subject);
+        assert!(m.subject.contains(n.as_str()), "{}", m.subject);
         assert!(m.message_id.starts_with("letter."), "{}", m.message_id);
         assert!(m.message_id.ends_with("@example.org"), "{}", m.message_id);
         assert!(m.text.contains("19.03.2012"), "{}", m.text);
         let doc = &app.engine.case_documents(&n).await.unwrap()[0];
         assert_eq!(m.attachments.len(), 1);
         assert_eq!(m.attachments[0].0, format!("eingangsbestaetigung-{n}.pdf"));
-        assert_eq!(m.attachments[0].1, app.engine.documents().read(&doc.sha256).await.unwrap());
+        assert_eq!(m.attachments[0].1, app.app.documents().bytes(&doc.sha256).await.unwrap());
     }
 
     async fn a_down_server_means_retries_then_failed_then_delivery_after_retry(db) {
@@ -49,7 +49,7 @@ on_both_databases! {
         app.clock.advance(chrono::Duration::minutes(2));
         assert_eq!(courier.deliver_due().await.unwrap().failed, 1);
 
-        let failed = app.engine.store().list_mail(true, 10).await.unwrap();
+        let failed = app.app.courier().list(true, 10).await.unwrap();
         assert_eq!(failed.len(), 1);
         assert_eq!(failed[0].attempts, 3);
         assert!(failed[0].last_error.as_deref().unwrap().contains(&format!("127.0.0.1:{closed}")));
@@ -71,7 +71,7 @@ on_both_databases! {
         assert!(String::from_utf8_lossy(&out.stdout).contains("1 sent"));
         let mails = sink.wait_for(1, Duration::from_secs(10)).await;
         assert_eq!(mails.len(), 1);
-        assert!(app.engine.store().list_mail(true, 10).await.unwrap().is_empty());
+        assert!(app.app.courier().list(true, 10).await.unwrap().is_empty());
     }
 
     async fn a_rejected_recipient_fails_at_once(db) {

@@ -20,7 +20,7 @@ async fn waiting_case(app: &TestApp) -> String {
         .fire(app.fire(&n, "nachfordern", "meier", "clerk", json!({})))
         .await
         .unwrap();
-    n
+    n.to_string()
 }
 
 /// Reminder mails received, in order.

@@ -126,7 +126,7 @@ fn guard_message(result: Result<CaseView, CaseError>) -> String {
 async fn letters(app: &TestApp, db: &TestDb, file_number: &str) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for doc in app.engine.case_documents(file_number).await.unwrap() {
-        let pdf = app.engine.documents().read(&doc.sha256).await.unwrap();
+        let pdf = app.app.documents().bytes(&doc.sha256).await.unwrap();
         if let Ok(dir) = std::env::var("AMTSPOST_KEEP_PDF") {
             let backend = if db.is_postgres() {
                 "postgres"

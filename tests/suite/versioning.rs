@@ -21,12 +21,8 @@ on_both_databases! {
         drop(app);
 
         copy_fixture(&wf, |t| t.replace("posts <= 3.5", "posts <= 5"));
-        let catalog = amtspost::catalog::Catalog::load(
-            std::slice::from_ref(&wf),
-            amtspost::letter::LetterEngine::embedded().templates().into_iter().collect(),
-        ).unwrap();
-        let store = amtspost::store::Store::connect(&db.url).await.unwrap();
-        let err = catalog.publish(&store, "2012-04-01T00:00:00Z").await.unwrap_err();
+        // Publishing, as `amtspost serve` does at start-up, refuses the edit.
+        let err = TestApp::try_build(crate::support::test_config(&db, &wf), None).await.err().unwrap();
         assert_eq!(
             err.to_string(),
             "workflow `antrag` version 1 was changed but 1 case(s) use that version; raise `version` in the file to publish the change"

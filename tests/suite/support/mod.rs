@@ -6,12 +6,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;
 
+use amtspost::app::{App, AppOptions};
 use amtspost::case::{Actor, CaseView, Engine, FireRequest, OpenRequest, PartyRef};
-use amtspost::catalog::Catalog;
 use amtspost::clock::ManualClock;
 use amtspost::config::Config;
 use amtspost::letter::LetterEngine;
-use amtspost::store::Store;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
@@ -108,6 +107,53 @@ impl TestDb {
     pub fn is_postgres(&self) -> bool {
         self.schema.is_some()
     }
+
+    /// Runs SQL on the database behind amtspost's back: for tests that play
+    /// a malicious administrator. Returns the rows affected, or the
+    /// database's refusal.
+    pub async fn execute_raw(&self, sql: &str) -> Result<u64, sqlx::Error> {
+        use sqlx::Connection;
+        let mut affected = 0;
+        if self.is_postgres() {
+            let mut conn = sqlx::PgConnection::connect(&self.url).await?;
+            for statement in sql.split(';').filter(|s| !s.trim().is_empty()) {
+                affected += sqlx::query(sqlx::AssertSqlSafe(statement.to_string()))
+                    .execute(&mut conn)
+                    .await?
+                    .rows_affected();
+            }
+        } else {
+            let mut conn = sqlx::SqliteConnection::connect(&self.url).await?;
+            for statement in sql.split(';').filter(|s| !s.trim().is_empty()) {
+                affected += sqlx::query(sqlx::AssertSqlSafe(statement.to_string()))
+                    .execute(&mut conn)
+                    .await?
+                    .rows_affected();
+            }
+        }
+        Ok(affected)
+    }
+
+    /// One number from the database (`SELECT COUNT(*) ...`), read behind
+    /// amtspost's back.
+    pub async fn count(&self, sql: &str) -> i64 {
+        use sqlx::{Connection, Row};
+        if self.is_postgres() {
+            let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+                .fetch_one(&mut conn)
+                .await
+                .unwrap()
+                .get::<i64, _>(0)
+        } else {
+            let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+                .fetch_one(&mut conn)
+                .await
+                .unwrap()
+                .get::<i64, _>(0)
+        }
+    }
 }
 
 static SCHEMA_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -139,78 +185,97 @@ impl Drop for TestDb {
     }
 }
 
+/// Mail over SMTP to 127.0.0.1:`port` without TLS.
+pub fn smtp_config(port: u16, max_attempts: u32) -> amtspost::mail::MailConfig {
+    amtspost::mail::MailConfig {
+        transport: amtspost::mail::Transport::Smtp,
+        smtp_host: "127.0.0.1".into(),
+        smtp_port: port,
+        tls: amtspost::mail::Tls::None,
+        timeout_secs: 5,
+        max_attempts,
+        backoff_base_secs: 60,
+        backoff_max_secs: 3600,
+        ..Default::default()
+    }
+}
+
 pub fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().to_utc()
 }
 
-/// An engine on the fixture workflows, with a clock the test sets.
+/// The application on the fixture workflows, built by [`App`] exactly as
+/// the binary builds it, with a clock the test sets.
 pub struct TestApp {
-    pub engine: Engine,
+    pub app: App,
+    /// The app's engine (a shortcut: `app.engine()`).
+    pub engine: Arc<Engine>,
     pub clock: Arc<ManualClock>,
+}
+
+/// The configuration every test app starts from: the database, the given
+/// workflows, documents under the test's temp folder.
+pub fn test_config(db: &TestDb, workflows: &Path) -> Config {
+    Config {
+        database_url: db.url.clone(),
+        workflows_dir: workflows.to_path_buf(),
+        // No templates folder: the built-in letter and mail templates, as in
+        // a fresh installation.
+        templates_dir: db.dir.path().join("templates"),
+        documents_dir: db.dir.path().join("documents"),
+        role_addresses: [(
+            "clerk".to_string(),
+            "dezernat36@bra.example.org".to_string(),
+        )]
+        .into(),
+        ..Config::default()
+    }
 }
 
 impl TestApp {
     /// A courier sending to an SMTP server on 127.0.0.1:`port` without TLS.
     pub fn courier(&self, port: u16, max_attempts: u32) -> amtspost::outbox::Courier {
-        let mail = amtspost::mail::MailConfig {
-            transport: amtspost::mail::Transport::Smtp,
-            smtp_host: "127.0.0.1".into(),
-            smtp_port: port,
-            tls: amtspost::mail::Tls::None,
-            timeout_secs: 5,
-            max_attempts,
-            backoff_base_secs: 60,
-            backoff_max_secs: 3600,
-            ..Default::default()
-        };
-        amtspost::outbox::Courier::new(
-            self.engine.store().clone(),
-            &mail,
-            self.engine.documents().clone(),
-            self.clock.clone(),
-        )
-        .unwrap()
+        self.app
+            .courier_for(&smtp_config(port, max_attempts))
+            .unwrap()
     }
-}
 
-impl TestApp {
     pub async fn new(db: &TestDb) -> TestApp {
         Self::with_workflows(db, &fixtures().join("workflows")).await
     }
 
     pub async fn with_letters(db: &TestDb, letters: Arc<LetterEngine>) -> TestApp {
-        Self::build(db, &fixtures().join("workflows"), letters).await
+        let config = test_config(db, &fixtures().join("workflows"));
+        Self::try_build(config, Some(letters)).await.unwrap()
     }
 
     pub async fn with_workflows(db: &TestDb, workflows: &Path) -> TestApp {
-        Self::build(db, workflows, Arc::new(LetterEngine::embedded())).await
+        Self::try_build(test_config(db, workflows), None)
+            .await
+            .unwrap()
     }
 
-    async fn build(db: &TestDb, workflows: &Path, letters: Arc<LetterEngine>) -> TestApp {
-        let config = Arc::new(Config {
-            database_url: db.url.clone(),
-            workflows_dir: workflows.to_path_buf(),
-            documents_dir: db.dir.path().join("documents"),
-            role_addresses: [(
-                "clerk".to_string(),
-                "dezernat36@bra.example.org".to_string(),
-            )]
-            .into(),
-            ..Config::default()
-        });
+    /// Builds the app as `amtspost serve` does (publishing every workflow).
+    pub async fn try_build(
+        config: Config,
+        letters: Option<Arc<LetterEngine>>,
+    ) -> Result<TestApp, amtspost::app::AppError> {
+        let config = Arc::new(config);
         let clock = Arc::new(ManualClock::new(at("2012-03-19T08:00:00Z")));
-        let catalog = Catalog::load(
-            std::slice::from_ref(&config.workflows_dir),
-            letters.templates().into_iter().collect(),
+        let app = App::build_with(
+            config.clone(),
+            clock.clone(),
+            AppOptions {
+                publish: true,
+                letters,
+            },
         )
-        .expect("fixture workflows load");
-        let store = Store::connect(&db.url).await.expect("database opens");
-        catalog
-            .publish(&store, "2012-03-19T08:00:00Z")
-            .await
-            .unwrap();
-        let engine = Engine::new(store, Arc::new(catalog), clock.clone(), config, letters);
-        TestApp { engine, clock }
+        .await?;
+        Ok(TestApp {
+            engine: app.engine().clone(),
+            app,
+            clock,
+        })
     }
 
     pub async fn open_antrag(&self, name: &str) -> CaseView {

@@ -1,4 +1,4 @@
-//! The reminder pass: reminders before open deadlines, expiry and escalation
+//! The reminder pass (`remind run`, the 07:00 job of `serve`): reminders before open deadlines, expiry and escalation
 //! after them, and the transition a workflow fires on expiry.
 //!
 //! Every reminder step is recorded under a unique key (deadline, step,
@@ -9,11 +9,12 @@
 
 use chrono::NaiveDate;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use super::engine::{Engine, MailOut, address_key, record};
-use super::{Actor, CaseError, FireRequest};
+use crate::case::engine::{Engine, MailOut, address_key, append, event};
+use crate::case::{Actor, CaseError, FireRequest};
 use crate::deadline::{self, Offset};
+use crate::domain::ReminderStatus;
 use crate::journal::{EventKind, NewEvent};
 use crate::store::DueDeadline;
 use crate::workflow::DeadlineDef;
@@ -44,21 +45,9 @@ pub struct ReminderLine {
     pub recipient: String,
 }
 
-/// The system actor for automatic steps.
-fn system() -> Actor {
-    Actor::new("amtspost", "system")
-}
-
 /// A journal event of the reminder pass, by the system actor.
-fn system_event(kind: EventKind, payload: Value) -> NewEvent {
-    let Actor { name, role } = system();
-    NewEvent {
-        actor: name,
-        role,
-        kind,
-        transition: None,
-        payload,
-    }
+fn system_event(kind: EventKind, payload: serde_json::Value) -> NewEvent {
+    event(&Actor::system(), kind, payload)
 }
 
 impl Engine {
@@ -121,19 +110,13 @@ impl Engine {
     fn addresses(
         &self,
         names: &[String],
-        parties: &Value,
+        parties: &std::collections::BTreeMap<String, crate::domain::PartyRef>,
         report: &mut RemindReport,
         file_number: &str,
     ) -> Vec<String> {
         let mut out = Vec::new();
         for name in names {
-            let address = parties
-                .get(name)
-                .and_then(|p| p.get("email"))
-                .and_then(Value::as_str)
-                .map(str::to_string)
-                .or_else(|| self.config().role_addresses.get(name).cloned());
-            match address {
+            match self.address_of(name, parties) {
                 Some(a) => out.push(a),
                 None => report.warnings.push(format!(
                     "{file_number}: no mail address for `{name}` (give the party an email, or set role_addresses.{name})"
@@ -182,7 +165,7 @@ impl Engine {
             }),
         )?;
         let line = |step: &Offset, r: &str| ReminderLine {
-            file_number: d.file_number.clone(),
+            file_number: d.file_number.to_string(),
             deadline: d.deadline.name.clone(),
             due_date: d.deadline.due_date.clone(),
             step: step.to_string(),
@@ -201,7 +184,11 @@ impl Engine {
         for (step, date) in &due_steps {
             let is_latest = *step == latest;
             for r in &recipients {
-                let status = if is_latest { "sent" } else { "passed_over" };
+                let status = if is_latest {
+                    ReminderStatus::Sent
+                } else {
+                    ReminderStatus::PassedOver
+                };
                 let new = tx
                     .record_reminder(
                         d.deadline.id,
@@ -226,7 +213,7 @@ impl Engine {
                     to: r,
                     subject: subject.clone(),
                     body: body.clone(),
-                    attachments: json!([]),
+                    attachments: Vec::new(),
                 };
                 self.queue_mail(&mut tx, mail, &at).await?;
                 queued.push(line(step, r));
@@ -246,16 +233,7 @@ impl Engine {
                 )
             })
             .collect();
-        record(
-            &mut tx,
-            &case,
-            case.version,
-            &case.state,
-            &case.data,
-            events,
-            now,
-        )
-        .await?;
+        append(&mut tx, &case, events, now).await?;
         tx.commit().await?;
         report.reminders.extend(queued);
         Ok(())
@@ -273,7 +251,7 @@ impl Engine {
         report: &mut RemindReport,
     ) -> Result<(), CaseError> {
         let line = |r: &str| ReminderLine {
-            file_number: d.file_number.clone(),
+            file_number: d.file_number.to_string(),
             deadline: d.deadline.name.clone(),
             due_date: d.deadline.due_date.clone(),
             step: "expired".into(),
@@ -281,7 +259,7 @@ impl Engine {
         };
         let recipients = self.addresses(&ddef.escalate, &d.parties, report, &d.file_number);
         let line = |r: &str| ReminderLine {
-            step: ddef.kind.expired_status().into(),
+            step: ddef.kind.expired_status().to_string(),
             ..line(r)
         };
         if dry_run {
@@ -315,7 +293,7 @@ impl Engine {
                 "expired",
                 r,
                 &d.deadline.due_date,
-                "sent",
+                ReminderStatus::Sent,
                 &at,
             )
             .await?;
@@ -326,7 +304,7 @@ impl Engine {
                 to: r,
                 subject: subject.clone(),
                 body: body.clone(),
-                attachments: json!([]),
+                attachments: Vec::new(),
             };
             self.queue_mail(&mut tx, mail, &at).await?;
         }
@@ -334,16 +312,7 @@ impl Engine {
             EventKind::DeadlineExpired,
             json!({"deadline": d.deadline.name, "due": d.deadline.due_date, "escalated_to": recipients}),
         )];
-        record(
-            &mut tx,
-            &case,
-            case.version,
-            &case.state,
-            &case.data,
-            events,
-            now,
-        )
-        .await?;
+        append(&mut tx, &case, events, now).await?;
         tx.commit().await?;
         report.expired.push(line(&recipients.join(", ")));
 
@@ -351,8 +320,8 @@ impl Engine {
             let result = self
                 .fire(FireRequest {
                     file_number: d.file_number.clone(),
-                    transition: transition.clone(),
-                    actor: system(),
+                    transition: transition.into(),
+                    actor: Actor::system(),
                     payload: Default::default(),
                     expected_version: None,
                 })

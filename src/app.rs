@@ -1,0 +1,319 @@
+//! The composition root: [`App::build`] wires the store, the workflow
+//! catalogue, the letter engine, the mail templates, the documents, the case
+//! engine and the mail courier from a configuration and a clock, once. The
+//! CLI, the demo, the tests and the benchmarks all go through it; nothing
+//! else constructs an engine.
+//!
+//! [`App::run_until_stopped`] runs the long-lived parts (the reminder job
+//! and the courier) under one cancellation token: when shutdown comes, or
+//! one part fails, every part stops, and a failure names its part.
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::case::{CaseError, Engine};
+use crate::catalog::{Catalog, CatalogError};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::document::{DocumentError, Documents};
+use crate::letter::{LetterEngine, LetterError};
+use crate::mail::{MailError, MailTemplates};
+use crate::outbox::{Courier, OutboxError};
+use crate::scheduler::ScheduleError;
+use crate::store::{Stats, Store, StoreError};
+
+/// Why the application could not start, or a long-lived part stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The letter templates folder is unusable.
+    #[error(transparent)]
+    Letters(#[from] LetterError),
+    /// The mail templates folder is unusable.
+    #[error(transparent)]
+    MailTemplates(MailError),
+    /// The workflow files have problems (each with file:line:column).
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The mail configuration is unusable.
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+    /// Stored documents could not be imported.
+    #[error(transparent)]
+    Documents(#[from] DocumentError),
+    /// Publishing workflow versions failed.
+    #[error(transparent)]
+    Case(#[from] CaseError),
+    /// A long-lived part stopped with an error; the others were stopped too.
+    #[error("{part} stopped: {source}")]
+    Part {
+        part: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// Choices a door makes when it builds the application.
+#[derive(Default)]
+pub struct AppOptions {
+    /// Publish every workflow version at start-up (servers, `init`, the
+    /// demo). Without it, a workflow's version is published when the first
+    /// case is opened on it, and read-only commands write nothing.
+    pub publish: bool,
+    /// A letter engine to use instead of the configured templates (tests
+    /// and benchmarks with templates of their own).
+    pub letters: Option<Arc<LetterEngine>>,
+}
+
+/// The application: every service, built once.
+#[derive(Clone)]
+pub struct App {
+    config: Arc<Config>,
+    clock: Arc<dyn Clock>,
+    store: Store,
+    engine: Arc<Engine>,
+    courier: Arc<Courier>,
+    documents: Documents,
+}
+
+impl App {
+    /// Builds the application from the configuration, publishing nothing.
+    pub async fn build(config: Arc<Config>, clock: Arc<dyn Clock>) -> Result<App, AppError> {
+        Self::build_with(config, clock, AppOptions::default()).await
+    }
+
+    /// Builds the application with the door's choices.
+    pub async fn build_with(
+        config: Arc<Config>,
+        clock: Arc<dyn Clock>,
+        options: AppOptions,
+    ) -> Result<App, AppError> {
+        let letters = match options.letters {
+            Some(l) => l,
+            None => letter_engine(&config)?,
+        };
+        let catalog = Arc::new(catalog(&config, &letters)?);
+        let mail_templates = Arc::new(mail_templates(&config)?);
+        let store = Store::connect(&config.database_url).await?;
+        let documents = Documents::new(store.clone());
+        // A database from before documents moved into it: bring the PDFs in.
+        if config.documents_dir.is_dir() {
+            documents.import_files(&config.documents_dir).await?;
+        }
+        let engine = Arc::new(Engine::new(
+            store.clone(),
+            catalog,
+            clock.clone(),
+            config.clone(),
+            letters,
+            mail_templates,
+        ));
+        let courier = Arc::new(Courier::new(
+            store.clone(),
+            &config.mail,
+            documents.clone(),
+            clock.clone(),
+        )?);
+        let app = App {
+            config,
+            clock,
+            store,
+            engine,
+            courier,
+            documents,
+        };
+        if options.publish {
+            app.publish().await?;
+        }
+        Ok(app)
+    }
+
+    /// Records every current workflow version in the store.
+    pub async fn publish(&self) -> Result<(), CaseError> {
+        self.engine.publish_all().await
+    }
+
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    pub fn courier(&self) -> &Arc<Courier> {
+        &self.courier
+    }
+
+    /// A courier over the same outbox and documents that sends through
+    /// another mail configuration (e.g. a test's SMTP server).
+    pub fn courier_for(&self, mail: &crate::mail::MailConfig) -> Result<Courier, OutboxError> {
+        Courier::new(
+            self.store.clone(),
+            mail,
+            self.documents.clone(),
+            self.clock.clone(),
+        )
+    }
+
+    pub fn documents(&self) -> &Documents {
+        &self.documents
+    }
+
+    pub fn config(&self) -> &Arc<Config> {
+        &self.config
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        self.engine.catalog()
+    }
+
+    pub fn letters(&self) -> &Arc<LetterEngine> {
+        self.engine.letters()
+    }
+
+    /// Counts for an overview (cases by state, mail by status, documents).
+    pub async fn stats(&self) -> Result<Stats, StoreError> {
+        self.store.stats().await
+    }
+
+    /// Closes the database connections, waiting for those in use.
+    pub async fn close(&self) {
+        self.store.close().await;
+    }
+
+    /// Runs the reminder job and the courier on their schedules until
+    /// `shutdown` resolves or one of them fails; the job in hand is finished
+    /// first. The error names the part that failed.
+    pub async fn run_until_stopped(
+        &self,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), AppError> {
+        let stop = CancellationToken::new();
+        let mut parts = tokio::task::JoinSet::new();
+
+        let (engine, courier) = (self.engine.clone(), self.courier.clone());
+        let (expr, clock, token) = (
+            self.config.scheduler.reminders.clone(),
+            self.clock.clone(),
+            stop.clone(),
+        );
+        parts.spawn(async move {
+            let job = || {
+                let (engine, courier) = (engine.clone(), courier.clone());
+                async move { reminder_job(&engine, &courier).await }
+            };
+            let r = crate::scheduler::run_cron("reminders", &expr, clock, token, job).await;
+            ("reminders", r)
+        });
+
+        let courier = self.courier.clone();
+        let (expr, clock, token) = (
+            self.config.scheduler.deliver.clone(),
+            self.clock.clone(),
+            stop.clone(),
+        );
+        parts.spawn(async move {
+            let job = || {
+                let courier = courier.clone();
+                async move { delivery_job(&courier).await }
+            };
+            let r = crate::scheduler::run_cron("deliver", &expr, clock, token, job).await;
+            ("courier", r)
+        });
+
+        tokio::pin!(shutdown);
+        let mut failure: Option<AppError> = None;
+        loop {
+            tokio::select! {
+                _ = &mut shutdown, if !stop.is_cancelled() => stop.cancel(),
+                done = parts.join_next() => {
+                    let Some(done) = done else { break };
+                    let (part, result): (&'static str, Result<(), ScheduleError>) = match done {
+                        Ok(r) => r,
+                        Err(e) => ("a background task", Err(ScheduleError {
+                            job: "task",
+                            expr: String::new(),
+                            reason: e.to_string(),
+                        })),
+                    };
+                    if let Err(e) = result
+                        && failure.is_none()
+                    {
+                        failure = Some(AppError::Part { part, source: Box::new(e) });
+                    }
+                    // One part ending (failed or not) ends the others.
+                    stop.cancel();
+                }
+            }
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The 07:00 job: the reminder pass, then the mail it queued goes out.
+async fn reminder_job(engine: &Engine, courier: &Courier) {
+    match engine.remind(false).await {
+        Ok(r) => eprintln!(
+            "reminders: {} queued, {} expired, {} passed over",
+            r.reminders.len(),
+            r.expired.len(),
+            r.passed_over
+        ),
+        Err(e) => eprintln!("error: reminder pass: {e}"),
+    }
+    delivery_job(courier).await;
+}
+
+/// The courier's job: send what is due.
+async fn delivery_job(courier: &Courier) {
+    match courier.deliver_due().await {
+        Ok(r) if r.sent + r.failed + r.retrying > 0 => eprintln!(
+            "mail: {} sent, {} to retry, {} failed",
+            r.sent, r.retrying, r.failed
+        ),
+        Ok(_) => {}
+        Err(e) => eprintln!("error: mail delivery: {e}"),
+    }
+}
+
+/// The letter templates: the configured folder if it exists, else the
+/// built-in ones.
+pub fn letter_engine(config: &Config) -> Result<Arc<LetterEngine>, LetterError> {
+    Ok(Arc::new(if config.templates_dir.is_dir() {
+        LetterEngine::from_dir(&config.templates_dir)?
+    } else {
+        LetterEngine::embedded()
+    }))
+}
+
+/// The workflows of the configured folder, validated against the letter
+/// templates; the built-in ones in a folder without `workflows/`.
+pub fn catalog(config: &Config, letters: &LetterEngine) -> Result<Catalog, CatalogError> {
+    let templates: BTreeSet<String> = letters.templates().into_iter().collect();
+    let dir = &config.workflows_dir;
+    if dir.exists() {
+        Catalog::load(std::slice::from_ref(dir), templates)
+    } else {
+        Catalog::embedded(templates)
+    }
+}
+
+/// The mail templates: the built-in ones, with those of
+/// `<templates_dir>/mail` replacing them by name.
+fn mail_templates(config: &Config) -> Result<MailTemplates, AppError> {
+    let dir = config.templates_dir.join("mail");
+    if dir.is_dir() {
+        MailTemplates::from_dir(&dir).map_err(AppError::MailTemplates)
+    } else {
+        Ok(MailTemplates::embedded())
+    }
+}

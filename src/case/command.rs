@@ -1,0 +1,322 @@
+//! Commands that change cases: open, fire, distribute. Each is one write
+//! transaction holding the state change, its effects and its journal events.
+
+use std::collections::BTreeMap;
+
+use chrono::Datelike;
+use serde_json::{Map, Value, json};
+
+use super::effects::{EffectContext, EffectState, Step};
+use super::engine::{Engine, MailOut, address_key, append, event, merge, record, safe_name};
+use super::{Actor, CaseError, CaseView, FireRequest, OpenRequest};
+use crate::domain::{AttachmentRef, DeadlineStatus, FileNumber, PartyRef, StateName};
+use crate::journal::{self, EventKind, NewEvent};
+use crate::store::{CaseRow, NewCase};
+use crate::workflow::{Effect, FireInput};
+
+impl Engine {
+    /// Opens a case on the current version of a workflow.
+    pub async fn open(&self, req: OpenRequest) -> Result<CaseView, CaseError> {
+        let def = self.catalog().current(&req.workflow)?;
+        def.check_open(&req.data, req.parties.keys().map(String::as_str))?;
+        self.ensure_published(&def).await?;
+        let now = self.clock().now();
+        let at = journal::timestamp(now);
+        let year = self.clock().today().year();
+
+        let mut tx = self.store().begin().await?;
+        let seq = tx.next_number(&def.register, year).await?;
+        let file_number = FileNumber::new(self.config().case_number_pattern.format(
+            &def.register,
+            year,
+            seq,
+        ));
+        let state = StateName::new(def.initial_state().name.clone());
+        let id = tx
+            .insert_case(&NewCase {
+                file_number: &file_number,
+                workflow_id: &def.id,
+                workflow_version: def.version,
+                state: &state,
+                data: &req.data,
+                parties: &req.parties,
+                at: &at,
+            })
+            .await?;
+        let opened = NewEvent {
+            transition: None,
+            ..event(
+                &req.actor,
+                EventKind::Opened,
+                json!({
+                    "file_number": file_number,
+                    "workflow": def.id,
+                    "workflow_version": def.version,
+                    "state": state,
+                    "data": req.data,
+                    "parties": req.parties,
+                }),
+            )
+        };
+        let case = CaseRow {
+            id,
+            file_number,
+            workflow_id: def.id.clone(),
+            workflow_version: def.version,
+            state: state.clone(),
+            data: req.data,
+            parties: req.parties,
+            version: 0,
+            last_seq: 0,
+            head_hash: journal::GENESIS.into(),
+            opened_at: at.clone(),
+            updated_at: at,
+        };
+        let (last_seq, head_hash) =
+            record(&mut tx, &case, 0, &state, &case.data, vec![opened], now).await?;
+        tx.commit().await?;
+        Ok(self.view_of(
+            &def,
+            CaseRow {
+                version: 1,
+                last_seq,
+                head_hash,
+                ..case
+            },
+        ))
+    }
+
+    /// Fires a transition: checks it against the workflow, applies its
+    /// effects and records it, or changes nothing and says why.
+    pub async fn fire(&self, req: FireRequest) -> Result<CaseView, CaseError> {
+        let case = self.load(&req.file_number).await?;
+        if let Some(expected) = req.expected_version
+            && expected != case.version
+        {
+            return Err(CaseError::Conflict {
+                file_number: case.file_number,
+                expected,
+                actual: Some(case.version),
+            });
+        }
+        let expected_version = req.expected_version.unwrap_or(case.version);
+        let def = self.definition_of(&case).await?;
+        let four_eyes = def
+            .transition(&req.transition)
+            .map(|t| t.four_eyes.clone())
+            .unwrap_or_default();
+        let prior_actors = if four_eyes.is_empty() {
+            BTreeMap::new()
+        } else {
+            self.store().actors_of(case.id, &four_eyes).await?
+        };
+        let today = self.clock().today();
+        let plan = def.plan(&FireInput {
+            state: &case.state,
+            transition: &req.transition,
+            actor: &req.actor.name,
+            role: &req.actor.role,
+            data: &case.data,
+            payload: &req.payload,
+            prior_actors: &prior_actors,
+            today,
+            rates: self.rates(),
+        })?;
+
+        let now = self.clock().now();
+        let at = journal::timestamp(now);
+        let cx = EffectContext {
+            def: &def,
+            case: &case,
+            actor: &req.actor,
+            today,
+            at: &at,
+        };
+        let has_letters = plan
+            .effects
+            .iter()
+            .any(|e| matches!(e, Effect::Letter { .. }));
+        let mut state = EffectState {
+            data: plan.data,
+            deadlines: if has_letters {
+                self.open_deadline_dates(&case).await?
+            } else {
+                Map::new()
+            },
+            reference: None,
+        };
+
+        // Pass 1, before the write transaction: the effects up to the first
+        // number allocation, with their letters rendered in parallel.
+        let split = plan
+            .effects
+            .iter()
+            .position(|e| matches!(e, Effect::Allocate { .. }))
+            .unwrap_or(plan.effects.len());
+        let mut resolved = Vec::with_capacity(split);
+        for effect in &plan.effects[..split] {
+            resolved.push(self.resolve(&cx, effect, &mut state, None)?);
+        }
+        let mut rendered = Vec::with_capacity(resolved.len());
+        {
+            let renders = resolved.iter().map(|step| async {
+                match step {
+                    Step::Letter(job) => self.render(&cx, job).await.map(Some),
+                    _ => Ok(None),
+                }
+            });
+            for r in futures_util::future::join_all(renders).await {
+                rendered.push(r?);
+            }
+        }
+
+        // Pass 2, in the transaction: write pass 1's steps, then resolve,
+        // render and write the rest one by one as numbers are allocated.
+        let mut tx = self.store().begin().await?;
+        let mut events = vec![NewEvent {
+            transition: Some(plan.transition.name.clone()),
+            ..event(
+                &req.actor,
+                EventKind::Fired,
+                json!({"from": case.state, "to": plan.to, "payload": req.payload}),
+            )
+        }];
+        for (step, pdf) in resolved.into_iter().zip(rendered) {
+            events.extend(self.apply(&mut tx, &cx, step, pdf).await?);
+        }
+        for effect in &plan.effects[split..] {
+            let number = match effect {
+                Effect::Allocate { register, .. } => {
+                    Some(self.allocate(&mut tx, &def, register, today.year()).await?)
+                }
+                _ => None,
+            };
+            let step = self.resolve(&cx, effect, &mut state, number)?;
+            let pdf = match &step {
+                Step::Letter(job) => Some(self.render(&cx, job).await?),
+                _ => None,
+            };
+            events.extend(self.apply(&mut tx, &cx, step, pdf).await?);
+        }
+        let (last_seq, head_hash) = record(
+            &mut tx,
+            &case,
+            expected_version,
+            plan.to,
+            &state.data,
+            events,
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        let to = StateName::new(plan.to);
+        Ok(self.view_of(
+            &def,
+            CaseRow {
+                state: to,
+                data: state.data,
+                version: expected_version + 1,
+                last_seq,
+                head_hash,
+                updated_at: at,
+                ..case
+            },
+        ))
+    }
+
+    /// Continues a register's numbering kept elsewhere before amtspost:
+    /// the next number of `year` will be at least `last + 1`.
+    pub async fn continue_numbering(
+        &self,
+        register: &str,
+        year: i32,
+        last: i64,
+    ) -> Result<(), CaseError> {
+        let mut tx = self.store().begin().await?;
+        tx.raise_sequence(register, year, last).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Due dates of a case's open deadlines by name, for letter data.
+    async fn open_deadline_dates(&self, case: &CaseRow) -> Result<Map<String, Value>, CaseError> {
+        let mut out = Map::new();
+        for d in self.store().deadlines_of(case.id).await?.into_iter().rev() {
+            if d.status == DeadlineStatus::Open {
+                out.insert(d.name, Value::String(d.due_date));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Sends a case's latest letter from `template` to each recipient of a
+    /// distribution list, one mail each (Message-ID per case and recipient,
+    /// so a repeated distribution sends nothing twice), journaled with the
+    /// list, in one transaction.
+    pub async fn distribute(
+        &self,
+        file_number: &str,
+        template: &str,
+        mail_template: &str,
+        context: &Value,
+        recipients: &[PartyRef],
+        actor: &Actor,
+    ) -> Result<usize, CaseError> {
+        let case = self.load(file_number).await?;
+        let doc = self
+            .store()
+            .documents(Some(case.id))
+            .await?
+            .into_iter()
+            .rev()
+            .find(|d| d.template == template)
+            .ok_or_else(|| {
+                CaseError::invalid(
+                    "template",
+                    format!("case {file_number} has no `{template}` letter to distribute"),
+                )
+            })?;
+        let filename = format!("{}-{}.pdf", template, safe_name(&case.file_number));
+        let now = self.clock().now();
+        let at = journal::timestamp(now);
+        let mut tx = self.store().begin().await?;
+        let mut sent_to = Vec::new();
+        for r in recipients {
+            let Some(email) = &r.email else {
+                return Err(CaseError::invalid(
+                    "recipients",
+                    format!("{} has no mail address", r.name),
+                ));
+            };
+            let mut ctx = context.clone();
+            merge(
+                &mut ctx,
+                json!({"member": {"name": r.name}, "office": context.get("office").cloned().unwrap_or(Value::from(self.config().office.name.clone()))}),
+            );
+            let (subject, body) = self.render_mail(mail_template, &ctx)?;
+            let mail = MailOut {
+                kind: "distribution",
+                key: format!("{}.{template}.{}", case.id, address_key(email.as_str())),
+                case_id: case.id,
+                to: email.as_str(),
+                subject,
+                body,
+                attachments: vec![AttachmentRef::pdf(&filename, &doc.sha256)],
+            };
+            if self.queue_mail(&mut tx, mail, &at).await? {
+                sent_to.push(json!({"name": r.name, "email": email}));
+            }
+        }
+        let count = sent_to.len();
+        if count > 0 {
+            let events = vec![event(
+                actor,
+                EventKind::MailQueued,
+                json!({"distribution": template, "document": doc.sha256, "recipients": sent_to}),
+            )];
+            append(&mut tx, &case, events, now).await?;
+        }
+        tx.commit().await?;
+        Ok(count)
+    }
+}

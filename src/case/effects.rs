@@ -1,0 +1,394 @@
+//! The effect interpreter: one place that knows what each effect of a
+//! transition (`number`, `set`, `deadline`, `meet`, `letter`) means.
+//!
+//! [`Engine::resolve`] turns an effect into a [`Step`] with every value
+//! computed, advancing an [`EffectState`] (the data and the open deadlines
+//! as the following effects see them). It is pure apart from reading the
+//! configuration. [`Engine::apply`] writes a step in the transaction and
+//! says what to journal. `fire` uses both twice over the same effects list:
+//! the effects up to the first `number` are resolved before the write
+//! transaction (so their letters render in parallel, outside SQLite's single
+//! writer); the rest are resolved inside it, one by one, as numbers are
+//! allocated. The same two functions serve both passes, so they cannot
+//! disagree.
+
+use serde_json::{Map, Value, json};
+use sha2::Digest;
+
+use super::engine::{Engine, MailOut, event, merge, safe_name};
+use super::{Actor, CaseError, Fault};
+use crate::domain::{AttachmentRef, DeadlineStatus, PartyRef};
+use crate::journal::{EventKind, NewEvent};
+use crate::letter::{RenderRequest, Rendered};
+use crate::store::{CaseRow, DocumentRow, NewDeadline, NewDocument, Tx};
+use crate::workflow::{DataExpr, Definition, Effect};
+
+/// What the effects of one transition see and change as they run in order.
+pub(super) struct EffectState {
+    /// Case data with the payload and the effects so far applied.
+    pub data: Map<String, Value>,
+    /// Due dates of the case's open deadlines, by name, for letter data.
+    pub deadlines: Map<String, Value>,
+    /// The last number allocated in this transition (a letter issued after
+    /// it carries it as its reference, e.g. the notice number).
+    pub reference: Option<String>,
+}
+
+/// The fixed inputs of one transition's effects.
+pub(super) struct EffectContext<'a> {
+    pub def: &'a Definition,
+    pub case: &'a CaseRow,
+    pub actor: &'a Actor,
+    pub today: chrono::NaiveDate,
+    /// Journal timestamp of the transaction.
+    pub at: &'a str,
+}
+
+/// One effect with every value computed, ready to be written.
+pub(super) enum Step {
+    Number {
+        register: String,
+        field: String,
+        number: String,
+    },
+    Set {
+        field: String,
+        value: Value,
+        expr: String,
+    },
+    Deadline {
+        name: String,
+        due: chrono::NaiveDate,
+        explanation: Value,
+    },
+    Meet {
+        name: String,
+    },
+    Letter(LetterJob),
+}
+
+/// A letter to render and issue: template, recipient and complete data.
+pub(super) struct LetterJob {
+    pub template: String,
+    /// The party role it goes to, e.g. `applicant`.
+    pub to: String,
+    pub party: PartyRef,
+    pub data: Value,
+    pub reference: Option<String>,
+}
+
+impl Engine {
+    /// Resolves one effect against `state` and advances it. `number` is the
+    /// number allocated for a `number` effect; the caller allocates it in
+    /// its transaction (a `number` effect is never resolved without one).
+    pub(super) fn resolve(
+        &self,
+        cx: &EffectContext<'_>,
+        effect: &Effect,
+        state: &mut EffectState,
+        number: Option<String>,
+    ) -> Result<Step, CaseError> {
+        Ok(match effect {
+            Effect::Allocate { register, field } => {
+                let number = number.expect("a number effect is resolved with its number");
+                state
+                    .data
+                    .insert(field.clone(), Value::String(number.clone()));
+                state.reference = Some(number.clone());
+                Step::Number {
+                    register: register.clone(),
+                    field: field.clone(),
+                    number,
+                }
+            }
+            Effect::Set { field, value } => {
+                let v = self.compute_field(cx, state, field, value)?;
+                state.data.insert(field.clone(), v.clone());
+                Step::Set {
+                    field: field.clone(),
+                    value: v,
+                    expr: value.expr.clone(),
+                }
+            }
+            Effect::SetDeadline { deadline } => {
+                let (due, explanation) =
+                    self.compute_deadline(&cx.def.deadlines[deadline], cx.today)?;
+                state
+                    .deadlines
+                    .insert(deadline.clone(), Value::String(due.to_string()));
+                Step::Deadline {
+                    name: deadline.clone(),
+                    due,
+                    explanation,
+                }
+            }
+            Effect::MeetDeadline { deadline } => Step::Meet {
+                name: deadline.clone(),
+            },
+            Effect::Letter {
+                template,
+                to,
+                data: expr,
+            } => Step::Letter(self.letter_job(cx, state, template, to, expr.as_ref())?),
+        })
+    }
+
+    /// Writes a resolved step in the transaction; `rendered` is the letter
+    /// of a [`Step::Letter`]. Returns the journal event, if the step made one.
+    pub(super) async fn apply(
+        &self,
+        tx: &mut Tx,
+        cx: &EffectContext<'_>,
+        step: Step,
+        rendered: Option<Rendered>,
+    ) -> Result<Option<NewEvent>, CaseError> {
+        let actor = cx.actor;
+        Ok(Some(match step {
+            Step::Number {
+                register,
+                field,
+                number,
+            } => event(
+                actor,
+                EventKind::NumberAllocated,
+                json!({"register": register, "field": field, "number": number}),
+            ),
+            Step::Set { field, value, expr } => event(
+                actor,
+                EventKind::FieldSet,
+                json!({"field": field, "value": value, "expr": expr}),
+            ),
+            Step::Deadline {
+                name,
+                due,
+                explanation,
+            } => {
+                let d = &cx.def.deadlines[&name];
+                tx.insert_deadline(&NewDeadline {
+                    case_id: cx.case.id,
+                    name: &name,
+                    title: &d.title,
+                    due_date: &due.to_string(),
+                    at: cx.at,
+                    legal_basis: d.legal_basis.as_deref(),
+                    explanation: &explanation,
+                })
+                .await?;
+                event(
+                    actor,
+                    EventKind::DeadlineSet,
+                    json!({"deadline": name, "due": due.to_string(), "explanation": explanation}),
+                )
+            }
+            Step::Meet { name } => {
+                if tx
+                    .close_deadline(cx.case.id, &name, DeadlineStatus::Met, cx.at)
+                    .await?
+                    == 0
+                {
+                    return Ok(None);
+                }
+                event(
+                    actor,
+                    EventKind::DeadlineMet,
+                    json!({"deadline": name, "on": cx.today.to_string()}),
+                )
+            }
+            Step::Letter(job) => {
+                let rendered = rendered.expect("a letter step is applied with its PDF");
+                let row = DocumentRow {
+                    id: 0,
+                    case_id: cx.case.id,
+                    template: job.template.clone(),
+                    template_hash: rendered.template_hash.clone(),
+                    data_hash: hex::encode(sha2::Sha256::digest(job.data.to_string().as_bytes())),
+                    sha256: rendered.sha256.clone(),
+                    size_bytes: rendered.pdf.len() as i64,
+                    pages: rendered.pages as i64,
+                    recipient: job.party.name.clone(),
+                    letter_date: cx.today.to_string(),
+                    created_at: cx.at.to_string(),
+                    reference: job.reference.clone(),
+                };
+                tx.insert_document(&NewDocument {
+                    row: &row,
+                    pdf: &rendered.pdf,
+                })
+                .await?;
+                self.queue_letter_mail(tx, cx, &job, &row).await?;
+                event(
+                    actor,
+                    EventKind::LetterIssued,
+                    json!({
+                        "template": job.template,
+                        "template_hash": row.template_hash,
+                        "data_hash": row.data_hash,
+                        "sha256": row.sha256,
+                        "pages": row.pages,
+                        "recipient": job.to,
+                    }),
+                )
+            }
+        }))
+    }
+
+    /// Renders a letter off the async executor.
+    pub(super) async fn render(
+        &self,
+        cx: &EffectContext<'_>,
+        job: &LetterJob,
+    ) -> Result<Rendered, CaseError> {
+        let letters = self.letters().clone();
+        let title = format!("{} {}", cx.def.title, cx.case.file_number);
+        let author = self.config().office.name.clone();
+        let template = job.template.clone();
+        let data = job.data.clone();
+        let date = cx.today;
+        tokio::task::spawn_blocking(move || {
+            letters.render(&RenderRequest {
+                template: &template,
+                data: &data,
+                date,
+                title: &title,
+                author: &author,
+            })
+        })
+        .await
+        .map_err(|e| CaseError::Internal(Fault::RenderTask(e.to_string())))?
+        .map_err(CaseError::from)
+    }
+
+    /// Evaluates a `set` effect and checks the result against the field's type.
+    fn compute_field(
+        &self,
+        cx: &EffectContext<'_>,
+        state: &EffectState,
+        field: &str,
+        value: &DataExpr,
+    ) -> Result<Value, CaseError> {
+        let vars = cx.def.expression_vars(
+            &state.data,
+            &cx.case.file_number,
+            cx.today,
+            Value::Null,
+            &state.deadlines,
+            self.rates(),
+        );
+        let fault = |reason: String| {
+            CaseError::Internal(Fault::Expression {
+                field: field.to_string(),
+                reason,
+            })
+        };
+        let v = value.eval_any(&vars).map_err(|f| fault(f.0))?;
+        if let Some(f) = cx.def.fields.get(field) {
+            f.kind
+                .check(&v)
+                .map_err(|reason| fault(format!("it gave a wrong value: {reason}")))?;
+        }
+        Ok(v)
+    }
+
+    /// The complete data of a letter: sender, recipient and file number
+    /// from configuration and the case, the rest from the workflow's data
+    /// expression.
+    fn letter_job(
+        &self,
+        cx: &EffectContext<'_>,
+        state: &EffectState,
+        template: &str,
+        to: &str,
+        expr: Option<&DataExpr>,
+    ) -> Result<LetterJob, CaseError> {
+        let party = cx.case.parties.get(to).cloned().ok_or_else(|| {
+            CaseError::Internal(Fault::LetterData {
+                template: template.into(),
+                reason: format!("it goes to party `{to}`, but the case has no such party"),
+            })
+        })?;
+        let mut data = self.default_letter_data(&party, &cx.case.file_number, &cx.def.title);
+        if let Some(expr) = expr {
+            let vars = cx.def.expression_vars(
+                &state.data,
+                &cx.case.file_number,
+                cx.today,
+                serde_json::to_value(&party).expect("party serialises"),
+                &state.deadlines,
+                self.rates(),
+            );
+            let extra = expr.eval(&vars).map_err(|f| {
+                CaseError::Internal(Fault::LetterData {
+                    template: template.into(),
+                    reason: f.0,
+                })
+            })?;
+            merge(&mut data, extra);
+        }
+        Ok(LetterJob {
+            template: template.into(),
+            to: to.into(),
+            party,
+            data,
+            reference: state.reference.clone(),
+        })
+    }
+
+    /// What every letter gets without the workflow saying so: sender,
+    /// recipient, file number and a subject.
+    fn default_letter_data(&self, party: &PartyRef, file_number: &str, subject: &str) -> Value {
+        let o = &self.config().office;
+        let mut lines = vec![Value::from(party.name.as_str())];
+        lines.extend(party.address.iter().map(|l| Value::from(l.as_str())));
+        json!({
+            "office": {
+                "name": o.name,
+                "unit": o.unit,
+                "street": o.street,
+                "city": format!("{} {}", o.postcode, o.city),
+                "phone": o.phone,
+                "fax": o.fax,
+                "email": o.email,
+                "web": o.web,
+                "bank": {"name": o.bank, "iban": o.iban, "bic": o.bic},
+            },
+            "recipient": {"lines": lines},
+            "reference": {"ours": file_number},
+            "subject": subject,
+        })
+    }
+
+    /// Sends an issued letter to the party's mail address as a PDF
+    /// attachment, queued in the same transaction as the letter itself.
+    async fn queue_letter_mail(
+        &self,
+        tx: &mut Tx,
+        cx: &EffectContext<'_>,
+        job: &LetterJob,
+        row: &DocumentRow,
+    ) -> Result<(), CaseError> {
+        let Some(email) = &job.party.email else {
+            return Ok(());
+        };
+        let filename = format!("{}-{}.pdf", job.template, safe_name(&cx.case.file_number));
+        let (subject, body) = self.render_mail(
+            "letter",
+            &json!({
+                "office": self.config().office.name,
+                "case": {"file_number": cx.case.file_number},
+                "letter": {"subject": cx.def.title, "date": row.letter_date},
+                "attachments": [filename],
+            }),
+        )?;
+        let mail = MailOut {
+            kind: "letter",
+            key: format!("{}.{}", cx.case.id, &row.sha256[..16]),
+            case_id: cx.case.id,
+            to: email.as_str(),
+            subject,
+            body,
+            attachments: vec![AttachmentRef::pdf(filename, &row.sha256)],
+        };
+        self.queue_mail(tx, mail, cx.at).await?;
+        Ok(())
+    }
+}

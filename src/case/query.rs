@@ -1,0 +1,137 @@
+//! The read side: cases as clerks see them. [`Engine::detail`] reads a case
+//! with its deadlines, journal and documents from one database snapshot.
+
+use super::engine::Engine;
+use super::{AuditReport, BrokenLinkView, CaseDetail, CaseError, CaseView, DeadlineView};
+use crate::deadline;
+use crate::domain::DeadlineStatus;
+use crate::journal::{self, Event};
+use crate::store::{CaseFilter, CaseRow, DeadlineRow, DocumentRow};
+use crate::workflow::Definition;
+
+impl Engine {
+    pub(crate) fn view_of(&self, def: &Definition, case: CaseRow) -> CaseView {
+        let state = def.state(&case.state);
+        CaseView {
+            available: def.available(&case.state),
+            workflow_title: def.title.clone(),
+            state_title: state.and_then(|s| s.title.clone()),
+            closed: state.is_some_and(|s| s.is_final),
+            file_number: case.file_number,
+            workflow: case.workflow_id,
+            workflow_version: case.workflow_version,
+            state: case.state,
+            version: case.version,
+            data: case.data,
+            parties: case.parties,
+            opened_at: case.opened_at,
+            updated_at: case.updated_at,
+        }
+    }
+
+    async fn view(&self, case: CaseRow) -> Result<CaseView, CaseError> {
+        let def = self.definition_of(&case).await?;
+        Ok(self.view_of(&def, case))
+    }
+
+    fn deadline_view(&self, d: DeadlineRow) -> DeadlineView {
+        let today = self.clock().today();
+        let due = chrono::NaiveDate::parse_from_str(&d.due_date, "%Y-%m-%d").ok();
+        DeadlineView {
+            days_left: due
+                .filter(|_| d.status == DeadlineStatus::Open)
+                .map(|due| deadline::days_left(today, due)),
+            name: d.name,
+            title: d.title,
+            due_date: d.due_date,
+            status: d.status,
+            legal_basis: d.legal_basis,
+            explanation: d.explanation,
+        }
+    }
+
+    /// A case as it stands now.
+    pub async fn show(&self, file_number: &str) -> Result<CaseView, CaseError> {
+        let case = self.load(file_number).await?;
+        self.view(case).await
+    }
+
+    /// A case with its deadlines, journal and documents, read together.
+    pub async fn detail(&self, file_number: &str) -> Result<CaseDetail, CaseError> {
+        let snapshot = self
+            .store()
+            .case_snapshot(file_number)
+            .await?
+            .ok_or_else(|| CaseError::NotFound(file_number.into()))?;
+        let case = self.view(snapshot.case).await?;
+        Ok(CaseDetail {
+            case,
+            deadlines: snapshot
+                .deadlines
+                .into_iter()
+                .map(|d| self.deadline_view(d))
+                .collect(),
+            history: snapshot.events,
+            documents: snapshot.documents,
+        })
+    }
+
+    /// A case's journal, oldest first.
+    pub async fn history(&self, file_number: &str) -> Result<Vec<Event>, CaseError> {
+        let case = self.load(file_number).await?;
+        Ok(self.store().events(case.id).await?)
+    }
+
+    /// A case's deadlines with the days left, newest first.
+    pub async fn deadlines(&self, file_number: &str) -> Result<Vec<DeadlineView>, CaseError> {
+        let case = self.load(file_number).await?;
+        Ok(self
+            .store()
+            .deadlines_of(case.id)
+            .await?
+            .into_iter()
+            .map(|d| self.deadline_view(d))
+            .collect())
+    }
+
+    /// Documents issued on a case.
+    pub async fn case_documents(&self, file_number: &str) -> Result<Vec<DocumentRow>, CaseError> {
+        let case = self.load(file_number).await?;
+        Ok(self.store().documents(Some(case.id)).await?)
+    }
+
+    pub async fn list(&self, filter: &CaseFilter) -> Result<Vec<CaseView>, CaseError> {
+        let mut out = Vec::new();
+        for case in self.store().list_cases(filter).await? {
+            out.push(self.view(case).await?);
+        }
+        Ok(out)
+    }
+
+    /// Recomputes the hash chains of one case or of all cases.
+    pub async fn audit(&self, file_number: Option<&str>) -> Result<AuditReport, CaseError> {
+        let heads = match file_number {
+            Some(n) => {
+                let c = self.load(n).await?;
+                vec![(c.id, c.file_number, c.head_hash)]
+            }
+            None => self.store().case_heads().await?,
+        };
+        let mut report = AuditReport {
+            cases: heads.len(),
+            events: 0,
+            broken: Vec::new(),
+        };
+        for (id, number, head) in heads {
+            let events = self.store().events(id).await?;
+            report.events += events.len();
+            if let Err(link) = journal::verify(id.0, &events, &head) {
+                report.broken.push(BrokenLinkView {
+                    file_number: number,
+                    link,
+                });
+            }
+        }
+        Ok(report)
+    }
+}
