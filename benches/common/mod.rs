@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+#[allow(dead_code)]
 /// A fresh database for one benchmark: a SQLite file in `dir`, or a new
 /// schema on the PostgreSQL server at `AMTSPOST_TEST_POSTGRES_URL`.
 pub async fn database_url(postgres: bool, dir: &Path, tag: &str) -> String {
