@@ -135,3 +135,52 @@ async fn the_circular_pdf_carries_the_seed_header_data() {
         assert!(text.contains(needle), "{needle} missing in:\n{text}");
     }
 }
+
+/// Issue 13: the court follows from the applicant's seat (kommunen.json), and
+/// the 2012/2013 notices print the legal texts in force then.
+#[tokio::test]
+async fn the_demo_notices_name_the_court_of_the_seat_and_the_texts_of_2012() {
+    let db = crate::support::TestDb::sqlite().await;
+    let s = demo(&db).await;
+    let store = amtspost::document::DocumentStore::new(&s.documents_dir);
+    let sqlite = amtspost::store::Store::connect(&s.database_url)
+        .await
+        .unwrap();
+    let mut seen = 0;
+    for doc in sqlite.documents(None).await.unwrap() {
+        if doc.template != "zuwendungsbescheid" {
+            continue;
+        }
+        let text = crate::support::pdftotext(&store.read(&doc.sha256).await.unwrap());
+        let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let court = if flat.contains("der StädteRegion Aachen") {
+            "Verwaltungsgericht Aachen, Adalbertsteinweg 92"
+        } else if flat.contains("des Kreises Unna") {
+            "Verwaltungsgericht Gelsenkirchen, Bahnhofsvorplatz 3"
+        } else {
+            continue;
+        };
+        seen += 1;
+        assert!(flat.contains(court), "{court} missing in:\n{text}");
+        for needle in [
+            "§ 7 Abs. 1 des Teilhabe- und Integrationsgesetzes",
+            "vom 25.06.2012",
+            "als Zuweisung",
+            "ERVVO VG/FG",
+        ] {
+            assert!(flat.contains(needle), "{needle} missing in:\n{text}");
+        }
+        for absent in [
+            "§ 55a Abs. 4",
+            "§ 55d",
+            "§ 8 Abs. 1",
+            "Verwaltungsgericht Arnsberg",
+        ] {
+            assert!(!flat.contains(absent), "{absent} in:\n{text}");
+        }
+    }
+    assert_eq!(
+        seen, 2,
+        "the notices for StädteRegion Aachen and Kreis Unna"
+    );
+}
