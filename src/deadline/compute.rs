@@ -408,6 +408,27 @@ pub fn compute_as(spec: &DeadlineSpec, basis: Basis) -> Result<Computed, Deadlin
     })
 }
 
+/// The explanation of a deadline with a fixed end date named by the
+/// workflow (e.g. the RAA transition ending 31.07.2013), in German like
+/// [`compute`]'s: one step citing `rule`.
+pub fn fixed_end(end: NaiveDate, rule: &str) -> Computed {
+    Computed {
+        event: end,
+        notified: None,
+        unshifted_end: end,
+        end,
+        steps: vec![Step {
+            rule: rule.to_string(),
+            text: format!(
+                "Das Verfahren bestimmt als Fristende den {} ({}).",
+                de(end),
+                weekday_name(end.weekday())
+            ),
+            date: end,
+        }],
+    }
+}
+
 /// "ein Sonnabend", "ein Sonntag" or "ein gesetzlicher Feiertag (Karfreitag, ein Freitag)".
 fn why_not_working(date: NaiveDate, region: Region) -> String {
     let holiday = holidays(date.year(), region)

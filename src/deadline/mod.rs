@@ -31,8 +31,8 @@ mod reference;
 mod tests;
 
 pub use self::compute::{
-    Basis, Computed, DeadlineSpec, Step, compute, compute_as, days_left, notification_by_post,
-    reminder_date,
+    Basis, Computed, DeadlineSpec, Step, compute, compute_as, days_left, fixed_end,
+    notification_by_post, reminder_date,
 };
 pub use self::holidays::{
     FIRST_YEAR, Holiday, LAST_YEAR, LocalHoliday, add_working_days, easter_sunday, holidays,

@@ -829,3 +829,14 @@ fn a_state_with_local_holidays_warns_when_the_end_falls_on_one() {
     assert!(!compute(&s).unwrap().to_string().contains("örtlich"));
     assert!(local_holidays_on(d(2013, 8, 15), Region::NW).is_empty());
 }
+
+#[test]
+fn a_fixed_end_date_is_explained_in_german() {
+    let c = fixed_end(d(2013, 7, 31), "Übergangsregelung");
+    assert_eq!(c.end, d(2013, 7, 31));
+    assert_eq!(c.steps[0].rule, "Übergangsregelung");
+    assert_eq!(
+        c.to_string(),
+        "1. Übergangsregelung: Das Verfahren bestimmt als Fristende den 31.07.2013 (Mittwoch).\nDie Frist endet mit Ablauf des 31.07.2013 (Mittwoch)."
+    );
+}
