@@ -724,3 +724,16 @@ fn anlage_1_of_circular_172_12_reproduces_the_eckpunktepapier() {
         assert!(text.contains(needle), "{needle:?} missing:\n{text}");
     }
 }
+
+#[test]
+fn a_deadline_that_does_not_move_is_printed_with_the_notice_of_31_vwvfg() {
+    let mut data = example("nachforderung");
+    let text = text_on("nachforderung", &data, (2013, 4, 22));
+    assert!(!text.contains("§ 31 Abs. 3 Satz 2"), "{text}");
+    data["deadline_fixed"] = json!(true);
+    let text = text_on("nachforderung", &data, (2013, 4, 22));
+    assert!(
+        text.contains("auch wenn dieser Tag ein Sonnabend, Sonntag oder gesetzlicher Feiertag ist (§ 31 Abs. 3 Satz 2 VwVfG NRW)"),
+        "{text}"
+    );
+}
