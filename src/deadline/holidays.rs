@@ -238,12 +238,14 @@ pub struct LocalHoliday {
 pub fn local_holidays_on(date: NaiveDate, region: Region) -> Vec<LocalHoliday> {
     use Region::*;
     let candidates: &[(Region, &str)] = match region {
+        // The wider place first: Mariä Himmelfahrt holds in all Catholic
+        // municipalities, Augsburg among them.
         BY => &[
-            (BYAugsburg, "in der Stadt Augsburg"),
             (
                 BYKatholisch,
                 "in den Gemeinden mit überwiegend katholischer Bevölkerung, darunter München und Augsburg",
             ),
+            (BYAugsburg, "in der Stadt Augsburg"),
         ],
         BYKatholisch => &[(BYAugsburg, "in der Stadt Augsburg")],
         SN => &[(
