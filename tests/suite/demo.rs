@@ -110,17 +110,26 @@ on_both_databases! {
     }
 }
 
-#[tokio::test]
-async fn the_circular_pdf_carries_the_seed_header_data() {
-    let db = crate::support::TestDb::sqlite().await;
-    let s = demo(&db).await;
+/// Every document the demo issued: (template, text of the PDF).
+async fn documents(s: &DemoSummary) -> Vec<(String, String)> {
     let store = amtspost::document::DocumentStore::new(&s.documents_dir);
     let sqlite = amtspost::store::Store::connect(&s.database_url)
         .await
         .unwrap();
-    let docs = sqlite.documents(None).await.unwrap();
-    let circular = docs.iter().find(|d| d.template == "rundschreiben").unwrap();
-    let text = crate::support::pdftotext(&store.read(&circular.sha256).await.unwrap());
+    let mut out = Vec::new();
+    for doc in sqlite.documents(None).await.unwrap() {
+        let text = crate::support::pdftotext(&store.read(&doc.sha256).await.unwrap());
+        out.push((doc.template, text));
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_circular_pdf_carries_the_seed_header_data() {
+    let db = crate::support::TestDb::sqlite().await;
+    let s = demo(&db).await;
+    let docs = documents(&s).await;
+    let (_, text) = docs.iter().find(|(t, _)| t == "rundschreiben").unwrap();
     for needle in [
         "172/12",
         "50.50.00/33.60.01 Li/Sü",
@@ -142,16 +151,11 @@ async fn the_circular_pdf_carries_the_seed_header_data() {
 async fn the_demo_notices_name_the_court_of_the_seat_and_the_texts_of_2012() {
     let db = crate::support::TestDb::sqlite().await;
     let s = demo(&db).await;
-    let store = amtspost::document::DocumentStore::new(&s.documents_dir);
-    let sqlite = amtspost::store::Store::connect(&s.database_url)
-        .await
-        .unwrap();
     let mut seen = 0;
-    for doc in sqlite.documents(None).await.unwrap() {
-        if doc.template != "zuwendungsbescheid" {
+    for (template, text) in documents(&s).await {
+        if template != "zuwendungsbescheid" {
             continue;
         }
-        let text = crate::support::pdftotext(&store.read(&doc.sha256).await.unwrap());
         let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
         let court = if flat.contains("der StädteRegion Aachen") {
             "Verwaltungsgericht Aachen, Adalbertsteinweg 92"
