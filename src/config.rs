@@ -58,10 +58,40 @@ pub struct Config {
     pub mail: MailConfig,
     /// When `amtspost serve` runs its jobs.
     pub scheduler: SchedulerConfig,
-    /// Rates that workflows compute with (`rates.<name>` in expressions),
-    /// e.g. the Festbetrag per funded post of a Kommunales Integrationszentrum.
+    /// Rates that workflows compute with (`rates.<name>` in expressions).
+    /// Besides the rates set here, every step of [`Config::dated_rates`]
+    /// appears as `<name>_<year>` for each year it applies to (see
+    /// [`Config::expand_dated_rates`]).
     pub rates: BTreeMap<String, f64>,
+    /// Rates that change over time, each step with the year it applies from,
+    /// its legal source and whether the figure is confirmed for that year,
+    /// e.g. the annual Festbetrag per full-time post of a Kommunales
+    /// Integrationszentrum. `amtspost config check` lists them.
+    pub dated_rates: BTreeMap<String, Vec<DatedRate>>,
 }
+
+/// One step of a rate that changes over time: it applies from `from_year`
+/// until the year before the next step's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatedRate {
+    /// The first (budget) year the amount applies to.
+    pub from_year: i32,
+    /// The amount (EUR).
+    pub amount: f64,
+    /// The legal source of the figure (guideline, number, publication).
+    pub source: String,
+    /// Whether the source confirms the figure for these years; an
+    /// unconfirmed step is reported by `amtspost config check`.
+    #[serde(default)]
+    pub confirmed: bool,
+    /// What is known or doubtful about it (German, shown to the clerk).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
+}
+
+/// Dated rates are expanded into `rates` for the years up to this one.
+pub const DATED_RATES_UNTIL: i32 = 2050;
 
 /// Schedules of the background jobs in `amtspost serve`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -97,10 +127,54 @@ impl Default for Config {
             role_addresses: BTreeMap::new(),
             mail: MailConfig::default(),
             scheduler: SchedulerConfig::default(),
-            // Placeholder amount (unconfirmed): set the rate of the funding guideline in force.
+            // Kept for cases opened on version 2 of ki-foerderantrag, which
+            // multiplied it by all posts; newer versions use `dated_rates`.
             rates: [("ki_festbetrag_je_stelle".to_string(), 50_000.0)].into(),
+            dated_rates: ki_dated_rates(),
         }
+        .with_dated_rates()
     }
+}
+
+/// The KI rates per year (`ki_festbetrag_vollzeitstelle`: per full-time
+/// Fachkraft or Verwaltungsfachkraft post and year; `ki_festbetrag_halbe_assistenz`:
+/// for the half assistant post and year, never pro rata of the full post).
+fn ki_dated_rates() -> BTreeMap<String, Vec<DatedRate>> {
+    let step = |from_year, amount, source: &str, confirmed, note: &str| DatedRate {
+        from_year,
+        amount,
+        source: source.into(),
+        confirmed,
+        note: note.into(),
+    };
+    let rl2012 = "Richtlinien für die Förderung Kommunaler Integrationszentren, Gem. RdErl. MSW/MAIS vom 25.06.2012 (MBl. NRW. 2012 Nr. 19)";
+    let unbelegt = "Für 2012 bis 2017 wurde kein ausdrücklicher Betrag gefunden; angesetzt ist der Betrag der Richtlinie vom 27.03.2018 als beste verfügbare Angabe. Vor Produktivbetrieb mit Dezernat 36 abgleichen.";
+    let rl2018 = "Richtlinie für die Förderung Kommunaler Integrationszentren vom 27.03.2018 (MBl. NRW. 2018 S. 179), Nr. 5.2 und 5.4.1 (Festbetragsfinanzierung)";
+    let rl2020 = "Änderung der Richtlinie vom 30.10.2020 (MBl. NRW. 2020 S. 769): Vollfinanzierung mit Höchstbetrag";
+    let ab2021 = "Gilt ab dem Haushaltsjahr 2021 unter der Annahme, dass die Änderung vom 30.10.2020 ab 2021 angewendet wird (Anwendungsbeginn nicht bestätigt).";
+    let heute = "Stand der Förderung nach der Internetseite der Bezirksregierung Arnsberg (Spiegel: pufii.de, id 2012): bis zu 57.000 EUR je Fachkraftstelle und 22.500 EUR für die halbe Stelle Verwaltungsassistenz";
+    let ab2024 = "Seit wann 57.000 EUR gelten, ist nicht bestätigt; angesetzt ab 2024.";
+    [
+        (
+            "ki_festbetrag_vollzeitstelle".to_string(),
+            vec![
+                step(2012, 50_000.0, rl2012, false, unbelegt),
+                step(2018, 50_000.0, rl2018, true, ""),
+                step(2021, 55_000.0, rl2020, false, ab2021),
+                step(2024, 57_000.0, heute, false, ab2024),
+            ],
+        ),
+        (
+            "ki_festbetrag_halbe_assistenz".to_string(),
+            vec![
+                step(2012, 20_000.0, rl2012, false, unbelegt),
+                step(2018, 20_000.0, rl2018, true, ""),
+                step(2021, 22_500.0, rl2020, false, ab2021),
+                step(2024, 22_500.0, heute, false, ab2024),
+            ],
+        ),
+    ]
+    .into()
 }
 
 /// The sender of letters: letterhead, return address, footer.
@@ -161,12 +235,73 @@ impl Config {
                 .ignore(&["CONFIG", "NOW", "TEST_POSTGRES_URL"])
                 .split("__"),
         );
-        fig.extract().map_err(|e| ConfigError::Invalid(Box::new(e)))
+        let config: Config = fig
+            .extract()
+            .map_err(|e| ConfigError::Invalid(Box::new(e)))?;
+        Ok(config.with_dated_rates())
+    }
+
+    /// The keys `<name>_<year>` that [`Config::dated_rates`] put into `rates`.
+    fn dated_rate_keys(&self) -> Vec<String> {
+        let names: Vec<&String> = self.dated_rates.keys().collect();
+        self.rates
+            .keys()
+            .filter(|k| {
+                k.rsplit_once('_').is_some_and(|(name, year)| {
+                    year.len() == 4
+                        && year.bytes().all(|b| b.is_ascii_digit())
+                        && names.iter().any(|n| *n == name)
+                })
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// Puts every dated rate into `rates` as `<name>_<year>` for each year
+    /// from its first step to [`DATED_RATES_UNTIL`], with the amount of the
+    /// step in force that year, so that a workflow picks the rate of the
+    /// grant's year: `rates['ki_festbetrag_vollzeitstelle_' + year]`.
+    /// Keys derived earlier are recomputed.
+    pub fn expand_dated_rates(&mut self) {
+        for key in self.dated_rate_keys() {
+            self.rates.remove(&key);
+        }
+        for (name, steps) in &self.dated_rates {
+            let mut steps = steps.clone();
+            steps.sort_by_key(|s| s.from_year);
+            for (i, step) in steps.iter().enumerate() {
+                let until = steps
+                    .get(i + 1)
+                    .map_or(DATED_RATES_UNTIL, |next| next.from_year - 1);
+                for year in step.from_year..=until {
+                    self.rates.insert(format!("{name}_{year}"), step.amount);
+                }
+            }
+        }
+    }
+
+    /// [`Config::expand_dated_rates`], by value.
+    pub fn with_dated_rates(mut self) -> Config {
+        self.expand_dated_rates();
+        self
+    }
+
+    /// The step of a dated rate in force in `year`, if any.
+    pub fn dated_rate(&self, name: &str, year: i32) -> Option<&DatedRate> {
+        self.dated_rates
+            .get(name)?
+            .iter()
+            .filter(|s| s.from_year <= year)
+            .max_by_key(|s| s.from_year)
     }
 
     /// The config file `init` writes: every key with its default, commented.
     pub fn template() -> String {
-        let body = toml::to_string_pretty(&Config::default()).expect("config serialises");
+        let mut config = Config::default();
+        for key in config.dated_rate_keys() {
+            config.rates.remove(&key);
+        }
+        let body = toml::to_string_pretty(&config).expect("config serialises");
         format!(
             "# amtspost configuration. Every key can be overridden by an environment\n\
              # variable AMTSPOST_<KEY> (sections: AMTSPOST_OFFICE__NAME and so on).\n\n{body}"

@@ -746,6 +746,15 @@ impl Demo {
             "kooperationspartner": ["untere Schulaufsicht", "Schulverwaltung", "Jugendhilfe", "Wohlfahrtsverbände",
                 if art == "kreisfreie Stadt" { "Integrationsrat" } else { "Integrationsausschuss" }],
         });
+        // Further application data (demo.json) and the court of the applicant's seat (kommunen.json).
+        for (key, value) in self.scenario["antragsdaten"]
+            .as_object()
+            .into_iter()
+            .flatten()
+        {
+            a[key] = value.clone();
+        }
+        a["verwaltungsgericht"] = k["verwaltungsgericht"].clone();
         match profile {
             // Documents missing until the Nachforderung is answered.
             "nachforderung" | "keine_antwort" => {
@@ -773,7 +782,6 @@ impl Demo {
             "bewilligungszeitraum_von": "2013-01-01",
             "bewilligungszeitraum_bis": "2013-12-31",
             "verwendungsnachweis_bis": "2014-06-30",
-            "verwaltungsgericht": "Verwaltungsgericht Arnsberg, Jägerstraße 1, 59821 Arnsberg",
         });
         match step {
             KiStep::Open => {
@@ -876,10 +884,17 @@ impl Demo {
                 } else {
                     "Die mit Schreiben angeforderten Unterlagen wurden innerhalb der gesetzten Frist nicht vorgelegt; die Fördervoraussetzungen sind nicht nachgewiesen."
                 };
-                self.fire(day, &case, "ablehnung_vorschlagen", &clerk, "clerk", json!({
-                    "ablehnungsgruende": reason,
-                    "verwaltungsgericht": "Verwaltungsgericht Arnsberg, Jägerstraße 1, 59821 Arnsberg",
-                })).await?;
+                self.fire(
+                    day,
+                    &case,
+                    "ablehnung_vorschlagen",
+                    &clerk,
+                    "clerk",
+                    json!({
+                        "ablehnungsgruende": reason,
+                    }),
+                )
+                .await?;
                 self.note(day, &case, "rejection proposed");
             }
             KiStep::Reject => {

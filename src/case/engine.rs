@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use sha2::Digest;
 
 use super::{Actor, CaseError, Fault};
@@ -150,30 +150,30 @@ impl Engine {
         d: &DeadlineDef,
         today: chrono::NaiveDate,
     ) -> Result<(chrono::NaiveDate, Value), CaseError> {
-        Ok(match &d.due {
-            Due::Period(period) => {
-                let computed = deadline::compute(&DeadlineSpec {
+        let computed = match &d.due {
+            Due::Period(period) => deadline::compute_as(
+                &DeadlineSpec {
                     event: today,
                     period: *period,
                     region: self.config.region,
                     by_post: d.by_post,
                     moves: d.moves,
-                })?;
-                let end = computed.end;
-                (
-                    end,
-                    serde_json::to_value(&computed).expect("explanation serialises"),
-                )
-            }
-            Due::Date(date) => (
+                },
+                if d.court {
+                    deadline::Basis::Court
+                } else {
+                    deadline::Basis::Authority
+                },
+            )?,
+            Due::Date(date) => deadline::fixed_end(
                 *date,
-                json!({"end": date.to_string(), "steps": [{
-                    "rule": d.legal_basis.clone().unwrap_or_else(|| "festes Datum".into()),
-                    "text": format!("Der Workflow nennt das feste Enddatum {}.", date.format("%d.%m.%Y")),
-                    "date": date.to_string(),
-                }]}),
+                d.legal_basis.as_deref().unwrap_or("festes Fristende"),
             ),
-        })
+        };
+        Ok((
+            computed.end,
+            serde_json::to_value(&computed).expect("explanation serialises"),
+        ))
     }
 
     /// The next number of a register, inside the caller's transaction.

@@ -16,7 +16,7 @@ pub enum Command {
         /// Period: 14D, 4W, 1M, 1Y
         #[arg(long)]
         period: Period,
-        /// German state for public holidays [default: from config]
+        /// German state (or a municipality with local holidays, e.g. BY-AUGSBURG) [default: from config]
         #[arg(long)]
         region: Option<Region>,
         /// Count from notification by post (§ 41 Abs. 2 VwVfG)
@@ -25,6 +25,9 @@ pub enum Command {
         /// The end does not move off weekends and holidays
         #[arg(long)]
         fixed: bool,
+        /// A court deadline such as the Klagefrist (§ 57 Abs. 2 VwGO, § 222 ZPO)
+        #[arg(long)]
+        court: bool,
     },
     /// List the public holidays of a year
     Holidays {
@@ -44,14 +47,23 @@ pub async fn run(ctx: &Ctx, cmd: Command) -> Result<()> {
             region,
             by_post,
             fixed,
+            court,
         } => {
-            let computed = deadline::compute(&DeadlineSpec {
-                event: from,
-                period,
-                region: region.unwrap_or(ctx.config.region),
-                by_post,
-                moves: !fixed,
-            })?;
+            let basis = if court {
+                deadline::Basis::Court
+            } else {
+                deadline::Basis::Authority
+            };
+            let computed = deadline::compute_as(
+                &DeadlineSpec {
+                    event: from,
+                    period,
+                    region: region.unwrap_or(ctx.config.region),
+                    by_post,
+                    moves: !fixed,
+                },
+                basis,
+            )?;
             ctx.print(&computed, || format!("{computed}\n"));
         }
         Command::Holidays { year, region } => {

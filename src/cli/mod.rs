@@ -6,6 +6,7 @@
 
 mod audit;
 mod case;
+mod config;
 mod deadline;
 mod demo;
 mod document;
@@ -58,6 +59,9 @@ enum Command {
     Demo(demo::Args),
     /// Create amtspost.toml, workflows/ and the database in the current folder
     Init(init::Args),
+    /// Check the configuration: rates by year, their sources, unconfirmed figures
+    #[command(subcommand)]
+    Config(config::Command),
     /// Check, list, show and draw workflow definitions
     #[command(subcommand)]
     Workflow(workflow::Command),
@@ -172,6 +176,7 @@ async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Demo(args) => demo::run(&ctx, args).await,
         Command::Init(args) => init::run(&ctx, args).await,
+        Command::Config(cmd) => config::run(&ctx, cmd).await,
         Command::Workflow(cmd) => workflow::run(&ctx, cmd).await,
         Command::Case(cmd) => case::run(&ctx, cmd).await,
         Command::Audit(cmd) => audit::run(&ctx, cmd).await,

@@ -6,7 +6,7 @@ use std::fmt;
 use chrono::{Datelike, Days, Months, NaiveDate, Weekday};
 use serde::{Deserialize, Serialize};
 
-use super::holidays::{FIRST_YEAR, LAST_YEAR, holidays};
+use super::holidays::{FIRST_YEAR, LAST_YEAR, holidays, local_holidays_on};
 use super::{DeadlineError, Offset, Period, Region, Unit, add_working_days, is_working_day};
 
 /// Last posting day to which the old 3-day fiction applies. From 1.1.2025
@@ -42,12 +42,25 @@ fn default_true() -> bool {
     true
 }
 
+/// Which rules compute a deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Basis {
+    /// A deadline in administrative procedure: § 31 VwVfG with §§ 187–193 BGB.
+    #[default]
+    Authority,
+    /// A court deadline such as the Klagefrist (§ 74 VwGO): § 57 Abs. 2 VwGO
+    /// with § 222 ZPO, which in turn applies §§ 187–193 BGB. Same dates,
+    /// other legal reasoning.
+    Court,
+}
+
 /// One step of the reasoning, for the explanation shown to a clerk.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Step {
     /// The legal rule applied, e.g. "§ 187 Abs. 1 BGB".
     pub rule: String,
-    /// What the rule did here, in a plain English sentence.
+    /// What the rule did here, in a plain German sentence.
     pub text: String,
     /// The date this step arrived at.
     pub date: NaiveDate,
@@ -76,9 +89,9 @@ impl fmt::Display for Computed {
         }
         write!(
             f,
-            "The deadline ends at the end of {}, {}.",
-            weekday_name(self.end.weekday()),
-            de(self.end)
+            "Die Frist endet mit Ablauf des {} ({}).",
+            de(self.end),
+            weekday_name(self.end.weekday())
         )
     }
 }
@@ -88,16 +101,37 @@ fn de(date: NaiveDate) -> String {
     date.format("%d.%m.%Y").to_string()
 }
 
+/// The German weekday in the genitive/dative after "des"/"am": "Montag".
 fn weekday_name(day: Weekday) -> &'static str {
     match day {
-        Weekday::Mon => "Monday",
-        Weekday::Tue => "Tuesday",
-        Weekday::Wed => "Wednesday",
-        Weekday::Thu => "Thursday",
-        Weekday::Fri => "Friday",
-        Weekday::Sat => "Saturday",
-        Weekday::Sun => "Sunday",
+        Weekday::Mon => "Montag",
+        Weekday::Tue => "Dienstag",
+        Weekday::Wed => "Mittwoch",
+        Weekday::Thu => "Donnerstag",
+        Weekday::Fri => "Freitag",
+        Weekday::Sat => "Sonnabend",
+        Weekday::Sun => "Sonntag",
     }
+}
+
+const MONTHS: [&str; 12] = [
+    "Januar",
+    "Februar",
+    "März",
+    "April",
+    "Mai",
+    "Juni",
+    "Juli",
+    "August",
+    "September",
+    "Oktober",
+    "November",
+    "Dezember",
+];
+
+/// "Februar 2013".
+fn month_year(date: NaiveDate) -> String {
+    format!("{} {}", MONTHS[date.month0() as usize], date.year())
 }
 
 /// Fails unless `date` lies in the years with holiday data.
@@ -138,15 +172,24 @@ pub fn notification_by_post(posted: NaiveDate) -> NaiveDate {
         .unwrap_or(NaiveDate::MAX)
 }
 
-/// Computes the end of a deadline, with the reasoning.
+/// Computes the end of a deadline in administrative procedure, with the
+/// reasoning: [`compute_as`] with [`Basis::Authority`].
+pub fn compute(spec: &DeadlineSpec) -> Result<Computed, DeadlineError> {
+    compute_as(spec, Basis::Authority)
+}
+
+/// Computes the end of a deadline, with the reasoning in German.
 ///
 /// Order of rules: postal fiction (if by post), § 187 Abs. 1 BGB (the event
 /// day is not counted), § 188 BGB (where the period ends), then § 193 BGB /
-/// § 31 Abs. 3 VwVfG (a Saturday, Sunday or public holiday moves the end to
-/// the next working day) unless the spec says the end does not move.
+/// § 31 Abs. 3 VwVfG (for a court deadline § 222 Abs. 2 ZPO: a Saturday,
+/// Sunday or public holiday moves the end to the next working day) unless
+/// the spec says the end does not move. Where the region is a state with
+/// local public holidays and the end falls on one, a last step says that a
+/// local holiday at the place may move the end.
 ///
 /// Fails if any date involved leaves the years with holiday data.
-pub fn compute(spec: &DeadlineSpec) -> Result<Computed, DeadlineError> {
+pub fn compute_as(spec: &DeadlineSpec, basis: Basis) -> Result<Computed, DeadlineError> {
     let DeadlineSpec {
         event,
         period,
@@ -161,28 +204,29 @@ pub fn compute(spec: &DeadlineSpec) -> Result<Computed, DeadlineError> {
         });
     }
     check_date(event, "event day")?;
-    let mut steps = Vec::with_capacity(4);
+    let mut steps = Vec::with_capacity(5);
+    let court = basis == Basis::Court;
 
     // The postal fiction: the period runs from the notification day.
     let (start, notified) = if by_post {
         let notified = check_date(notification_by_post(event), "notification day")?;
         let days = postal_days(event);
-        let rule = if region == Region::NW {
+        let rule = if region.state() == Region::NW {
             "§ 41 Abs. 2 VwVfG NRW"
         } else {
             "§ 41 Abs. 2 VwVfG"
         };
         let note = if days == 3 {
-            "the 3rd day after posting (letters posted up to 31.12.2024)"
+            "am dritten Tag nach der Aufgabe zur Post (bis zum 31.12.2024 aufgegebene Schreiben)"
         } else {
-            "the 4th day after posting (letters posted from 01.01.2025)"
+            "am vierten Tag nach der Aufgabe zur Post (ab dem 01.01.2025 aufgegebene Schreiben)"
         };
         steps.push(Step {
             rule: rule.into(),
             text: format!(
-                "Posted on {}, the letter counts as notified on {}, {}. This day is not moved off a weekend or holiday.",
+                "Am {} zur Post gegeben, gilt das Schreiben {note} als bekannt gegeben, am {}, {}. Dieser Tag verschiebt sich nicht, auch wenn er auf ein Wochenende oder einen Feiertag fällt.",
                 de(event),
-                note,
+                weekday_name(notified.weekday()),
                 de(notified)
             ),
             date: notified,
@@ -196,14 +240,26 @@ pub fn compute(spec: &DeadlineSpec) -> Result<Computed, DeadlineError> {
     let first = start
         .succ_opt()
         .ok_or_else(|| out_of_range("start of the period"))?;
-    let event_word = if by_post { "notification" } else { "event" };
+    let event_word = if by_post {
+        "der Bekanntgabe"
+    } else {
+        "des Ereignisses"
+    };
+    let length = format!("{} {}", period.amount, period.unit.wort(period.amount));
+    let (r187, r188, r193) = if court {
+        (
+            "§ 57 Abs. 2 VwGO, § 222 Abs. 1 ZPO, § 187 Abs. 1 BGB",
+            "§ 57 Abs. 2 VwGO, § 222 Abs. 1 ZPO, § 188",
+            "§ 57 Abs. 2 VwGO, § 222 Abs. 2 ZPO",
+        )
+    } else {
+        ("§ 187 Abs. 1 BGB", "§ 188", "§ 193 BGB, § 31 Abs. 3 VwVfG")
+    };
     steps.push(Step {
-        rule: "§ 187 Abs. 1 BGB".into(),
+        rule: r187.into(),
         text: format!(
-            "The day of the {event_word}, {}, is not counted; the period of {} {} starts on {}.",
+            "Der Tag {event_word}, der {}, wird nicht mitgerechnet; die Frist von {length} beginnt am {}.",
             de(start),
-            period.amount,
-            period.unit.word(period.amount),
             de(first)
         ),
         date: first,
@@ -222,48 +278,48 @@ pub fn compute(spec: &DeadlineSpec) -> Result<Computed, DeadlineError> {
     }
     .ok_or_else(|| out_of_range(end_of_period))?;
     let unshifted = check_date(unshifted, end_of_period)?;
-    let length = format!("{} {}", period.amount, period.unit.word(period.amount));
-    let (rule, text) = match period.unit {
+    let (para, text) = match period.unit {
         Unit::Days => (
-            "§ 188 Abs. 1 BGB",
+            "Abs. 1 BGB",
             format!(
-                "A period of {length} ends at the end of its last day, {}.",
+                "Eine Frist von {length} endet mit dem Ablauf ihres letzten Tages, des {}.",
                 de(unshifted)
             ),
         ),
         Unit::Weeks => (
-            "§ 188 Abs. 2 BGB",
+            "Abs. 2 BGB",
             format!(
-                "A period of {length} ends on the day with the same weekday as the day of the {event_word} ({}): {}.",
+                "Eine Frist von {length} endet mit dem Ablauf des Tages, der durch seine Benennung dem Tag {event_word} ({}) entspricht: {}, {}.",
                 weekday_name(start.weekday()),
+                weekday_name(unshifted.weekday()),
                 de(unshifted)
             ),
         ),
         Unit::Months | Unit::Years if unshifted.day() != start.day() => (
-            "§ 188 Abs. 3 BGB",
+            "Abs. 3 BGB",
             format!(
-                "A period of {length} would end on day {} of the month, which {} does not have; it ends on the last day of that month, {}.",
+                "Eine Frist von {length} würde am {}. des Monats enden; diesen Tag hat der {} nicht, daher endet sie mit dem Ablauf des letzten Tages dieses Monats, des {}.",
                 start.day(),
-                unshifted.format("%B %Y"),
+                month_year(unshifted),
                 de(unshifted)
             ),
         ),
         Unit::Months | Unit::Years => (
-            "§ 188 Abs. 2 BGB",
+            "Abs. 2 BGB",
             format!(
-                "A period of {length} ends on the day with the same number as the day of the {event_word} (day {}): {}.",
+                "Eine Frist von {length} endet mit dem Ablauf des Tages, der durch seine Zahl dem Tag {event_word} entspricht (dem {}.): {}.",
                 start.day(),
                 de(unshifted)
             ),
         ),
     };
     steps.push(Step {
-        rule: rule.into(),
+        rule: format!("{r188} {para}"),
         text,
         date: unshifted,
     });
 
-    // § 193 BGB / § 31 Abs. 3 VwVfG: off weekends and holidays.
+    // § 193 BGB / § 31 Abs. 3 VwVfG (court: § 222 Abs. 2 ZPO): off weekends and holidays.
     let end = if moves {
         let mut end = unshifted;
         while !is_working_day(end, region) {
@@ -272,43 +328,76 @@ pub fn compute(spec: &DeadlineSpec) -> Result<Computed, DeadlineError> {
         }
         let text = if end == unshifted {
             format!(
-                "{} is a working day ({}) in {}; the end does not move.",
+                "Der {} ist ein Werktag ({}) in {}; das Fristende verschiebt sich nicht.",
                 de(unshifted),
                 weekday_name(unshifted.weekday()),
                 region.name()
             )
         } else {
             format!(
-                "{} is {} in {}; the deadline ends at the end of the next working day, {} {}.",
+                "Der {} ist {} in {}; die Frist endet daher mit dem Ablauf des nächsten Werktages, des {} ({}).",
                 de(unshifted),
                 why_not_working(unshifted, region),
                 region.name(),
-                weekday_name(end.weekday()),
-                de(end)
+                de(end),
+                weekday_name(end.weekday())
             )
         };
         steps.push(Step {
-            rule: "§ 193 BGB, § 31 Abs. 3 VwVfG".into(),
+            rule: r193.into(),
             text,
             date: end,
         });
         end
     } else {
         let what = if is_working_day(unshifted, region) {
-            format!("a working day, {}", weekday_name(unshifted.weekday()))
+            format!("ein Werktag, {}", weekday_name(unshifted.weekday()))
         } else {
             why_not_working(unshifted, region)
         };
         steps.push(Step {
             rule: "§ 31 Abs. 3 Satz 2 VwVfG".into(),
             text: format!(
-                "The authority named the end and said it does not move, so it stays on {} ({what}).",
+                "Die Behörde hat das Fristende bestimmt und darauf hingewiesen, dass es sich nicht verschiebt; es bleibt beim {} ({what}).",
                 de(unshifted)
             ),
             date: unshifted,
         });
         unshifted
     };
+
+    // Local public holidays that only hold in parts of the state.
+    if moves {
+        let local = local_holidays_on(end, region);
+        if !local.is_empty() {
+            let names = local
+                .iter()
+                .map(|h| format!("{} ({})", h.name, h.place))
+                .collect::<Vec<_>>()
+                .join("; ");
+            let next = {
+                let mut d = end.succ_opt().unwrap_or(end);
+                while !is_working_day(d, region) || !local_holidays_on(d, region).is_empty() {
+                    match d.succ_opt() {
+                        Some(n) => d = n,
+                        None => break,
+                    }
+                }
+                d
+            };
+            steps.push(Step {
+                rule: "§ 193 BGB (Feiertag am Erklärungs- oder Leistungsort)".into(),
+                text: format!(
+                    "Achtung: Der {} ist in Teilen von {} ein örtlicher gesetzlicher Feiertag: {names}. Liegt der maßgebliche Ort dort, endet die Frist erst mit dem Ablauf des {} ({}). Bitte den Ort prüfen oder als Region die Gemeinde angeben (z. B. BY-AUGSBURG).",
+                    de(end),
+                    region.name(),
+                    de(next),
+                    weekday_name(next.weekday())
+                ),
+                date: end,
+            });
+        }
+    }
 
     Ok(Computed {
         event,
@@ -319,20 +408,41 @@ pub fn compute(spec: &DeadlineSpec) -> Result<Computed, DeadlineError> {
     })
 }
 
-/// "a Saturday", "a Sunday" or "a public holiday (Karfreitag)".
+/// The explanation of a deadline with a fixed end date named by the
+/// workflow (e.g. the RAA transition ending 31.07.2013), in German like
+/// [`compute`]'s: one step citing `rule`.
+pub fn fixed_end(end: NaiveDate, rule: &str) -> Computed {
+    Computed {
+        event: end,
+        notified: None,
+        unshifted_end: end,
+        end,
+        steps: vec![Step {
+            rule: rule.to_string(),
+            text: format!(
+                "Das Verfahren bestimmt als Fristende den {} ({}).",
+                de(end),
+                weekday_name(end.weekday())
+            ),
+            date: end,
+        }],
+    }
+}
+
+/// "ein Sonnabend", "ein Sonntag" or "ein gesetzlicher Feiertag (Karfreitag, ein Freitag)".
 fn why_not_working(date: NaiveDate, region: Region) -> String {
     let holiday = holidays(date.year(), region)
         .ok()
         .and_then(|list| list.into_iter().find(|h| h.date == date));
     match (date.weekday(), holiday) {
         (_, Some(h)) => format!(
-            "a public holiday ({}, a {})",
+            "ein gesetzlicher Feiertag ({}, ein {})",
             h.name,
             weekday_name(date.weekday())
         ),
-        (Weekday::Sat, None) => "a Saturday".into(),
-        (Weekday::Sun, None) => "a Sunday".into(),
-        _ => "not a working day".into(),
+        (Weekday::Sat, None) => "ein Sonnabend".into(),
+        (Weekday::Sun, None) => "ein Sonntag".into(),
+        _ => "kein Werktag".into(),
     }
 }
 

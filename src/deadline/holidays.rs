@@ -2,11 +2,13 @@
 //!
 //! Computed rather than tabulated so that every year in the supported range
 //! is covered and every rule (with the year it started or ended) is visible
-//! in one place. Only holidays that hold in the *whole* state count: a
-//! deadline cannot depend on which municipality a letter goes to, so local
-//! days (Mariä Himmelfahrt in Bavaria's Catholic municipalities, Fronleichnam
-//! in parts of Saxony and Thuringia, the Augsburger Friedensfest) are left
-//! out, as § 193 BGB is applied for the state as a whole.
+//! in one place. For a state, only holidays that hold in the *whole* state
+//! count. Local days (Mariä Himmelfahrt in Bavaria's predominantly Catholic
+//! municipalities, Fronleichnam in parts of Saxony and Thuringia, the
+//! Augsburger Friedensfest) count in the regions below the state that have
+//! them ([`Region::LOCAL`]), because § 193 BGB looks at the holidays "am
+//! Erklärungs- oder Leistungsort"; for a state alone,
+//! [`local_holidays_on`] names them so that an explanation can warn.
 //!
 //! The year of unification, 1990, is treated with the rules in force from
 //! 3 October 1990 for the whole year: Tag der Deutschen Einheit on
@@ -96,8 +98,9 @@ pub fn holidays(year: i32, region: Region) -> Result<Vec<Holiday>, DeadlineError
 /// treated like 1990, one after 2100 like 2100), so that the infallible
 /// calendar functions still give a sensible answer; [`holidays`] and the
 /// deadline computation refuse such years instead.
-fn holidays_any(year: i32, region: Region) -> Vec<Holiday> {
+fn holidays_any(year: i32, place: Region) -> Vec<Holiday> {
     use Region::*;
+    let region = place.state();
     let y = year.clamp(FIRST_YEAR, LAST_YEAR);
     let mut out: Vec<Holiday> = Vec::with_capacity(16);
     let mut fixed = |month: u32, day: u32, name: &'static str| {
@@ -185,7 +188,91 @@ fn holidays_any(year: i32, region: Region) -> Vec<Holiday> {
         }
     }
 
+    // Local days of the regions below a state.
+    if matches!(place, BYAugsburg) {
+        // Augsburger Hohes Friedensfest, a public holiday in the city of
+        // Augsburg only (Art. 1 Abs. 2 Bayerisches Feiertagsgesetz).
+        fixed_local(&mut out, year, 8, 8, "Augsburger Hohes Friedensfest");
+    }
+    if matches!(place, BYAugsburg | BYKatholisch) {
+        // In municipalities with a predominantly Catholic population
+        // (Art. 1 Abs. 1 Nr. 2 Bayerisches Feiertagsgesetz).
+        fixed_local(&mut out, year, 8, 15, "Mariä Himmelfahrt");
+    }
+    if matches!(place, SNFronleichnam | THFronleichnam)
+        && let Some(date) =
+            easter_any(year).and_then(|e| e.checked_add_signed(chrono::Duration::days(60)))
+    {
+        out.push(Holiday {
+            date,
+            name: "Fronleichnam",
+        });
+    }
+
     out.sort_by_key(|h| h.date);
+    out
+}
+
+fn fixed_local(out: &mut Vec<Holiday>, year: i32, month: u32, day: u32, name: &'static str) {
+    if let Some(date) = NaiveDate::from_ymd_opt(year, month, day) {
+        out.push(Holiday { date, name });
+    }
+}
+
+/// A public holiday that holds only in part of a state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LocalHoliday {
+    /// The day.
+    pub date: NaiveDate,
+    /// German name.
+    pub name: &'static str,
+    /// Where it is a holiday, in German.
+    pub place: &'static str,
+}
+
+/// The local public holidays on `date` somewhere in `region` that do not
+/// hold in `region` itself: for Bayern the Augsburger Friedensfest and
+/// Mariä Himmelfahrt, for Sachsen and Thüringen Fronleichnam. Empty for
+/// states without local holidays (e.g. NW) and for days already holidays in
+/// `region`.
+pub fn local_holidays_on(date: NaiveDate, region: Region) -> Vec<LocalHoliday> {
+    use Region::*;
+    let candidates: &[(Region, &str)] = match region {
+        // The wider place first: Mariä Himmelfahrt holds in all Catholic
+        // municipalities, Augsburg among them.
+        BY => &[
+            (
+                BYKatholisch,
+                "in den Gemeinden mit überwiegend katholischer Bevölkerung, darunter München und Augsburg",
+            ),
+            (BYAugsburg, "in der Stadt Augsburg"),
+        ],
+        BYKatholisch => &[(BYAugsburg, "in der Stadt Augsburg")],
+        SN => &[(
+            SNFronleichnam,
+            "in einigen katholisch geprägten Gemeinden des sorbischen Siedlungsgebiets (Landkreise Bautzen und Görlitz)",
+        )],
+        TH => &[(
+            THFronleichnam,
+            "in den katholisch geprägten Gemeinden, vor allem im Landkreis Eichsfeld",
+        )],
+        _ => &[],
+    };
+    if is_holiday(date, region) {
+        return Vec::new();
+    }
+    let mut out: Vec<LocalHoliday> = Vec::new();
+    for (local, place) in candidates {
+        for h in holidays_any(date.year(), *local) {
+            if h.date == date && !out.iter().any(|o| o.name == h.name) {
+                out.push(LocalHoliday {
+                    date,
+                    name: h.name,
+                    place,
+                });
+            }
+        }
+    }
     out
 }
 

@@ -6,7 +6,9 @@
 //! the month, Saturday/Sunday/public holiday → next working day), the postal
 //! notification fiction of § 41 Abs. 2 VwVfG (3rd day after posting until
 //! 31.12.2024, 4th day from 1.1.2025), and the public holidays of the
-//! 16 German states, computed by rule for the years 1990 to 2100.
+//! 16 German states (and the municipalities with local holidays of their
+//! own, such as Augsburg), computed by rule for the years 1990 to 2100.
+//! Explanations are in German, for the clerk.
 //!
 //! The module is deliberately *pure*: no clock, no files, no database, no
 //! configuration. Every answer depends only on the arguments, so the same
@@ -29,11 +31,12 @@ mod reference;
 mod tests;
 
 pub use self::compute::{
-    Computed, DeadlineSpec, Step, compute, days_left, notification_by_post, reminder_date,
+    Basis, Computed, DeadlineSpec, Step, compute, compute_as, days_left, fixed_end,
+    notification_by_post, reminder_date,
 };
 pub use self::holidays::{
-    FIRST_YEAR, Holiday, LAST_YEAR, add_working_days, easter_sunday, holidays, is_holiday,
-    is_working_day,
+    FIRST_YEAR, Holiday, LAST_YEAR, LocalHoliday, add_working_days, easter_sunday, holidays,
+    is_holiday, is_working_day, local_holidays_on,
 };
 pub use self::period::{Offset, Period, Unit};
 pub use self::region::Region;

@@ -33,17 +33,17 @@ impl Unit {
         }
     }
 
-    /// English word for explanations, singular or plural.
-    pub(crate) fn word(self, amount: u32) -> &'static str {
+    /// The German word for explanations, e.g. "1 Monat", "4 Wochen".
+    pub(crate) fn wort(self, amount: u32) -> &'static str {
         match (self, amount == 1) {
-            (Unit::Days, true) => "day",
-            (Unit::Days, false) => "days",
-            (Unit::Weeks, true) => "week",
-            (Unit::Weeks, false) => "weeks",
-            (Unit::Months, true) => "month",
-            (Unit::Months, false) => "months",
-            (Unit::Years, true) => "year",
-            (Unit::Years, false) => "years",
+            (Unit::Days, true) => "Tag",
+            (Unit::Days, false) => "Tagen",
+            (Unit::Weeks, true) => "Woche",
+            (Unit::Weeks, false) => "Wochen",
+            (Unit::Months, true) => "Monat",
+            (Unit::Months, false) => "Monaten",
+            (Unit::Years, true) => "Jahr",
+            (Unit::Years, false) => "Jahren",
         }
     }
 }

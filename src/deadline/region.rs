@@ -48,6 +48,18 @@ pub enum Region {
     SH,
     /// Thüringen
     TH,
+    /// Stadt Augsburg (Bayern): Bavaria's holidays and, locally, the
+    /// Augsburger Hohes Friedensfest (8 August) and Mariä Himmelfahrt.
+    BYAugsburg,
+    /// A predominantly Catholic municipality in Bayern (Munich among them):
+    /// Bavaria's holidays and Mariä Himmelfahrt (15 August).
+    BYKatholisch,
+    /// A municipality in Sachsen where Fronleichnam is a public holiday
+    /// (Catholic municipalities in the Sorbian area).
+    SNFronleichnam,
+    /// A municipality in Thüringen where Fronleichnam is a public holiday
+    /// (Catholic municipalities, e.g. in the Eichsfeld).
+    THFronleichnam,
 }
 
 impl Region {
@@ -71,9 +83,31 @@ impl Region {
         Region::TH,
     ];
 
-    /// The two-letter code, e.g. "NW".
+    /// Municipalities with public holidays of their own: regions below a state.
+    pub const LOCAL: [Region; 4] = [
+        Region::BYAugsburg,
+        Region::BYKatholisch,
+        Region::SNFronleichnam,
+        Region::THFronleichnam,
+    ];
+
+    /// The state a region belongs to (a state is its own state).
+    pub fn state(self) -> Region {
+        match self {
+            Region::BYAugsburg | Region::BYKatholisch => Region::BY,
+            Region::SNFronleichnam => Region::SN,
+            Region::THFronleichnam => Region::TH,
+            state => state,
+        }
+    }
+
+    /// The code, e.g. "NW", or for a region below a state e.g. "BY-AUGSBURG".
     pub fn code(self) -> &'static str {
         match self {
+            Region::BYAugsburg => "BY-AUGSBURG",
+            Region::BYKatholisch => "BY-KATHOLISCH",
+            Region::SNFronleichnam => "SN-FRONLEICHNAM",
+            Region::THFronleichnam => "TH-FRONLEICHNAM",
             Region::BW => "BW",
             Region::BY => "BY",
             Region::BE => "BE",
@@ -96,6 +130,10 @@ impl Region {
     /// The state's German name, e.g. "Nordrhein-Westfalen", for letters.
     pub fn name(self) -> &'static str {
         match self {
+            Region::BYAugsburg => "Augsburg (Bayern)",
+            Region::BYKatholisch => "einer überwiegend katholischen Gemeinde in Bayern",
+            Region::SNFronleichnam => "einer Gemeinde in Sachsen mit Fronleichnam als Feiertag",
+            Region::THFronleichnam => "einer Gemeinde in Thüringen mit Fronleichnam als Feiertag",
             Region::BW => "Baden-Württemberg",
             Region::BY => "Bayern",
             Region::BE => "Berlin",
@@ -125,13 +163,15 @@ impl fmt::Display for Region {
 impl FromStr for Region {
     type Err = DeadlineError;
 
-    /// Accepts "NW", "nw" and "DE-NW" (any case), surrounding spaces ignored.
+    /// Accepts "NW", "nw" and "DE-NW" (any case), surrounding spaces ignored;
+    /// regions below a state as "BY-AUGSBURG", "DE-BY-Augsburg" and so on.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let trimmed = s.trim();
         let upper = trimmed.to_ascii_uppercase();
         let code = upper.strip_prefix("DE-").unwrap_or(&upper);
         Region::ALL
             .into_iter()
+            .chain(Region::LOCAL)
             .find(|r| r.code() == code)
             .ok_or_else(|| DeadlineError::InvalidRegion {
                 text: s.to_string(),

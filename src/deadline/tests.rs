@@ -105,7 +105,7 @@ fn saturday_end_moves_to_monday() {
     let c = compute(&spec(d(2025, 2, 15), "1M")).unwrap();
     assert_eq!(c.unshifted_end, d(2025, 3, 15));
     assert_eq!(c.end, d(2025, 3, 17));
-    assert!(c.steps.last().unwrap().text.contains("Saturday"));
+    assert!(c.steps.last().unwrap().text.contains("Sonnabend"));
 }
 
 #[test]
@@ -117,7 +117,7 @@ fn non_moving_deadline_ending_on_sunday_stays() {
     assert_eq!(c.end, d(2025, 3, 16));
     assert_eq!(c.end.weekday(), Weekday::Sun);
     assert_eq!(c.steps.last().unwrap().rule, "§ 31 Abs. 3 Satz 2 VwVfG");
-    assert!(c.steps.last().unwrap().text.contains("Sunday"));
+    assert!(c.steps.last().unwrap().text.contains("Sonntag"));
 }
 
 #[test]
@@ -174,7 +174,7 @@ fn explanation_is_numbered_and_names_the_dates() {
     );
     assert!(text.contains("18.03.2025"), "{text}");
     assert!(
-        text.ends_with("The deadline ends at the end of Tuesday, 22.04.2025."),
+        text.ends_with("Die Frist endet mit Ablauf des 22.04.2025 (Dienstag)."),
         "{text}"
     );
     for step in &c.steps {
@@ -673,4 +673,174 @@ proptest! {
         prop_assert_eq!(p.to_string().parse::<Period>().unwrap(), p);
         prop_assert_eq!(p.to_string().to_lowercase().parse::<Period>().unwrap(), p);
     }
+}
+
+// ------------------------------------------------- issue 13: German, court, local days
+
+#[test]
+fn every_explanation_is_german() {
+    let english = [
+        "the ", " is ", "day", "Monday", "Tuesday", "Saturday", "Sunday", "deadline", "posted",
+        "working", "notified", "moves",
+    ];
+    let mut cases = vec![
+        spec(d(2025, 3, 18), "1M"),
+        spec(d(2013, 1, 31), "1M"),
+        spec(d(2025, 3, 3), "14D"),
+        spec(d(2025, 3, 5), "2W"),
+        spec(d(2025, 2, 15), "1M"),
+    ];
+    let mut by_post = spec(d(2012, 10, 4), "4W");
+    by_post.by_post = true;
+    cases.push(by_post);
+    let mut fixed = spec(d(2025, 3, 2), "2W");
+    fixed.moves = false;
+    cases.push(fixed);
+    let mut local = spec(d(2013, 7, 8), "1M");
+    local.region = Region::BY;
+    cases.push(local);
+    for s in cases {
+        for basis in [Basis::Authority, Basis::Court] {
+            let text = compute_as(&s, basis).unwrap().to_string();
+            for word in english {
+                assert!(!text.contains(word), "{word:?} in:\n{text}");
+            }
+            assert!(text.contains("Die Frist endet mit Ablauf des "), "{text}");
+        }
+    }
+}
+
+#[test]
+fn the_klagefrist_is_explained_by_57_vwgo_and_222_zpo_with_the_same_dates() {
+    // Posted Wednesday 14.11.2012, notified Saturday 17.11., one month: Monday 17.12.2012.
+    let mut s = spec(d(2012, 11, 14), "1M");
+    s.by_post = true;
+    let court = compute_as(&s, Basis::Court).unwrap();
+    let authority = compute(&s).unwrap();
+    assert_eq!(court.end, d(2012, 12, 17));
+    assert_eq!(court.end, authority.end);
+    assert_eq!(
+        court.steps[1].rule,
+        "§ 57 Abs. 2 VwGO, § 222 Abs. 1 ZPO, § 187 Abs. 1 BGB"
+    );
+    assert_eq!(
+        court.steps[2].rule,
+        "§ 57 Abs. 2 VwGO, § 222 Abs. 1 ZPO, § 188 Abs. 2 BGB"
+    );
+    assert_eq!(court.steps[3].rule, "§ 57 Abs. 2 VwGO, § 222 Abs. 2 ZPO");
+    assert!(
+        court
+            .steps
+            .iter()
+            .all(|st| !st.rule.contains("VwVfG") || st.rule.contains("§ 41"))
+    );
+    // A court deadline ending on a Saturday moves by § 222 Abs. 2 ZPO.
+    let c = compute_as(&spec(d(2025, 2, 15), "1M"), Basis::Court).unwrap();
+    assert_eq!(c.end, d(2025, 3, 17));
+    assert!(c.steps[2].text.contains("Sonnabend"), "{}", c.steps[2].text);
+}
+
+#[test]
+fn augsburg_keeps_the_friedensfest_and_mariae_himmelfahrt() {
+    let augsburg: Region = "BY-Augsburg".parse().unwrap();
+    assert_eq!(augsburg, Region::BYAugsburg);
+    assert_eq!(augsburg.state(), Region::BY);
+    assert_eq!(
+        "de-by-augsburg".parse::<Region>().unwrap(),
+        Region::BYAugsburg
+    );
+    assert!(has(
+        d(2013, 8, 8),
+        augsburg,
+        "Augsburger Hohes Friedensfest"
+    ));
+    assert!(has(d(2013, 8, 15), augsburg, "Mariä Himmelfahrt"));
+    assert!(
+        has(d(2013, 1, 6), augsburg, "Heilige Drei Könige"),
+        "Bavaria's days too"
+    );
+    assert!(!is_holiday(d(2013, 8, 8), Region::BY));
+    assert!(!is_holiday(d(2013, 8, 15), Region::BY));
+    assert!(is_holiday(d(2013, 8, 15), Region::BYKatholisch));
+    assert!(!is_holiday(d(2013, 8, 8), Region::BYKatholisch));
+    // Thursday 08.08.2013: in Augsburg the end moves to Friday 09.08.2013.
+    let mut s = spec(d(2013, 7, 8), "1M");
+    s.region = augsburg;
+    assert_eq!(end_of(s), d(2013, 8, 9));
+    s.region = Region::BY;
+    assert_eq!(end_of(s), d(2013, 8, 8));
+}
+
+#[test]
+fn fronleichnam_holds_in_the_catholic_municipalities_of_saxony_and_thuringia() {
+    // Fronleichnam 2013: Thursday 30 May.
+    for (local, state) in [
+        (Region::SNFronleichnam, Region::SN),
+        (Region::THFronleichnam, Region::TH),
+    ] {
+        assert!(has(d(2013, 5, 30), local, "Fronleichnam"), "{local}");
+        assert!(!is_holiday(d(2013, 5, 30), state), "{state}");
+        assert_eq!(local.state(), state);
+    }
+    assert!(has(
+        d(2013, 11, 20),
+        Region::SNFronleichnam,
+        "Buß- und Bettag"
+    ));
+}
+
+#[test]
+fn a_state_with_local_holidays_warns_when_the_end_falls_on_one() {
+    // Bayern, end Thursday 15.08.2013 (Mariä Himmelfahrt only locally).
+    let mut s = spec(d(2013, 7, 15), "1M");
+    s.region = Region::BY;
+    let c = compute(&s).unwrap();
+    assert_eq!(c.end, d(2013, 8, 15), "the state alone does not move it");
+    let last = c.steps.last().unwrap();
+    assert!(last.rule.contains("§ 193 BGB"), "{}", last.rule);
+    assert!(
+        last.text.contains("Mariä Himmelfahrt (in den Gemeinden mit überwiegend katholischer Bevölkerung, darunter München und Augsburg)"),
+        "{}",
+        last.text
+    );
+    assert!(
+        last.text.contains("örtlicher gesetzlicher Feiertag"),
+        "{}",
+        last.text
+    );
+    assert!(last.text.contains("16.08.2013"), "{}", last.text);
+    // Augsburg's Friedensfest, and Fronleichnam in Saxony and Thuringia.
+    s.event = d(2013, 7, 8);
+    assert!(
+        compute(&s)
+            .unwrap()
+            .to_string()
+            .contains("Augsburger Hohes Friedensfest")
+    );
+    for state in [Region::SN, Region::TH] {
+        let mut s = spec(d(2013, 4, 30), "1M");
+        s.region = state;
+        let text = compute(&s).unwrap().to_string();
+        assert!(text.contains("Fronleichnam"), "{state}: {text}");
+    }
+    // NRW has no local holidays: no warning.
+    let c = compute(&spec(d(2013, 7, 15), "1M")).unwrap();
+    assert!(!c.to_string().contains("örtlich"));
+    // Where the local day already counts, there is nothing to warn about.
+    let mut s = spec(d(2013, 7, 15), "1M");
+    s.region = Region::BYAugsburg;
+    assert_eq!(compute(&s).unwrap().end, d(2013, 8, 16));
+    assert!(!compute(&s).unwrap().to_string().contains("örtlich"));
+    assert!(local_holidays_on(d(2013, 8, 15), Region::NW).is_empty());
+}
+
+#[test]
+fn a_fixed_end_date_is_explained_in_german() {
+    let c = fixed_end(d(2013, 7, 31), "Übergangsregelung");
+    assert_eq!(c.end, d(2013, 7, 31));
+    assert_eq!(c.steps[0].rule, "Übergangsregelung");
+    assert_eq!(
+        c.to_string(),
+        "1. Übergangsregelung: Das Verfahren bestimmt als Fristende den 31.07.2013 (Mittwoch).\nDie Frist endet mit Ablauf des 31.07.2013 (Mittwoch)."
+    );
 }

@@ -11,8 +11,9 @@ use sha2::{Digest, Sha256};
 
 use super::{EMBEDDED, LetterEngine, LetterError, RenderRequest, Rendered};
 
-const ALL_TEMPLATES: [&str; 6] = [
+const ALL_TEMPLATES: [&str; 7] = [
     "ablehnungsbescheid",
+    "anlage",
     "eingangsbestaetigung",
     "erinnerung",
     "nachforderung",
@@ -30,7 +31,7 @@ fn example(name: &str) -> Value {
 /// The letter date each example is meant for.
 fn example_date(name: &str) -> NaiveDate {
     let (y, m, d) = match name {
-        "rundschreiben" => (2012, 3, 19),
+        "rundschreiben" | "anlage" => (2012, 3, 19),
         "eingangsbestaetigung" => (2013, 4, 19),
         "nachforderung" => (2013, 4, 22),
         "erinnerung" => (2013, 5, 10),
@@ -77,12 +78,20 @@ fn temp_template_dir(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("amtspost-letter-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    for file in EMBEDDED.files() {
-        let name = file.path().to_str().unwrap();
-        if name.ends_with(".typ") {
-            std::fs::write(dir.join(name), file.contents()).unwrap();
+    fn copy(from: &include_dir::Dir<'_>, to: &std::path::Path) {
+        for file in from.files() {
+            let name = file.path().to_str().unwrap();
+            if name.ends_with(".typ") {
+                let path = to.join(name);
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(path, file.contents()).unwrap();
+            }
+        }
+        for sub in from.dirs() {
+            copy(sub, to);
         }
     }
+    copy(&EMBEDDED, &dir);
     dir
 }
 
@@ -476,4 +485,255 @@ fn preflight_validation() {
         }
         eprintln!("{name}: PDF/A-1b valid; PDF/A-2b+UA-1 findings (part-1 rules): {findings:?}");
     }
+}
+
+// ------------------------------------------------------------------ issue 13
+
+/// The text of `template` rendered from `data` on `date`, whitespace collapsed.
+fn text_on(template: &str, data: &Value, date: (i32, u32, u32)) -> String {
+    let engine = LetterEngine::embedded();
+    let rendered = engine
+        .render(&RenderRequest {
+            template,
+            data,
+            date: NaiveDate::from_ymd_opt(date.0, date.1, date.2).unwrap(),
+            title: "Testbrief",
+            author: "Bezirksregierung Arnsberg",
+        })
+        .unwrap_or_else(|e| panic!("{template}: {e}"));
+    pdftotext(&rendered.pdf, &[])
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn a_grant_to_a_municipality_follows_the_vvg_and_is_made_as_zuweisung() {
+    let data = example("zuwendungsbescheid");
+    let text = text_on("zuwendungsbescheid", &data, (2013, 6, 28));
+    for needle in [
+        "im Wege der Festbetragsfinanzierung als Zuweisung gewährt",
+        "Verwaltungsvorschriften für Zuwendungen an Gemeinden (GV) zu § 44 LHO (VVG)",
+        "50.000,00 EUR je Vollzeitstelle",
+        "20.000,00 EUR für die halbe Stelle der Assistenzkraft und Jahr",
+        "insgesamt 170.000,00 EUR",
+        "ANBest-G",
+    ] {
+        assert!(text.contains(needle), "{needle:?} missing:\n{text}");
+    }
+    assert!(!text.contains("nicht rückzahlbarer Zuschuss"), "{text}");
+    assert!(
+        !text.contains("Höchstbetrag"),
+        "a Festbetrag is no cap:\n{text}"
+    );
+    assert!(!text.contains("(VV)"), "{text}");
+
+    // A recipient that is not a Gemeinde (GV): VV, Zuschuss, ANBest-P.
+    let mut other = data.clone();
+    other["municipal"] = json!(false);
+    other["provisions"]
+        .as_object_mut()
+        .unwrap()
+        .remove("anbest");
+    let text = text_on("zuwendungsbescheid", &other, (2013, 6, 28));
+    assert!(
+        text.contains("als nicht rückzahlbarer Zuschuss gewährt"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Verwaltungsvorschriften zu § 44 LHO (VV)"),
+        "{text}"
+    );
+    assert!(text.contains("ANBest-P"), "{text}");
+
+    // The cap belongs to Anteil-, Fehlbedarf- and Vollfinanzierung.
+    for (kind, extra) in [
+        ("Vollfinanzierung", json!({})),
+        ("Anteilfinanzierung", json!({"share_percent": 80})),
+        ("Fehlbedarfsfinanzierung", json!({})),
+    ] {
+        let mut d = data.clone();
+        d["financing"]["kind"] = json!(kind);
+        for (k, v) in extra.as_object().unwrap() {
+            d["financing"][k] = v.clone();
+        }
+        let text = text_on("zuwendungsbescheid", &d, (2021, 6, 28));
+        assert!(
+            text.contains("Der Zuwendungsbetrag ist ein Höchstbetrag."),
+            "{kind}: {text}"
+        );
+    }
+}
+
+#[test]
+fn the_legal_texts_are_those_in_force_on_the_letter_date() {
+    let data = example("zuwendungsbescheid");
+    // 2012/2013: § 7 TIntG 2012, the guideline of 25.06.2012, e-filing by the ERVVO VG/FG.
+    let text = text_on("zuwendungsbescheid", &data, (2012, 11, 14));
+    for needle in [
+        "§ 7 Abs. 1 des Teilhabe- und Integrationsgesetzes",
+        "vom 14. Februar 2012, GV. NRW. S. 97",
+        "Richtlinien für die Förderung Kommunaler Integrationszentren",
+        "vom 25.06.2012",
+        "ERVVO VG/FG",
+        "Verwaltungsgericht Gelsenkirchen, Bahnhofsvorplatz 3, 45879 Gelsenkirchen",
+        "innerhalb eines Monats nach Bekanntgabe Klage",
+    ] {
+        assert!(text.contains(needle), "2012: {needle:?} missing:\n{text}");
+    }
+    for absent in ["§ 8 Abs. 1", "§ 55a Abs. 4", "ERVV)", "§ 55d", "27.03.2018"] {
+        assert!(!text.contains(absent), "2012: {absent:?} present:\n{text}");
+    }
+    // 2019: the guideline of 27.03.2018, e-filing by § 55a Abs. 4 VwGO and the ERVV.
+    let text = text_on("zuwendungsbescheid", &data, (2019, 5, 2));
+    for needle in [
+        "§ 7 Abs. 1",
+        "vom 27.03.2018",
+        "§ 55a Abs. 4 VwGO",
+        "(ERVV)",
+    ] {
+        assert!(text.contains(needle), "2019: {needle:?} missing:\n{text}");
+    }
+    assert!(!text.contains("§ 55d"), "{text}");
+    // 2023: § 8 TIntG 2021, the Neufassung of 10.03.2023, the VVG of 2022 and § 55d VwGO.
+    let text = text_on("zuwendungsbescheid", &data, (2023, 6, 1));
+    for needle in [
+        "§ 8 Abs. 1 des Teilhabe- und Integrationsgesetzes vom 25. November 2021",
+        "vom 10.03.2023",
+        "vom 6. Juni 2022",
+        "nach § 55d VwGO verpflichtet, die Klage als elektronisches Dokument",
+    ] {
+        assert!(text.contains(needle), "2023: {needle:?} missing:\n{text}");
+    }
+    assert!(!text.contains("§ 7 Abs. 1"), "{text}");
+    // The last day of the old law and the first of the new.
+    assert!(text_on("zuwendungsbescheid", &data, (2021, 12, 31)).contains("§ 7 Abs. 1"));
+    assert!(text_on("zuwendungsbescheid", &data, (2022, 1, 1)).contains("§ 8 Abs. 1"));
+}
+
+#[test]
+fn the_rejection_names_the_court_from_the_data_and_the_verpflichtungsklage() {
+    let mut data = example("ablehnungsbescheid");
+    data["court"] = json!("Verwaltungsgericht Aachen, Adalbertsteinweg 92, 52070 Aachen");
+    let text = text_on("ablehnungsbescheid", &data, (2013, 6, 3));
+    assert!(
+        text.contains("Klage (Verpflichtungsklage) bei dem Verwaltungsgericht Aachen, Adalbertsteinweg 92, 52070 Aachen"),
+        "{text}"
+    );
+    assert!(!text.contains("Gelsenkirchen"), "{text}");
+    // A court without its full name is refused, not printed.
+    data["court"] = json!("VG Aachen");
+    let engine = LetterEngine::embedded();
+    let message = compile_error(render(&engine, "ablehnungsbescheid", &data));
+    assert!(message.contains("Verwaltungsgericht"), "{message}");
+}
+
+#[test]
+fn the_nachforderung_rests_on_24_and_26_vwvfg_and_the_guideline_list() {
+    let mut data = example("nachforderung");
+    data.as_object_mut().unwrap().remove("hint");
+    data["guideline_documents"] = json!("ki");
+    let text = text_on("nachforderung", &data, (2013, 4, 22));
+    assert!(text.contains("(§ 24 VwVfG NRW)"), "{text}");
+    assert!(text.contains("(§ 26 Abs. 2 VwVfG NRW)"), "{text}");
+    assert!(text.contains("nach Aktenlage"), "{text}");
+    assert!(
+        text.contains("Nach der Förderrichtlinie sind einem Antrag beizufügen"),
+        "{text}"
+    );
+    assert!(text.contains("nicht älter als drei Jahre"), "{text}");
+    assert!(!text.contains("kein Verwaltungsakt"), "{text}");
+    assert!(!text.contains("Beratungspflicht"), "{text}");
+}
+
+#[test]
+fn the_reminder_gives_the_date_only() {
+    let data = example("erinnerung");
+    let text = text_on("erinnerung", &data, (2013, 5, 10));
+    assert!(text.contains("Die Frist endet am"), "{text}");
+    assert!(!text.contains("also in"), "{text}");
+    assert!(!text.contains(" Tagen"), "{text}");
+    let mut late = data.clone();
+    late["days_left"] = json!(-3);
+    let text = text_on("erinnerung", &late, (2013, 5, 10));
+    assert!(text.contains("abgelaufen."), "{text}");
+    assert!(!text.contains("vor 3"), "{text}");
+}
+
+#[test]
+fn the_return_address_is_the_top_line_of_the_vermerkzone_with_notes_below() {
+    let engine = LetterEngine::embedded();
+    let mut data = example("nachforderung");
+    data["recipient"]["notes"] = json!(["Einschreiben"]);
+    let rendered = render(&engine, "nachforderung", &data).unwrap();
+    let words = words_mm(&rendered.pdf);
+    let y = |w: &str| {
+        words
+            .iter()
+            .find(|(t, _, _)| t == w)
+            .unwrap_or_else(|| panic!("{w} not on page 1"))
+            .2
+    };
+    let (ret, note) = (y("Seibertzstraße"), y("Einschreiben"));
+    assert!(
+        ret < note,
+        "return address {ret:.1} mm must be above the note {note:.1} mm"
+    );
+    assert!(
+        (45.0..47.5).contains(&ret),
+        "top line of the zone: {ret:.1} mm"
+    );
+}
+
+#[test]
+fn urls_and_mail_addresses_carry_link_annotations() {
+    let engine = LetterEngine::embedded();
+    let dir = std::env::temp_dir().join(format!("amtspost-links-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rendered = render(&engine, "rundschreiben", &example("rundschreiben")).unwrap();
+    let path = dir.join("rundschreiben.pdf");
+    std::fs::write(&path, &rendered.pdf).unwrap();
+    let out = Command::new("pdfinfo")
+        .arg("-url")
+        .arg(&path)
+        .output()
+        .expect("pdfinfo (poppler-utils) not found");
+    let urls = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(urls.contains("mailto:"), "{urls}");
+    assert!(urls.contains("https://www."), "{urls}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn anlage_1_of_circular_172_12_reproduces_the_eckpunktepapier() {
+    let text = text_on("anlage", &example("anlage"), (2012, 3, 19));
+    for needle in [
+        "Anlage 1 zum Rundschreiben Nr. 172/12",
+        "Konzept der Kommunalen Integrationszentren (Stand: 29.02.2012)",
+        "Voraussetzung für die Einrichtung eines Kommunalen Integrationszentrums",
+        "auf 2 Vollzeitstellen jeweils mindestens 2 vom Land frei gestellte Lehrkräfte",
+        "Aufgabenschwerpunkte",
+        "Kooperationsgebot",
+        "Migrantenselbstorganisationen",
+        "Bis zum 31. Juli 2013 kann eine Förderung der bisherigen organisatorischen Form",
+        "Controlling",
+        "Förderprogrammcontrolling",
+        "Evaluation",
+        "Landesweite Koordinierungsstelle",
+    ] {
+        assert!(text.contains(needle), "{needle:?} missing:\n{text}");
+    }
+}
+
+#[test]
+fn a_deadline_that_does_not_move_is_printed_with_the_notice_of_31_vwvfg() {
+    let mut data = example("nachforderung");
+    let text = text_on("nachforderung", &data, (2013, 4, 22));
+    assert!(!text.contains("§ 31 Abs. 3 Satz 2"), "{text}");
+    data["deadline_fixed"] = json!(true);
+    let text = text_on("nachforderung", &data, (2013, 4, 22));
+    assert!(
+        text.contains("auch wenn dieser Tag ein Sonnabend, Sonntag oder gesetzlicher Feiertag ist (§ 31 Abs. 3 Satz 2 VwVfG NRW)"),
+        "{text}"
+    );
 }

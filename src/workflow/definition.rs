@@ -183,6 +183,10 @@ pub struct DeadlineDef {
     pub due: Due,
     pub by_post: bool,
     pub moves: bool,
+    /// Letters printing this deadline carry the § 31 Abs. 3 Satz 2 VwVfG notice.
+    pub end_notice: bool,
+    /// A court deadline (Klagefrist): § 57 Abs. 2 VwGO with § 222 ZPO.
+    pub court: bool,
     pub legal_basis: Option<String>,
     pub reminders: Vec<Offset>,
     pub remind: Vec<String>,
@@ -318,6 +322,35 @@ pub fn load(
     }
 }
 
+/// Deadlines that a letter's data expression prints (`deadlines.<name>`),
+/// each with the first template that prints it.
+fn printed_deadlines(
+    transitions: &[S<super::raw::RawTransition>],
+    deadlines: &BTreeMap<S<String>, super::raw::RawDeadline>,
+) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for t in transitions {
+        for e in &t.get_ref().effects {
+            let e = e.get_ref();
+            let (Some(template), Some(data)) = (&e.letter, &e.data) else {
+                continue;
+            };
+            let text = data.get_ref();
+            for name in deadlines.keys() {
+                let needle = format!("deadlines.{}", name.get_ref());
+                let named = text.match_indices(&needle).any(|(i, _)| {
+                    !text[i + needle.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_')
+                });
+                if named {
+                    out.entry(name.get_ref().clone())
+                        .or_insert_with(|| template.get_ref().clone());
+                }
+            }
+        }
+    }
+    out
+}
+
 struct Validator<'a> {
     map: &'a SourceMap<'a>,
     problems: Vec<Diagnostic>,
@@ -442,7 +475,9 @@ impl Validator<'_> {
         let transition_names: BTreeMap<String, ()> =
             transitions.iter().map(|t| (t.name.clone(), ())).collect();
 
-        let deadlines = self.deadlines(raw.deadlines, &roles, &parties, &transition_names);
+        let printed = printed_deadlines(&raw.transitions, &raw.deadlines);
+        let deadlines =
+            self.deadlines(raw.deadlines, &roles, &parties, &transition_names, &printed);
         self.graph(&raw.states, &states, &transitions);
 
         Definition {
@@ -768,9 +803,26 @@ impl Validator<'_> {
         roles: &BTreeMap<String, String>,
         parties: &BTreeMap<String, Party>,
         transitions: &BTreeMap<String, ()>,
+        printed: &BTreeMap<String, String>,
     ) -> BTreeMap<String, DeadlineDef> {
         let mut out = BTreeMap::new();
         for (name, d) in raw {
+            let moves = d.moves.as_ref().is_none_or(|m| *m.get_ref());
+            if let (Some(at), Some(template)) = (&d.moves, printed.get(name.get_ref()))
+                && !moves
+                && !d.end_notice
+            {
+                self.err(
+                    at,
+                    format!(
+                        "deadline `{}` does not move off weekends and holidays (`moves = false`), but the letter `{template}` prints it: that is only lawful when the letter names the end day with a notice under § 31 Abs. 3 Satz 2 VwVfG",
+                        name.get_ref()
+                    ),
+                    Some(
+                        "print the notice (templates/lib/rechtstexte.typ: hinweis-fristende) in every letter that shows this deadline and declare `end_notice = true`, or remove `moves = false`".into(),
+                    ),
+                );
+            }
             let due = match (&d.period, &d.date) {
                 (Some(p), None) => match Period::from_str(p.get_ref()) {
                     Ok(p) => Some(Due::Period(p)),
@@ -844,7 +896,9 @@ impl Validator<'_> {
                         title: d.title.into_inner(),
                         due,
                         by_post: d.by_post,
-                        moves: d.moves,
+                        moves,
+                        end_notice: d.end_notice,
+                        court: d.court,
                         legal_basis: d.legal_basis,
                         reminders,
                         remind: d.remind.into_iter().map(S::into_inner).collect(),

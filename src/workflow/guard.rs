@@ -5,17 +5,35 @@
 //! A guard sees `data` (the case data with the event's payload applied, every
 //! declared field present, absent ones as `null`), `payload` (the event's own
 //! fields), `actor`, `role`, `state` and `today` (`"YYYY-MM-DD"`, Berlin time).
+//!
+//! Expressions have the CEL standard library and the CEL strings extension
+//! (`substring`, `replace`, `split`, `join`, `format`, …), so that a
+//! workflow can, for instance, take the year of a date field
+//! (`data.von.substring(0, 4)`) or print a German decimal comma.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use cel::common::ast::{EntryExpr, Expr};
 use cel::parser::Expression;
-use cel::{Context, Program, Value};
+use cel::{Context, Env, Program, Value, extensions};
 use serde::Serialize;
 
 use super::definition::Field;
+
+/// The CEL environment: the standard library and the strings extension.
+static ENV: LazyLock<Arc<Env>> = LazyLock::new(|| {
+    let mut env = Env::stdlib();
+    env.add_extension(extensions::strings)
+        .expect("the CEL strings extension registers");
+    Arc::new(env)
+});
+
+/// A context that knows the functions of [`ENV`].
+fn context() -> Context<'static, 'static> {
+    Context::with_env(ENV.clone())
+}
 
 /// Names a guard may use at the top level.
 const ROOTS: &[&str] = &[
@@ -103,7 +121,7 @@ impl Guard {
 
     /// `Ok(true)` if the guard lets the transition fire.
     pub fn allows(&self, input: &GuardInput<'_>) -> Result<bool, GuardFault> {
-        let mut ctx = Context::default();
+        let mut ctx = context();
         let add = |ctx: &mut Context, name: &str, v: serde_json::Value| {
             ctx.add_variable(name, v)
                 .map_err(|e| GuardFault(format!("cannot pass `{name}` to the guard: {e}")))
@@ -141,7 +159,7 @@ impl Guard {
 /// Parses a CEL expression and checks the names it uses against `roots`
 /// and the declared fields.
 fn compile_checked(expr: &str, vars: &GuardVars, roots: &[&str]) -> Result<Program, GuardProblem> {
-    let program = Program::compile(expr).map_err(|errors| {
+    let program = ENV.compile(expr).map_err(|errors| {
         let first = errors.errors.first();
         let (line, col) = first.map(|e| e.pos).unwrap_or((1, 0));
         GuardProblem {
@@ -215,7 +233,7 @@ impl DataExpr {
         &self,
         vars: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<serde_json::Value, GuardFault> {
-        let mut ctx = Context::default();
+        let mut ctx = context();
         for (k, v) in vars {
             ctx.add_variable(k.as_str(), v.clone())
                 .map_err(|e| GuardFault(format!("cannot pass `{k}` to the letter data: {e}")))?;

@@ -76,9 +76,19 @@ pub(crate) struct RawDeadline {
     /// Count from the postal notification fiction, not from the event day.
     #[serde(default)]
     pub by_post: bool,
-    /// `false` where the authority said the end does not move off weekends.
-    #[serde(default = "yes")]
-    pub moves: bool,
+    /// `false` where the authority said the end does not move off weekends
+    /// (default `true`).
+    #[serde(default)]
+    pub moves: Option<S<bool>>,
+    /// The letters that print this deadline name its end day with the
+    /// notice of § 31 Abs. 3 Satz 2 VwVfG (required for `moves = false`
+    /// when a letter prints the deadline).
+    #[serde(default)]
+    pub end_notice: bool,
+    /// A court deadline (e.g. the Klagefrist): computed by § 57 Abs. 2 VwGO
+    /// with § 222 ZPO instead of § 31 VwVfG.
+    #[serde(default)]
+    pub court: bool,
     #[serde(default)]
     pub legal_basis: Option<String>,
     /// Reminder offsets before the end, e.g. `["30d", "7wd"]`.
@@ -98,10 +108,6 @@ pub(crate) struct RawDeadline {
     /// Transition fired automatically when the deadline expires.
     #[serde(default)]
     pub on_expiry: Option<S<String>>,
-}
-
-fn yes() -> bool {
-    true
 }
 
 #[derive(Debug, Deserialize)]

@@ -575,3 +575,72 @@ fn a_set_effect_must_name_a_declared_field_and_a_valid_expression() {
         .is_ok()
     );
 }
+
+/// Issue 13: § 31 Abs. 3 Satz 2 VwVfG keeps a deadline's end on a weekend
+/// only if the letter names the end day with that notice.
+#[test]
+fn a_deadline_that_does_not_move_may_not_be_printed_without_the_notice() {
+    let printed = BASE
+        .replacen(
+            "by_post = true\nreminders",
+            "by_post = true\nmoves = false\nreminders",
+            1,
+        )
+        .replacen(
+            "{ letter = \"ack\", to = \"applicant\" }, { deadline = \"documents\" }",
+            "{ deadline = \"documents\" }, { letter = \"ack\", to = \"applicant\", data = \"{'until': deadlines.documents}\" }",
+            1,
+        );
+    let p = load_text(&printed).unwrap_err().remove(0);
+    let line = line_of(&printed, "moves = false");
+    assert_eq!((p.line, p.column), (line, 9), "{p}");
+    assert!(p.message.contains("`moves = false`"), "{p}");
+    assert!(p.message.contains("§ 31 Abs. 3 Satz 2 VwVfG"), "{p}");
+    assert!(p.message.contains("`ack`"), "{p}");
+    assert!(
+        p.hint
+            .as_deref()
+            .unwrap_or("")
+            .contains("end_notice = true"),
+        "{p}"
+    );
+    assert!(
+        p.to_string()
+            .starts_with(&format!("workflows/antrag.toml:{line}:9: ")),
+        "{p}"
+    );
+
+    // With the notice declared, or when no letter prints the deadline, it is allowed.
+    let declared = printed.replacen("moves = false", "moves = false\nend_notice = true", 1);
+    let def = load_text(&declared).unwrap();
+    assert!(!def.deadlines["documents"].moves);
+    assert!(def.deadlines["documents"].end_notice);
+    let unprinted = BASE.replacen(
+        "by_post = true\nreminders",
+        "by_post = true\nmoves = false\nreminders",
+        1,
+    );
+    assert!(load_text(&unprinted).is_ok());
+    // A deadline whose name merely starts like the printed one is not confused with it.
+    let other = printed.replacen("deadlines.documents}", "deadlines.documents_x}", 1);
+    assert!(load_text(&other).is_ok());
+}
+
+#[test]
+fn a_court_deadline_is_declared_as_such() {
+    let def =
+        load_text(&BASE.replacen("by_post = true\n", "by_post = true\ncourt = true\n", 1)).unwrap();
+    assert!(def.deadlines["documents"].court);
+    assert!(!load_text(BASE).unwrap().deadlines["documents"].court);
+}
+
+/// The CEL strings extension: the year of a date field, a decimal comma.
+#[test]
+fn expressions_have_the_cel_strings_extension() {
+    let text = BASE.replacen(
+        "effects = [{ number = \"notice\", field = \"notice_number\" }]",
+        "effects = [{ set = \"notice_number\", value = \"data.name.substring(0, 4) + string(1.5).replace('.', ',')\" }]",
+        1,
+    );
+    assert!(load_text(&text).is_ok());
+}

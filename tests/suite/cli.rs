@@ -203,6 +203,7 @@ fn every_command_has_help() {
         vec!["case", "documents", "--help"],
         vec!["demo", "--help"],
         vec!["deadline", "compute", "--help"],
+        vec!["config", "check", "--help"],
         vec!["deadline", "holidays", "--help"],
         vec!["letter", "render", "--help"],
         vec!["document", "verify", "--help"],
@@ -330,4 +331,93 @@ fn deadline_compute_explains_a_deadline_ending_on_karfreitag() {
             .any(|s| s["rule"].as_str().unwrap().contains("§ 193 BGB")),
         "{steps:?}"
     );
+}
+
+#[test]
+fn config_check_names_each_rate_with_year_source_and_unconfirmed_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_amtspost"))
+        .env_clear()
+        .current_dir(dir.path())
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "Fördersätze nach Jahren",
+        "ki_festbetrag_vollzeitstelle:",
+        "ki_festbetrag_halbe_assistenz:",
+        "2012–2017",
+        "UNBESTÄTIGT",
+        "bestätigt",
+        "Quelle: Richtlinie für die Förderung Kommunaler Integrationszentren vom 27.03.2018",
+        "Achtung:",
+    ] {
+        assert!(text.contains(needle), "{needle:?} missing:\n{text}");
+    }
+
+    // A figure set in amtspost.toml is used and reported; the rates follow.
+    std::fs::write(
+        dir.path().join("amtspost.toml"),
+        "[[dated_rates.ki_festbetrag_vollzeitstelle]]\nfrom_year = 2012\namount = 48000.0\nsource = \"Bewilligungspraxis Dezernat 36\"\nconfirmed = true\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_amtspost"))
+        .env_clear()
+        .current_dir(dir.path())
+        .args(["--json", "config", "check"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let steps = v["steps"].as_array().unwrap();
+    let full: Vec<_> = steps
+        .iter()
+        .filter(|s| s["name"] == "ki_festbetrag_vollzeitstelle")
+        .collect();
+    assert_eq!(full.len(), 1, "{steps:?}");
+    assert_eq!(full[0]["amount"], 48000.0);
+    assert_eq!(full[0]["confirmed"], true);
+}
+
+#[test]
+fn deadline_compute_explains_the_klagefrist_by_57_vwgo_in_german() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_amtspost"))
+        .env_clear()
+        .args([
+            "deadline",
+            "compute",
+            "--from",
+            "2012-11-14",
+            "--period",
+            "1M",
+            "--by-post",
+            "--court",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("§ 57 Abs. 2 VwGO, § 222 Abs. 1 ZPO"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Die Frist endet mit Ablauf des 17.12.2012 (Montag)."),
+        "{text}"
+    );
+    assert!(!text.contains("VwVfG:"), "{text}");
 }

@@ -116,6 +116,24 @@ on_both_databases! {
     }
 }
 
+/// Every document the demo issued, as exported to its documents folder
+/// (`<file number>/<date>_<template>[_<number>].pdf`): (template, text of the PDF).
+async fn documents(s: &DemoSummary) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for folder in std::fs::read_dir(&s.documents_dir).unwrap() {
+        for file in std::fs::read_dir(folder.unwrap().path()).unwrap() {
+            let path = file.unwrap().path();
+            let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+            let template = stem.split('_').nth(1).unwrap().to_string();
+            out.push((
+                template,
+                crate::support::pdftotext(&std::fs::read(&path).unwrap()),
+            ));
+        }
+    }
+    out
+}
+
 #[tokio::test]
 async fn the_circular_pdf_carries_the_seed_header_data() {
     let db = crate::support::TestDb::sqlite().await;
@@ -139,4 +157,48 @@ async fn the_circular_pdf_carries_the_seed_header_data() {
     ] {
         assert!(text.contains(needle), "{needle} missing in:\n{text}");
     }
+}
+
+/// Issue 13: the court follows from the applicant's seat (kommunen.json), and
+/// the 2012/2013 notices print the legal texts in force then.
+#[tokio::test]
+async fn the_demo_notices_name_the_court_of_the_seat_and_the_texts_of_2012() {
+    let db = crate::support::TestDb::sqlite().await;
+    let s = demo(&db).await;
+    let mut seen = 0;
+    for (template, text) in documents(&s).await {
+        if template != "zuwendungsbescheid" {
+            continue;
+        }
+        let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let court = if flat.contains("der StädteRegion Aachen") {
+            "Verwaltungsgericht Aachen, Adalbertsteinweg 92"
+        } else if flat.contains("des Kreises Unna") {
+            "Verwaltungsgericht Gelsenkirchen, Bahnhofsvorplatz 3"
+        } else {
+            continue;
+        };
+        seen += 1;
+        assert!(flat.contains(court), "{court} missing in:\n{text}");
+        for needle in [
+            "§ 7 Abs. 1 des Teilhabe- und Integrationsgesetzes",
+            "vom 25.06.2012",
+            "als Zuweisung",
+            "ERVVO VG/FG",
+        ] {
+            assert!(flat.contains(needle), "{needle} missing in:\n{text}");
+        }
+        for absent in [
+            "§ 55a Abs. 4",
+            "§ 55d",
+            "§ 8 Abs. 1",
+            "Verwaltungsgericht Arnsberg",
+        ] {
+            assert!(!flat.contains(absent), "{absent} in:\n{text}");
+        }
+    }
+    assert_eq!(
+        seen, 2,
+        "the notices for StädteRegion Aachen and Kreis Unna"
+    );
 }

@@ -76,6 +76,14 @@ fn antrag_kreis_unna() -> Map<String, Value> {
         "leitung_profession": "sozialpädagogische Fachkraft",
         "stellvertretung_profession": "Lehrkraft",
         "kooperationspartner": ["untere Schulaufsicht", "Schulverwaltung", "Jugendhilfe", "Wohlfahrtsverbände", "Integrationsausschuss", "Migrantenselbstorganisationen"],
+        "einrichtung_beschluss_datum": "2012-06-26",
+        "arbeitsplanung_themen": ["Integration durch Bildung", "Integration als kommunale Querschnittsaufgabe"],
+        // The Finanzierungsplan: personnel costs per group of posts in 2013.
+        "ausgaben_paedagogik": 104410.0,
+        "ausgaben_verwaltung": 46210.5,
+        "ausgaben_assistenz": 19875.25,
+        // The court of the applicant's seat, as kommunen.json gives it.
+        "verwaltungsgericht": k["verwaltungsgericht"],
     }))
 }
 
@@ -85,7 +93,6 @@ fn vorschlag() -> Value {
         "bewilligungszeitraum_von": "2013-01-01",
         "bewilligungszeitraum_bis": "2013-12-31",
         "verwendungsnachweis_bis": "2014-06-30",
-        "verwaltungsgericht": "Verwaltungsgericht Gelsenkirchen, Bahnhofsvorplatz 3, 45879 Gelsenkirchen",
     })
 }
 
@@ -158,33 +165,92 @@ const KONZEPT: &str = "Fördervoraussetzung fehlt: ein vom Rat bzw. Kreistag bes
 const GREMIUM: &str = "Das Integrationskonzept muss von der Vertretung des Antragstellers beschlossen sein: Kreistag (Kreis), Städteregionstag (StädteRegion) oder Rat (kreisfreie Stadt)";
 const GEMEINDEN: &str = "Ein Kreis beschließt das Integrationskonzept in Abstimmung mit den kreisangehörigen Gemeinden (Art. 1 § 7 Abs. 1 TIntG NRW); die Abstimmung ist zu bestätigen";
 const THEMEN: &str = "Das Integrationskonzept muss beide Schwerpunktthemen behandeln: „Integration durch Bildung“ und „Integration als kommunale Querschnittsaufgabe“";
-const LEHRKRAEFTE: &str =
-    "Personal: mindestens 2 Vollzeitstellen für vom Land abgeordnete Lehrkräfte sind vorzusehen";
-const STELLEN: &str = "Personal: gefördert werden höchstens 2 Stellen pädagogische Fachkräfte, 1 Stelle Verwaltungsfachkraft und 0,5 Stelle Assistenzkraft (zusammen höchstens 3,5 Stellen)";
+const EINRICHTUNG: &str = "Fördervoraussetzung fehlt: der Beschluss des Rates bzw. Kreistages zur Einrichtung des Kommunalen Integrationszentrums (Richtlinie 2012); Beschlussdatum angeben";
+const KONZEPT_ALTER: &str = "Das Integrationskonzept soll bei Antragstellung nicht älter als drei Jahre sein (Richtlinie 2012); ist es älter, die Gründe in konzept_alter_begruendung angeben";
+const ARBEITSPLANUNG: &str = "Fördervoraussetzung fehlt: eine Arbeitsplanung für beide Schwerpunkte (§ 7 Abs. 1 Nr. 1 und 2 TIntG 2012: „Integration durch Bildung“ und „Integration als kommunale Querschnittsaufgabe“)";
+const STELLEN: &str = "Personal: gefördert werden höchstens 2 Stellen pädagogische Fachkräfte, 1 Stelle Verwaltungsfachkraft und eine halbe Stelle Assistenzkraft (zusammen höchstens 3,5 Stellen)";
+const AUSGABEN: &str = "Die zuwendungsfähigen Personalausgaben je Stellengruppe aus dem Stellen- und Finanzierungsplan fehlen (ausgaben_paedagogik, ausgaben_verwaltung, ausgaben_assistenz)";
+const JAHR: &str = "Bewilligungszeitraum: die Fördersätze sind Jahresbeträge; bitte je Haushaltsjahr bewilligen (Beginn und Ende im selben Jahr)";
 const PROFESSION: &str = "Leitung und Stellvertretung müssen verschiedenen Professionen angehören (Lehrkraft, sozialpädagogische Fachkraft, Verwaltungsfachkraft)";
-const KOOPERATION: &str = "Von Beginn an zu beteiligen: untere Schulaufsicht, Schulverwaltung, Jugendhilfe, Wohlfahrtsverbände und Integrationsrat/-ausschuss";
+const KOOPERATION: &str = "Von Beginn an zu beteiligen: untere Schulaufsicht, Schulverwaltung, Jugendhilfe, Wohlfahrtsverbände und Integrationsrat/-ausschuss (Kreis: Integrationsausschuss oder das vergleichbare Gremium in integrationsgremium)";
 const ZEITRAUM: &str = "Bewilligungszeitraum: der Beginn muss vor dem Ende liegen";
 const NACHWEIS: &str =
     "Der Verwendungsnachweis ist nach dem Ende des Bewilligungszeitraums vorzulegen";
-const GERICHT: &str = "Verwaltungsgericht mit vollständiger Bezeichnung und Anschrift angeben, z. B. „Verwaltungsgericht Gelsenkirchen, Bahnhofsvorplatz 3, 45879 Gelsenkirchen“";
+const GERICHT: &str = "Verwaltungsgericht mit vollständiger Bezeichnung und Anschrift angeben, wie in kommunen.json für den Sitz des Antragstellers (§ 17 JustG NRW), z. B. „Verwaltungsgericht Gelsenkirchen, Bahnhofsvorplatz 3, 45879 Gelsenkirchen“";
 
 on_both_databases! {
-    async fn the_grant_is_computed_from_the_staffing_plan_and_the_configured_rate(db) {
+    async fn the_grant_is_computed_from_the_financing_plan_under_the_financing_type(db) {
         let app = TestApp::with_workflows(&db, &shipped()).await;
+        let propose = |data: Map<String, Value>, payload: Value| {
+            let app = &app;
+            async move {
+                let case = open_ki(app, data, party_of(&kommune("Kreis Unna"))).await;
+                let n = case.file_number.clone();
+                app.engine.fire(app.fire(&n, "eingang_bestaetigen", "meier", "clerk", json!({}))).await.unwrap();
+                app.engine.fire(app.fire(&n, "bewilligung_vorschlagen", "meier", "clerk", payload)).await.unwrap()
+            }
+        };
+        // 2013, Festbetragsfinanzierung: 50,000 EUR per full-time post (1.5 + 1) and
+        // its own 20,000 EUR for the half assistant post, never 25,000 pro rata.
         let mut data = antrag_kreis_unna();
         data.insert("stellen_paedagogik".into(), json!(1.5));
-        let case = open_ki(&app, data, party_of(&kommune("Kreis Unna"))).await;
-        let n = &case.file_number;
-        app.engine.fire(app.fire(n, "eingang_bestaetigen", "meier", "clerk", json!({}))).await.unwrap();
         let mut payload = vorschlag();
         // A figure typed by the clerk is replaced by the computed one.
         payload["foerderbetrag"] = json!(999999);
-        let v = app.engine.fire(app.fire(n, "bewilligung_vorschlagen", "meier", "clerk", payload)).await.unwrap();
-        // (1.5 + 1 + 0.5) posts at the configured 50,000 EUR each; teachers are paid by the state.
-        assert_eq!(v.data["festbetrag_je_stelle"], json!(50000.0));
-        assert_eq!(v.data["foerderbetrag"], json!(150000.0));
-        let history = app.engine.history(n).await.unwrap();
+        let v = propose(data, payload).await;
+        assert_eq!(v.data["finanzierungsart"], "Festbetragsfinanzierung");
+        assert_eq!(v.data["festbetrag_vollzeitstelle"], json!(50000.0));
+        assert_eq!(v.data["festbetrag_halbe_assistenz"], json!(20000.0));
+        assert_eq!(v.data["zuwendungsfaehige_ausgaben"], json!(170495.75));
+        assert_eq!(v.data["foerderbetrag"], json!(145000.0));
+        let history = app.engine.history(&v.file_number).await.unwrap();
         assert!(history.iter().any(|e| e.kind == "field_set" && e.payload["field"] == "foerderbetrag"));
+
+        // Eligible expenditure below the Festbeträge: the grant is reduced to it,
+        // and I.3 is the applicant's plan, not posts x rate.
+        let mut data = antrag_kreis_unna();
+        data.insert("ausgaben_paedagogik".into(), json!(90000.0));
+        let v = propose(data, vorschlag()).await;
+        assert_eq!(v.data["zuwendungsfaehige_ausgaben"], json!(156085.75));
+        assert_eq!(v.data["foerderbetrag"], json!(156085.75));
+
+        // 2021: Vollfinanzierung with caps of 55,000 / 22,500 EUR, per group of posts.
+        let mut payload = vorschlag();
+        payload["bewilligungszeitraum_von"] = json!("2021-01-01");
+        payload["bewilligungszeitraum_bis"] = json!("2021-12-31");
+        payload["verwendungsnachweis_bis"] = json!("2022-06-30");
+        let v = propose(antrag_kreis_unna(), payload).await;
+        assert_eq!(v.data["finanzierungsart"], "Vollfinanzierung");
+        assert_eq!(v.data["festbetrag_vollzeitstelle"], json!(55000.0));
+        assert_eq!(v.data["festbetrag_halbe_assistenz"], json!(22500.0));
+        // min(104410, 110000) + min(46210.5, 55000) + min(19875.25, 22500)
+        assert_eq!(v.data["foerderbetrag"], json!(170495.75));
+    }
+
+    async fn a_correct_kreis_application_is_accepted_whatever_its_integration_body(db) {
+        let app = TestApp::with_workflows(&db, &shipped()).await;
+        app.clock.set(at("2012-10-01T08:00:00Z"));
+        // Teachers are seconded by the state: their posts are no condition.
+        // A Kreis has no Integrationsrat (§ 27 GO NRW): its own body counts.
+        let variants = [
+            json!({"stellen_lehrkraefte": null}),
+            json!({"stellen_lehrkraefte": 1}),
+            json!({"kooperationspartner": ["untere Schulaufsicht", "Schulverwaltung", "Jugendhilfe", "Wohlfahrtsverbände"],
+                   "integrationsgremium": "Ausschuss für Soziales, Gesundheit und Integration"}),
+            json!({"stellen_assistenz": 0, "ausgaben_assistenz": 0}),
+            json!({"konzept_beschluss_datum": "2009-09-27"}),
+            json!({"konzept_beschluss_datum": "2008-01-15", "konzept_alter_begruendung": "Fortgeschrieben 2011; vom Kreistag bestätigt."}),
+        ];
+        for change in variants {
+            let mut data = antrag_kreis_unna();
+            data.extend(obj(change.clone()));
+            let case = open_ki(&app, data, party_of(&kommune("Kreis Unna"))).await;
+            let n = &case.file_number;
+            app.engine.fire(app.fire(n, "eingang_bestaetigen", "meier", "clerk", json!({}))).await.unwrap();
+            let result = app.engine.fire(app.fire(n, "bewilligung_vorschlagen", "meier", "clerk", vorschlag())).await;
+            let case = result.unwrap_or_else(|e| panic!("{change} refused: {e}"));
+            assert_eq!(case.state, "bewilligung_vorgeschlagen", "{change}");
+        }
     }
 
     async fn each_funding_condition_refuses_the_proposal_with_its_own_message(db) {
@@ -196,27 +262,34 @@ on_both_databases! {
 
         // One broken condition at a time, everything else as in the valid application.
         let broken: &[(Value, &str)] = &[
+            (json!({"einrichtung_beschluss_datum": null}), EINRICHTUNG),
             (json!({"konzept_beschluss_datum": null}), KONZEPT),
+            (json!({"konzept_beschluss_datum": "2009-09-25"}), KONZEPT_ALTER),
+            (json!({"arbeitsplanung_themen": ["Integration durch Bildung"]}), ARBEITSPLANUNG),
+            (json!({"arbeitsplanung_themen": null}), ARBEITSPLANUNG),
             (json!({"konzept_gremium": null}), KONZEPT),
             (json!({"konzept_gremium": "Rat"}), GREMIUM),
             (json!({"konzept_abstimmung_gemeinden": false}), GEMEINDEN),
             (json!({"konzept_abstimmung_gemeinden": null}), GEMEINDEN),
             (json!({"konzept_themen": ["Integration durch Bildung"]}), THEMEN),
             (json!({"konzept_themen": null}), THEMEN),
-            (json!({"stellen_lehrkraefte": 1.5}), LEHRKRAEFTE),
-            (json!({"stellen_lehrkraefte": null}), LEHRKRAEFTE),
             (json!({"stellen_paedagogik": 2.5}), STELLEN),
             (json!({"stellen_paedagogik": -1}), STELLEN),
             (json!({"stellen_verwaltung": 1.5}), STELLEN),
             (json!({"stellen_assistenz": 1}), STELLEN),
+            (json!({"stellen_assistenz": 0.25}), STELLEN),
             (json!({"stellen_assistenz": null}), STELLEN),
             (json!({"stellvertretung_profession": "sozialpädagogische Fachkraft"}), PROFESSION),
             (json!({"leitung_profession": null}), PROFESSION),
             (json!({"kooperationspartner": ["untere Schulaufsicht", "Schulverwaltung", "Jugendhilfe", "Wohlfahrtsverbände"]}), KOOPERATION),
             (json!({"kooperationspartner": ["Schulverwaltung", "Jugendhilfe", "Wohlfahrtsverbände", "Integrationsrat"]}), KOOPERATION),
+            (json!({"ausgaben_verwaltung": null}), AUSGABEN),
+            (json!({"ausgaben_paedagogik": -1}), AUSGABEN),
             (json!({"bewilligungszeitraum_von": "2014-01-01"}), ZEITRAUM),
+            (json!({"bewilligungszeitraum_von": "2012-08-01"}), JAHR),
             (json!({"verwendungsnachweis_bis": "2013-12-31"}), NACHWEIS),
             (json!({"verwaltungsgericht": "VG Gelsenkirchen"}), GERICHT),
+            (json!({"verwaltungsgericht": "Verwaltungsgericht Hamburg, Lübeckertordamm 4, 20099 Hamburg"}), GERICHT),
         ];
         for (change, expected) in broken {
             let mut payload = obj(vorschlag());
@@ -243,6 +316,7 @@ on_both_databases! {
         let mut data = antrag_kreis_unna();
         data.extend(obj(json!({
             "kommune": hagen["name"], "kommune_art": hagen["art"], "kommune_genitiv": hagen["genitiv"],
+            "verwaltungsgericht": hagen["verwaltungsgericht"],
             "konzept_gremium": "Rat", "konzept_abstimmung_gemeinden": null,
             "kooperationspartner": ["untere Schulaufsicht", "Schulverwaltung", "Jugendhilfe", "Wohlfahrtsverbände", "Integrationsrat"],
         })));
@@ -354,9 +428,12 @@ on_both_databases! {
             "1. Beschluss des Kreistags über das Integrationskonzept",
             "2. Erklärung über die Abstimmung",
             "05.11.2012",
-            "§ 25 Abs. 1 VwVfG NRW",
+            "§ 24 VwVfG NRW",
+            "§ 26 Abs. 2 VwVfG NRW",
+            "Nach der Förderrichtlinie sind einem Antrag beizufügen",
             "Anna Becker",
         ]);
+        assert!(!nachforderung.contains("kein Verwaltungsakt"), "{nachforderung}");
 
         let bescheid = &letters["zuwendungsbescheid"];
         assert_contains(bescheid, &[
@@ -365,14 +442,22 @@ on_both_databases! {
             "14.11.2012",
             "01.01.2013",
             "31.12.2013",
-            "175.000,00 EUR",
-            "Festbetragsfinanzierung",
-            "50.000,00 EUR je geförderter Vollzeitstelle",
+            "170.000,00 EUR",
+            "im Wege der Festbetragsfinanzierung als Zuweisung gewährt",
+            "50.000,00 EUR je Vollzeitstelle",
+            "20.000,00 EUR für die halbe Stelle der Assistenzkraft",
             "Außerschulische pädagogische Fachkräfte (2 Stellen)",
-            "100.000,00 EUR",
+            "104.410,00 EUR",
             "Verwaltungsfachkraft (1 Stelle)",
-            "Assistenzkraft (0,5 Stellen)",
-            "25.000,00 EUR",
+            "46.210,50 EUR",
+            "Assistenzkraft (halbe Stelle)",
+            "19.875,25 EUR",
+            "170.495,75 EUR",
+            "§ 7 Abs. 1 des Teilhabe- und Integrationsgesetzes",
+            "Verwaltungsvorschriften für Zuwendungen an Gemeinden (GV) zu § 44 LHO (VVG)",
+            "Richtlinien für die Förderung Kommunaler Integrationszentren",
+            "Kooperationsgebot",
+            "ERVVO VG/FG",
             "30.06.2014",
             "ANBest-G",
             "§ 49a VwVfG NRW",
@@ -382,6 +467,9 @@ on_both_databases! {
             "Dr. Schulte",
         ]);
         assert!(!bescheid.contains("Meier"), "the proposer does not sign:\n{bescheid}");
+        for absent in ["nicht rückzahlbarer Zuschuss", "Höchstbetrag", "§ 55a Abs. 4", "§ 8 Abs. 1"] {
+            assert!(!bescheid.contains(absent), "{absent:?} in:\n{bescheid}");
+        }
         assert!(app.engine.audit(None).await.unwrap().broken.is_empty());
     }
 
@@ -423,6 +511,84 @@ on_both_databases! {
             "Verwaltungsgericht Gelsenkirchen",
             "Dr. Schulte",
         ]);
+    }
+
+    async fn the_notice_names_the_court_of_the_applicants_seat_from_kommunen_json(db) {
+        let app = TestApp::with_workflows(&db, &shipped()).await;
+        app.clock.set(at("2012-11-12T08:00:00Z"));
+        for (name, court) in [
+            ("StädteRegion Aachen", "Verwaltungsgericht Aachen"),
+            ("Kreis Unna", "Verwaltungsgericht Gelsenkirchen"),
+            ("Stadt Bielefeld", "Verwaltungsgericht Minden"),
+        ] {
+            let k = kommune(name);
+            let mut data = antrag_kreis_unna();
+            data.extend(obj(json!({
+                "kommune": k["name"], "kommune_art": k["art"], "kommune_genitiv": k["genitiv"],
+                "verwaltungsgericht": k["verwaltungsgericht"],
+                "konzept_gremium": match k["art"].as_str().unwrap() {
+                    "Kreis" => "Kreistag", "StädteRegion" => "Städteregionstag", _ => "Rat",
+                },
+            })));
+            let case = open_ki(&app, data, party_of(&k)).await;
+            let n = case.file_number.clone();
+            app.engine.fire(app.fire(&n, "eingang_bestaetigen", "meier", "clerk", json!({}))).await.unwrap();
+            app.engine.fire(app.fire(&n, "bewilligung_vorschlagen", "meier", "clerk", vorschlag())).await.unwrap();
+            app.engine.fire(app.fire(&n, "bewilligen", "schulte", "approver", json!({"zeichnung_name": "Dr. Schulte"}))).await.unwrap();
+            let letters = letters(&app, &db, &n).await;
+            let bescheid = &letters["zuwendungsbescheid"];
+            assert_contains(bescheid, &[court, "Klage bei dem"]);
+            for other in ["Aachen", "Gelsenkirchen", "Minden", "Arnsberg,"] {
+                if !court.ends_with(other) {
+                    assert!(!bescheid.contains(&format!("Verwaltungsgericht {other}")), "{name}: {other} in:\n{bescheid}");
+                }
+            }
+        }
+    }
+
+    async fn a_rejection_after_an_unanswered_request_names_the_duty_to_cooperate(db) {
+        let app = TestApp::with_workflows(&db, &shipped()).await;
+        app.clock.set(at("2012-10-01T08:00:00Z"));
+        let mut data = antrag_kreis_unna();
+        data.insert("arbeitsplanung_themen".into(), json!(["Integration durch Bildung"]));
+        let case = open_ki(&app, data, party_of(&kommune("Kreis Unna"))).await;
+        let n = case.file_number.clone();
+        app.engine.fire(app.fire(&n, "eingang_bestaetigen", "meier", "clerk", json!({}))).await.unwrap();
+        app.engine.fire(app.fire(&n, "nachfordern", "meier", "clerk", json!({
+            "fehlende_unterlagen": ["Arbeitsplanung für den Schwerpunkt „Integration als kommunale Querschnittsaufgabe“"],
+        }))).await.unwrap();
+        app.clock.set(at("2012-11-06T08:00:00Z"));
+        let expired = app.engine.fire(app.fire(&n, "frist_abgelaufen", "amtspost", "system", json!({}))).await.unwrap();
+        assert_eq!(expired.data["nachforderung_unbeantwortet"], true);
+        app.engine.fire(app.fire(&n, "ablehnung_vorschlagen", "meier", "clerk", json!({
+            "ablehnungsgruende": "Die Fördervoraussetzungen sind nicht nachgewiesen.",
+        }))).await.unwrap();
+        app.clock.set(at("2012-11-14T08:00:00Z"));
+        app.engine.fire(app.fire(&n, "ablehnen", "schulte", "approver", json!({"zeichnung_name": "Dr. Schulte"}))).await.unwrap();
+        let letters = letters(&app, &db, &n).await;
+        assert_contains(&letters["ablehnungsbescheid"], &[
+            "Innerhalb der gesetzten Frist ist bei mir nichts eingegangen.",
+            "nach § 26 Abs. 2 VwVfG NRW verpflichtet",
+            "nach Aktenlage",
+            "Verwaltungsgericht Gelsenkirchen",
+            "Verpflichtungsklage",
+        ]);
+    }
+
+    async fn the_acknowledgement_needs_the_date_of_receipt(db) {
+        let app = TestApp::with_workflows(&db, &shipped()).await;
+        app.clock.set(at("2012-10-02T08:00:00Z"));
+        let mut data = antrag_kreis_unna();
+        data.remove("antrag_eingang");
+        let case = open_ki(&app, data, party_of(&kommune("Kreis Unna"))).await;
+        let n = case.file_number.clone();
+        let refused = app.engine.fire(app.fire(&n, "eingang_bestaetigen", "meier", "clerk", json!({}))).await;
+        assert!(matches!(refused, Err(CaseError::Refused(_))), "{refused:?}");
+        assert!(format!("{}", refused.unwrap_err()).contains("antrag_eingang"));
+        assert!(app.engine.case_documents(&n).await.unwrap().is_empty(), "no letter with today as the date of receipt");
+        app.engine.fire(app.fire(&n, "eingang_bestaetigen", "meier", "clerk", json!({"antrag_eingang": "2012-09-28"}))).await.unwrap();
+        let letters = letters(&app, &db, &n).await;
+        assert_contains(&letters["eingangsbestaetigung"], &["am 28.09.2012"]);
     }
 
     async fn the_circular_of_19_march_2012_goes_out_numbered_and_signed_in_vertretung(db) {
@@ -539,6 +705,21 @@ fn kommunen_json_lists_the_30_kreise_the_staedteregion_and_the_22_kreisfreie_sta
             "{name}: {genitiv}"
         );
         assert!(k["raa"].is_boolean(), "{name}");
+        let court = k["verwaltungsgericht"].as_str().unwrap();
+        assert!(
+            [
+                "Aachen",
+                "Arnsberg",
+                "Düsseldorf",
+                "Gelsenkirchen",
+                "Köln",
+                "Minden",
+                "Münster"
+            ]
+            .iter()
+            .any(|o| court.starts_with(&format!("Verwaltungsgericht {o}, "))),
+            "{name}: {court}"
+        );
         assert_eq!(k["lkt_mitglied"], k["art"] != "kreisfreie Stadt", "{name}");
         party_of(k);
     }
@@ -551,6 +732,51 @@ fn kommunen_json_lists_the_30_kreise_the_staedteregion_and_the_22_kreisfreie_sta
         kommune("Kreis Unna")["email"],
         "poststelle@kreis-unna.example.org"
     );
+    // § 52 Nr. 3 Satz 2 VwGO with § 17 JustG NRW: the court of the seat.
+    let court = |name: &str| {
+        kommune(name)["verwaltungsgericht"]
+            .as_str()
+            .unwrap()
+            .split(',')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    for (name, expected) in [
+        ("StädteRegion Aachen", "Aachen"),
+        ("Stadt Aachen", "Aachen"),
+        ("Kreis Heinsberg", "Aachen"),
+        ("Kreis Unna", "Gelsenkirchen"),
+        ("Stadt Dortmund", "Gelsenkirchen"),
+        ("Stadt Hagen", "Arnsberg"),
+        ("Kreis Soest", "Arnsberg"),
+        ("Stadt Duisburg", "Düsseldorf"),
+        ("Rhein-Kreis Neuss", "Düsseldorf"),
+        ("Bundesstadt Bonn", "Köln"),
+        ("Oberbergischer Kreis", "Köln"),
+        ("Stadt Bielefeld", "Minden"),
+        ("Kreis Gütersloh", "Minden"),
+        ("Stadt Münster", "Münster"),
+        ("Kreis Warendorf", "Münster"),
+    ] {
+        assert_eq!(
+            court(name),
+            format!("Verwaltungsgericht {expected}"),
+            "{name}"
+        );
+    }
+    // Arnsberg is the court of exactly 8 applicants (§ 17 Nr. 2 JustG NRW), not a default.
+    let arnsberg = list
+        .iter()
+        .chain(extra)
+        .filter(|k| {
+            k["verwaltungsgericht"]
+                .as_str()
+                .unwrap()
+                .starts_with("Verwaltungsgericht Arnsberg")
+        })
+        .count();
+    assert_eq!(arnsberg, 8);
 }
 
 #[test]
