@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use chrono::Datelike;
 use serde_json::{Map, Value, json};
 
-use super::effects::{EffectContext, EffectState, Step};
-use super::engine::{Engine, MailOut, address_key, append, event, merge, record, safe_name};
+use super::effects::{EffectContext, EffectState, Step, pure_event};
+use super::engine::{Engine, MailOut, Write, address_key, append, event, merge, record, safe_name};
 use super::{Actor, CaseError, CaseView, FireRequest, OpenRequest};
 use crate::domain::{AttachmentRef, DeadlineStatus, FileNumber, PartyRef, StateName};
 use crate::journal::{self, EventKind, NewEvent};
@@ -72,8 +72,16 @@ impl Engine {
             opened_at: at.clone(),
             updated_at: at,
         };
-        let (last_seq, head_hash) =
-            record(&mut tx, &case, 0, &state, &case.data, vec![opened], now).await?;
+        let (last_seq, head_hash) = record(
+            Write::In(&mut tx),
+            &case,
+            0,
+            &state,
+            &case.data,
+            vec![opened],
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(self.view_of(
             &def,
@@ -170,9 +178,6 @@ impl Engine {
             }
         }
 
-        // Pass 2, in the transaction: write pass 1's steps, then resolve,
-        // render and write the rest one by one as numbers are allocated.
-        let mut tx = self.store().begin().await?;
         let mut events = vec![NewEvent {
             transition: Some(plan.transition.name.clone()),
             ..event(
@@ -181,6 +186,37 @@ impl Engine {
                 json!({"from": case.state, "to": plan.to, "payload": req.payload}),
             )
         }];
+        // A transition whose effects only compute fields writes nothing but
+        // the case and its journal: one statement, no transaction to open.
+        if split == plan.effects.len() && resolved.iter().all(|s| matches!(s, Step::Set { .. })) {
+            events.extend(resolved.iter().filter_map(|step| pure_event(&cx, step)));
+            let (last_seq, head_hash) = record(
+                Write::Alone(self.store()),
+                &case,
+                expected_version,
+                plan.to,
+                &state.data,
+                events,
+                now,
+            )
+            .await?;
+            return Ok(self.view_of(
+                &def,
+                CaseRow {
+                    state: StateName::new(plan.to),
+                    data: state.data,
+                    version: expected_version + 1,
+                    last_seq,
+                    head_hash,
+                    updated_at: at,
+                    ..case
+                },
+            ));
+        }
+
+        // Pass 2, in the transaction: write pass 1's steps, then resolve,
+        // render and write the rest one by one as numbers are allocated.
+        let mut tx = self.store().begin().await?;
         for (step, pdf) in resolved.into_iter().zip(rendered) {
             events.extend(self.apply(&mut tx, &cx, step, pdf).await?);
         }
@@ -199,7 +235,7 @@ impl Engine {
             events.extend(self.apply(&mut tx, &cx, step, pdf).await?);
         }
         let (last_seq, head_hash) = record(
-            &mut tx,
+            Write::In(&mut tx),
             &case,
             expected_version,
             plan.to,
@@ -209,11 +245,10 @@ impl Engine {
         )
         .await?;
         tx.commit().await?;
-        let to = StateName::new(plan.to);
         Ok(self.view_of(
             &def,
             CaseRow {
-                state: to,
+                state: StateName::new(plan.to),
                 data: state.data,
                 version: expected_version + 1,
                 last_seq,

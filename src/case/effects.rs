@@ -77,6 +77,29 @@ pub(super) struct LetterJob {
     pub reference: Option<String>,
 }
 
+/// The journal event of a step that writes nothing but the journal: a
+/// number (allocated in the transaction already) or a computed field (part
+/// of the case data). `None` for every other step.
+pub(super) fn pure_event(cx: &EffectContext<'_>, step: &Step) -> Option<NewEvent> {
+    Some(match step {
+        Step::Number {
+            register,
+            field,
+            number,
+        } => event(
+            cx.actor,
+            EventKind::NumberAllocated,
+            json!({"register": register, "field": field, "number": number}),
+        ),
+        Step::Set { field, value, expr } => event(
+            cx.actor,
+            EventKind::FieldSet,
+            json!({"field": field, "value": value, "expr": expr}),
+        ),
+        _ => return None,
+    })
+}
+
 impl Engine {
     /// Resolves one effect against `state` and advances it. `number` is the
     /// number allocated for a `number` effect; the caller allocates it in
@@ -144,20 +167,9 @@ impl Engine {
     ) -> Result<Option<NewEvent>, CaseError> {
         let actor = cx.actor;
         Ok(Some(match step {
-            Step::Number {
-                register,
-                field,
-                number,
-            } => event(
-                actor,
-                EventKind::NumberAllocated,
-                json!({"register": register, "field": field, "number": number}),
-            ),
-            Step::Set { field, value, expr } => event(
-                actor,
-                EventKind::FieldSet,
-                json!({"field": field, "value": value, "expr": expr}),
-            ),
+            Step::Number { .. } | Step::Set { .. } => {
+                return Ok(pure_event(cx, &step));
+            }
             Step::Deadline {
                 name,
                 due,

@@ -21,7 +21,7 @@ use crate::domain::{AttachmentRef, CaseId, EmailAddress, PartyRef};
 use crate::journal::{self, EventKind, NewEvent};
 use crate::letter::LetterEngine;
 use crate::mail::MailTemplates;
-use crate::store::{CaseRow, NewMail, Store, StoreError, Tx};
+use crate::store::{CaseChange, CaseRow, NewMail, Store, StoreError, Tx};
 use crate::workflow::{DeadlineDef, Definition, Due};
 
 /// Cases, their workflows and their journal, over one store.
@@ -255,10 +255,19 @@ impl Engine {
     }
 }
 
+/// Where [`record`] writes.
+pub(crate) enum Write<'a> {
+    /// In the caller's transaction, with the effects written there.
+    In(&'a mut Tx),
+    /// As a write of its own (one statement on PostgreSQL), for a change
+    /// whose effects wrote nothing else.
+    Alone(&'a Store),
+}
+
 /// Chains events onto a case and moves it on, if nobody else did since
 /// `expected_version` was read. Returns the new head (sequence, hash).
 pub(crate) async fn record(
-    tx: &mut Tx,
+    write: Write<'_>,
     case: &CaseRow,
     expected_version: i64,
     state: &str,
@@ -267,19 +276,21 @@ pub(crate) async fn record(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(i64, String), CaseError> {
     let chained = journal::chain(case.id.0, case.last_seq, &case.head_hash, now, events);
-    let last = chained.last().expect("at least one event");
-    tx.update_case(
-        case.id,
-        &case.file_number,
+    let at = journal::timestamp(now);
+    let change = CaseChange {
+        id: case.id,
+        file_number: &case.file_number,
         expected_version,
         state,
         data,
-        last.seq,
-        &last.hash,
-        &journal::timestamp(now),
-    )
-    .await?;
-    tx.append_events(&chained).await.map_err(|e| match e {
+        events: &chained,
+        at: &at,
+    };
+    let written = match write {
+        Write::In(tx) => tx.advance_case(&change).await,
+        Write::Alone(store) => store.advance_case_alone(&change).await,
+    };
+    written.map_err(|e| match e {
         StoreError::ConcurrentAppend => CaseError::Conflict {
             file_number: case.file_number.clone(),
             expected: expected_version,
@@ -287,6 +298,7 @@ pub(crate) async fn record(
         },
         e => e.into(),
     })?;
+    let last = chained.last().expect("at least one event");
     Ok((last.seq, last.hash.clone()))
 }
 
@@ -299,7 +311,16 @@ pub(crate) async fn append(
     events: Vec<NewEvent>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), CaseError> {
-    record(tx, case, case.version, &case.state, &case.data, events, now).await?;
+    record(
+        Write::In(tx),
+        case,
+        case.version,
+        &case.state,
+        &case.data,
+        events,
+        now,
+    )
+    .await?;
     Ok(())
 }
 

@@ -41,6 +41,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Executor, Row, Transaction};
 
 pub use outbox::{DueDeadline, MailRow, NewMail};
+// `CaseChange` is defined below, next to the statement that writes it.
 pub use rows::{
     CaseFilter, CaseRow, DeadlineRow, DefinitionRow, DocumentRow, NewCase, NewDeadline, NewDocument,
 };
@@ -229,7 +230,28 @@ impl Store {
             .begin()
             .await
             .map_err(q("starting a transaction"))?;
-        Ok(Tx { tx, _guard: guard })
+        Ok(Tx {
+            tx,
+            backend: self.backend,
+            _guard: guard,
+        })
+    }
+
+    /// [`Tx::advance_case`] as a transaction of its own, for a change that
+    /// writes nothing else: on PostgreSQL one statement (the update and the
+    /// journal rows in one round trip), on SQLite one short transaction.
+    pub async fn advance_case_alone(&self, change: &CaseChange<'_>) -> Result<(), StoreError> {
+        match self.backend {
+            Backend::Postgres => {
+                let mut conn = self.pool.acquire().await.map_err(q("updating a case"))?;
+                advance_case(&mut *conn, self.backend, change).await
+            }
+            Backend::Sqlite => {
+                let mut tx = self.begin().await?;
+                tx.advance_case(change).await?;
+                tx.commit().await
+            }
+        }
     }
 
     // ---- workflow definitions ----
@@ -611,6 +633,7 @@ impl Store {
 /// One write transaction.
 pub struct Tx {
     tx: Transaction<'static, Any>,
+    backend: Backend,
     /// Held until commit or rollback (SQLite only).
     _guard: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
@@ -678,42 +701,10 @@ impl Tx {
         r.try_get("id").map(CaseId).map_err(q("opening a case"))
     }
 
-    /// Moves a case on, if nobody else did since `expected_version` was read.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn update_case(
-        &mut self,
-        id: CaseId,
-        file_number: &str,
-        expected_version: i64,
-        state: &str,
-        data: &Map<String, Value>,
-        last_seq: i64,
-        head_hash: &str,
-        at: &str,
-    ) -> Result<(), StoreError> {
-        let n = sqlx::query(
-            "UPDATE cases SET state = $3, data = $4, version = version + 1, last_seq = $5, head_hash = $6, updated_at = $7
-             WHERE id = $1 AND version = $2",
-        )
-        .bind(id.0)
-        .bind(expected_version)
-        .bind(state)
-        .bind(json_text(data))
-        .bind(last_seq)
-        .bind(head_hash)
-        .bind(at)
-        .execute(&mut *self.tx)
-        .await
-        .map_err(q("updating a case"))?
-        .rows_affected();
-        if n == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::Conflict {
-                file_number: file_number.into(),
-                expected: expected_version,
-            })
-        }
+    /// Moves a case on and appends its chained events, if nobody else
+    /// moved it since `expected_version` was read.
+    pub async fn advance_case(&mut self, change: &CaseChange<'_>) -> Result<(), StoreError> {
+        advance_case(&mut *self.tx, self.backend, change).await
     }
 
     /// Starts a deadline; an open one of the same name on the case is superseded.
@@ -806,14 +797,106 @@ impl Tx {
         .and_then(|r| r.try_get("id"))
         .map_err(q("recording a document"))
     }
+}
 
-    /// Appends chained events to the journal.
-    pub async fn append_events(&mut self, events: &[Event]) -> Result<(), StoreError> {
-        for e in events {
-            sqlx::query(
-                "INSERT INTO journal (case_id, seq, recorded_at, actor, role, kind, transition, payload, prev_hash, hash)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+/// A case moving on: its new state and data and the events that say why.
+pub struct CaseChange<'a> {
+    pub id: CaseId,
+    pub file_number: &'a str,
+    pub expected_version: i64,
+    pub state: &'a str,
+    pub data: &'a Map<String, Value>,
+    /// Chained onto the case's head; the last one is the new head.
+    pub events: &'a [Event],
+    pub at: &'a str,
+}
+
+/// The journal columns, in the order [`advance_case`] binds them.
+const JOURNAL_COLUMNS: &str =
+    "case_id, seq, recorded_at, actor, role, kind, transition, payload, prev_hash, hash";
+
+/// Writes a [`CaseChange`] on one connection. PostgreSQL does the update
+/// and the journal insert in one statement (a data-modifying CTE: the rows
+/// are inserted only if the update found the expected version); SQLite,
+/// which has no such CTE, in two (the caller's transaction makes them
+/// atomic). The journal rows go in one multi-row INSERT either way.
+async fn advance_case(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    change: &CaseChange<'_>,
+) -> Result<(), StoreError> {
+    let last = change.events.last().expect("a change has events");
+    let conflict = || StoreError::Conflict {
+        file_number: change.file_number.into(),
+        expected: change.expected_version,
+    };
+    let update = "UPDATE cases SET state = $3, data = $4, version = version + 1, last_seq = $5, head_hash = $6, updated_at = $7
+                  WHERE id = $1 AND version = $2";
+    // Only placeholders are formatted into the statement, never values.
+    let rows = |first: usize, typed: bool| -> String {
+        let casts = [
+            "::bigint", "::bigint", "::text", "::text", "::text", "::text", "::text", "::text",
+            "::text", "::text",
+        ];
+        (0..change.events.len())
+            .map(|i| {
+                let cols: Vec<String> = (0..10)
+                    .map(|c| {
+                        let n = first + i * 10 + c;
+                        if typed {
+                            format!("${n}{}", casts[c])
+                        } else {
+                            format!("${n}")
+                        }
+                    })
+                    .collect();
+                format!("({})", cols.join(", "))
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let sql = match backend {
+        Backend::Postgres => format!(
+            "WITH moved AS ({update} RETURNING id)
+             INSERT INTO journal ({JOURNAL_COLUMNS})
+             SELECT v.* FROM (VALUES {}) AS v({JOURNAL_COLUMNS}) WHERE EXISTS (SELECT 1 FROM moved)",
+            rows(8, true)
+        ),
+        Backend::Sqlite => {
+            let n = sqlx::query(update)
+                .bind(change.id.0)
+                .bind(change.expected_version)
+                .bind(change.state)
+                .bind(json_text(change.data))
+                .bind(last.seq)
+                .bind(last.hash.as_str())
+                .bind(change.at)
+                .execute(&mut *conn)
+                .await
+                .map_err(q("updating a case"))?
+                .rows_affected();
+            if n != 1 {
+                return Err(conflict());
+            }
+            format!(
+                "INSERT INTO journal ({JOURNAL_COLUMNS}) VALUES {}",
+                rows(1, false)
             )
+        }
+    };
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    if backend == Backend::Postgres {
+        query = query
+            .bind(change.id.0)
+            .bind(change.expected_version)
+            .bind(change.state)
+            .bind(json_text(change.data))
+            .bind(last.seq)
+            .bind(last.hash.as_str())
+            .bind(change.at);
+    }
+    for e in change.events {
+        query = query
             .bind(e.case_id)
             .bind(e.seq)
             .bind(e.recorded_at.as_str())
@@ -823,13 +906,17 @@ impl Tx {
             .bind(e.transition.as_deref())
             .bind(e.payload.to_string())
             .bind(e.prev_hash.as_str())
-            .bind(e.hash.as_str())
-            .execute(&mut *self.tx)
-            .await
-            .map_err(|err| constraint_error(err, "writing the journal"))?;
-        }
-        Ok(())
+            .bind(e.hash.as_str());
     }
+    let inserted = query
+        .execute(&mut *conn)
+        .await
+        .map_err(|err| constraint_error(err, "writing the journal"))?
+        .rows_affected();
+    if inserted != change.events.len() as u64 {
+        return Err(conflict());
+    }
+    Ok(())
 }
 
 fn json_text(m: &Map<String, Value>) -> String {

@@ -30,6 +30,31 @@ on_both_databases! {
         }
     }
 
+    async fn two_concurrent_fires_without_effects_have_exactly_one_winner(db) {
+        // `vorschlagen` writes nothing but the case and its journal: on
+        // PostgreSQL that is one statement without a transaction around it.
+        let app = TestApp::new(&db).await;
+        for round in 0..5 {
+            let n = app.open_antrag(&format!("Kreis {round}")).await.file_number;
+            let case = app.engine.fire(app.fire(&n, "pruefen", "meier", "clerk", json!({}))).await.unwrap();
+            let mut a = app.fire(&n, "vorschlagen", "meier", "clerk", json!({"decision": "bewilligen"}));
+            let mut b = app.fire(&n, "vorschlagen", "schulz", "clerk", json!({"decision": "ablehnen"}));
+            a.expected_version = Some(case.version);
+            b.expected_version = Some(case.version);
+            let (ra, rb) = tokio::join!(app.engine.fire(a), app.engine.fire(b));
+            assert_eq!([ra.is_ok(), rb.is_ok()].iter().filter(|w| **w).count(), 1, "round {round}: {ra:?} / {rb:?}");
+            let loser = ra.as_ref().err().or(rb.as_ref().err()).unwrap();
+            assert!(loser.is_conflict(), "{loser}");
+            let winner = ra.as_ref().or(rb.as_ref()).unwrap();
+            let now = app.engine.show(&n).await.unwrap();
+            assert_eq!(now.version, case.version + 1);
+            assert_eq!(now.data["decision"], winner.data["decision"], "the winner's data, not a mix");
+            let history = app.engine.history(&n).await.unwrap();
+            assert_eq!(history.iter().filter(|e| e.transition.as_deref() == Some("vorschlagen")).count(), 1);
+            assert!(app.engine.audit(Some(&n)).await.unwrap().broken.is_empty());
+        }
+    }
+
     async fn concurrent_opens_get_unique_gap_free_file_numbers(db) {
         let app = std::sync::Arc::new(TestApp::new(&db).await);
         let mut tasks = Vec::new();
