@@ -251,7 +251,9 @@ fn report(e: &anyhow::Error) {
     for line in e.to_string().lines() {
         eprintln!("error: {line}");
     }
-    if let Some(hint) = e.downcast_ref::<CaseError>().and_then(CaseError::hint) {
+    if let Some(hint) = e.downcast_ref::<CaseError>().and_then(CaseError::hint)
+        && !e.to_string().contains(&hint)
+    {
         eprintln!("  hint: {hint}");
     }
     for cause in e.chain().skip(1) {
