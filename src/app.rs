@@ -19,10 +19,10 @@ use crate::catalog::{Catalog, CatalogError};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::document::{DocumentError, Documents};
+use crate::identity::Identity;
 use crate::letter::{LetterEngine, LetterError};
 use crate::mail::{MailError, MailTemplates};
 use crate::outbox::{Courier, OutboxError};
-use crate::scheduler::ScheduleError;
 use crate::store::{Stats, Store, StoreError};
 
 /// Why the application could not start, or a long-lived part stopped.
@@ -79,6 +79,7 @@ pub struct App {
     engine: Arc<Engine>,
     courier: Arc<Courier>,
     documents: Documents,
+    identity: Identity,
 }
 
 impl App {
@@ -119,6 +120,7 @@ impl App {
             documents.clone(),
             clock.clone(),
         )?);
+        let identity = Identity::new(store.clone(), clock.clone(), config.web.clone());
         let app = App {
             config,
             clock,
@@ -126,6 +128,7 @@ impl App {
             engine,
             courier,
             documents,
+            identity,
         };
         if options.publish {
             app.publish().await?;
@@ -155,6 +158,29 @@ impl App {
             self.documents.clone(),
             self.clock.clone(),
         )
+    }
+
+    /// Users, tokens and sessions.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// Every role a workflow declares, plus `admin` and `municipality`:
+    /// the roles a user can be given.
+    pub fn known_roles(&self) -> Vec<String> {
+        let mut roles: BTreeSet<String> = [crate::identity::ADMIN, crate::identity::MUNICIPALITY]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        for (_, def) in self.catalog().definitions() {
+            roles.extend(def.roles.keys().filter(|r| r.as_str() != "system").cloned());
+        }
+        roles.into_iter().collect()
+    }
+
+    /// True if the database answers (for `/readyz`).
+    pub async fn ready(&self) -> Result<(), StoreError> {
+        self.store.ping().await
     }
 
     pub fn documents(&self) -> &Documents {
@@ -194,8 +220,28 @@ impl App {
         &self,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), AppError> {
+        self.run_with_http(None, shutdown).await
+    }
+
+    /// [`App::run_until_stopped`] with the HTTP server on `listener` as a
+    /// third part (`amtspost serve`).
+    pub async fn run_with_http(
+        &self,
+        listener: Option<tokio::net::TcpListener>,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), AppError> {
         let stop = CancellationToken::new();
         let mut parts = tokio::task::JoinSet::new();
+
+        if let Some(listener) = listener {
+            let (app, token) = (self.clone(), stop.clone());
+            parts.spawn(async move {
+                let r = crate::http::serve(app, listener, token)
+                    .await
+                    .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>);
+                ("http", r)
+            });
+        }
 
         let (engine, courier) = (self.engine.clone(), self.courier.clone());
         let (expr, clock, token) = (
@@ -209,7 +255,7 @@ impl App {
                 async move { reminder_job(&engine, &courier).await }
             };
             let r = crate::scheduler::run_cron("reminders", &expr, clock, token, job).await;
-            ("reminders", r)
+            ("reminders", r.map_err(boxed))
         });
 
         let courier = self.courier.clone();
@@ -224,7 +270,7 @@ impl App {
                 async move { delivery_job(&courier).await }
             };
             let r = crate::scheduler::run_cron("deliver", &expr, clock, token, job).await;
-            ("courier", r)
+            ("courier", r.map_err(boxed))
         });
 
         tokio::pin!(shutdown);
@@ -234,18 +280,14 @@ impl App {
                 _ = &mut shutdown, if !stop.is_cancelled() => stop.cancel(),
                 done = parts.join_next() => {
                     let Some(done) = done else { break };
-                    let (part, result): (&'static str, Result<(), ScheduleError>) = match done {
+                    let (part, result): (&'static str, Result<(), BoxError>) = match done {
                         Ok(r) => r,
-                        Err(e) => ("a background task", Err(ScheduleError {
-                            job: "task",
-                            expr: String::new(),
-                            reason: e.to_string(),
-                        })),
+                        Err(e) => ("a background task", Err(boxed(e))),
                     };
-                    if let Err(e) = result
+                    if let Err(source) = result
                         && failure.is_none()
                     {
-                        failure = Some(AppError::Part { part, source: Box::new(e) });
+                        failure = Some(AppError::Part { part, source });
                     }
                     // One part ending (failed or not) ends the others.
                     stop.cancel();
@@ -257,6 +299,12 @@ impl App {
             None => Ok(()),
         }
     }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+fn boxed(e: impl std::error::Error + Send + Sync + 'static) -> BoxError {
+    Box::new(e)
 }
 
 /// The 07:00 job: the reminder pass, then the mail it queued goes out.

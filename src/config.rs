@@ -58,6 +58,8 @@ pub struct Config {
     pub mail: MailConfig,
     /// When `amtspost serve` runs its jobs.
     pub scheduler: SchedulerConfig,
+    /// The web UI and HTTP API of `amtspost serve`.
+    pub web: WebConfig,
     /// Rates that workflows compute with (`rates.<name>` in expressions).
     /// Besides the rates set here, every step of [`Config::dated_rates`]
     /// appears as `<name>_<year>` for each year it applies to (see
@@ -93,6 +95,39 @@ pub struct DatedRate {
 /// Dated rates are expanded into `rates` for the years up to this one.
 pub const DATED_RATES_UNTIL: i32 = 2050;
 
+/// The HTTP server of `amtspost serve`: where it listens, how long a login
+/// lasts and how many failed logins it tolerates.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebConfig {
+    /// Address and port (`--listen` overrides it).
+    pub listen: String,
+    /// The address users reach the server at (links in mails; `https://…`
+    /// also marks the session cookie `Secure`).
+    pub public_url: String,
+    /// A session ends after this many minutes without a request.
+    pub session_idle_minutes: i64,
+    /// A session ends this many hours after the login, used or not.
+    pub session_absolute_hours: i64,
+    /// Failed logins per user name, and per client address, within
+    /// `login_window_minutes` before further attempts get 429.
+    pub login_max_failures: i64,
+    pub login_window_minutes: i64,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            public_url: "http://127.0.0.1:8080".into(),
+            session_idle_minutes: 30,
+            session_absolute_hours: 10,
+            login_max_failures: 5,
+            login_window_minutes: 15,
+        }
+    }
+}
+
 /// Schedules of the background jobs in `amtspost serve`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -127,6 +162,7 @@ impl Default for Config {
             role_addresses: BTreeMap::new(),
             mail: MailConfig::default(),
             scheduler: SchedulerConfig::default(),
+            web: WebConfig::default(),
             // Kept for cases opened on version 2 of ki-foerderantrag, which
             // multiplied it by all posts; newer versions use `dated_rates`.
             rates: [("ki_festbetrag_je_stelle".to_string(), 50_000.0)].into(),

@@ -90,6 +90,11 @@ impl Documents {
             })
     }
 
+    /// Where a PDF was issued: each document row with its case's file number.
+    pub async fn owners(&self, sha256: &str) -> Result<Vec<(FileNumber, DocumentRow)>, DocumentError> {
+        Ok(self.store.documents_by_sha256(sha256).await?)
+    }
+
     /// Recomputes the hash of every recorded document's PDF.
     pub async fn verify(&self) -> Result<VerifyReport, DocumentError> {
         let docs = self.store.documents(None).await?;

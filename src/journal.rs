@@ -48,7 +48,7 @@ impl EventKind {
 }
 
 /// A journal row as stored.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Event {
     pub case_id: i64,
     pub seq: i64,
@@ -58,6 +58,7 @@ pub struct Event {
     pub kind: String,
     /// The transition's name for `fired` events.
     pub transition: Option<String>,
+    #[schema(value_type = Object)]
     pub payload: Value,
     pub prev_hash: String,
     pub hash: String,

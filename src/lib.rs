@@ -22,6 +22,8 @@
 //! - [`reminders`]: the reminder pass: reminders, expiry, escalation.
 //! - [`outbox`]: the courier that sends queued mail with retries.
 //! - [`scheduler`]: cron jobs of `amtspost serve`.
+//! - [`identity`]: users, passwords, API tokens and login sessions.
+//! - [`http`]: the HTTP API (`/api/v1`) and the German web UI of `amtspost serve`.
 //! - [`store`]: all SQL, for SQLite and PostgreSQL.
 //! - [`config`]: `amtspost.toml` and `AMTSPOST_*` overrides.
 //! - [`clock`]: the only reader of the system time.
@@ -40,6 +42,8 @@ pub mod deadline;
 pub mod demo;
 pub mod document;
 pub mod domain;
+pub mod http;
+pub mod identity;
 pub mod journal;
 pub mod letter;
 pub mod mail;

@@ -8,11 +8,11 @@ use serde_json::{Map, Value, json};
 
 use super::effects::{EffectContext, EffectState, Step, pure_event};
 use super::engine::{Engine, MailOut, Write, address_key, append, event, merge, record, safe_name};
-use super::{Actor, CaseError, CaseView, FireRequest, OpenRequest};
+use super::{Actor, CaseError, CaseView, FireRequest, OpenRequest, PreviewLetter};
 use crate::domain::{AttachmentRef, DeadlineStatus, FileNumber, PartyRef, StateName};
 use crate::journal::{self, EventKind, NewEvent};
 use crate::store::{CaseRow, NewCase};
-use crate::workflow::{Effect, FireInput};
+use crate::workflow::{Definition, Effect, FireInput, Plan};
 
 impl Engine {
     /// Opens a case on the current version of a workflow.
@@ -109,27 +109,8 @@ impl Engine {
         }
         let expected_version = req.expected_version.unwrap_or(case.version);
         let def = self.definition_of(&case).await?;
-        let four_eyes = def
-            .transition(&req.transition)
-            .map(|t| t.four_eyes.clone())
-            .unwrap_or_default();
-        let prior_actors = if four_eyes.is_empty() {
-            BTreeMap::new()
-        } else {
-            self.store().actors_of(case.id, &four_eyes).await?
-        };
         let today = self.clock().today();
-        let plan = def.plan(&FireInput {
-            state: &case.state,
-            transition: &req.transition,
-            actor: &req.actor.name,
-            role: &req.actor.role,
-            data: &case.data,
-            payload: &req.payload,
-            prior_actors: &prior_actors,
-            today,
-            rates: self.rates(),
-        })?;
+        let plan = self.plan(&def, &case, &req, today).await?;
 
         let now = self.clock().now();
         let at = journal::timestamp(now);
@@ -257,6 +238,75 @@ impl Engine {
                 ..case
             },
         ))
+    }
+
+    /// The letters a transition would issue, rendered without firing it:
+    /// the same checks and the same effect interpreter as [`Engine::fire`],
+    /// but nothing is written and no number is taken (a number the
+    /// transition would allocate prints as a placeholder).
+    pub async fn preview(&self, req: FireRequest) -> Result<Vec<PreviewLetter>, CaseError> {
+        let case = self.load(&req.file_number).await?;
+        let def = self.definition_of(&case).await?;
+        let today = self.clock().today();
+        let plan = self.plan(&def, &case, &req, today).await?;
+        let at = journal::timestamp(self.clock().now());
+        let cx = EffectContext {
+            def: &def,
+            case: &case,
+            actor: &req.actor,
+            today,
+            at: &at,
+        };
+        let mut state = EffectState {
+            data: plan.data,
+            deadlines: self.open_deadline_dates(&case).await?,
+            reference: None,
+        };
+        let mut out = Vec::new();
+        for effect in plan.effects.iter() {
+            let number = matches!(effect, Effect::Allocate { .. })
+                .then(|| "(Nummer wird bei Erlass vergeben)".to_string());
+            if let Step::Letter(job) = self.resolve(&cx, effect, &mut state, number)? {
+                let rendered = self.render(&cx, &job).await?;
+                out.push(PreviewLetter {
+                    template: job.template,
+                    to: job.to,
+                    pdf: rendered.pdf,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// What firing `req` would do: the workflow's checks (role, state,
+    /// guards, four-eyes against the case's earlier actors) and the effects.
+    async fn plan<'d>(
+        &self,
+        def: &'d Definition,
+        case: &CaseRow,
+        req: &FireRequest,
+        today: chrono::NaiveDate,
+    ) -> Result<Plan<'d>, CaseError> {
+        let four_eyes = def
+            .transition(&req.transition)
+            .map(|t| t.four_eyes.clone())
+            .unwrap_or_default();
+        let prior_actors = if four_eyes.is_empty() {
+            BTreeMap::new()
+        } else {
+            self.store().actors_of(case.id, &four_eyes).await?
+        };
+        Ok(def.plan(&FireInput {
+            state: &case.state,
+            transition: &req.transition,
+            actor: &req.actor.name,
+            role: &req.actor.role,
+            data: &case.data,
+            payload: &req.payload,
+            prior_actors: &prior_actors,
+            today,
+            rates: self.rates(),
+        })?)
     }
 
     /// Continues a register's numbering kept elsewhere before amtspost:

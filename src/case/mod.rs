@@ -22,5 +22,5 @@ pub use engine::Engine;
 pub use error::{CaseError, ErrorKind, Fault};
 pub use types::{
     Actor, AuditReport, BrokenLinkView, CaseDetail, CaseView, DeadlineView, EmailAddress,
-    FireRequest, OpenRequest, PartyRef,
+    FireRequest, OpenRequest, PartyRef, PreviewLetter, WorkItemView,
 };

@@ -2,11 +2,13 @@
 //! with its deadlines, journal and documents from one database snapshot.
 
 use super::engine::Engine;
-use super::{AuditReport, BrokenLinkView, CaseDetail, CaseError, CaseView, DeadlineView};
+use super::{
+    AuditReport, BrokenLinkView, CaseDetail, CaseError, CaseView, DeadlineView, WorkItemView,
+};
 use crate::deadline;
 use crate::domain::DeadlineStatus;
 use crate::journal::{self, Event};
-use crate::store::{CaseFilter, CaseRow, DeadlineRow, DocumentRow};
+use crate::store::{CaseFilter, CaseRow, DeadlineRow, DocumentRow, WorkQuery};
 use crate::workflow::Definition;
 
 impl Engine {
@@ -48,6 +50,15 @@ impl Engine {
             legal_basis: d.legal_basis,
             explanation: d.explanation,
         }
+    }
+
+    /// A stored workflow version (the one a case runs on).
+    pub async fn definition(
+        &self,
+        workflow: &str,
+        version: i64,
+    ) -> Result<std::sync::Arc<Definition>, CaseError> {
+        Ok(self.catalog().version(self.store(), workflow, version).await?)
     }
 
     /// A case as it stands now.
@@ -104,6 +115,21 @@ impl Engine {
         let mut out = Vec::new();
         for case in self.store().list_cases(filter).await? {
             out.push(self.view(case).await?);
+        }
+        Ok(out)
+    }
+
+    /// One page of cases, nearest open deadline first, each with that
+    /// deadline's end and the keyset position for the next page.
+    pub async fn work_items(&self, wq: &WorkQuery) -> Result<Vec<WorkItemView>, CaseError> {
+        let mut out = Vec::new();
+        for item in self.store().work_items(wq).await? {
+            let key = item.key();
+            out.push(WorkItemView {
+                next_due: item.next_due,
+                key,
+                case: self.view(item.case).await?,
+            });
         }
         Ok(out)
     }

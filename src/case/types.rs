@@ -11,7 +11,7 @@ use crate::journal::{BrokenLink, Event};
 use crate::store::DocumentRow;
 
 /// Who acts: a person and the role they act in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Actor {
     pub name: String,
     pub role: String,
@@ -52,7 +52,7 @@ pub struct FireRequest {
 }
 
 /// A case as shown to a clerk.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CaseView {
     /// The Aktenzeichen.
     pub file_number: FileNumber,
@@ -66,6 +66,7 @@ pub struct CaseView {
     pub closed: bool,
     /// The optimistic-concurrency token: send it back as `expected_version`.
     pub version: i64,
+    #[schema(value_type = Object)]
     pub data: Map<String, Value>,
     pub parties: BTreeMap<String, PartyRef>,
     /// UTC, RFC 3339.
@@ -76,7 +77,7 @@ pub struct CaseView {
 }
 
 /// A deadline as shown with a case.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DeadlineView {
     pub name: String,
     pub title: String,
@@ -87,6 +88,7 @@ pub struct DeadlineView {
     pub days_left: Option<i64>,
     pub legal_basis: Option<String>,
     /// How the end was computed, step by step.
+    #[schema(value_type = Object)]
     pub explanation: Value,
 }
 
@@ -101,7 +103,7 @@ pub struct CaseDetail {
 }
 
 /// Result of `audit verify`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AuditReport {
     pub cases: usize,
     pub events: usize,
@@ -109,9 +111,29 @@ pub struct AuditReport {
 }
 
 /// A broken link with the case's file number.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BrokenLinkView {
     pub file_number: FileNumber,
     #[serde(flatten)]
+    #[schema(value_type = Object)]
     pub link: BrokenLink,
+}
+
+/// A letter a transition would issue, rendered for preview (not stored).
+#[derive(Debug, Clone)]
+pub struct PreviewLetter {
+    pub template: String,
+    /// The party role it would go to.
+    pub to: String,
+    pub pdf: Vec<u8>,
+}
+
+/// A case in a list, with its nearest open deadline.
+#[derive(Debug, Clone)]
+pub struct WorkItemView {
+    pub case: CaseView,
+    /// The nearest open deadline's end (YYYY-MM-DD).
+    pub next_due: Option<String>,
+    /// Keyset position: pass it back to get the next page.
+    pub key: (String, i64),
 }

@@ -15,6 +15,7 @@ mod letter;
 mod outbox;
 mod remind;
 mod serve;
+mod user;
 mod workflow;
 
 use std::path::PathBuf;
@@ -86,8 +87,11 @@ enum Command {
     /// Queued, sent and failed mail
     #[command(subcommand)]
     Outbox(outbox::Command),
-    /// Run the scheduled jobs until stopped
+    /// Run the HTTP server (API and web UI) and the scheduled jobs until stopped
     Serve(serve::Args),
+    /// Users of the web UI and the API: add, list, disable, tokens
+    #[command(subcommand)]
+    User(user::Command),
 }
 
 /// What every subcommand gets.
@@ -186,6 +190,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Remind(cmd) => remind::run(&ctx, cmd).await,
         Command::Outbox(cmd) => outbox::run(&ctx, cmd).await,
         Command::Serve(args) => serve::run(&ctx, args).await,
+        Command::User(cmd) => user::run(&ctx, cmd).await,
     }
 }
 

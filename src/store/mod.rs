@@ -21,6 +21,16 @@ macro_rules! document_columns {
     };
 }
 
+/// Documents joined with their cases' file numbers (read by
+/// `document_with_file_number`).
+macro_rules! documents_with_file_numbers {
+    () => {
+        "SELECT c.file_number AS case_file_number, d.id, d.case_id, d.template, d.template_hash, d.data_hash, d.sha256,
+                d.size_bytes, d.pages, d.recipient, d.letter_date, d.created_at, d.reference
+         FROM documents d JOIN cases c ON c.id = d.case_id"
+    };
+}
+
 /// The columns `DeadlineRow::from_row` reads.
 macro_rules! deadline_columns {
     () => {
@@ -30,6 +40,8 @@ macro_rules! deadline_columns {
 
 mod outbox;
 mod rows;
+mod users;
+mod worklist;
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -41,6 +53,8 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Executor, Row, Transaction};
 
 pub use outbox::{DueDeadline, MailRow, NewMail};
+pub use users::{NewUser, SessionRow, UserRow};
+pub use worklist::{WorkItem, WorkQuery};
 // `CaseChange` is defined below, next to the statement that writes it.
 pub use rows::{
     CaseFilter, CaseRow, DeadlineRow, DefinitionRow, DocumentRow, NewCase, NewDeadline, NewDocument,
@@ -202,6 +216,15 @@ impl Store {
             backend,
             write_lock,
         })
+    }
+
+    /// One round trip: is the database there?
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(q("checking the database"))?;
+        Ok(())
     }
 
     pub fn backend(&self) -> Backend {
@@ -588,24 +611,32 @@ impl Store {
         &self,
         file_number: Option<&str>,
     ) -> Result<Vec<(FileNumber, DocumentRow)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT c.file_number AS case_file_number, d.id, d.case_id, d.template, d.template_hash, d.data_hash, d.sha256,
-                    d.size_bytes, d.pages, d.recipient, d.letter_date, d.created_at, d.reference
-             FROM documents d JOIN cases c ON c.id = d.case_id
-             WHERE ($1 = '' OR c.file_number = $1) ORDER BY d.id",
-        )
+        let rows = sqlx::query(concat!(
+            documents_with_file_numbers!(),
+            " WHERE ($1 = '' OR c.file_number = $1) ORDER BY d.id"
+        ))
         .bind(file_number.unwrap_or(""))
         .fetch_all(&self.pool)
         .await
         .map_err(q("listing documents"))?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    FileNumber::new(get::<String>(r, "case_file_number")?),
-                    DocumentRow::from_row(r)?,
-                ))
-            })
-            .collect()
+        rows.iter().map(document_with_file_number).collect()
+    }
+
+    /// The documents recorded under a content hash, with their cases'
+    /// file numbers (the same PDF can be issued on several cases).
+    pub async fn documents_by_sha256(
+        &self,
+        sha256: &str,
+    ) -> Result<Vec<(FileNumber, DocumentRow)>, StoreError> {
+        let rows = sqlx::query(concat!(
+            documents_with_file_numbers!(),
+            " WHERE d.sha256 = $1 ORDER BY d.id"
+        ))
+        .bind(sha256)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("finding a document"))?;
+        rows.iter().map(document_with_file_number).collect()
     }
 
     /// Content hashes that documents reference but whose bytes are not in
@@ -919,6 +950,13 @@ async fn advance_case(
     Ok(())
 }
 
+fn document_with_file_number(r: &AnyRow) -> Result<(FileNumber, DocumentRow), StoreError> {
+    Ok((
+        FileNumber::new(get::<String>(r, "case_file_number")?),
+        DocumentRow::from_row(r)?,
+    ))
+}
+
 fn json_text(m: &Map<String, Value>) -> String {
     serde_json::to_string(m).expect("a JSON map always serialises")
 }
@@ -939,6 +977,11 @@ fn constraint_error(e: sqlx::Error, what: &'static str) -> StoreError {
         if name == "cases_file_number_key" || message.contains("cases.file_number") {
             return StoreError::Duplicate {
                 what: "a case with this file number".into(),
+            };
+        }
+        if name == "users_name_key" || message.contains("users.name") {
+            return StoreError::Duplicate {
+                what: "a user with this name".into(),
             };
         }
         return StoreError::Duplicate {

@@ -23,16 +23,18 @@ pub struct DueDeadline {
 }
 
 /// A mail in the outbox.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct MailRow {
     pub id: i64,
     pub message_id: String,
+    #[schema(value_type = Option<i64>)]
     pub case_id: Option<CaseId>,
     pub kind: String,
     pub recipients: Vec<String>,
     pub subject: String,
     pub body: String,
     /// Stored documents to attach, by content hash.
+    #[schema(value_type = Vec<Object>)]
     pub attachments: Vec<AttachmentRef>,
     pub status: MailStatus,
     pub attempts: i64,

@@ -8,6 +8,7 @@ mod app;
 mod cli;
 mod concurrency;
 mod demo;
+mod http;
 mod journal;
 mod letters;
 mod mail;

@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 use crate::on_both_databases;
 use crate::support::{TestApp, TestDb, at, pdftotext};
 
-fn shipped() -> PathBuf {
+pub(crate) fn shipped() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows")
 }
 
@@ -26,7 +26,7 @@ fn data_file(name: &str) -> Value {
 }
 
 /// An applicant as `workflows/data/kommunen.json` describes it.
-fn kommune(name: &str) -> Value {
+pub(crate) fn kommune(name: &str) -> Value {
     let all = data_file("kommunen.json");
     all["kommunen"]
         .as_array()
@@ -38,7 +38,7 @@ fn kommune(name: &str) -> Value {
         .clone()
 }
 
-fn party_of(k: &Value) -> PartyRef {
+pub(crate) fn party_of(k: &Value) -> PartyRef {
     json!({"name": k["name"], "email": k["email"], "address": k["address"]})
         .to_string()
         .parse()
@@ -50,7 +50,7 @@ fn obj(v: Value) -> Map<String, Value> {
 }
 
 /// A complete application of Kreis Unna that meets every funding condition.
-fn antrag_kreis_unna() -> Map<String, Value> {
+pub(crate) fn antrag_kreis_unna() -> Map<String, Value> {
     let k = kommune("Kreis Unna");
     obj(json!({
         "kommune": k["name"],
@@ -88,7 +88,7 @@ fn antrag_kreis_unna() -> Map<String, Value> {
 }
 
 /// What the clerk adds when proposing the grant.
-fn vorschlag() -> Value {
+pub(crate) fn vorschlag() -> Value {
     json!({
         "bewilligungszeitraum_von": "2013-01-01",
         "bewilligungszeitraum_bis": "2013-12-31",

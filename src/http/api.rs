@@ -1,0 +1,750 @@
+//! The JSON API under `/api/v1`: the CLI's operations for programs, with
+//! the caller's identity instead of `--role`. Every handler is annotated for
+//! the OpenAPI document ([`super::openapi`]).
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
+
+use super::access;
+use super::auth::{ApiCaller, Caller, SESSION_COOKIE, Via};
+use super::error::Problem;
+use super::{ClientAddr, HttpState};
+use crate::case::{
+    AuditReport, CaseView, DeadlineView, FireRequest, OpenRequest, PartyRef,
+};
+use crate::deadline::{self, DeadlineSpec, Period};
+use crate::domain::{FileNumber, TransitionName};
+use crate::journal::Event;
+use crate::store::{DocumentRow, MailRow, WorkQuery};
+use crate::workflow::{GraphFormat, render_graph};
+
+// ---- session ----
+
+/// Logging in.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LoginRequest {
+    pub user: String,
+    pub password: String,
+}
+
+/// The logged-in user and the token state-changing form posts must carry.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionInfo {
+    pub user: String,
+    pub display_name: String,
+    pub roles: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub party: Option<String>,
+    /// Send as `X-CSRF-Token` (or the form field `csrf`) with form posts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub csrf_token: Option<String>,
+}
+
+/// The session cookie: HttpOnly, SameSite=Strict, Secure behind TLS.
+pub(super) fn session_cookie(state: &HttpState, id: String) -> Cookie<'static> {
+    Cookie::build((SESSION_COOKIE, id))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(state.secure_cookies)
+        .build()
+}
+
+#[utoipa::path(post, path = "/api/v1/session", tag = "Sitzung",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Angemeldet; setzt das Sitzungs-Cookie", body = SessionInfo),
+        (status = 401, description = "Falscher Benutzername oder falsches Passwort", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Zu viele Fehlversuche", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn login(
+    State(state): State<HttpState>,
+    ConnectInfo(addr): ConnectInfo<ClientAddr>,
+    jar: CookieJar,
+    Json(req): Json<LoginRequest>,
+) -> Result<(CookieJar, Json<SessionInfo>), Problem> {
+    let s = state
+        .identity
+        .login(&req.user, &req.password, &addr.ip().to_string())
+        .await?;
+    let info = SessionInfo {
+        user: s.user.name.clone(),
+        display_name: s.user.display_name.clone(),
+        roles: s.user.roles.clone(),
+        party: s.user.party.clone(),
+        csrf_token: Some(s.csrf_token),
+    };
+    Ok((jar.add(session_cookie(&state, s.id)), Json(info)))
+}
+
+#[utoipa::path(delete, path = "/api/v1/session", tag = "Sitzung",
+    responses((status = 204, description = "Sitzung beendet (auch serverseitig)")))]
+pub async fn logout(
+    State(state): State<HttpState>,
+    jar: CookieJar,
+    caller: Option<ApiCaller>,
+) -> Result<(CookieJar, StatusCode), Problem> {
+    if let Some(ApiCaller(Caller {
+        via: Via::Session { id, .. },
+        ..
+    })) = caller
+    {
+        state.identity.logout(&id).await?;
+    }
+    Ok((
+        jar.remove(Cookie::build(SESSION_COOKIE).path("/")),
+        StatusCode::NO_CONTENT,
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/session", tag = "Sitzung",
+    responses(
+        (status = 200, description = "Wer angemeldet ist", body = SessionInfo),
+        (status = 401, description = "Nicht angemeldet", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn whoami(ApiCaller(c): ApiCaller) -> Json<SessionInfo> {
+    Json(SessionInfo {
+        csrf_token: match &c.via {
+            Via::Session { csrf_token, .. } => Some(csrf_token.clone()),
+            Via::Token => None,
+        },
+        user: c.user.name,
+        display_name: c.user.display_name,
+        roles: c.user.roles,
+        party: c.user.party,
+    })
+}
+
+// ---- workflows ----
+
+/// A workflow in the list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkflowSummary {
+    pub id: String,
+    pub version: i64,
+    pub title: String,
+    pub description: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/workflows", tag = "Verfahren",
+    responses((status = 200, description = "Die Verfahren", body = Vec<WorkflowSummary>),
+              (status = 401, description = "Nicht angemeldet", body = Problem, content_type = "application/problem+json")))]
+pub async fn workflows(State(state): State<HttpState>, _c: ApiCaller) -> Json<Vec<WorkflowSummary>> {
+    Json(
+        state
+            .app
+            .catalog()
+            .definitions()
+            .map(|(_, d)| WorkflowSummary {
+                id: d.id.clone(),
+                version: d.version,
+                title: d.title.clone(),
+                description: d.description.clone(),
+            })
+            .collect(),
+    )
+}
+
+#[utoipa::path(get, path = "/api/v1/workflows/{id}", tag = "Verfahren",
+    params(("id" = String, Path, description = "Verfahrens-ID, z. B. ki-foerderantrag")),
+    responses((status = 200, description = "Die Definition: Rollen, Beteiligte, Felder, Stände, Schritte, Fristen", body = Object),
+              (status = 401, description = "Nicht angemeldet", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "Unbekanntes Verfahren", body = Problem, content_type = "application/problem+json")))]
+pub async fn workflow(
+    State(state): State<HttpState>,
+    _c: ApiCaller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, Problem> {
+    let def = state
+        .app
+        .catalog()
+        .current(&id)
+        .map_err(|_| Problem::not_found(format!("Es gibt kein Verfahren „{id}“.")))?;
+    Ok(Json(serde_json::to_value(&*def).map_err(|e| Problem::internal(&e))?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct GraphParams {
+    /// `mermaid` (default) or `dot`
+    pub format: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/workflows/{id}/graph", tag = "Verfahren",
+    params(("id" = String, Path, description = "Verfahrens-ID"), GraphParams),
+    responses((status = 200, description = "Der Zustandsgraph als Mermaid oder DOT", body = String, content_type = "text/plain"),
+              (status = 400, description = "Unbekanntes Format", body = Problem, content_type = "application/problem+json"),
+              (status = 401, description = "Nicht angemeldet", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "Unbekanntes Verfahren", body = Problem, content_type = "application/problem+json")))]
+pub async fn workflow_graph(
+    State(state): State<HttpState>,
+    _c: ApiCaller,
+    Path(id): Path<String>,
+    Query(p): Query<GraphParams>,
+) -> Result<Response, Problem> {
+    let def = state
+        .app
+        .catalog()
+        .current(&id)
+        .map_err(|_| Problem::not_found(format!("Es gibt kein Verfahren „{id}“.")))?;
+    let format = match p.format.as_deref().unwrap_or("mermaid") {
+        "mermaid" => GraphFormat::Mermaid,
+        "dot" => GraphFormat::Dot,
+        other => {
+            return Err(Problem::bad_request(format!(
+                "Unbekanntes Format „{other}“; möglich sind mermaid und dot."
+            ))
+            .field("format"));
+        }
+    };
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        render_graph(&def, format),
+    )
+        .into_response())
+}
+
+// ---- cases ----
+
+/// Filters and paging of the case list.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct CaseListParams {
+    /// Only cases of this workflow
+    pub workflow: Option<String>,
+    /// Only cases in this state
+    pub state: Option<String>,
+    /// Only cases in which this party takes part (e.g. `Kreis Unna`)
+    pub party: Option<String>,
+    /// Only file numbers containing this text
+    pub q: Option<String>,
+    /// Only cases with an open deadline ending on or before this date (YYYY-MM-DD)
+    pub due_until: Option<String>,
+    /// Only cases in which the caller can act now
+    pub mine: Option<bool>,
+    /// The `next` cursor of the previous page
+    pub after: Option<String>,
+    /// Page size (1–500, default 50)
+    pub limit: Option<i64>,
+}
+
+/// A case in the list, with its nearest open deadline.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseListItem {
+    #[serde(flatten)]
+    pub case: CaseView,
+    /// The nearest open deadline's end (YYYY-MM-DD)
+    pub next_due: Option<String>,
+}
+
+/// One page of cases.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CasePage {
+    pub items: Vec<CaseListItem>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next: Option<String>,
+}
+
+/// Builds the store query for a caller: a municipality user always sees
+/// only their own cases.
+pub(super) fn work_query(state: &HttpState, c: &Caller, p: &CaseListParams) -> Result<WorkQuery, Problem> {
+    let after = match &p.after {
+        None => None,
+        Some(s) => Some(parse_cursor(s).ok_or_else(|| {
+            Problem::bad_request("Der Blätter-Verweis `after` ist ungültig.").field("after")
+        })?),
+    };
+    if let Some(d) = &p.due_until
+        && chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err()
+    {
+        return Err(Problem::bad_request("`due_until` ist kein Datum (JJJJ-MM-TT).").field("due_until"));
+    }
+    let party = if c.user.is_municipality() {
+        Some(c.user.party.clone().unwrap_or_default())
+    } else {
+        p.party.clone().filter(|s| !s.is_empty())
+    };
+    let actionable = (p.mine == Some(true) && !c.user.is_municipality()).then(|| {
+        access::actionable_states(&c.user, state.app.catalog().definitions().map(|(_, d)| &**d))
+    });
+    Ok(WorkQuery {
+        actionable,
+        workflow: p.workflow.clone().filter(|s| !s.is_empty()),
+        state: p.state.clone().filter(|s| !s.is_empty()),
+        party,
+        file_number: p.q.clone().filter(|s| !s.is_empty()),
+        due_until: p.due_until.clone().filter(|s| !s.is_empty()),
+        after,
+        limit: p.limit.unwrap_or(50).clamp(1, 500),
+    })
+}
+
+/// One page of cases for a caller, and the cursor of the next page.
+pub(super) async fn page(
+    state: &HttpState,
+    c: &Caller,
+    p: &CaseListParams,
+) -> Result<(Vec<crate::case::WorkItemView>, Option<String>), Problem> {
+    let wq = work_query(state, c, p)?;
+    let items = state.app.engine().work_items(&wq).await?;
+    let next = (items.len() as i64 == wq.limit)
+        .then(|| items.last().map(|i| cursor(&i.key)))
+        .flatten();
+    Ok((items, next))
+}
+
+fn cursor((due, id): &(String, i64)) -> String {
+    format!("{due}~{id}")
+}
+
+fn parse_cursor(s: &str) -> Option<(String, i64)> {
+    let (due, id) = s.split_once('~')?;
+    chrono::NaiveDate::parse_from_str(due, "%Y-%m-%d").ok()?;
+    Some((due.to_string(), id.parse().ok()?))
+}
+
+#[utoipa::path(get, path = "/api/v1/cases", tag = "Vorgänge",
+    params(CaseListParams),
+    responses((status = 200, description = "Eine Seite Vorgänge, nächste Frist zuerst", body = CasePage),
+              (status = 400, description = "Ungültiger Filter", body = Problem, content_type = "application/problem+json"),
+              (status = 401, description = "Nicht angemeldet", body = Problem, content_type = "application/problem+json")))]
+pub async fn list_cases(
+    State(state): State<HttpState>,
+    ApiCaller(c): ApiCaller,
+    Query(p): Query<CaseListParams>,
+) -> Result<Json<CasePage>, Problem> {
+    let (items, next) = page(&state, &c, &p).await?;
+    Ok(Json(CasePage {
+        items: items
+            .into_iter()
+            .filter(|i| access::sees(&c.user, &i.case))
+            .map(|i| CaseListItem {
+                case: i.case,
+                next_due: i.next_due,
+            })
+            .collect(),
+        next,
+    }))
+}
+
+/// Opening a case.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct OpenCaseRequest {
+    /// Workflow id, e.g. `ki-foerderantrag`
+    pub workflow: String,
+    /// Field values
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub data: Map<String, Value>,
+    /// Parties by role, e.g. `{"applicant": {"name": "Kreis Unna", "email": "…"}}`
+    #[serde(default)]
+    pub parties: BTreeMap<String, PartyRef>,
+}
+
+#[utoipa::path(post, path = "/api/v1/cases", tag = "Vorgänge",
+    request_body = OpenCaseRequest,
+    responses((status = 201, description = "Vorgang angelegt", body = CaseView),
+              (status = 401, description = "Nicht angemeldet", body = Problem, content_type = "application/problem+json"),
+              (status = 403, description = "Keine Rolle dieses Verfahrens", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "Ungültige oder fehlende Angaben", body = Problem, content_type = "application/problem+json")))]
+pub async fn open_case(
+    State(state): State<HttpState>,
+    ApiCaller(c): ApiCaller,
+    Json(req): Json<OpenCaseRequest>,
+) -> Result<(StatusCode, Json<CaseView>), Problem> {
+    let def = state.app.catalog().current(&req.workflow).map_err(|_| {
+        Problem::invalid("workflow", format!("Es gibt kein Verfahren „{}“.", req.workflow))
+    })?;
+    let role = access::opening_role(&c.user, &def).ok_or_else(|| {
+        Problem::forbidden(format!(
+            "Sie haben keine Rolle im Verfahren „{}“, mit der Sie Vorgänge anlegen dürfen.",
+            def.title
+        ))
+    })?;
+    let view = state
+        .app
+        .engine()
+        .open(OpenRequest {
+            workflow: req.workflow,
+            data: req.data,
+            parties: req.parties,
+            actor: crate::case::Actor::new(c.user.name.clone(), role),
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// Loads a case the caller may see, or 404.
+pub(super) async fn visible_case(state: &HttpState, c: &Caller, file_number: &str) -> Result<CaseView, Problem> {
+    let view = state.app.engine().show(file_number).await?;
+    if access::sees(&c.user, &view) {
+        Ok(view)
+    } else {
+        Err(crate::case::CaseError::NotFound(FileNumber::new(file_number)).into())
+    }
+}
+
+/// A visible case with the workflow version it runs on.
+pub(super) async fn visible_definition(
+    state: &HttpState,
+    c: &Caller,
+    file_number: &str,
+) -> Result<(CaseView, std::sync::Arc<crate::workflow::Definition>), Problem> {
+    let view = visible_case(state, c, file_number).await?;
+    let def = state
+        .app
+        .engine()
+        .definition(&view.workflow, view.workflow_version)
+        .await?;
+    Ok((view, def))
+}
+
+#[utoipa::path(get, path = "/api/v1/cases/{file_number}", tag = "Vorgänge",
+    params(("file_number" = String, Path, description = "Aktenzeichen, z. B. KI-2012-0001")),
+    responses((status = 200, description = "Der Vorgang", body = CaseView),
+              (status = 401, description = "Nicht angemeldet", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "Kein solcher (sichtbarer) Vorgang", body = Problem, content_type = "application/problem+json")))]
+pub async fn show_case(
+    State(state): State<HttpState>,
+    ApiCaller(c): ApiCaller,
+    Path(file_number): Path<String>,
+) -> Result<Json<CaseView>, Problem> {
+    Ok(Json(visible_case(&state, &c, &file_number).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/cases/{file_number}/history", tag = "Vorgänge",
+    params(("file_number" = String, Path, description = "Aktenzeichen")),
+    responses((status = 200, description = "Das Journal, ältestes Ereignis zuerst, jedes mit Person und Rolle", body = Vec<Event>),
+              (status = 401, description = "Nicht angemeldet", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "Kein solcher (sichtbarer) Vorgang", body = Problem, content_type = "application/problem+json")))]
+pub async fn history(
+    State(state): State<HttpState>,
+    ApiCaller(c): ApiCaller,
+    Path(file_number): Path<String>,
+) -> Result<Json<Vec<Event>>, Problem> {
+    visible_case(&state, &c, &file_number).await?;
+    Ok(Json(state.app.engine().history(&file_number).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/cases/{file_number}/deadlines", tag = "Vorgänge",
+    params(("file_number" = String, Path, description = "Aktenzeichen")),
+    responses((status = 200, description = "Die Fristen mit verbleibenden Tagen und Berechnung", body = Vec<DeadlineView>),
+              (status = 401, description = "Nicht angemeldet", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "Kein solcher (sichtbarer) Vorgang", body = Problem, content_type = "application/problem+json")))]
+pub async fn deadlines(
+    State(state): State<HttpState>,
+    ApiCaller(c): ApiCaller,
+    Path(file_number): Path<String>,
+) -> Result<Json<Vec<DeadlineView>>, Problem> {
+    visible_case(&state, &c, &file_number).await?;
+    Ok(Json(state.app.engine().deadlines(&file_number).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/cases/{file_number}/documents", tag = "Vorgänge",
+    params(("file_number" = String, Path, description = "Aktenzeichen")),
+    responses((status = 200, description = "Die erlassenen Schreiben, jedes mit seinem SHA-256", body = Vec<DocumentRow>),
+              (status = 401, description = "Nicht angemeldet", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "Kein solcher (sichtbarer) Vorgang", body = Problem, content_type = "application/problem+json")))]
+pub async fn case_documents(
+    State(state): State<HttpState>,
+    ApiCaller(c): ApiCaller,
+    Path(file_number): Path<String>,
+) -> Result<Json<Vec<DocumentRow>>, Problem> {
+    let docs = visible_documents(&state, &c, &file_number).await?;
+    Ok(Json(docs))
+}
+
+/// The documents of a case the caller may see: a municipality sees only
+/// the letters addressed to it.
+pub(super) async fn visible_documents(
+    state: &HttpState,
+    c: &Caller,
+    file_number: &str,
+) -> Result<Vec<DocumentRow>, Problem> {
+    visible_case(state, c, file_number).await?;
+    let docs = state.app.engine().case_documents(file_number).await?;
+    Ok(match (&c.user.party, c.user.is_municipality()) {
+        // A document's recipient is the party's name.
+        (Some(party), true) => docs.into_iter().filter(|d| &d.recipient == party).collect(),
+        (None, true) => Vec::new(),
+        _ => docs,
+    })
+}
+
+/// Firing a transition.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct FireBody {
+    /// The case version the caller saw (409 if it changed since)
+    pub expected_version: Option<i64>,
+    /// Field values the step sets
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub data: Map<String, Value>,
+}
+
+/// Builds the engine request for a caller: the role comes from the
+/// caller's identity, never from the request.
+pub(super) async fn fire_request(
+    state: &HttpState,
+    c: &Caller,
+    file_number: &str,
+    transition: &str,
+    body: FireBody,
+) -> Result<FireRequest, Problem> {
+    let (view, def) = visible_definition(state, c, file_number).await?;
+    let t = def.transition(transition);
+    if let Some(t) = t
+        && !access::may_fire(&c.user, &view, t)
+    {
+        return Err(Problem::forbidden(format!(
+            "Den Schritt „{}“ dürfen Sie in diesem Vorgang nicht ausführen; er ist der Rolle {} vorbehalten.",
+            t.title.as_deref().unwrap_or(&t.name),
+            t.roles.iter().map(|r| def.roles.get(r).cloned().unwrap_or(r.clone())).collect::<Vec<_>>().join(" oder ")
+        ))
+        .field("transition"));
+    }
+    let actor = access::actor_for(&c.user, &view, t).ok_or_else(|| {
+        Problem::forbidden("Sie haben in diesem Vorgang keine Rolle.".to_string())
+    })?;
+    Ok(FireRequest {
+        file_number: view.file_number,
+        transition: TransitionName::new(transition),
+        actor,
+        payload: body.data,
+        expected_version: body.expected_version,
+    })
+}
+
+#[utoipa::path(post, path = "/api/v1/cases/{file_number}/fire/{transition}", tag = "Vorgänge",
+    params(("file_number" = String, Path, description = "Aktenzeichen"),
+           ("transition" = String, Path, description = "Schritt, z. B. eingang_bestaetigen")),
+    request_body = FireBody,
+    responses((status = 200, description = "Der Vorgang nach dem Schritt", body = CaseView),
+              (status = 401, description = "Nicht angemeldet", body = Problem, content_type = "application/problem+json"),
+              (status = 403, description = "Ihre Rolle darf diesen Schritt nicht ausführen", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "Kein solcher (sichtbarer) Vorgang", body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "Der Vorgang wurde zwischenzeitlich geändert", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "Schritt abgelehnt (Voraussetzung, Vier-Augen-Prinzip, Pflichtfeld) mit Feld und Meldung", body = Problem, content_type = "application/problem+json")))]
+pub async fn fire(
+    State(state): State<HttpState>,
+    ApiCaller(c): ApiCaller,
+    Path((file_number, transition)): Path<(String, String)>,
+    Json(body): Json<FireBody>,
+) -> Result<Json<CaseView>, Problem> {
+    let req = fire_request(&state, &c, &file_number, &transition, body).await?;
+    Ok(Json(state.app.engine().fire(req).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/cases/{file_number}/preview/{transition}", tag = "Vorgänge",
+    params(("file_number" = String, Path, description = "Aktenzeichen"),
+           ("transition" = String, Path, description = "Schritt, dessen Schreiben gezeigt wird")),
+    request_body = FireBody,
+    responses((status = 200, description = "Das erste Schreiben, das der Schritt erlassen würde (nicht gespeichert)", content_type = "application/pdf"),
+              (status = 401, description = "Nicht angemeldet", body = Problem, content_type = "application/problem+json"),
+              (status = 403, description = "Ihre Rolle darf diesen Schritt nicht ausführen", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "Kein Vorgang oder der Schritt erlässt kein Schreiben", body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "Der Vorgang wurde zwischenzeitlich geändert", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "Schritt wäre abgelehnt", body = Problem, content_type = "application/problem+json")))]
+pub async fn preview(
+    State(state): State<HttpState>,
+    ApiCaller(c): ApiCaller,
+    Path((file_number, transition)): Path<(String, String)>,
+    Json(body): Json<FireBody>,
+) -> Result<Response, Problem> {
+    let req = fire_request(&state, &c, &file_number, &transition, body).await?;
+    let letters = state.app.engine().preview(req).await?;
+    let Some(first) = letters.into_iter().next() else {
+        return Err(Problem::not_found(format!(
+            "Der Schritt „{transition}“ erlässt kein Schreiben."
+        )));
+    };
+    Ok(pdf_response(first.pdf, &format!("vorschau_{}.pdf", first.template)))
+}
+
+pub(super) fn pdf_response(pdf: Vec<u8>, filename: &str) -> Response {
+    let mut headers = HeaderMap::new();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/pdf"));
+    if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"{filename}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    (headers, pdf).into_response()
+}
+
+#[utoipa::path(get, path = "/api/v1/documents/{sha256}", tag = "Schreiben",
+    params(("sha256" = String, Path, description = "SHA-256 des PDF (64 Hex-Zeichen)")),
+    responses((status = 200, description = "Das PDF/A", content_type = "application/pdf"),
+              (status = 401, description = "Nicht angemeldet", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "Kein (sichtbares) Schreiben mit diesem Hash", body = Problem, content_type = "application/problem+json")))]
+pub async fn document(
+    State(state): State<HttpState>,
+    ApiCaller(c): ApiCaller,
+    Path(sha256): Path<String>,
+) -> Result<Response, Problem> {
+    let not_found = || Problem::not_found("Es gibt kein Schreiben mit diesem Hash, das Sie sehen dürfen.");
+    if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(not_found());
+    }
+    let owners = state.app.documents().owners(&sha256).await?;
+    let mut allowed = None;
+    for (file_number, row) in owners {
+        if !c.user.is_municipality() {
+            allowed = Some((file_number, row));
+            break;
+        }
+        let visible = visible_documents(&state, &c, file_number.as_str()).await;
+        if let Ok(docs) = visible
+            && docs.iter().any(|d| d.sha256 == sha256)
+        {
+            allowed = Some((file_number, row));
+            break;
+        }
+    }
+    let Some((file_number, row)) = allowed else {
+        return Err(not_found());
+    };
+    let bytes = state.app.documents().bytes(&sha256).await?;
+    let name = crate::document::export_path(&file_number, &row);
+    let name = name.file_name().and_then(|n| n.to_str()).unwrap_or("schreiben.pdf");
+    Ok(pdf_response(bytes, name))
+}
+
+// ---- outbox, audit, deadlines ----
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct OutboxParams {
+    /// Only mail that could not be delivered
+    pub failed: Option<bool>,
+    /// At most this many (default 100)
+    pub limit: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/api/v1/outbox", tag = "Postausgang",
+    params(OutboxParams),
+    responses((status = 200, description = "Mails im Postausgang, mit SMTP-Fehler", body = Vec<MailRow>),
+              (status = 401, description = "Nicht angemeldet", body = Problem, content_type = "application/problem+json"),
+              (status = 403, description = "Nur für die Behörde", body = Problem, content_type = "application/problem+json")))]
+pub async fn outbox(
+    State(state): State<HttpState>,
+    ApiCaller(c): ApiCaller,
+    Query(p): Query<OutboxParams>,
+) -> Result<Json<Vec<MailRow>>, Problem> {
+    office_only(&c)?;
+    Ok(Json(
+        state
+            .app
+            .courier()
+            .list(p.failed.unwrap_or(false), p.limit.unwrap_or(100).clamp(1, 1000))
+            .await?,
+    ))
+}
+
+fn office_only(c: &Caller) -> Result<(), Problem> {
+    if access::is_office(&c.user) {
+        Ok(())
+    } else {
+        Err(Problem::forbidden("Nur für Beschäftigte der Behörde."))
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/outbox/{id}/retry", tag = "Postausgang",
+    params(("id" = i64, Path, description = "Nummer der Mail")),
+    responses((status = 204, description = "Erneut eingereiht"),
+              (status = 401, description = "Nicht angemeldet", body = Problem, content_type = "application/problem+json"),
+              (status = 403, description = "Nur für die Behörde", body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "Die Mail ist nicht fehlgeschlagen", body = Problem, content_type = "application/problem+json")))]
+pub async fn outbox_retry(
+    State(state): State<HttpState>,
+    ApiCaller(c): ApiCaller,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, Problem> {
+    office_only(&c)?;
+    match state.app.courier().retry(id).await {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(crate::outbox::OutboxError::NotFailed(_)) => Err(Problem::new(
+            StatusCode::CONFLICT,
+            "Nicht fehlgeschlagen",
+        )
+        .detail(format!("Die Mail {id} ist nicht fehlgeschlagen oder existiert nicht."))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "Prüfung",
+    responses((status = 200, description = "Alle Hash-Ketten nachgerechnet", body = AuditReport),
+              (status = 401, description = "Nicht angemeldet", body = Problem, content_type = "application/problem+json"),
+              (status = 403, description = "Nur für die Behörde", body = Problem, content_type = "application/problem+json")))]
+pub async fn audit(
+    State(state): State<HttpState>,
+    ApiCaller(c): ApiCaller,
+) -> Result<Json<AuditReport>, Problem> {
+    office_only(&c)?;
+    Ok(Json(state.app.engine().audit(None).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ComputeParams {
+    /// Event day, or the posting day with `by_post` (YYYY-MM-DD)
+    pub from: String,
+    /// Length, e.g. `4W`, `1M`, `14D`
+    pub period: String,
+    /// Sent by ordinary post: counts from the fictitious notification day
+    pub by_post: Option<bool>,
+    /// A court deadline (§ 57 VwGO, § 222 ZPO)
+    pub court: Option<bool>,
+}
+
+/// A computed deadline with its German reasoning.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ComputedDeadline {
+    /// The last day (YYYY-MM-DD)
+    pub end: String,
+    /// The reasoning, step by step, in German
+    pub explanation: String,
+    #[schema(value_type = Object)]
+    pub detail: Value,
+}
+
+#[utoipa::path(get, path = "/api/v1/deadlines/compute", tag = "Fristen",
+    params(ComputeParams),
+    responses((status = 200, description = "Fristende mit Begründung", body = ComputedDeadline),
+              (status = 401, description = "Nicht angemeldet", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "Ungültige Angaben", body = Problem, content_type = "application/problem+json")))]
+pub async fn compute_deadline(
+    State(state): State<HttpState>,
+    _c: ApiCaller,
+    Query(p): Query<ComputeParams>,
+) -> Result<Json<ComputedDeadline>, Problem> {
+    let event = chrono::NaiveDate::parse_from_str(&p.from, "%Y-%m-%d")
+        .map_err(|_| Problem::invalid("from", "Kein Datum; bitte JJJJ-MM-TT angeben."))?;
+    let period: Period = p
+        .period
+        .parse()
+        .map_err(|_| Problem::invalid("period", "Keine Fristlänge; z. B. 4W, 1M oder 14D."))?;
+    let basis = if p.court == Some(true) {
+        deadline::Basis::Court
+    } else {
+        deadline::Basis::Authority
+    };
+    let computed = deadline::compute_as(
+        &DeadlineSpec {
+            event,
+            period,
+            region: state.app.config().region,
+            by_post: p.by_post.unwrap_or(false),
+            moves: true,
+        },
+        basis,
+    )
+    .map_err(|e| Problem::invalid("from", e.to_string()))?;
+    Ok(Json(ComputedDeadline {
+        end: computed.end.to_string(),
+        explanation: computed.to_string(),
+        detail: serde_json::to_value(&computed).map_err(|e| Problem::internal(&e))?,
+    }))
+}

@@ -1,0 +1,135 @@
+//! The HTTP door: the JSON API under `/api/v1` and the German web UI for
+//! the office, on the same [`App`] as every other door.
+//!
+//! - `auth`: who is asking (session cookie or bearer token) and the CSRF rule;
+//! - `access`: what a user may see and in which role they act;
+//! - `api`: the JSON API, `openapi`: its OpenAPI 3.1 document;
+//! - `web`: the pages (minijinja, htmx), `assets`: files served from the binary;
+//! - `error`: RFC 9457 problem details; `german`: the wording users read.
+
+mod access;
+mod api;
+mod assets;
+mod auth;
+mod error;
+mod german;
+mod openapi;
+mod web;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::trace::TraceLayer;
+
+pub use error::Problem;
+pub use openapi::ApiDoc;
+
+use crate::app::App;
+use crate::identity::Identity;
+
+/// The client's address as the server saw it (for the login limit).
+pub type ClientAddr = SocketAddr;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct HttpState {
+    pub(crate) app: App,
+    pub(crate) identity: Identity,
+    pages: Arc<web::Pages>,
+    /// Mark cookies `Secure` (the server is reached over https).
+    secure_cookies: bool,
+}
+
+/// Why the HTTP server could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("the web page templates are broken: {0}")]
+    Pages(String),
+    #[error("HTTP server: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The whole HTTP application as a tower service (for `serve` and for
+/// tests with `oneshot`).
+pub fn router(app: App) -> Result<Router, HttpError> {
+    let state = HttpState {
+        identity: app.identity().clone(),
+        secure_cookies: app.config().web.public_url.starts_with("https://"),
+        pages: Arc::new(web::Pages::load().map_err(|e| HttpError::Pages(e.to_string()))?),
+        app,
+    };
+    let api = Router::new()
+        .route(
+            "/session",
+            post(api::login).delete(api::logout).get(api::whoami),
+        )
+        .route("/openapi.json", get(openapi::openapi_json))
+        .route("/workflows", get(api::workflows))
+        .route("/workflows/{id}", get(api::workflow))
+        .route("/workflows/{id}/graph", get(api::workflow_graph))
+        .route("/cases", get(api::list_cases).post(api::open_case))
+        .route("/cases/{file_number}", get(api::show_case))
+        .route("/cases/{file_number}/history", get(api::history))
+        .route("/cases/{file_number}/deadlines", get(api::deadlines))
+        .route("/cases/{file_number}/documents", get(api::case_documents))
+        .route("/cases/{file_number}/fire/{transition}", post(api::fire))
+        .route("/cases/{file_number}/preview/{transition}", post(api::preview))
+        .route("/documents/{sha256}", get(api::document))
+        .route("/outbox", get(api::outbox))
+        .route("/outbox/{id}/retry", post(api::outbox_retry))
+        .route("/audit/verify", get(api::audit))
+        .route("/deadlines/compute", get(api::compute_deadline))
+        .fallback(|| async { Problem::not_found("Diese Adresse gibt es in der API nicht.") });
+    let router = Router::new()
+        .nest("/api/v1", api)
+        .merge(web::routes())
+        .merge(assets::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::middleware,
+        ))
+        // Health checks answer before (and without) any login.
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state);
+    Ok(router)
+}
+
+#[utoipa::path(get, path = "/healthz", tag = "Betrieb", security(()),
+    responses((status = 200, description = "Der Prozess lebt", body = String, content_type = "text/plain")))]
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+#[utoipa::path(get, path = "/readyz", tag = "Betrieb", security(()),
+    responses((status = 200, description = "Die Datenbank ist erreichbar", body = String, content_type = "text/plain"),
+              (status = 503, description = "Die Datenbank ist nicht erreichbar", body = String, content_type = "text/plain")))]
+pub async fn readyz(State(state): State<HttpState>) -> (StatusCode, &'static str) {
+    match state.app.ready().await {
+        Ok(()) => (StatusCode::OK, "ok"),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, "Datenbank nicht erreichbar")
+        }
+    }
+}
+
+/// Serves `router` on `listener` until `stop` is cancelled; requests in
+/// flight are finished first.
+pub async fn serve(app: App, listener: TcpListener, stop: CancellationToken) -> Result<(), HttpError> {
+    let router = router(app)?;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<ClientAddr>(),
+    )
+    .with_graceful_shutdown(async move { stop.cancelled().await })
+    .await?;
+    Ok(())
+}

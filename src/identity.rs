@@ -1,0 +1,400 @@
+//! Who is acting: users, their roles, passwords, API tokens and login
+//! sessions, so that the engine can trust the actor of every event instead
+//! of a `--role` the caller declares.
+//!
+//! Roles are the roles the workflows declare plus [`ADMIN`] and
+//! [`MUNICIPALITY`]. A municipality user is bound to one party and acts, on
+//! that party's cases only, in the roles the workflow gives that party.
+//!
+//! Passwords are hashed with Argon2id (the `argon2` crate's defaults, the
+//! OWASP recommendation); hashing runs off the async executor. Tokens and
+//! session ids are 256-bit random values that the database holds only as
+//! SHA-256 hashes. Failed logins are counted per user name and per client
+//! address in the database, so several server instances share the limit.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::clock::Clock;
+use crate::config::WebConfig;
+use crate::store::{NewUser, Store, StoreError, UserRow};
+
+/// The role that manages users and sees everything.
+pub const ADMIN: &str = "admin";
+/// The role of a municipality's staff, bound to one party.
+pub const MUNICIPALITY: &str = "municipality";
+
+/// Why an identity operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    /// A role that no workflow declares.
+    #[error("unknown role `{role}`; known roles: {known}")]
+    UnknownRole { role: String, known: String },
+    /// `--role municipality` without `--party`, or a party for another role.
+    #[error("{0}")]
+    Party(String),
+    /// No user of that name.
+    #[error("no user named `{0}`")]
+    NoSuchUser(String),
+    /// The name is taken.
+    #[error("a user named `{0}` already exists")]
+    Exists(String),
+    /// Wrong user name or password (deliberately not saying which).
+    #[error("Benutzername oder Passwort ist falsch.")]
+    BadCredentials,
+    /// Too many failed logins: try again after this many seconds.
+    #[error("Zu viele fehlgeschlagene Anmeldeversuche. Bitte in {retry_after} Sekunden erneut versuchen.")]
+    RateLimited { retry_after: i64 },
+    /// The password is unusable (empty, or too short).
+    #[error("the password must have at least 8 characters")]
+    WeakPassword,
+    /// Hashing failed (should not happen).
+    #[error("password hashing failed: {0}")]
+    Hash(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A user as the rest of the application sees them (no secrets).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub id: i64,
+    pub name: String,
+    pub display_name: String,
+    pub roles: Vec<String>,
+    /// For municipality users: the party they act for.
+    pub party: Option<String>,
+    pub disabled: bool,
+}
+
+impl User {
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.has_role(ADMIN)
+    }
+
+    /// A municipality user sees only cases in which their party is a party.
+    pub fn is_municipality(&self) -> bool {
+        self.has_role(MUNICIPALITY)
+    }
+}
+
+impl From<UserRow> for User {
+    fn from(r: UserRow) -> User {
+        User {
+            id: r.id,
+            name: r.name,
+            display_name: r.display_name,
+            roles: r.roles,
+            party: r.party,
+            disabled: r.disabled,
+        }
+    }
+}
+
+/// A user to create.
+#[derive(Debug, Clone)]
+pub struct UserSpec {
+    pub name: String,
+    pub display_name: Option<String>,
+    pub roles: Vec<String>,
+    pub party: Option<String>,
+    pub password: Option<String>,
+}
+
+/// A login session just started: the cookie value (shown once) and the
+/// token forms must carry.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub id: String,
+    pub csrf_token: String,
+    pub user: User,
+}
+
+/// A live session, as a request finds it.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub csrf_token: String,
+    pub user: User,
+}
+
+/// Users, tokens and sessions over the store.
+#[derive(Clone)]
+pub struct Identity {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    web: WebConfig,
+}
+
+impl Identity {
+    pub fn new(store: Store, clock: Arc<dyn Clock>, web: WebConfig) -> Identity {
+        Identity { store, clock, web }
+    }
+
+    /// Creates a user after checking the roles against `known_roles` (the
+    /// workflows' roles plus admin and municipality).
+    pub async fn add_user(
+        &self,
+        spec: UserSpec,
+        known_roles: &[String],
+    ) -> Result<User, IdentityError> {
+        for role in &spec.roles {
+            if !known_roles.contains(role) {
+                return Err(IdentityError::UnknownRole {
+                    role: role.clone(),
+                    known: known_roles.join(", "),
+                });
+            }
+        }
+        let municipality = spec.roles.iter().any(|r| r == MUNICIPALITY);
+        match (&spec.party, municipality) {
+            (None, true) => {
+                return Err(IdentityError::Party(
+                    "a municipality user needs --party (the municipality's name, e.g. \"Kreis Unna\")"
+                        .into(),
+                ));
+            }
+            (Some(_), false) => {
+                return Err(IdentityError::Party(
+                    "--party binds a municipality user; add --role municipality".into(),
+                ));
+            }
+            _ => {}
+        }
+        let hash = match spec.password {
+            Some(p) => Some(hash_password(p).await?),
+            None => None,
+        };
+        let at = self.clock.now().to_rfc3339();
+        let display = spec.display_name.clone().unwrap_or_else(|| spec.name.clone());
+        let row = self
+            .store
+            .insert_user(&NewUser {
+                name: &spec.name,
+                display_name: &display,
+                password_hash: hash.as_deref(),
+                roles: &spec.roles,
+                party: spec.party.as_deref(),
+                created_at: &at,
+            })
+            .await
+            .map_err(|e| match e {
+                StoreError::Duplicate { .. } => IdentityError::Exists(spec.name.clone()),
+                e => e.into(),
+            })?;
+        Ok(row.into())
+    }
+
+    pub async fn users(&self) -> Result<Vec<User>, IdentityError> {
+        Ok(self.store.users().await?.into_iter().map(User::from).collect())
+    }
+
+    pub async fn user(&self, name: &str) -> Result<User, IdentityError> {
+        self.store
+            .user_by_name(name)
+            .await?
+            .map(User::from)
+            .ok_or_else(|| IdentityError::NoSuchUser(name.into()))
+    }
+
+    /// Disables a user and ends their sessions and tokens.
+    pub async fn disable(&self, name: &str) -> Result<(), IdentityError> {
+        if self.store.disable_user(name).await? {
+            Ok(())
+        } else {
+            Err(IdentityError::NoSuchUser(name.into()))
+        }
+    }
+
+    /// A new API token for a user: returned once, stored only as its hash.
+    pub async fn new_token(&self, name: &str) -> Result<String, IdentityError> {
+        let user = self.user(name).await?;
+        let token = format!("amtspost_{}", random_hex());
+        self.store
+            .insert_token(user.id, &sha256_hex(&token), &self.clock.now().to_rfc3339())
+            .await?;
+        Ok(token)
+    }
+
+    /// The enabled user a bearer token belongs to.
+    pub async fn by_token(&self, token: &str) -> Result<Option<User>, IdentityError> {
+        Ok(self
+            .store
+            .user_by_token(&sha256_hex(token))
+            .await?
+            .filter(|u| !u.disabled)
+            .map(User::from))
+    }
+
+    /// Checks a password and starts a session. `address` is the client's
+    /// address for the per-address limit.
+    pub async fn login(
+        &self,
+        name: &str,
+        password: &str,
+        address: &str,
+    ) -> Result<NewSession, IdentityError> {
+        let now = self.clock.now();
+        let window = Duration::minutes(self.web.login_window_minutes.max(1));
+        let since = (now - window).to_rfc3339();
+        let subjects = [format!("user:{name}"), format!("addr:{address}")];
+        for s in &subjects {
+            let (n, oldest) = self.store.login_failures(s, &since).await?;
+            if n >= self.web.login_max_failures.max(1) {
+                let retry_after = oldest
+                    .and_then(|o| DateTime::parse_from_rfc3339(&o).ok())
+                    .map(|o| (o.with_timezone(&Utc) + window - now).num_seconds().max(1))
+                    .unwrap_or(window.num_seconds());
+                return Err(IdentityError::RateLimited { retry_after });
+            }
+        }
+        let row = self.store.user_by_name(name).await?;
+        let ok = match row.as_ref().filter(|u| !u.disabled) {
+            Some(u) => match &u.password_hash {
+                Some(hash) => verify_password(password.to_string(), hash.clone()).await,
+                None => false,
+            },
+            None => {
+                // Spend the same time as a real check, so that timing does
+                // not tell which user names exist.
+                let _ = hash_password(password.to_string()).await;
+                false
+            }
+        };
+        if !ok {
+            self.store
+                .record_login_failure(&subjects, &now.to_rfc3339())
+                .await?;
+            return Err(IdentityError::BadCredentials);
+        }
+        let user: User = row.expect("checked above").into();
+        self.store
+            .clear_login_failures(&subjects[0], &since)
+            .await?;
+        let id = random_hex();
+        let csrf_token = random_hex();
+        self.store
+            .insert_session(&sha256_hex(&id), user.id, &csrf_token, &now.to_rfc3339())
+            .await?;
+        Ok(NewSession {
+            id,
+            csrf_token,
+            user,
+        })
+    }
+
+    /// The session behind a cookie value, if it is live: not ended, not idle
+    /// longer than the idle timeout, not older than the absolute timeout,
+    /// and its user not disabled. A live session is marked as used.
+    pub async fn session(&self, id: &str) -> Result<Option<Session>, IdentityError> {
+        let hash = sha256_hex(id);
+        let Some(row) = self.store.session(&hash).await? else {
+            return Ok(None);
+        };
+        let now = self.clock.now();
+        let parse = |s: &str| {
+            DateTime::parse_from_rfc3339(s)
+                .map(|t| t.with_timezone(&Utc))
+                .unwrap_or(DateTime::<Utc>::MIN_UTC)
+        };
+        let idle = now - parse(&row.last_seen_at) > Duration::minutes(self.web.session_idle_minutes);
+        let old = now - parse(&row.created_at) > Duration::hours(self.web.session_absolute_hours);
+        if idle || old || row.user.disabled {
+            self.store.delete_session(&hash).await?;
+            return Ok(None);
+        }
+        // Touch at most once a minute: reads stay reads under load.
+        if now - parse(&row.last_seen_at) > Duration::seconds(60) {
+            self.store.touch_session(&hash, &now.to_rfc3339()).await?;
+        }
+        Ok(Some(Session {
+            csrf_token: row.csrf_token,
+            user: row.user.into(),
+        }))
+    }
+
+    /// Ends a session server-side.
+    pub async fn logout(&self, id: &str) -> Result<(), IdentityError> {
+        Ok(self.store.delete_session(&sha256_hex(id)).await?)
+    }
+}
+
+/// Argon2id with the crate's default parameters, on a blocking thread.
+pub async fn hash_password(password: String) -> Result<String, IdentityError> {
+    if password.chars().count() < 8 {
+        return Err(IdentityError::WeakPassword);
+    }
+    tokio::task::spawn_blocking(move || {
+        use argon2::password_hash::{PasswordHasher, SaltString};
+        let mut bytes = [0u8; 16];
+        getrandom::getrandom(&mut bytes).map_err(|e| IdentityError::Hash(e.to_string()))?;
+        let salt = SaltString::encode_b64(&bytes).map_err(|e| IdentityError::Hash(e.to_string()))?;
+        argon2::Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| IdentityError::Hash(e.to_string()))
+    })
+    .await
+    .map_err(|e| IdentityError::Hash(e.to_string()))?
+}
+
+/// Checks a password against an Argon2 PHC string, on a blocking thread.
+async fn verify_password(password: String, hash: String) -> bool {
+    tokio::task::spawn_blocking(move || {
+        use argon2::password_hash::{PasswordHash, PasswordVerifier};
+        PasswordHash::new(&hash)
+            .map(|h| {
+                argon2::Argon2::default()
+                    .verify_password(password.as_bytes(), &h)
+                    .is_ok()
+            })
+            .unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// 256 random bits from the operating system, hex-encoded.
+fn random_hex() -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::getrandom(&mut bytes).expect("the operating system provides random numbers");
+    hex::encode(bytes)
+}
+
+fn sha256_hex(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_password_verifies_against_its_own_hash_only() {
+        let h = hash_password("geheim-123".into()).await.unwrap();
+        assert!(h.starts_with("$argon2id$"), "{h}");
+        assert!(verify_password("geheim-123".into(), h.clone()).await);
+        assert!(!verify_password("geheim-124".into(), h).await);
+    }
+
+    #[tokio::test]
+    async fn short_passwords_are_refused() {
+        assert!(matches!(
+            hash_password("kurz".into()).await,
+            Err(IdentityError::WeakPassword)
+        ));
+    }
+
+    #[test]
+    fn random_tokens_differ_and_have_256_bits() {
+        let (a, b) = (random_hex(), random_hex());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 64);
+    }
+}
