@@ -232,15 +232,17 @@ impl App {
     ) -> Result<(), AppError> {
         let stop = CancellationToken::new();
         let mut parts = tokio::task::JoinSet::new();
+        let mut names = std::collections::HashMap::new();
 
         if let Some(listener) = listener {
             let (app, token) = (self.clone(), stop.clone());
-            parts.spawn(async move {
+            let h = parts.spawn(async move {
                 let r = crate::http::serve(app, listener, token)
                     .await
                     .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>);
                 ("http", r)
             });
+            names.insert(h.id(), "http");
         }
 
         let (engine, courier) = (self.engine.clone(), self.courier.clone());
@@ -249,7 +251,7 @@ impl App {
             self.clock.clone(),
             stop.clone(),
         );
-        parts.spawn(async move {
+        let h = parts.spawn(async move {
             let job = || {
                 let (engine, courier) = (engine.clone(), courier.clone());
                 async move { reminder_job(&engine, &courier).await }
@@ -257,6 +259,7 @@ impl App {
             let r = crate::scheduler::run_cron("reminders", &expr, clock, token, job).await;
             ("reminders", r.map_err(boxed))
         });
+        names.insert(h.id(), "reminders");
 
         let courier = self.courier.clone();
         let (expr, clock, token) = (
@@ -264,7 +267,7 @@ impl App {
             self.clock.clone(),
             stop.clone(),
         );
-        parts.spawn(async move {
+        let h = parts.spawn(async move {
             let job = || {
                 let courier = courier.clone();
                 async move { delivery_job(&courier).await }
@@ -272,17 +275,19 @@ impl App {
             let r = crate::scheduler::run_cron("deliver", &expr, clock, token, job).await;
             ("courier", r.map_err(boxed))
         });
+        names.insert(h.id(), "courier");
 
         tokio::pin!(shutdown);
         let mut failure: Option<AppError> = None;
         loop {
             tokio::select! {
                 _ = &mut shutdown, if !stop.is_cancelled() => stop.cancel(),
-                done = parts.join_next() => {
+                done = parts.join_next_with_id() => {
                     let Some(done) = done else { break };
                     let (part, result): (&'static str, Result<(), BoxError>) = match done {
-                        Ok(r) => r,
-                        Err(e) => ("a background task", Err(boxed(e))),
+                        Ok((_, r)) => r,
+                        // A part that panicked: name it all the same.
+                        Err(e) => (names.get(&e.id()).copied().unwrap_or("a part"), Err(boxed(e))),
                     };
                     if let Err(source) = result
                         && failure.is_none()

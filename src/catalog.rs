@@ -125,13 +125,12 @@ impl Catalog {
         if !problems.is_empty() {
             return Err(CatalogError::Invalid(problems));
         }
-        let versions = current
-            .values()
-            .map(|(_, d)| ((d.id.clone(), d.version), d.clone()))
-            .collect();
+        // Versions are filled from the store as cases ask for them: a case
+        // runs on the content stored when its version was published, even
+        // if the file was edited since without raising its version.
         Ok(Catalog {
             current,
-            versions: RwLock::new(versions),
+            versions: RwLock::new(HashMap::new()),
             templates,
         })
     }
@@ -187,8 +186,8 @@ impl Catalog {
         Ok(())
     }
 
-    /// The definition a case runs on: from memory, or parsed from the source
-    /// stored when that version was published.
+    /// The definition a case runs on: the content stored when its version
+    /// was published (the file's, if the file still has that content).
     pub async fn version(
         &self,
         store: &Store,
@@ -206,6 +205,18 @@ impl Catalog {
                 id: format!("{id} version {version}"),
                 known: self.current.keys().cloned().collect(),
             })?;
+        let same_as_file = self
+            .current
+            .get(id)
+            .filter(|(_, d)| d.version == version && d.content_hash == row.content_hash)
+            .map(|(_, d)| d.clone());
+        if let Some(def) = same_as_file {
+            self.versions
+                .write()
+                .expect("catalog lock")
+                .insert(key, def.clone());
+            return Ok(def);
+        }
         let def =
             workflow::load(Path::new(&row.path), &row.source, &self.templates).map_err(|d| {
                 CatalogError::Stale {

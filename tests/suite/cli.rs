@@ -7,6 +7,18 @@ use crate::on_both_databases;
 use crate::support::{Bin, fixtures};
 
 on_both_databases! {
+    async fn read_only_commands_publish_nothing(db) {
+        let bin = Bin::new(&db);
+        for args in [vec!["case", "list"], vec!["workflow", "list"], vec!["audit", "verify"], vec!["outbox", "list"], vec!["user", "list"]] {
+            bin.run(&args).ok();
+        }
+        assert_eq!(db.count("SELECT COUNT(*) FROM workflow_definitions").await, 0);
+        // Opening a case publishes the one version it runs on.
+        bin.run(&["case", "open", "antrag", "--actor", "eingang", "--role", "clerk", "--set", "name=Kreis Unna",
+                  "--party", "applicant=Kreis Unna <poststelle@kreis-unna.example.org>"]).ok();
+        assert_eq!(db.count("SELECT COUNT(*) FROM workflow_definitions").await, 1);
+    }
+
     async fn a_case_is_opened_fired_to_a_final_state_and_shows_its_history(db) {
         let bin = Bin::new(&db);
         let opened = bin
@@ -212,6 +224,12 @@ fn every_command_has_help() {
         vec!["outbox", "retry", "--help"],
         vec!["outbox", "send", "--help"],
         vec!["serve", "--help"],
+        vec!["document", "export", "--help"],
+        vec!["user", "--help"],
+        vec!["user", "add", "--help"],
+        vec!["user", "list", "--help"],
+        vec!["user", "disable", "--help"],
+        vec!["user", "token", "--help"],
     ] {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_amtspost"))
             .args(&args)

@@ -54,4 +54,33 @@ on_both_databases! {
         assert_eq!(moved.state, "bewilligt");
         assert_eq!(app.engine.show(&old).await.unwrap().workflow_version, 1);
     }
+
+    async fn a_command_that_does_not_publish_runs_an_existing_case_on_its_stored_content(db) {
+        let wf = db.dir.path().join("wf");
+        copy_fixture(&wf, |t| t);
+        let app = TestApp::with_workflows(&db, &wf).await;
+        let n = app.open_antrag("Kreis Unna").await.file_number;
+        app.engine.fire(app.fire(&n, "pruefen", "meier", "clerk", json!({}))).await.unwrap();
+        app.app.close().await;
+
+        // The file is edited without raising its version; `case fire`
+        // builds the app without publishing, as the CLI does.
+        copy_fixture(&wf, |t| t.replace("posts <= 3.5", "posts <= 5"));
+        let config = std::sync::Arc::new(crate::support::test_config(&db, &wf));
+        let clock = std::sync::Arc::new(amtspost::clock::ManualClock::new(crate::support::at("2012-03-20T08:00:00Z")));
+        let app = amtspost::app::App::build(config, clock).await.unwrap();
+        let fire = |posts: f64| amtspost::case::FireRequest {
+            file_number: n.as_str().into(),
+            transition: "vorschlagen".into(),
+            actor: amtspost::case::Actor::new("meier", "clerk"),
+            payload: json!({"decision": "bewilligen", "posts": posts}).as_object().cloned().unwrap(),
+            expected_version: None,
+        };
+        app.engine().fire(fire(4.5)).await.unwrap();
+        let err = app.engine()
+            .fire(amtspost::case::FireRequest { transition: "bewilligen".into(), actor: amtspost::case::Actor::new("schulz", "approver"), payload: Default::default(), ..fire(0.0) })
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("at most 3.5"), "the case keeps the stored content: {err}");
+    }
 }
