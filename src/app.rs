@@ -168,7 +168,7 @@ impl App {
     /// Every role a workflow declares, plus `admin` and `municipality`:
     /// the roles a user can be given.
     pub fn known_roles(&self) -> Vec<String> {
-        let mut roles: BTreeSet<String> = [crate::identity::ADMIN, crate::identity::MUNICIPALITY]
+        let mut roles: BTreeSet<String> = [crate::identity::ADMIN, crate::identity::MUNICIPALITY, crate::identity::LEAD]
             .into_iter()
             .map(String::from)
             .collect();

@@ -20,12 +20,14 @@ use sha2::{Digest, Sha256};
 
 use crate::clock::Clock;
 use crate::config::WebConfig;
-use crate::store::{NewUser, Store, StoreError, UserRow};
+use crate::store::{NewUser, Store, StoreError, SubstitutionRow, UserRow};
 
 /// The role that manages users and sees everything.
 pub const ADMIN: &str = "admin";
 /// The role of a municipality's staff, bound to one party.
 pub const MUNICIPALITY: &str = "municipality";
+/// An office lead: reassigns cases and records absences for others.
+pub const LEAD: &str = "lead";
 
 /// Why an identity operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +50,9 @@ pub enum IdentityError {
     /// Too many failed logins: try again after this many seconds.
     #[error("Zu viele fehlgeschlagene Anmeldeversuche. Bitte in {retry_after} Sekunden erneut versuchen.")]
     RateLimited { retry_after: i64 },
+    /// An absence that cannot be recorded (German, shown at the field).
+    #[error("{message}")]
+    Absence { field: &'static str, message: String },
     /// The password is unusable (empty, or too short).
     #[error("the password must have at least 8 characters")]
     WeakPassword,
@@ -317,6 +322,62 @@ impl Identity {
             csrf_token: row.csrf_token,
             user: row.user.into(),
         }))
+    }
+
+    /// Records that `absent` is away from `from` to `until` (inclusive)
+    /// and `substitute` works their Arbeitskorb meanwhile.
+    pub async fn add_absence(
+        &self,
+        absent: &str,
+        substitute: &str,
+        from: chrono::NaiveDate,
+        until: chrono::NaiveDate,
+    ) -> Result<(), IdentityError> {
+        let refuse = |field, message: &str| {
+            Err(IdentityError::Absence {
+                field,
+                message: message.to_string(),
+            })
+        };
+        if until < from {
+            return refuse("until", "Das Ende der Abwesenheit liegt vor ihrem Beginn.");
+        }
+        if absent == substitute {
+            return refuse("substitute", "Niemand kann sich selbst vertreten.");
+        }
+        match self.store.user_by_name(substitute).await? {
+            Some(u) if !u.disabled && !u.roles.iter().any(|r| r == MUNICIPALITY) => {}
+            _ => return refuse("substitute", "Die Vertretung muss eine aktive Person der Behörde sein."),
+        }
+        self.store
+            .add_substitution(
+                absent,
+                substitute,
+                &from.to_string(),
+                &until.to_string(),
+                &self.clock.now().to_rfc3339(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Absences a user is part of, current or future.
+    pub async fn absences(&self, user: &str) -> Result<Vec<SubstitutionRow>, IdentityError> {
+        let today = self.clock.today().to_string();
+        Ok(self.store.substitutions_of(user, &today).await?)
+    }
+
+    /// The people `user` stands in for today.
+    pub async fn stands_in_for(&self, user: &str) -> Result<Vec<String>, IdentityError> {
+        let today = self.clock.today().to_string();
+        Ok(self
+            .store
+            .substitutions_of(user, &today)
+            .await?
+            .into_iter()
+            .filter(|s| s.substitute == user && s.from_date <= today)
+            .map(|s| s.absent)
+            .collect())
     }
 
     /// Ends a session server-side.

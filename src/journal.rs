@@ -28,6 +28,8 @@ pub enum EventKind {
     ReminderQueued,
     MailQueued,
     FieldSet,
+    /// The case was assigned to a person (Arbeitskorb).
+    Assigned,
 }
 
 impl EventKind {
@@ -43,6 +45,7 @@ impl EventKind {
             EventKind::ReminderQueued => "reminder_queued",
             EventKind::MailQueued => "mail_queued",
             EventKind::FieldSet => "field_set",
+            EventKind::Assigned => "assigned",
         }
     }
 }

@@ -278,6 +278,41 @@ impl Engine {
         Ok(out)
     }
 
+    /// Makes `user` responsible for each case (an office lead's
+    /// reassignment), journaled on each case. Returns the cases assigned;
+    /// an unknown file number is refused before anything changes.
+    pub async fn assign(
+        &self,
+        file_numbers: &[FileNumber],
+        user: &str,
+        by: &Actor,
+    ) -> Result<usize, CaseError> {
+        let mut cases = Vec::with_capacity(file_numbers.len());
+        for n in file_numbers {
+            cases.push(self.load(n).await?);
+        }
+        let now = self.clock().now();
+        let at = journal::timestamp(now);
+        let mut tx = self.store().begin().await?;
+        for case in &cases {
+            tx.assign_case(case.id, user, &by.name, &at).await?;
+            append(
+                &mut tx,
+                case,
+                vec![event(by, EventKind::Assigned, json!({"user": user}))],
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(cases.len())
+    }
+
+    /// Who a case is assigned to.
+    pub async fn assignee(&self, file_number: &str) -> Result<Option<String>, CaseError> {
+        Ok(self.store().assignee(file_number).await?)
+    }
+
     /// What firing `req` would do: the workflow's checks (role, state,
     /// guards, four-eyes against the case's earlier actors) and the effects.
     async fn plan<'d>(

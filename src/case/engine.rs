@@ -325,7 +325,10 @@ pub(crate) async fn append(
 }
 
 /// A journal event of an effect or of the system, by `actor`.
-pub(crate) fn event(actor: &Actor, kind: EventKind, payload: Value) -> NewEvent {
+pub(crate) fn event(actor: &Actor, kind: EventKind, mut payload: Value) -> NewEvent {
+    if let (Some(absent), Some(p)) = (&actor.on_behalf_of, payload.as_object_mut()) {
+        p.insert("on_behalf_of".into(), Value::String(absent.clone()));
+    }
     NewEvent {
         actor: actor.name.clone(),
         role: actor.role.clone(),

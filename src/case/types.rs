@@ -15,6 +15,10 @@ use crate::store::DocumentRow;
 pub struct Actor {
     pub name: String,
     pub role: String,
+    /// The absent person this one stands in for (Vertretung); recorded in
+    /// every event of the step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_behalf_of: Option<String>,
 }
 
 impl Actor {
@@ -22,6 +26,7 @@ impl Actor {
         Actor {
             name: name.into(),
             role: role.into(),
+            on_behalf_of: None,
         }
     }
 

@@ -8,7 +8,7 @@
 //! role (e.g. `applicant`) under which their municipality takes part.
 
 use crate::case::{Actor, CaseView};
-use crate::identity::{ADMIN, MUNICIPALITY, User};
+use crate::identity::{ADMIN, LEAD, MUNICIPALITY, User};
 use crate::workflow::{Definition, Transition};
 
 /// Roles no person acts in.
@@ -39,7 +39,7 @@ fn roles_on(user: &User, case: &CaseView) -> Vec<String> {
     } else {
         user.roles
             .iter()
-            .filter(|r| r.as_str() != ADMIN && r.as_str() != MUNICIPALITY && r.as_str() != SYSTEM)
+            .filter(|r| ![ADMIN, LEAD, MUNICIPALITY, SYSTEM].contains(&r.as_str()))
             .cloned()
             .collect()
     }
@@ -105,4 +105,9 @@ pub fn opening_role(user: &User, def: &Definition) -> Option<String> {
 /// True for the office's staff who manage mail and the audit.
 pub fn is_office(user: &User) -> bool {
     !user.is_municipality()
+}
+
+/// Office leads (and admins) reassign cases and record others' absences.
+pub fn is_lead(user: &User) -> bool {
+    user.has_role(LEAD) || user.is_admin()
 }

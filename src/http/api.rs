@@ -253,7 +253,11 @@ pub struct CasePage {
 
 /// Builds the store query for a caller: a municipality user always sees
 /// only their own cases.
-pub(super) fn work_query(state: &HttpState, c: &Caller, p: &CaseListParams) -> Result<WorkQuery, Problem> {
+pub(super) async fn work_query(
+    state: &HttpState,
+    c: &Caller,
+    p: &CaseListParams,
+) -> Result<WorkQuery, Problem> {
     let after = match &p.after {
         None => None,
         Some(s) => Some(parse_cursor(s).ok_or_else(|| {
@@ -270,14 +274,24 @@ pub(super) fn work_query(state: &HttpState, c: &Caller, p: &CaseListParams) -> R
     } else {
         p.party.clone().filter(|s| !s.is_empty())
     };
-    let actionable = (p.mine == Some(true) && !c.user.is_municipality()).then(|| {
+    let mine = p.mine == Some(true) && !c.user.is_municipality();
+    let actionable = mine.then(|| {
         access::actionable_states(&c.user, state.app.catalog().definitions().map(|(_, d)| &**d))
     });
+    // My Arbeitskorb: my cases, those of whom I stand in for, and unassigned ones.
+    let assignees = if mine {
+        let mut users = state.identity.stands_in_for(&c.user.name).await?;
+        users.push(c.user.name.clone());
+        Some(users)
+    } else {
+        None
+    };
     Ok(WorkQuery {
         actionable,
         workflow: p.workflow.clone().filter(|s| !s.is_empty()),
         state: p.state.clone().filter(|s| !s.is_empty()),
         party,
+        assignees,
         file_number: p.q.clone().filter(|s| !s.is_empty()),
         due_until: p.due_until.clone().filter(|s| !s.is_empty()),
         after,
@@ -291,7 +305,7 @@ pub(super) async fn page(
     c: &Caller,
     p: &CaseListParams,
 ) -> Result<(Vec<crate::case::WorkItemView>, Option<String>), Problem> {
-    let wq = work_query(state, c, p)?;
+    let wq = work_query(state, c, p).await?;
     let items = state.app.engine().work_items(&wq).await?;
     let next = (items.len() as i64 == wq.limit)
         .then(|| items.last().map(|i| cursor(&i.key)))
@@ -509,9 +523,16 @@ pub(super) async fn fire_request(
         ))
         .field("transition"));
     }
-    let actor = access::actor_for(&c.user, &view, t).ok_or_else(|| {
+    let mut actor = access::actor_for(&c.user, &view, t).ok_or_else(|| {
         Problem::forbidden("Sie haben in diesem Vorgang keine Rolle.".to_string())
     })?;
+    // Working an absent colleague's case: the journal names both.
+    if let Some(assignee) = state.app.engine().assignee(file_number).await?
+        && assignee != c.user.name
+        && state.identity.stands_in_for(&c.user.name).await?.contains(&assignee)
+    {
+        actor.on_behalf_of = Some(assignee);
+    }
     Ok(FireRequest {
         file_number: view.file_number,
         transition: TransitionName::new(transition),
@@ -747,4 +768,117 @@ pub async fn compute_deadline(
         explanation: computed.to_string(),
         detail: serde_json::to_value(&computed).map_err(|e| Problem::internal(&e))?,
     }))
+}
+
+// ---- Arbeitskorb: assignment and absences ----
+
+/// Reassigning cases.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AssignRequest {
+    /// Aktenzeichen of the cases
+    pub file_numbers: Vec<String>,
+    /// The user who becomes responsible
+    pub user: String,
+}
+
+/// How many cases were assigned.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Assigned {
+    pub assigned: usize,
+}
+
+/// Assigns cases to a person (office leads only); shared by the API and the Arbeitskorb.
+pub(super) async fn assign_cases(
+    state: &HttpState,
+    c: &Caller,
+    file_numbers: &[String],
+    user: &str,
+) -> Result<usize, Problem> {
+    if !access::is_lead(&c.user) {
+        return Err(Problem::forbidden("Nur die Leitung kann Vorgänge zuweisen."));
+    }
+    let target = state.identity.user(user).await.map_err(|_| {
+        Problem::invalid("user", format!("Es gibt keine Person „{user}“."))
+    })?;
+    if target.disabled || target.is_municipality() {
+        return Err(Problem::invalid("user", "Vorgänge können nur aktiven Beschäftigten der Behörde zugewiesen werden."));
+    }
+    if file_numbers.is_empty() {
+        return Err(Problem::invalid("file_numbers", "Bitte mindestens einen Vorgang auswählen."));
+    }
+    let numbers: Vec<FileNumber> = file_numbers.iter().map(FileNumber::new).collect();
+    let by = crate::case::Actor::new(c.user.name.clone(), crate::identity::LEAD);
+    Ok(state.app.engine().assign(&numbers, user, &by).await?)
+}
+
+#[utoipa::path(post, path = "/api/v1/cases/assign", tag = "Vorgänge",
+    request_body = AssignRequest,
+    responses((status = 200, description = "Zugewiesen (im Journal jedes Vorgangs vermerkt)", body = Assigned),
+              (status = 401, description = "Nicht angemeldet", body = Problem, content_type = "application/problem+json"),
+              (status = 403, description = "Nur für die Leitung", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "Ein Vorgang existiert nicht", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "Unbekannte Person oder keine Vorgänge", body = Problem, content_type = "application/problem+json")))]
+pub async fn assign(
+    State(state): State<HttpState>,
+    ApiCaller(c): ApiCaller,
+    Json(req): Json<AssignRequest>,
+) -> Result<Json<Assigned>, Problem> {
+    let assigned = assign_cases(&state, &c, &req.file_numbers, &req.user).await?;
+    Ok(Json(Assigned { assigned }))
+}
+
+/// Recording an absence.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AbsenceRequest {
+    /// Who is away (default: the caller; others only for the office lead)
+    pub absent: Option<String>,
+    /// Who works the Arbeitskorb meanwhile
+    pub substitute: String,
+    /// First day (YYYY-MM-DD)
+    pub from: String,
+    /// Last day, inclusive (YYYY-MM-DD)
+    pub until: String,
+}
+
+/// Records an absence; shared by the API and the Vertretung page.
+pub(super) async fn add_absence(state: &HttpState, c: &Caller, req: &AbsenceRequest) -> Result<(), Problem> {
+    if !access::is_office(&c.user) {
+        return Err(Problem::forbidden("Nur für Beschäftigte der Behörde."));
+    }
+    let absent = req.absent.clone().filter(|a| !a.is_empty()).unwrap_or(c.user.name.clone());
+    if absent != c.user.name && !access::is_lead(&c.user) {
+        return Err(Problem::forbidden("Abwesenheiten anderer trägt die Leitung ein."));
+    }
+    let date = |field: &'static str, s: &str| {
+        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map_err(|_| Problem::invalid(field, "Bitte ein Datum angeben (TT.MM.JJJJ)."))
+    };
+    let (from, until) = (date("from", &req.from)?, date("until", &req.until)?);
+    state.identity.add_absence(&absent, &req.substitute, from, until).await?;
+    Ok(())
+}
+
+#[utoipa::path(get, path = "/api/v1/absences", tag = "Vorgänge",
+    responses((status = 200, description = "Laufende und künftige Abwesenheiten, an denen ich beteiligt bin", body = Vec<crate::store::SubstitutionRow>),
+              (status = 401, description = "Nicht angemeldet", body = Problem, content_type = "application/problem+json")))]
+pub async fn absences(
+    State(state): State<HttpState>,
+    ApiCaller(c): ApiCaller,
+) -> Result<Json<Vec<crate::store::SubstitutionRow>>, Problem> {
+    Ok(Json(state.identity.absences(&c.user.name).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/absences", tag = "Vorgänge",
+    request_body = AbsenceRequest,
+    responses((status = 201, description = "Abwesenheit und Vertretung eingetragen"),
+              (status = 401, description = "Nicht angemeldet", body = Problem, content_type = "application/problem+json"),
+              (status = 403, description = "Nicht berechtigt", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "Ungültige Angaben", body = Problem, content_type = "application/problem+json")))]
+pub async fn add_absence_api(
+    State(state): State<HttpState>,
+    ApiCaller(c): ApiCaller,
+    Json(req): Json<AbsenceRequest>,
+) -> Result<StatusCode, Problem> {
+    add_absence(&state, &c, &req).await?;
+    Ok(StatusCode::CREATED)
 }

@@ -153,6 +153,7 @@ impl From<IdentityError> for Problem {
                     .detail(e.to_string())
             },
             IdentityError::NoSuchUser(_) => Problem::not_found("Diese Person ist nicht bekannt."),
+            IdentityError::Absence { field, message } => Problem::invalid(field, message),
             e => Problem::internal(&e),
         }
     }

@@ -74,6 +74,8 @@ pub fn router(app: App) -> Result<Router, HttpError> {
         .route("/workflows/{id}", get(api::workflow))
         .route("/workflows/{id}/graph", get(api::workflow_graph))
         .route("/cases", get(api::list_cases).post(api::open_case))
+        .route("/cases/assign", post(api::assign))
+        .route("/absences", get(api::absences).post(api::add_absence_api))
         .route("/cases/{file_number}", get(api::show_case))
         .route("/cases/{file_number}/history", get(api::history))
         .route("/cases/{file_number}/deadlines", get(api::deadlines))

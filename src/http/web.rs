@@ -86,6 +86,8 @@ pub fn routes() -> axum::Router<HttpState> {
         .route("/faelle/{file_number}", get(fallseite))
         .route("/faelle/{file_number}/schritte/{transition}", post(fire))
         .route("/faelle/{file_number}/vorschau/{transition}", post(preview))
+        .route("/arbeitskorb/zuweisen", post(zuweisen))
+        .route("/vertretung", get(vertretung).post(vertretung_eintragen))
         .route("/fristen", get(fristen))
         .route("/postausgang", get(postausgang))
         .route("/postausgang/{id}/erneut", post(retry))
@@ -368,12 +370,21 @@ async fn arbeitskorb(
             }
         })
         .collect();
+    let staff = if access::is_lead(&c.user) {
+        office_staff(&state).await
+    } else {
+        Vec::new()
+    };
+    let stands_in_for = state.identity.stands_in_for(&c.user.name).await.unwrap_or_default();
     let base = base_context(&c, "arbeitskorb");
     state.pages.render(
         "arbeitskorb.html",
         context! {
             ..base,
             ..context! {
+                lead => access::is_lead(&c.user),
+                staff => staff,
+                stands_in_for => stands_in_for,
                 rows => rows,
                 next => next,
                 workflows => workflows,
@@ -405,6 +416,92 @@ async fn badge(State(state): State<HttpState>, WebCaller(c): WebCaller) -> Respo
     let n = api::page(&state, &c, &p).await.map(|(i, _)| i.len()).unwrap_or(0);
     let text = if n >= 100 { "99+".to_string() } else { n.to_string() };
     Html(text).into_response()
+}
+
+/// Enabled office users, for the assignment and substitute choices.
+async fn office_staff(state: &HttpState) -> Vec<Jv> {
+    state
+        .identity
+        .users()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|u| !u.disabled && !u.is_municipality())
+        .map(|u| context! { name => u.name, display_name => u.display_name })
+        .collect()
+}
+
+#[derive(Deserialize)]
+struct AssignForm {
+    user: String,
+    #[serde(default)]
+    case: Vec<String>,
+}
+
+/// The office lead's reassignment of the selected cases.
+async fn zuweisen(
+    State(state): State<HttpState>,
+    WebCaller(c): WebCaller,
+    axum_extra::extract::Form(form): axum_extra::extract::Form<AssignForm>,
+) -> Response {
+    match api::assign_cases(&state, &c, &form.case, &form.user).await {
+        Ok(_) => Redirect::to("/arbeitskorb?mine=false").into_response(),
+        Err(p) => p.into_response(),
+    }
+}
+
+async fn vertretung(State(state): State<HttpState>, WebCaller(c): WebCaller) -> Response {
+    vertretung_page(&state, &c, None, StatusCode::OK).await
+}
+
+async fn vertretung_page(
+    state: &HttpState,
+    c: &super::auth::Caller,
+    error: Option<(String, String)>,
+    status: StatusCode,
+) -> Response {
+    let absences = match state.identity.absences(&c.user.name).await {
+        Ok(a) => a,
+        Err(e) => return Problem::from(e).into_response(),
+    };
+    let staff: Vec<Jv> = office_staff(state)
+        .await
+        .into_iter()
+        .filter(|u| u.get_attr("name").map(|n| n.to_string()).ok() != Some(c.user.name.clone()))
+        .collect();
+    let base = base_context(c, "vertretung");
+    let page = state.pages.render(
+        "vertretung.html",
+        context! { ..base, ..context! {
+            absences => Jv::from_serialize(&absences),
+            staff => staff,
+            lead => access::is_lead(&c.user),
+            error_field => error.as_ref().map(|e| e.0.clone()),
+            error => error.map(|e| e.1),
+        } },
+    );
+    (status, page).into_response()
+}
+
+async fn vertretung_eintragen(
+    State(state): State<HttpState>,
+    WebCaller(c): WebCaller,
+    Form(form): Form<BTreeMap<String, String>>,
+) -> Response {
+    let req = api::AbsenceRequest {
+        absent: form.get("absent").cloned(),
+        substitute: form.get("substitute").cloned().unwrap_or_default(),
+        from: form.get("from").cloned().unwrap_or_default(),
+        until: form.get("until").cloned().unwrap_or_default(),
+    };
+    match api::add_absence(&state, &c, &req).await {
+        Ok(()) => Redirect::to("/vertretung").into_response(),
+        Err(p) if p.status() == StatusCode::UNPROCESSABLE_ENTITY => {
+            let field = p.field.clone().unwrap_or_default();
+            vertretung_page(&state, &c, Some((field, p.detail.unwrap_or(p.title))), StatusCode::UNPROCESSABLE_ENTITY).await
+        }
+        Err(p) => p.into_response(),
+    }
 }
 
 // ---- Fallseite ----
@@ -631,6 +728,7 @@ async fn case_page(
             };
             context! {
                 at => e.recorded_at.clone(),
+                on_behalf_of => e.payload.get("on_behalf_of").and_then(|v| v.as_str()).map(str::to_string),
                 actor => e.actor.clone(),
                 role => def.roles.get(&e.role).cloned().unwrap_or(e.role.clone()),
                 what => what,
@@ -710,6 +808,7 @@ async fn case_page(
             email => p.email.as_ref().map(|e| e.to_string()),
         })
         .collect();
+    let assignee = state.app.engine().assignee(file_number).await.ok().flatten();
     let base = base_context(c, "arbeitskorb");
     let page = state.pages.render(
         "fall.html",
@@ -723,6 +822,7 @@ async fn case_page(
                     closed => detail.case.closed,
                     version => detail.case.version,
                     opened_at => detail.case.opened_at.clone(),
+                    assignee => assignee,
                 },
                 parties => parties,
                 data => data,
@@ -747,6 +847,7 @@ fn event_title(kind: &str) -> String {
         "field_set" => "Wert berechnet",
         "mail_queued" => "Mail eingereiht",
         "escalated" => "Eskaliert",
+        "assigned" => "Zugewiesen",
         other => other,
     }
     .to_string()

@@ -38,6 +38,7 @@ macro_rules! deadline_columns {
     };
 }
 
+mod assignments;
 mod outbox;
 mod rows;
 mod users;
@@ -52,6 +53,7 @@ use serde_json::{Map, Value};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Executor, Row, Transaction};
 
+pub use assignments::SubstitutionRow;
 pub use outbox::{DueDeadline, MailRow, NewMail};
 pub use users::{NewUser, SessionRow, UserRow};
 pub use worklist::{WorkItem, WorkQuery};

@@ -16,6 +16,9 @@ pub struct WorkQuery {
     /// Only cases in which a party of this name takes part (a
     /// municipality's own cases, or the Arbeitskorb's municipality filter).
     pub party: Option<String>,
+    /// Only cases assigned to one of these users, or to nobody (the
+    /// Arbeitskorb of a person and of those they stand in for).
+    pub assignees: Option<Vec<String>>,
     /// Only cases whose file number contains this text (search).
     pub file_number: Option<String>,
     /// Only cases with an open deadline ending on or before this date.
@@ -78,6 +81,17 @@ impl Store {
             let name = serde_json::to_string(party).expect("a string serialises");
             let p = param(&mut binds, format!("%\"name\":{}%", like_escape(&name)));
             sql.push_str(&format!(" AND c.parties LIKE {p} ESCAPE '\\'"));
+        }
+        if let Some(users) = &wq.assignees {
+            let ps: Vec<String> = users.iter().map(|u| param(&mut binds, u.clone())).collect();
+            sql.push_str(" AND (NOT EXISTS (SELECT 1 FROM case_assignments a WHERE a.case_id = c.id)");
+            if !ps.is_empty() {
+                sql.push_str(&format!(
+                    " OR EXISTS (SELECT 1 FROM case_assignments a WHERE a.case_id = c.id AND a.user_name IN ({}))",
+                    ps.join(", ")
+                ));
+            }
+            sql.push(')');
         }
         if let Some(n) = &wq.file_number {
             let p = param(&mut binds, format!("%{}%", like_escape(n)));

@@ -33,6 +33,8 @@ pub(crate) async fn web(db: &TestDb) -> Web {
         ("becker", "Anna Becker", vec!["clerk"], None),
         ("schulte", "Dr. Schulte", vec!["approver"], None),
         ("meier", "Jan Meier", vec!["clerk", "approver"], None),
+        ("wagner", "Eva Wagner", vec!["clerk"], None),
+        ("leitung", "Dr. Lehmann", vec!["lead", "approver"], None),
         ("unna", "Poststelle Kreis Unna", vec!["municipality"], Some("Kreis Unna")),
         ("soest", "Poststelle Kreis Soest", vec!["municipality"], Some("Kreis Soest")),
     ] {
@@ -384,6 +386,78 @@ on_both_databases! {
         assert!(page.contains("disabled"), "the approval button is disabled");
     }
 
+    async fn a_substitute_works_the_absent_clerks_arbeitskorb_and_the_journal_names_both(db) {
+        let w = web(&db).await;
+        let (becker, _) = w.login("becker").await;
+        let (wagner, _) = w.login("wagner").await;
+        let (leitung, _) = w.login("leitung").await;
+        let n = w.open_unna(&becker).await;
+        let mine = |cookie: String| {
+            let w = &w;
+            async move {
+                let page = w.json("GET", "/api/v1/cases?mine=true", Some(&cookie), None).await.json();
+                page["items"].as_array().unwrap().iter().map(|c| c["file_number"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+            }
+        };
+        // Unassigned: in every clerk's Arbeitskorb.
+        assert_eq!(mine(wagner.clone()).await, [n.clone()]);
+
+        // Only the office lead reassigns.
+        let assign = json!({"file_numbers": [n], "user": "becker"});
+        is_problem(&w.json("POST", "/api/v1/cases/assign", Some(&wagner), Some(assign.clone())).await, StatusCode::FORBIDDEN);
+        let r = w.json("POST", "/api/v1/cases/assign", Some(&leitung), Some(assign)).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        assert_eq!(r.json()["assigned"], 1);
+        assert_eq!(mine(becker.clone()).await, [n.clone()]);
+        assert!(mine(wagner.clone()).await.is_empty(), "assigned to Becker now");
+
+        // Becker is away this week; Wagner stands in.
+        let r = w.json("POST", "/api/v1/absences", Some(&becker),
+            Some(json!({"substitute": "wagner", "from": "2012-03-19", "until": "2012-03-23"}))).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        let r = w.json("POST", "/api/v1/absences", Some(&becker),
+            Some(json!({"substitute": "becker", "from": "2012-03-19", "until": "2012-03-23"}))).await;
+        is_problem(&r, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(r.json()["field"], "substitute");
+        assert_eq!(mine(wagner.clone()).await, [n.clone()]);
+        let page = w.json("GET", "/vertretung", Some(&becker), None).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.text().contains("19.03.2012") && page.text().contains("wagner"), "{}", page.text());
+        let page = w.json("GET", "/arbeitskorb", Some(&wagner), None).await.text();
+        assert!(page.contains("Sie vertreten heute: becker"), "{page}");
+
+        let r = w.fire(&wagner, &n, "eingang_bestaetigen", None, json!({})).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        let history = w.json("GET", &format!("/api/v1/cases/{n}/history"), Some(&wagner), None).await.json();
+        let fired = history.as_array().unwrap().iter().find(|e| e["transition"] == "eingang_bestaetigen").unwrap();
+        assert_eq!(fired["actor"], "wagner");
+        assert_eq!(fired["payload"]["on_behalf_of"], "becker");
+        let page = w.json("GET", &format!("/faelle/{n}"), Some(&wagner), None).await.text();
+        assert!(page.contains("in Vertretung für becker"), "{page}");
+
+        // After the absence, the case is Becker's alone again.
+        w.app.clock.advance(chrono::Duration::days(7));
+        let (wagner, _) = w.login("wagner").await;
+        assert!(mine(wagner).await.is_empty());
+    }
+
+    async fn a_substitute_cannot_approve_what_they_proposed_themselves(db) {
+        let w = web(&db).await;
+        let (meier, _) = w.login("meier").await;
+        let (leitung, _) = w.login("leitung").await;
+        let n = w.open_unna(&meier).await;
+        w.fire(&meier, &n, "eingang_bestaetigen", None, json!({})).await;
+        assert_eq!(w.fire(&meier, &n, "bewilligung_vorschlagen", None, vorschlag()).await.status, StatusCode::OK);
+        // Meier stands in for the signing officer, but proposed it himself.
+        w.json("POST", "/api/v1/cases/assign", Some(&leitung), Some(json!({"file_numbers": [n], "user": "leitung"}))).await;
+        let r = w.json("POST", "/api/v1/absences", Some(&leitung),
+            Some(json!({"substitute": "meier", "from": "2012-03-19", "until": "2012-03-30"}))).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        let r = w.fire(&meier, &n, "bewilligen", None, json!({"zeichnung_name": "Jan Meier"})).await;
+        is_problem(&r, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(r.json()["rule"], "four_eyes");
+    }
+
     async fn a_bearer_token_works_and_a_disabled_user_loses_it(db) {
         let w = web(&db).await;
         let token = w.app.app.identity().new_token("becker").await.unwrap();
@@ -433,7 +507,7 @@ async fn the_openapi_document_is_3_1_and_covers_every_route() {
         "/api/v1/cases/{file_number}/deadlines", "/api/v1/cases/{file_number}/documents",
         "/api/v1/cases/{file_number}/fire/{transition}", "/api/v1/cases/{file_number}/preview/{transition}",
         "/api/v1/documents/{sha256}", "/api/v1/outbox", "/api/v1/outbox/{id}/retry",
-        "/api/v1/audit/verify", "/api/v1/deadlines/compute",
+        "/api/v1/audit/verify", "/api/v1/deadlines/compute", "/api/v1/cases/assign", "/api/v1/absences",
     ] {
         assert!(paths.contains_key(p), "{p} is not in the OpenAPI document");
     }
