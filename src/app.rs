@@ -20,6 +20,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::document::{DocumentError, Documents};
 use crate::identity::Identity;
+use crate::municipalities::{Directory, DirectoryError};
 use crate::letter::{LetterEngine, LetterError};
 use crate::mail::{MailError, MailTemplates};
 use crate::outbox::{Courier, OutboxError};
@@ -46,6 +47,9 @@ pub enum AppError {
     /// Stored documents could not be imported.
     #[error(transparent)]
     Documents(#[from] DocumentError),
+    /// `workflows/data/kommunen.json` is unreadable.
+    #[error(transparent)]
+    Municipalities(#[from] DirectoryError),
     /// Publishing workflow versions failed.
     #[error(transparent)]
     Case(#[from] CaseError),
@@ -80,6 +84,7 @@ pub struct App {
     courier: Arc<Courier>,
     documents: Documents,
     identity: Identity,
+    municipalities: Arc<Directory>,
 }
 
 impl App {
@@ -121,6 +126,7 @@ impl App {
             clock.clone(),
         )?);
         let identity = Identity::new(store.clone(), clock.clone(), config.web.clone());
+        let municipalities = Arc::new(Directory::load(&config.workflows_dir)?);
         let app = App {
             config,
             clock,
@@ -129,6 +135,7 @@ impl App {
             courier,
             documents,
             identity,
+            municipalities,
         };
         if options.publish {
             app.publish().await?;
@@ -158,6 +165,11 @@ impl App {
             self.documents.clone(),
             self.clock.clone(),
         )
+    }
+
+    /// The municipalities of `workflows/data/kommunen.json`.
+    pub fn municipalities(&self) -> &Directory {
+        &self.municipalities
     }
 
     /// Users, tokens and sessions.

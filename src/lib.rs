@@ -18,6 +18,7 @@
 //! - [`numbering`]: file-number and register patterns (pure).
 //! - [`deadline`]: legal deadline arithmetic and public holidays (pure).
 //! - [`letter`]: Typst templates rendered in-process to PDF/A in DIN 5008 layout.
+//! - [`municipalities`]: the Kreise and kreisfreie Städte of `workflows/data/kommunen.json`.
 //! - [`mail`]: mail transports (SMTP or `.eml` files), mail templates, retry backoff.
 //! - [`reminders`]: the reminder pass: reminders, expiry, escalation.
 //! - [`outbox`]: the courier that sends queued mail with retries.
@@ -47,6 +48,7 @@ pub mod identity;
 pub mod journal;
 pub mod letter;
 pub mod mail;
+pub mod municipalities;
 pub mod numbering;
 pub mod outbox;
 pub mod reminders;

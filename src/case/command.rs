@@ -247,11 +247,50 @@ impl Engine {
     pub async fn preview(&self, req: FireRequest) -> Result<Vec<PreviewLetter>, CaseError> {
         let case = self.load(&req.file_number).await?;
         let def = self.definition_of(&case).await?;
+        self.preview_on(case, &def, req).await
+    }
+
+    /// The letters a later step would issue from a draft (e.g. a circular
+    /// being written, whose release comes after its submission): rendered
+    /// as if the case stood where that step starts, in the step's first
+    /// role, with the data given. For previews while composing only;
+    /// nothing is written, and firing the step later checks everything.
+    pub async fn draft_preview(
+        &self,
+        file_number: &FileNumber,
+        transition: &str,
+        payload: Map<String, Value>,
+    ) -> Result<Vec<PreviewLetter>, CaseError> {
+        let mut case = self.load(file_number).await?;
+        let def = self.definition_of(&case).await?;
+        let t = def.transition(transition).ok_or_else(|| {
+            CaseError::invalid("transition", format!("workflow `{}` has no step `{transition}`", def.id))
+        })?;
+        let (Some(from), Some(role)) = (t.from.first(), t.roles.first()) else {
+            return Ok(Vec::new());
+        };
+        case.state = StateName::new(from.clone());
+        let req = FireRequest {
+            file_number: file_number.clone(),
+            transition: t.name.as_str().into(),
+            actor: Actor::new("Vorschau", role.clone()),
+            payload,
+            expected_version: None,
+        };
+        self.preview_on(case, &def, req).await
+    }
+
+    async fn preview_on(
+        &self,
+        case: CaseRow,
+        def: &Definition,
+        req: FireRequest,
+    ) -> Result<Vec<PreviewLetter>, CaseError> {
         let today = self.clock().today();
-        let plan = self.plan(&def, &case, &req, today).await?;
+        let plan = self.plan(def, &case, &req, today).await?;
         let at = journal::timestamp(self.clock().now());
         let cx = EffectContext {
-            def: &def,
+            def,
             case: &case,
             actor: &req.actor,
             today,

@@ -134,6 +134,13 @@ impl Engine {
         Ok(out)
     }
 
+    /// The mail sent (or queued) on a case, oldest first: a circular's
+    /// distribution status per member.
+    pub async fn case_mail(&self, file_number: &str) -> Result<Vec<crate::store::MailRow>, CaseError> {
+        let case = self.load(file_number).await?;
+        Ok(self.store().mail_of_case(case.id).await?)
+    }
+
     /// Recomputes the hash chains of one case or of all cases.
     pub async fn audit(&self, file_number: Option<&str>) -> Result<AuditReport, CaseError> {
         let heads = match file_number {

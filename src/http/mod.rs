@@ -4,13 +4,15 @@
 //! - `auth`: who is asking (session cookie or bearer token) and the CSRF rule;
 //! - `access`: what a user may see and in which role they act;
 //! - `api`: the JSON API, `openapi`: its OpenAPI 3.1 document;
-//! - `web`: the pages (minijinja, htmx), `assets`: files served from the binary;
+//! - `web`: the pages (minijinja, htmx), `circular`: the Rundschreiben composer,
+//!   `assets`: files served from the binary;
 //! - `error`: RFC 9457 problem details; `german`: the wording users read.
 
 mod access;
 mod api;
 mod assets;
 mod auth;
+mod circular;
 mod error;
 mod german;
 mod openapi;
@@ -42,6 +44,8 @@ pub struct HttpState {
     pub(crate) app: App,
     pub(crate) identity: Identity,
     pages: Arc<web::Pages>,
+    /// Circular previews for the composer's iframe.
+    previews: Arc<circular::Previews>,
     /// Mark cookies `Secure` (the server is reached over https).
     secure_cookies: bool,
 }
@@ -62,6 +66,7 @@ pub fn router(app: App) -> Result<Router, HttpError> {
         identity: app.identity().clone(),
         secure_cookies: app.config().web.public_url.starts_with("https://"),
         pages: Arc::new(web::Pages::load().map_err(|e| HttpError::Pages(e.to_string()))?),
+        previews: Arc::new(circular::Previews::default()),
         app,
     };
     let api = Router::new()
@@ -91,6 +96,7 @@ pub fn router(app: App) -> Result<Router, HttpError> {
     let router = Router::new()
         .nest("/api/v1", api)
         .merge(web::routes())
+        .merge(circular::routes())
         .merge(assets::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

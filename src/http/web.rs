@@ -61,7 +61,7 @@ impl Pages {
         Ok(Pages { env })
     }
 
-    fn render(&self, name: &str, ctx: Jv) -> Response {
+    pub(super) fn render(&self, name: &str, ctx: Jv) -> Response {
         match self.env.get_template(name).and_then(|t| t.render(ctx)) {
             Ok(html) => Html(html).into_response(),
             Err(e) => {
@@ -291,7 +291,7 @@ async fn logout(
 
 // ---- Arbeitskorb ----
 
-fn base_context(c: &super::auth::Caller, active: &str) -> Jv {
+pub(super) fn base_context(c: &super::auth::Caller, active: &str) -> Jv {
     context! {
         me => context! {
             name => c.user.name.clone(),

@@ -206,6 +206,20 @@ impl Store {
         rows.iter().map(MailRow::from_row).collect()
     }
 
+    /// The mail of one case, oldest first (e.g. a circular's distribution).
+    pub async fn mail_of_case(&self, case_id: CaseId) -> Result<Vec<MailRow>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            mail_columns!(),
+            " FROM outbox WHERE case_id = $1 ORDER BY id"
+        ))
+        .bind(case_id.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("listing a case's mail"))?;
+        rows.iter().map(MailRow::from_row).collect()
+    }
+
     /// Puts a failed mail back in the queue with a fresh count of attempts.
     pub async fn requeue_mail(&self, id: i64, now: &str) -> Result<bool, StoreError> {
         let _guard = self.write_guard().await;

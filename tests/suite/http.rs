@@ -35,6 +35,8 @@ pub(crate) async fn web(db: &TestDb) -> Web {
         ("meier", "Jan Meier", vec!["clerk", "approver"], None),
         ("wagner", "Eva Wagner", vec!["clerk"], None),
         ("leitung", "Dr. Lehmann", vec!["lead", "approver"], None),
+        ("roth", "Sabine Roth", vec!["referent"], None),
+        ("lkt_leitung", "Dr. Klein", vec!["leitung"], None),
         ("unna", "Poststelle Kreis Unna", vec!["municipality"], Some("Kreis Unna")),
         ("soest", "Poststelle Kreis Soest", vec!["municipality"], Some("Kreis Soest")),
     ] {
@@ -456,6 +458,53 @@ on_both_databases! {
         let r = w.fire(&meier, &n, "bewilligen", None, json!({"zeichnung_name": "Jan Meier"})).await;
         is_problem(&r, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(r.json()["rule"], "four_eyes");
+    }
+
+    async fn a_circular_is_composed_with_a_live_preview_released_by_a_second_person_and_sent_to_each_member(db) {
+        let w = web(&db).await;
+        let (roth, csrf) = w.login("roth").await;
+        let (klein, klein_csrf) = w.login("lkt_leitung").await;
+        let r = w.form("/rundschreiben", &roth, &[("csrf", &csrf), ("betreff", "Kommunale Integrationszentren"),
+            ("aktenzeichen", "50.50.00/33.60.01 Li/Sü")]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+        let url = r.headers[header::LOCATION].to_str().unwrap().to_string();
+        let n = url.rsplit('/').next().unwrap().to_string();
+        let page = w.json("GET", &url, Some(&roth), None).await;
+        assert!(page.text().contains("Zur Freigabe vorlegen"), "{}", page.text());
+
+        let fields = [("csrf", csrf.as_str()), ("betreff", "Kommunale Integrationszentren"),
+            ("aktenzeichen", "50.50.00/33.60.01 Li/Sü"),
+            ("text", "Der Landtag hat das Teilhabe- und Integrationsgesetz beschlossen.\n\nDie Kreise können Kommunale Integrationszentren einrichten."),
+            ("unterzeichner", "Dr. Klein"), ("zeichnungsvermerk", "In Vertretung")];
+        // The live preview: an iframe with the PDF the release would issue.
+        let r = w.form(&format!("{url}/vorschau"), &roth, &fields).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        let frag = r.text();
+        let src = frag.split("src=\"").nth(1).and_then(|s| s.split('"').next()).expect("an iframe").to_string();
+        let pdf = w.json("GET", &src, Some(&roth), None).await;
+        assert_eq!(pdf.content_type(), "application/pdf");
+        let text = pdftotext(&pdf.body);
+        assert!(text.contains("Kommunale Integrationszentren") && text.contains("Teilhabe- und Integrationsgesetz"), "{text}");
+        // Another person cannot open someone else's preview.
+        is_problem(&w.json("GET", &src, Some(&klein), None).await, StatusCode::NOT_FOUND);
+
+        let r = w.form(&format!("{url}/vorlegen"), &roth, &fields).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+        // The author may not release it; the Geschäftsführung does.
+        is_problem(&w.fire(&roth, &n, "freigeben", None, json!({})).await, StatusCode::FORBIDDEN);
+        let r = w.form(&format!("/faelle/{n}/schritte/freigeben"), &klein, &[("csrf", &klein_csrf)]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+        let case = w.json("GET", &format!("/api/v1/cases/{n}"), Some(&klein), None).await.json();
+        assert_eq!(case["state"], "herausgegeben");
+        assert_eq!(case["data"]["rundschreiben_nr"], "1/12");
+
+        let r = w.form(&format!("{url}/versenden"), &klein, &[("csrf", &klein_csrf)]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+        let page = w.json("GET", &url, Some(&klein), None).await.text();
+        assert_eq!(page.matches("in Warteschlange").count(), 31, "{page}");
+        assert!(page.contains("poststelle@kreis-unna.example.org"), "{page}");
+        let case = w.json("GET", &format!("/api/v1/cases/{n}"), Some(&klein), None).await.json();
+        assert_eq!(case["state"], "verteilt");
     }
 
     async fn a_bearer_token_works_and_a_disabled_user_loses_it(db) {

@@ -1,0 +1,407 @@
+//! Rundschreiben in the browser: compose a circular with a live PDF
+//! preview while typing, submit it for release, release by a second person
+//! (on the Fallseite, under the four-eyes rule), send it to the members and
+//! follow its distribution per member (sent, failed, retried).
+//!
+//! The preview is the letter the release would issue, rendered by the same
+//! engine with the number as a placeholder; nothing is written.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Mutex;
+
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use minijinja::{Value as Jv, context};
+use serde_json::{Map, Value, json};
+
+use super::HttpState;
+use super::api;
+use super::auth::{Caller, WebCaller};
+use super::error::Problem;
+use crate::case::{Actor, OpenRequest, PartyRef};
+use crate::domain::FileNumber;
+
+/// The workflow of circulars and its steps.
+const WORKFLOW: &str = "rundschreiben";
+const SUBMIT: &str = "vorlegen";
+const RELEASE: &str = "freigeben";
+const DISTRIBUTE: &str = "verteilen";
+/// The party the circular is addressed to.
+const MEMBERS: &str = "mitglieder";
+
+/// Recent previews, kept in memory for the iframe that shows them.
+#[derive(Default)]
+pub struct Previews {
+    items: Mutex<VecDeque<(String, String, Vec<u8>)>>,
+}
+
+impl Previews {
+    /// Keeps at most this many (they are a few hundred kB each).
+    const KEEP: usize = 32;
+
+    fn put(&self, user: &str, pdf: Vec<u8>) -> String {
+        let mut b = [0u8; 16];
+        getrandom::getrandom(&mut b).expect("the operating system provides random numbers");
+        let id = hex::encode(b);
+        let mut items = self.items.lock().expect("previews lock");
+        items.push_back((id.clone(), user.to_string(), pdf));
+        while items.len() > Self::KEEP {
+            items.pop_front();
+        }
+        id
+    }
+
+    fn get(&self, user: &str, id: &str) -> Option<Vec<u8>> {
+        let items = self.items.lock().expect("previews lock");
+        items
+            .iter()
+            .find(|(i, u, _)| i == id && u == user)
+            .map(|(_, _, pdf)| pdf.clone())
+    }
+}
+
+pub fn routes() -> axum::Router<HttpState> {
+    axum::Router::new()
+        .route("/rundschreiben", get(list).post(create))
+        .route("/rundschreiben/vorschau/{id}", get(preview_pdf))
+        .route("/rundschreiben/{file_number}", get(composer))
+        .route("/rundschreiben/{file_number}/vorschau", post(preview))
+        .route("/rundschreiben/{file_number}/vorlegen", post(submit))
+        .route("/rundschreiben/{file_number}/versenden", post(send))
+}
+
+/// The circular's fields a person types, from the form: paragraphs are
+/// separated by an empty line, enclosures one per line.
+fn circular_data(form: &BTreeMap<String, String>) -> Map<String, Value> {
+    let mut data = Map::new();
+    for key in [
+        "betreff",
+        "aktenzeichen",
+        "zusammenfassung",
+        "anlagen_hinweis",
+        "kontakt_name",
+        "kontakt_telefon",
+        "kontakt_email",
+        "unterzeichner",
+        "zeichnungsvermerk",
+    ] {
+        if let Some(v) = form.get(key).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+            data.insert(key.into(), Value::String(v.to_string()));
+        }
+    }
+    if let Some(text) = form.get("text") {
+        let paragraphs: Vec<Value> = text
+            .replace("\r\n", "\n")
+            .split("\n\n")
+            .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
+            .filter(|p| !p.is_empty())
+            .map(Value::String)
+            .collect();
+        data.insert("text".into(), Value::Array(paragraphs));
+    }
+    if let Some(a) = form.get("anlagen") {
+        let lines: Vec<Value> = a
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(|l| Value::String(l.to_string()))
+            .collect();
+        data.insert("anlagen".into(), Value::Array(lines));
+    }
+    data
+}
+
+fn is_author(c: &Caller) -> bool {
+    c.user.has_role("referent")
+}
+
+async fn list(State(state): State<HttpState>, WebCaller(c): WebCaller) -> Response {
+    let p = api::CaseListParams {
+        workflow: Some(WORKFLOW.into()),
+        state: None,
+        party: None,
+        q: None,
+        due_until: None,
+        mine: Some(false),
+        after: None,
+        limit: Some(200),
+    };
+    let items = match api::page(&state, &c, &p).await {
+        Ok((items, _)) => items,
+        Err(p) => return p.into_response(),
+    };
+    let rows: Vec<Jv> = items
+        .iter()
+        .map(|i| {
+            context! {
+                file_number => i.case.file_number.to_string(),
+                betreff => i.case.data.get("betreff").and_then(|v| v.as_str()).unwrap_or("").to_string(),
+                nummer => i.case.data.get("rundschreiben_nr").and_then(|v| v.as_str()).map(str::to_string),
+                state => i.case.state_title.clone().unwrap_or(i.case.state.to_string()),
+            }
+        })
+        .collect();
+    let base = super::web::base_context(&c, "rundschreiben");
+    state.pages.render(
+        "rundschreiben.html",
+        context! { ..base, ..context! { rows => rows, author => is_author(&c) } },
+    )
+}
+
+async fn create(
+    State(state): State<HttpState>,
+    WebCaller(c): WebCaller,
+    Form(form): Form<BTreeMap<String, String>>,
+) -> Response {
+    if !is_author(&c) {
+        return Problem::forbidden("Rundschreiben verfassen Referentinnen und Referenten der Geschäftsstelle.").into_response();
+    }
+    let party: PartyRef = match "Mitglieder des Landkreistages Nordrhein-Westfalen".parse() {
+        Ok(p) => p,
+        Err(e) => return Problem::internal(&e).into_response(),
+    };
+    let opened = state
+        .app
+        .engine()
+        .open(OpenRequest {
+            workflow: WORKFLOW.into(),
+            data: circular_data(&form),
+            parties: [(MEMBERS.to_string(), party)].into(),
+            actor: Actor::new(c.user.name.clone(), "referent"),
+        })
+        .await;
+    match opened {
+        Ok(case) => Redirect::to(&format!("/rundschreiben/{}", case.file_number)).into_response(),
+        Err(e) => Problem::from(e).into_response(),
+    }
+}
+
+async fn composer(
+    State(state): State<HttpState>,
+    WebCaller(c): WebCaller,
+    Path(file_number): Path<String>,
+) -> Response {
+    composer_page(&state, &c, &file_number, None, StatusCode::OK).await
+}
+
+async fn composer_page(
+    state: &HttpState,
+    c: &Caller,
+    file_number: &str,
+    error: Option<Problem>,
+    status: StatusCode,
+) -> Response {
+    let case = match api::visible_case(state, c, file_number).await {
+        Ok(v) if v.workflow == WORKFLOW => v,
+        Ok(_) => return Problem::not_found("Das ist kein Rundschreiben.").into_response(),
+        Err(p) => return p.into_response(),
+    };
+    let mails = match state.app.engine().case_mail(file_number).await {
+        Ok(m) => m,
+        Err(e) => return Problem::from(e).into_response(),
+    };
+    let members: Vec<Jv> = mails
+        .iter()
+        .filter(|m| m.kind == "distribution")
+        .map(|m| {
+            context! {
+                id => m.id,
+                to => m.recipients.join(", "),
+                status => match m.status.as_str() {
+                    "sent" => "versandt",
+                    "failed" => "fehlgeschlagen",
+                    _ if m.attempts > 0 => "wird erneut versucht",
+                    _ => "in Warteschlange",
+                },
+                failed => m.status.as_str() == "failed",
+                attempts => m.attempts,
+                error => m.last_error.clone(),
+            }
+        })
+        .collect();
+    let text = |k: &str| case.data.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let list = |k: &str, sep: &str| {
+        case.data
+            .get(k)
+            .and_then(|v| v.as_array())
+            .map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(sep))
+            .unwrap_or_default()
+    };
+    let base = super::web::base_context(c, "rundschreiben");
+    let page = state.pages.render(
+        "rundschreiben_entwurf.html",
+        context! { ..base, ..context! {
+            case => context! {
+                file_number => case.file_number.to_string(),
+                state => case.state.to_string(),
+                state_title => case.state_title.clone().unwrap_or(case.state.to_string()),
+                version => case.version,
+            },
+            editable => case.state == "entwurf" && is_author(c),
+            sendable => case.state == "herausgegeben" && members.is_empty(),
+            form => context! {
+                betreff => text("betreff"), aktenzeichen => text("aktenzeichen"),
+                zusammenfassung => text("zusammenfassung"), text => list("text", "\n\n"),
+                anlagen => list("anlagen", "\n"), anlagen_hinweis => text("anlagen_hinweis"),
+                kontakt_name => text("kontakt_name"), kontakt_telefon => text("kontakt_telefon"),
+                kontakt_email => text("kontakt_email"), unterzeichner => text("unterzeichner"),
+                zeichnungsvermerk => text("zeichnungsvermerk"),
+            },
+            members => members,
+            error => error.as_ref().and_then(|p| p.detail.clone()),
+            error_field => error.and_then(|p| p.field),
+        } },
+    );
+    (status, page).into_response()
+}
+
+/// Renders the circular as the release would issue it, from the form as it
+/// stands, and answers the iframe that shows it (htmx swaps it in).
+async fn preview(
+    State(state): State<HttpState>,
+    WebCaller(c): WebCaller,
+    Path(file_number): Path<String>,
+    Form(form): Form<BTreeMap<String, String>>,
+) -> Response {
+    if let Err(p) = api::visible_case(&state, &c, &file_number).await {
+        return p.into_response();
+    }
+    // The letter the release will issue, from the draft as typed.
+    let preview = state
+        .app
+        .engine()
+        .draft_preview(&FileNumber::new(&file_number), RELEASE, circular_data(&form))
+        .await;
+    match preview {
+        Ok(letters) => match letters.into_iter().next() {
+            Some(l) => {
+                let id = state.previews.put(&c.user.name, l.pdf);
+                Html(format!(
+                    "<iframe src=\"/rundschreiben/vorschau/{id}\" title=\"Vorschau des Rundschreibens (PDF)\" width=\"100%\" height=\"800\"></iframe>"
+                ))
+                .into_response()
+            }
+            None => Html("<p>Keine Vorschau.</p>".to_string()).into_response(),
+        },
+        Err(e) => {
+            let p = Problem::from(e);
+            let status = p.status();
+            (
+                status,
+                Html(format!(
+                    "<p class=\"fehler\" role=\"alert\">Vorschau nicht möglich: {}</p>",
+                    minijinja::HtmlEscape(&p.detail.unwrap_or(p.title))
+                )),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn preview_pdf(
+    State(state): State<HttpState>,
+    WebCaller(c): WebCaller,
+    Path(id): Path<String>,
+) -> Response {
+    match state.previews.get(&c.user.name, &id) {
+        Some(pdf) => api::pdf_response(pdf, "vorschau_rundschreiben.pdf"),
+        None => Problem::not_found("Diese Vorschau gibt es nicht mehr; bitte neu anzeigen.").into_response(),
+    }
+}
+
+/// Saves the form and submits the circular for release.
+async fn submit(
+    State(state): State<HttpState>,
+    WebCaller(c): WebCaller,
+    Path(file_number): Path<String>,
+    Form(form): Form<BTreeMap<String, String>>,
+) -> Response {
+    let body = api::FireBody {
+        expected_version: form.get("expected_version").and_then(|v| v.parse().ok()),
+        data: circular_data(&form),
+    };
+    let result = match api::fire_request(&state, &c, &file_number, SUBMIT, body).await {
+        Ok(req) => state.app.engine().fire(req).await.map_err(Problem::from),
+        Err(p) => Err(p),
+    };
+    match result {
+        Ok(_) => Redirect::to(&format!("/rundschreiben/{file_number}")).into_response(),
+        Err(p) if p.status() == StatusCode::INTERNAL_SERVER_ERROR => p.into_response(),
+        Err(p) => {
+            let status = p.status();
+            composer_page(&state, &c, &file_number, Some(p), status).await
+        }
+    }
+}
+
+/// Sends the released circular to every member, one mail each with the
+/// PDF, then records the distribution step.
+async fn send(
+    State(state): State<HttpState>,
+    WebCaller(c): WebCaller,
+    Path(file_number): Path<String>,
+) -> Response {
+    let case = match api::visible_case(&state, &c, &file_number).await {
+        Ok(v) => v,
+        Err(p) => return p.into_response(),
+    };
+    let members: Result<Vec<PartyRef>, _> = state
+        .app
+        .municipalities()
+        .members()
+        .map(|m| m.party())
+        .collect();
+    let members = match members {
+        Ok(m) if !m.is_empty() => m,
+        Ok(_) => return Problem::invalid("verteiler", "Es sind keine Mitglieder verzeichnet (workflows/data/kommunen.json).").into_response(),
+        Err(e) => return Problem::internal(&e).into_response(),
+    };
+    let actor = match crate::http::access::actor_for(
+        &c.user,
+        &case,
+        None,
+    ) {
+        Some(a) => a,
+        None => return Problem::forbidden("Sie haben in diesem Vorgang keine Rolle.").into_response(),
+    };
+    let data = &case.data;
+    let context = json!({
+        "office": state.app.config().office.name,
+        "circular": {
+            "number": data.get("rundschreiben_nr"),
+            "title": data.get("betreff"),
+            "date": state.app.clock().today().to_string(),
+            "summary": data.get("zusammenfassung"),
+        },
+    });
+    let verteiler = format!("Mitglieder ({} Kreise und StädteRegion)", members.len());
+    let fire = api::fire_request(
+        &state,
+        &c,
+        &file_number,
+        DISTRIBUTE,
+        api::FireBody {
+            expected_version: None,
+            data: [("verteiler".to_string(), Value::String(verteiler))].into_iter().collect(),
+        },
+    )
+    .await;
+    let fire = match fire {
+        Ok(f) => f,
+        Err(p) => return p.into_response(),
+    };
+    let engine = state.app.engine();
+    if let Err(e) = engine
+        .distribute(&file_number, "rundschreiben", "circular", &context, &members, &actor)
+        .await
+    {
+        return Problem::from(e).into_response();
+    }
+    match engine.fire(fire).await {
+        Ok(_) => Redirect::to(&format!("/rundschreiben/{file_number}")).into_response(),
+        Err(e) => Problem::from(e).into_response(),
+    }
+}
