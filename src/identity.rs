@@ -380,6 +380,15 @@ impl Identity {
             .collect())
     }
 
+    /// A person's saved setting, e.g. their Arbeitskorb filter (JSON).
+    pub async fn preference(&self, user: &str, name: &str) -> Result<Option<String>, IdentityError> {
+        Ok(self.store.preference(user, name).await?)
+    }
+
+    pub async fn set_preference(&self, user: &str, name: &str, value: &str) -> Result<(), IdentityError> {
+        Ok(self.store.set_preference(user, name, value).await?)
+    }
+
     /// Ends a session server-side.
     pub async fn logout(&self, id: &str) -> Result<(), IdentityError> {
         Ok(self.store.delete_session(&sha256_hex(id)).await?)

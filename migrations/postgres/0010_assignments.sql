@@ -20,3 +20,12 @@ CREATE TABLE substitutions (
     created_at TEXT NOT NULL
 );
 CREATE INDEX substitutions_substitute ON substitutions (substitute, until_date);
+
+-- What a person last filtered their Arbeitskorb by (JSON), restored when
+-- they come back.
+CREATE TABLE user_preferences (
+    user_name TEXT NOT NULL,
+    name      TEXT NOT NULL,
+    value     TEXT NOT NULL,
+    PRIMARY KEY (user_name, name)
+);

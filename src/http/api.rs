@@ -214,7 +214,7 @@ pub async fn workflow_graph(
 // ---- cases ----
 
 /// Filters and paging of the case list.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, IntoParams)]
 pub struct CaseListParams {
     /// Only cases of this workflow
     pub workflow: Option<String>,

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use axum::Form;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -325,11 +325,35 @@ fn urgency(state: &HttpState, due: Option<&str>) -> (Option<i64>, &'static str) 
     (Some(days), mark)
 }
 
+/// The name under which a person's Arbeitskorb filter is saved.
+const FILTER_SETTING: &str = "arbeitskorb.filter";
+
 async fn arbeitskorb(
     State(state): State<HttpState>,
     WebCaller(c): WebCaller,
+    RawQuery(raw): RawQuery,
     Query(mut p): Query<CaseListParams>,
 ) -> Response {
+    // Coming back without a filter: the one this person used last.
+    // Filtering (not paging on): remember it.
+    if raw.as_deref().unwrap_or("").is_empty() {
+        if let Ok(Some(saved)) = state.identity.preference(&c.user.name, FILTER_SETTING).await
+            && let Ok(saved) = serde_json::from_str::<CaseListParams>(&saved)
+        {
+            p = saved;
+        }
+    } else if p.after.is_none() {
+        let keep = CaseListParams {
+            after: None,
+            limit: None,
+            ..p.clone()
+        };
+        if let Ok(json) = serde_json::to_string(&keep)
+            && let Err(e) = state.identity.set_preference(&c.user.name, FILTER_SETTING, &json).await
+        {
+            tracing::warn!(error = %e, "saving the Arbeitskorb filter failed");
+        }
+    }
     p.mine = Some(p.mine.unwrap_or(true));
     let (items, next) = match api::page(&state, &c, &p).await {
         Ok(page) => page,

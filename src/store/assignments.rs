@@ -46,6 +46,33 @@ impl Store {
         .transpose()
     }
 
+    /// A person's saved setting (e.g. their Arbeitskorb filter).
+    pub async fn preference(&self, user: &str, name: &str) -> Result<Option<String>, StoreError> {
+        sqlx::query("SELECT value FROM user_preferences WHERE user_name = $1 AND name = $2")
+            .bind(user)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(q("reading a setting"))?
+            .map(|r| get(&r, "value"))
+            .transpose()
+    }
+
+    pub async fn set_preference(&self, user: &str, name: &str, value: &str) -> Result<(), StoreError> {
+        let _guard = self.write_guard().await;
+        sqlx::query(
+            "INSERT INTO user_preferences (user_name, name, value) VALUES ($1, $2, $3)
+             ON CONFLICT (user_name, name) DO UPDATE SET value = excluded.value",
+        )
+        .bind(user)
+        .bind(name)
+        .bind(value)
+        .execute(&self.pool)
+        .await
+        .map_err(q("saving a setting"))?;
+        Ok(())
+    }
+
     /// Records an absence.
     pub async fn add_substitution(
         &self,

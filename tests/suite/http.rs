@@ -507,6 +507,21 @@ on_both_databases! {
         assert_eq!(case["state"], "verteilt");
     }
 
+    async fn the_arbeitskorb_keeps_each_persons_filter(db) {
+        let w = web(&db).await;
+        let (becker, _) = w.login("becker").await;
+        let (wagner, _) = w.login("wagner").await;
+        let n = w.open_unna(&becker).await;
+        let page = w.json("GET", "/arbeitskorb?state=in_pruefung&mine=false", Some(&becker), None).await.text();
+        assert!(!page.contains(&format!(">{n}<")), "the new case is not in_pruefung");
+        // Back later without a filter: Becker's filter is restored, Wagner's is his own.
+        let page = w.json("GET", "/arbeitskorb", Some(&becker), None).await.text();
+        assert!(page.contains("value=\"in_pruefung\" selected"), "{page}");
+        assert!(!page.contains(&format!(">{n}<")));
+        let page = w.json("GET", "/arbeitskorb", Some(&wagner), None).await.text();
+        assert!(page.contains(&format!(">{n}<")), "{page}");
+    }
+
     async fn a_bearer_token_works_and_a_disabled_user_loses_it(db) {
         let w = web(&db).await;
         let token = w.app.app.identity().new_token("becker").await.unwrap();
