@@ -721,11 +721,10 @@ impl Demo {
             "StädteRegion" => "Städteregionstag",
             _ => "Rat",
         };
+        // Kind, genitive, RAA flag and court the engine takes from
+        // kommunen.json ([lookups.kommune] of the workflow).
         let mut a = json!({
             "kommune": k["name"],
-            "kommune_art": art,
-            "kommune_genitiv": k["genitiv"],
-            "raa_vorhanden": k["raa"],
             "antrag_datum": (received - chrono::Duration::days(2)).to_string(),
             "antrag_eingang": received.to_string(),
             "antrag_anlagen": ["Antragsvordruck mit Stellenplan", "Integrationskonzept"],
@@ -746,7 +745,7 @@ impl Demo {
             "kooperationspartner": ["untere Schulaufsicht", "Schulverwaltung", "Jugendhilfe", "Wohlfahrtsverbände",
                 if art == "kreisfreie Stadt" { "Integrationsrat" } else { "Integrationsausschuss" }],
         });
-        // Further application data (demo.json) and the court of the applicant's seat (kommunen.json).
+        // Further application data (demo.json).
         for (key, value) in self.scenario["antragsdaten"]
             .as_object()
             .into_iter()
@@ -754,7 +753,6 @@ impl Demo {
         {
             a[key] = value.clone();
         }
-        a["verwaltungsgericht"] = k["verwaltungsgericht"].clone();
         match profile {
             // Documents missing until the Nachforderung is answered.
             "nachforderung" | "keine_antwort" => {

@@ -18,6 +18,8 @@ impl Engine {
     /// Opens a case on the current version of a workflow.
     pub async fn open(&self, req: OpenRequest) -> Result<CaseView, CaseError> {
         let def = self.catalog().current(&req.workflow)?;
+        let mut req = req;
+        def.apply_lookups(&mut req.data)?;
         def.check_open(&req.data, req.parties.keys().map(String::as_str))?;
         self.ensure_published(&def).await?;
         let now = self.clock().now();

@@ -64,6 +64,9 @@ pub(super) enum Step {
     Meet {
         name: String,
     },
+    /// A deadline that runs from a posting day (Ab-Vermerk) or an
+    /// Empfangsbekenntnis not recorded yet: it starts once one is entered.
+    Waiting,
     Letter(LetterJob),
 }
 
@@ -75,6 +78,21 @@ pub(super) struct LetterJob {
     pub party: PartyRef,
     pub data: Value,
     pub reference: Option<String>,
+    /// Notified electronically by design (the mail is the notification).
+    pub electronic: bool,
+}
+
+impl LetterJob {
+    /// How the letter is notified and what its mail is, for the journal:
+    /// by post with the mail only "vorab zur Information", or electronically.
+    fn channel(&self) -> Value {
+        let mail = self.party.email.is_some();
+        if self.electronic {
+            json!({"notification": "elektronisch", "mail": if mail { "Bekanntgabe" } else { "keine" }})
+        } else {
+            json!({"notification": "Post", "mail": if mail { "vorab zur Information" } else { "keine" }})
+        }
+    }
 }
 
 /// The journal event of a step that writes nothing but the journal: a
@@ -134,8 +152,11 @@ impl Engine {
                 }
             }
             Effect::SetDeadline { deadline } => {
-                let (due, explanation) =
-                    self.compute_deadline(&cx.def.deadlines[deadline], cx.today)?;
+                let Some((due, explanation)) =
+                    self.compute_deadline(&cx.def.deadlines[deadline], cx.today, &state.data)?
+                else {
+                    return Ok(Step::Waiting);
+                };
                 state
                     .deadlines
                     .insert(deadline.clone(), Value::String(due.to_string()));
@@ -152,7 +173,12 @@ impl Engine {
                 template,
                 to,
                 data: expr,
-            } => Step::Letter(self.letter_job(cx, state, template, to, expr.as_ref())?),
+                electronic,
+            } => {
+                let mut job = self.letter_job(cx, state, template, to, expr.as_ref())?;
+                job.electronic = *electronic;
+                Step::Letter(job)
+            }
         })
     }
 
@@ -170,6 +196,7 @@ impl Engine {
             Step::Number { .. } | Step::Set { .. } => {
                 return Ok(pure_event(cx, &step));
             }
+            Step::Waiting => return Ok(None),
             Step::Deadline {
                 name,
                 due,
@@ -238,6 +265,7 @@ impl Engine {
                         "sha256": row.sha256,
                         "pages": row.pages,
                         "recipient": job.to,
+                        "channel": job.channel(),
                     }),
                 )
             }
@@ -342,6 +370,7 @@ impl Engine {
             party,
             data,
             reference: state.reference.clone(),
+            electronic: false,
         })
     }
 
@@ -387,7 +416,11 @@ impl Engine {
             &json!({
                 "office": self.config().office.name,
                 "case": {"file_number": cx.case.file_number},
-                "letter": {"subject": cx.def.title, "date": row.letter_date},
+                "letter": {
+                    "subject": cx.def.title,
+                    "date": row.letter_date,
+                    "electronic_notification": job.electronic,
+                },
                 "attachments": [filename],
             }),
         )?;

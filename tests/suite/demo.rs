@@ -201,4 +201,21 @@ async fn the_demo_notices_name_the_court_of_the_seat_and_the_texts_of_2012() {
         seen, 2,
         "the notices for StädteRegion Aachen and Kreis Unna"
     );
+
+    // The notice goes by post; its mail is only a copy, "vorab zur Information"
+    // (§ 41 Abs. 2 Satz 2 with § 3a VwVfG NRW), and says so.
+    let mut notices = 0;
+    for path in std::fs::read_dir(&s.mail_dir).unwrap() {
+        let raw = std::fs::read(path.unwrap().path()).unwrap();
+        let mail = crate::support::smtp::Received::parse(raw, String::new(), Vec::new());
+        if !mail.attachments.iter().any(|(name, _)| name.starts_with("zuwendungsbescheid-")) {
+            continue;
+        }
+        notices += 1;
+        assert!(mail.subject.starts_with("Vorab zur Information: "), "{}", mail.subject);
+        let body = mail.text.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(body.contains("vorab zur Information"), "{body}");
+        assert!(body.contains("keine Bekanntgabe des Schreibens"), "{body}");
+    }
+    assert_eq!(notices, 10, "one mail per Zuwendungsbescheid");
 }

@@ -11,6 +11,7 @@ mod demo;
 mod journal;
 mod letters;
 mod mail;
+mod notification;
 mod outbox;
 mod reminders;
 mod seed;

@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 use crate::on_both_databases;
 use crate::support::{TestApp, TestDb, at, pdftotext};
 
-fn shipped() -> PathBuf {
+pub(crate) fn shipped() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows")
 }
 
@@ -26,7 +26,7 @@ fn data_file(name: &str) -> Value {
 }
 
 /// An applicant as `workflows/data/kommunen.json` describes it.
-fn kommune(name: &str) -> Value {
+pub(crate) fn kommune(name: &str) -> Value {
     let all = data_file("kommunen.json");
     all["kommunen"]
         .as_array()
@@ -38,19 +38,19 @@ fn kommune(name: &str) -> Value {
         .clone()
 }
 
-fn party_of(k: &Value) -> PartyRef {
+pub(crate) fn party_of(k: &Value) -> PartyRef {
     json!({"name": k["name"], "email": k["email"], "address": k["address"]})
         .to_string()
         .parse()
         .unwrap()
 }
 
-fn obj(v: Value) -> Map<String, Value> {
+pub(crate) fn obj(v: Value) -> Map<String, Value> {
     v.as_object().cloned().expect("an object")
 }
 
 /// A complete application of Kreis Unna that meets every funding condition.
-fn antrag_kreis_unna() -> Map<String, Value> {
+pub(crate) fn antrag_kreis_unna() -> Map<String, Value> {
     let k = kommune("Kreis Unna");
     obj(json!({
         "kommune": k["name"],
@@ -88,7 +88,7 @@ fn antrag_kreis_unna() -> Map<String, Value> {
 }
 
 /// What the clerk adds when proposing the grant.
-fn vorschlag() -> Value {
+pub(crate) fn vorschlag() -> Value {
     json!({
         "bewilligungszeitraum_von": "2013-01-01",
         "bewilligungszeitraum_bis": "2013-12-31",
@@ -96,7 +96,16 @@ fn vorschlag() -> Value {
     })
 }
 
-async fn open_ki(app: &TestApp, data: Map<String, Value>, applicant: PartyRef) -> CaseView {
+pub(crate) async fn open_ki(app: &TestApp, data: Map<String, Value>, applicant: PartyRef) -> CaseView {
+    try_open_ki(app, data, applicant).await.unwrap()
+}
+
+/// Opens a KI case, or says why not.
+pub(crate) async fn try_open_ki(
+    app: &TestApp,
+    data: Map<String, Value>,
+    applicant: PartyRef,
+) -> Result<CaseView, CaseError> {
     let mut parties = BTreeMap::new();
     parties.insert("applicant".to_string(), applicant);
     app.engine
@@ -107,7 +116,6 @@ async fn open_ki(app: &TestApp, data: Map<String, Value>, applicant: PartyRef) -
             actor: Actor::new("eingang", "clerk"),
         })
         .await
-        .unwrap()
 }
 
 /// The refusal message of a guard, or a panic naming what happened instead.
@@ -130,7 +138,7 @@ fn guard_message(result: Result<CaseView, CaseError>) -> String {
 
 /// The text of every letter on a case by template, kept as PDF under
 /// `$AMTSPOST_KEEP_PDF` when that is set.
-async fn letters(app: &TestApp, db: &TestDb, file_number: &str) -> BTreeMap<String, String> {
+pub(crate) async fn letters(app: &TestApp, db: &TestDb, file_number: &str) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for doc in app.engine.case_documents(file_number).await.unwrap() {
         let pdf = app.app.documents().bytes(&doc.sha256).await.unwrap();
@@ -154,7 +162,7 @@ async fn letters(app: &TestApp, db: &TestDb, file_number: &str) -> BTreeMap<Stri
 
 /// Each needle occurs in the text, whitespace (line breaks) counting as one space.
 #[track_caller]
-fn assert_contains(text: &str, needles: &[&str]) {
+pub(crate) fn assert_contains(text: &str, needles: &[&str]) {
     let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
     for n in needles {
         assert!(flat.contains(n), "missing {n:?} in:\n{text}");
@@ -176,7 +184,7 @@ const KOOPERATION: &str = "Von Beginn an zu beteiligen: untere Schulaufsicht, Sc
 const ZEITRAUM: &str = "Bewilligungszeitraum: der Beginn muss vor dem Ende liegen";
 const NACHWEIS: &str =
     "Der Verwendungsnachweis ist nach dem Ende des Bewilligungszeitraums vorzulegen";
-const GERICHT: &str = "Verwaltungsgericht mit vollständiger Bezeichnung und Anschrift angeben, wie in kommunen.json für den Sitz des Antragstellers (§ 17 JustG NRW), z. B. „Verwaltungsgericht Gelsenkirchen, Bahnhofsvorplatz 3, 45879 Gelsenkirchen“";
+pub(crate) const GERICHT: &str = "Verwaltungsgericht mit vollständiger Bezeichnung und Anschrift angeben, wie in kommunen.json für den Sitz des Antragstellers (§ 17 JustG NRW), z. B. „Verwaltungsgericht Gelsenkirchen, Bahnhofsvorplatz 3, 45879 Gelsenkirchen“";
 
 on_both_databases! {
     async fn the_grant_is_computed_from_the_financing_plan_under_the_financing_type(db) {
@@ -288,8 +296,6 @@ on_both_databases! {
             (json!({"bewilligungszeitraum_von": "2014-01-01"}), ZEITRAUM),
             (json!({"bewilligungszeitraum_von": "2012-08-01"}), JAHR),
             (json!({"verwendungsnachweis_bis": "2013-12-31"}), NACHWEIS),
-            (json!({"verwaltungsgericht": "VG Gelsenkirchen"}), GERICHT),
-            (json!({"verwaltungsgericht": "Verwaltungsgericht Hamburg, Lübeckertordamm 4, 20099 Hamburg"}), GERICHT),
         ];
         for (change, expected) in broken {
             let mut payload = obj(vorschlag());
