@@ -289,7 +289,8 @@ impl Engine {
     /// Sends a case's latest letter from `template` to each recipient of a
     /// distribution list, one mail each (Message-ID per case and recipient,
     /// so a repeated distribution sends nothing twice), journaled with the
-    /// list, in one transaction.
+    /// list, in one transaction. The documents issued with that letter (in
+    /// the same transition: its enclosures, e.g. Anlage 1) go with it.
     pub async fn distribute(
         &self,
         file_number: &str,
@@ -300,11 +301,9 @@ impl Engine {
         actor: &Actor,
     ) -> Result<usize, CaseError> {
         let case = self.load(file_number).await?;
-        let doc = self
-            .store()
-            .documents(Some(case.id))
-            .await?
-            .into_iter()
+        let all = self.store().documents(Some(case.id)).await?;
+        let doc = all
+            .iter()
             .rev()
             .find(|d| d.template == template)
             .ok_or_else(|| {
@@ -313,7 +312,21 @@ impl Engine {
                     format!("case {file_number} has no `{template}` letter to distribute"),
                 )
             })?;
-        let filename = format!("{}-{}.pdf", template, safe_name(&case.file_number));
+        let with_it: Vec<_> = std::iter::once(doc)
+            .chain(
+                all.iter()
+                    .filter(|d| d.id != doc.id && d.created_at == doc.created_at),
+            )
+            .collect();
+        let attachments: Vec<AttachmentRef> = with_it
+            .iter()
+            .map(|d| {
+                AttachmentRef::pdf(
+                    format!("{}-{}.pdf", d.template, safe_name(&case.file_number)),
+                    &d.sha256,
+                )
+            })
+            .collect();
         let now = self.clock().now();
         let at = journal::timestamp(now);
         let mut tx = self.store().begin().await?;
@@ -338,7 +351,7 @@ impl Engine {
                 to: email.as_str(),
                 subject,
                 body,
-                attachments: vec![AttachmentRef::pdf(&filename, &doc.sha256)],
+                attachments: attachments.clone(),
             };
             if self.queue_mail(&mut tx, mail, &at).await? {
                 sent_to.push(json!({"name": r.name, "email": email}));
@@ -349,7 +362,12 @@ impl Engine {
             let events = vec![event(
                 actor,
                 EventKind::MailQueued,
-                json!({"distribution": template, "document": doc.sha256, "recipients": sent_to}),
+                json!({
+                    "distribution": template,
+                    "document": doc.sha256,
+                    "enclosures": with_it[1..].iter().map(|d| &d.sha256).collect::<Vec<_>>(),
+                    "recipients": sent_to,
+                }),
             )];
             append(&mut tx, &case, events, now).await?;
         }

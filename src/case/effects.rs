@@ -64,8 +64,9 @@ pub(super) enum Step {
     Meet {
         name: String,
     },
-    /// A deadline that runs from a posting day (Ab-Vermerk) or an
-    /// Empfangsbekenntnis not recorded yet: it starts once one is entered.
+    /// Nothing to do now: a deadline that runs from a posting day
+    /// (Ab-Vermerk) or an Empfangsbekenntnis not recorded yet (it starts
+    /// once one is entered), or a letter whose `when` does not hold.
     Waiting,
     Letter(LetterJob),
 }
@@ -174,7 +175,13 @@ impl Engine {
                 to,
                 data: expr,
                 electronic,
+                when,
             } => {
+                if let Some(when) = when
+                    && !self.holds(cx, state, template, when)?
+                {
+                    return Ok(Step::Waiting);
+                }
                 let mut job = self.letter_job(cx, state, template, to, expr.as_ref())?;
                 job.electronic = *electronic;
                 Step::Letter(job)
@@ -298,6 +305,39 @@ impl Engine {
         .map_err(CaseError::from)
     }
 
+    /// The variables an effect's expressions see, as the effects so far left them.
+    fn vars(&self, cx: &EffectContext<'_>, state: &EffectState, party: Value) -> Map<String, Value> {
+        cx.def.expression_vars(
+            &state.data,
+            &cx.case.file_number,
+            cx.today,
+            party,
+            &state.deadlines,
+            self.rates(),
+        )
+    }
+
+    /// Whether a letter's `when` condition holds.
+    fn holds(
+        &self,
+        cx: &EffectContext<'_>,
+        state: &EffectState,
+        template: &str,
+        when: &DataExpr,
+    ) -> Result<bool, CaseError> {
+        let vars = self.vars(cx, state, Value::Null);
+        let fault = |reason: String| {
+            CaseError::Internal(Fault::LetterData {
+                template: template.into(),
+                reason: format!("its condition `when`: {reason}"),
+            })
+        };
+        match when.eval_any(&vars).map_err(|f| fault(f.0))? {
+            Value::Bool(b) => Ok(b),
+            other => Err(fault(format!("gave {other}, not true or false"))),
+        }
+    }
+
     /// Evaluates a `set` effect and checks the result against the field's type.
     fn compute_field(
         &self,
@@ -306,14 +346,7 @@ impl Engine {
         field: &str,
         value: &DataExpr,
     ) -> Result<Value, CaseError> {
-        let vars = cx.def.expression_vars(
-            &state.data,
-            &cx.case.file_number,
-            cx.today,
-            Value::Null,
-            &state.deadlines,
-            self.rates(),
-        );
+        let vars = self.vars(cx, state, Value::Null);
         let fault = |reason: String| {
             CaseError::Internal(Fault::Expression {
                 field: field.to_string(),
@@ -348,14 +381,7 @@ impl Engine {
         })?;
         let mut data = self.default_letter_data(&party, &cx.case.file_number, &cx.def.title);
         if let Some(expr) = expr {
-            let vars = cx.def.expression_vars(
-                &state.data,
-                &cx.case.file_number,
-                cx.today,
-                serde_json::to_value(&party).expect("party serialises"),
-                &state.deadlines,
-                self.rates(),
-            );
+            let vars = self.vars(cx, state, serde_json::to_value(&party).expect("party serialises"));
             let extra = expr.eval(&vars).map_err(|f| {
                 CaseError::Internal(Fault::LetterData {
                     template: template.into(),

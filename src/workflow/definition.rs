@@ -295,6 +295,8 @@ pub enum Effect {
         /// Otherwise the letter goes by post and the mail is only a copy
         /// "vorab zur Information" (§ 41 Abs. 2 Satz 2, § 3a VwVfG NRW).
         electronic: bool,
+        /// Issued only when this condition holds.
+        when: Option<DataExpr>,
     },
     /// Start a deadline.
     SetDeadline { deadline: String },
@@ -856,8 +858,8 @@ impl Validator<'_> {
             e.number.is_some(),
             e.set.is_some(),
         ];
-        if e.electronic.is_some() && e.letter.is_none() {
-            self.err(at, "`electronic` belongs to a letter effect", None);
+        if (e.electronic.is_some() || e.when.is_some()) && e.letter.is_none() {
+            self.err(at, "`electronic` and `when` belong to a letter effect", None);
             return None;
         }
         if kinds.iter().filter(|k| **k).count() != 1 {
@@ -891,30 +893,30 @@ impl Validator<'_> {
                 return None;
             };
             ok &= self.resolve(to, parties, "party");
-            let data = match &e.data {
-                None => None,
+            let mut compile = |expr: &Option<S<String>>, what: &str| match expr {
+                None => Ok(None),
                 Some(expr) => match DataExpr::compile(expr.get_ref(), &GuardVars::new(fields)) {
-                    Ok(d) => Some(d),
+                    Ok(d) => Ok(Some(d)),
                     Err(problem) => {
                         let start = self.map.content_start(expr.span().start) + problem.offset;
                         self.problems.push(self.map.error(
                             start..start,
-                            format!(
-                                "letter data for `{}`: {}",
-                                template.get_ref(),
-                                problem.message
-                            ),
+                            format!("{what} for `{}`: {}", template.get_ref(), problem.message),
                             problem.hint,
                         ));
-                        return None;
+                        Err(())
                     }
                 },
+            };
+            let (Ok(data), Ok(when)) = (compile(&e.data, "letter data"), compile(&e.when, "condition")) else {
+                return None;
             };
             return ok.then(|| Effect::Letter {
                 template: template.get_ref().clone(),
                 to: to.get_ref().clone(),
                 data,
                 electronic: e.electronic.unwrap_or(false),
+                when,
             });
         }
         if let Some(d) = &e.deadline {

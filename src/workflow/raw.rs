@@ -206,4 +206,7 @@ pub(crate) struct RawEffect {
     /// For letters: the letter is notified electronically by design (the
     /// mail is the notification), not by post with a copy by mail.
     pub electronic: Option<bool>,
+    /// For letters: a CEL condition; the letter is issued only when it
+    /// holds (e.g. an enclosure only for a circular that has one).
+    pub when: Option<S<String>>,
 }

@@ -713,3 +713,20 @@ fn an_entry_without_to_may_start_in_a_final_state() {
     let p = load_text(&format!("{BASE}{leaving}")).unwrap_err();
     assert!(p.iter().any(|d| d.message.contains("final state `approved` has transitions leaving it")), "{p:?}");
 }
+
+/// `electronic` and `when` belong to letter effects.
+#[test]
+fn a_letter_may_be_electronic_and_conditional() {
+    let text = BASE.replacen(
+        "{ letter = \"ack\", to = \"applicant\" }",
+        "{ letter = \"ack\", to = \"applicant\", electronic = true, when = \"data.posts != null\" }",
+        1,
+    );
+    let def = load_text(&text).unwrap();
+    let t = def.transition("start_review").unwrap();
+    assert!(matches!(&t.effects[0], Effect::Letter { electronic: true, when: Some(_), .. }));
+    let p = problem("{ deadline = \"documents\" }", "{ deadline = \"documents\", when = \"true\" }");
+    assert!(p.message.contains("`electronic` and `when` belong to a letter effect"), "{p}");
+    let p = problem("{ letter = \"ack\", to = \"applicant\" }", "{ letter = \"ack\", to = \"applicant\", when = \"nope.x\" }");
+    assert!(p.message.starts_with("condition for `ack`"), "{p}");
+}

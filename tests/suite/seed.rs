@@ -653,6 +653,11 @@ on_both_databases! {
             "Eckpunktepapier zur Umsetzung des Teilhabe- und Integrationsgesetzes",
         ]);
         assert!(!text.contains("Bezirksregierung"), "the circular comes from the Landkreistag:\n{text}");
+        // Anlage 1: a document of its own, issued with the circular.
+        assert_contains(&letters["anlage"], &[
+            "Anlage 1 zum Rundschreiben Nr. 1/12 des Landkreistages Nordrhein-Westfalen vom 19.03.2012",
+            "Bis zum 31. Juli 2013",
+        ]);
     }
 }
 
@@ -674,6 +679,7 @@ fn rundschreiben_172_12() -> Value {
         "kontakt_email": "r.limbach@lkt-nrw.example.org",
         "unterzeichner": "Reiner Limbach",
         "zeichnungsvermerk": "In Vertretung",
+        "anlage": data_file("rundschreiben-172-12.json")["anlage"],
     })
 }
 
