@@ -172,6 +172,39 @@ impl Catalog {
                 Err(mut d) => problems.append(&mut d),
             }
         }
+        // `[links]` name other workflows: they must be here, with the fields named.
+        for (f, def) in current.values() {
+            for link in &def.links {
+                let fields = current.get(&link.workflow).map(|(_, d)| &d.fields);
+                let missing: Vec<&str> = link
+                    .same
+                    .values()
+                    .chain(link.take.values())
+                    .filter(|name| fields.is_some_and(|fs| !fs.contains_key(*name)))
+                    .map(String::as_str)
+                    .collect();
+                let message = match fields {
+                    None => format!(
+                        "link `{}` names workflow `{}`, which is not loaded",
+                        link.name, link.workflow
+                    ),
+                    Some(_) if !missing.is_empty() => format!(
+                        "link `{}`: workflow `{}` declares no field {}",
+                        link.name,
+                        link.workflow,
+                        missing.join(", ")
+                    ),
+                    Some(_) => continue,
+                };
+                problems.push(Diagnostic {
+                    file: f.clone(),
+                    line: 1,
+                    column: 1,
+                    message,
+                    hint: None,
+                });
+            }
+        }
         if !problems.is_empty() {
             return Err(CatalogError::Invalid(problems));
         }

@@ -19,6 +19,7 @@ impl Engine {
     pub async fn open(&self, req: OpenRequest) -> Result<CaseView, CaseError> {
         let def = self.catalog().current(&req.workflow)?;
         let mut req = req;
+        req.data = self.with_links(&def, &Map::new(), req.data).await?;
         def.apply_lookups(&mut req.data)?;
         def.check_open(&req.data, req.parties.keys().map(String::as_str))?;
         self.ensure_published(&def).await?;
@@ -121,13 +122,16 @@ impl Engine {
             self.store().actors_of(case.id, &four_eyes).await?
         };
         let today = self.clock().today();
+        let payload = self
+            .with_links(&def, &case.data, req.payload.clone())
+            .await?;
         let plan = def.plan(&FireInput {
             state: &case.state,
             transition: &req.transition,
             actor: &req.actor.name,
             role: &req.actor.role,
             data: &case.data,
-            payload: &req.payload,
+            payload: &payload,
             prior_actors: &prior_actors,
             today,
             rates: self.rates(),

@@ -36,8 +36,25 @@ pub struct Definition {
     pub deadlines: BTreeMap<String, DeadlineDef>,
     /// Fields that follow from tables in the workflow folder's data files.
     pub lookups: Vec<Lookup>,
+    /// Related cases of other workflows, named by a case field.
+    pub links: Vec<Link>,
     pub states: Vec<State>,
     pub transitions: Vec<Transition>,
+}
+
+/// A case field that names a case of another workflow: the linked case
+/// must exist, be of that workflow and agree on the `same` fields; the
+/// `take` fields are copied from it on every step (the engine does this;
+/// the workflow's guards then compare the two cases' data).
+#[derive(Debug, Clone, Serialize)]
+pub struct Link {
+    pub name: String,
+    pub workflow: String,
+    pub field: String,
+    pub basis: Option<String>,
+    /// Field here → field of the linked case.
+    pub same: BTreeMap<String, String>,
+    pub take: BTreeMap<String, String>,
 }
 
 /// The data files of a workflow folder, by path relative to it
@@ -400,6 +417,13 @@ fn printed_deadlines(
     out
 }
 
+/// A map of names as written, without their places in the file.
+fn unspan(m: BTreeMap<S<String>, S<String>>) -> BTreeMap<String, String> {
+    m.into_iter()
+        .map(|(k, v)| (k.into_inner(), v.into_inner()))
+        .collect()
+}
+
 struct Validator<'a> {
     map: &'a SourceMap<'a>,
     problems: Vec<Diagnostic>,
@@ -535,6 +559,7 @@ impl Validator<'_> {
             &printed,
         );
         let lookups = self.lookups(raw.lookups, &fields, data);
+        let links = self.links(raw.links, &fields);
         self.graph(&raw.states, &states, &transitions);
 
         Definition {
@@ -551,9 +576,37 @@ impl Validator<'_> {
             registers,
             deadlines,
             lookups,
+            links,
             states,
             transitions,
         }
+    }
+
+    /// Checks each `[links.*]`: its fields are declared here (the linked
+    /// workflow's fields are checked by the catalogue, which knows it).
+    fn links(
+        &mut self,
+        raw: BTreeMap<S<String>, super::raw::RawLink>,
+        fields: &BTreeMap<String, Field>,
+    ) -> Vec<Link> {
+        let mut out = Vec::new();
+        for (name, l) in raw {
+            let mut ok = self.resolve(&l.field, fields, "field");
+            for (here, _) in l.same.iter().chain(&l.take) {
+                ok &= self.resolve(here, fields, "field");
+            }
+            if ok {
+                out.push(Link {
+                    name: name.into_inner(),
+                    workflow: l.workflow.into_inner(),
+                    field: l.field.into_inner(),
+                    basis: l.basis,
+                    same: unspan(l.same),
+                    take: unspan(l.take),
+                });
+            }
+        }
+        out
     }
 
     /// Checks each `[lookups.*]`: the file exists and holds the lists, the
@@ -652,19 +705,14 @@ impl Validator<'_> {
                 }
             }
             if ok {
-                let pairs = |m: BTreeMap<S<String>, S<String>>| {
-                    m.into_iter()
-                        .map(|(k, v)| (k.into_inner(), v.into_inner()))
-                        .collect()
-                };
                 out.push(Lookup {
                     name: name.into_inner(),
                     file: l.file.into_inner(),
                     field: l.field.into_inner(),
                     key: l.key.into_inner(),
                     basis: l.basis,
-                    fixed: pairs(l.fixed),
-                    defaults: pairs(l.defaults),
+                    fixed: unspan(l.fixed),
+                    defaults: unspan(l.defaults),
                     entries,
                 });
             }

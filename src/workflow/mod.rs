@@ -13,7 +13,8 @@ mod machine;
 mod raw;
 
 pub use definition::{
-    DataFiles, DeadlineDef, DeadlineKind, Definition, Due, Effect, Field, FieldKind, Lookup, Party,
+    DataFiles, DeadlineDef, DeadlineKind, Definition, Due, Effect, Field, FieldKind, Link, Lookup,
+    Party,
     Register, State, Transition, load, load_with_data,
 };
 pub use diagnostic::Diagnostic;
@@ -87,6 +88,13 @@ pub enum WorkflowError {
         got: String,
         basis: Option<String>,
     },
+    /// A field naming a related case (`[links]`) names none that fits.
+    #[error("Feld `{field}`: {reason}{}", .basis.as_ref().map(|b| format!(" ({b})")).unwrap_or_default())]
+    LinkBroken {
+        field: String,
+        reason: String,
+        basis: Option<String>,
+    },
     /// A guard could not be evaluated (e.g. compared a text with a number).
     #[error("`{transition}`: guard could not be evaluated: {reason}")]
     GuardFault { transition: String, reason: String },
@@ -105,7 +113,8 @@ impl WorkflowError {
             WorkflowError::MissingField { field, .. }
             | WorkflowError::UnknownField { field, .. }
             | WorkflowError::InvalidField { field, .. }
-            | WorkflowError::LookupMismatch { field, .. } => Some(field),
+            | WorkflowError::LookupMismatch { field, .. }
+            | WorkflowError::LinkBroken { field, .. } => Some(field),
             WorkflowError::UnknownParty { party, .. }
             | WorkflowError::MissingParty { party, .. } => Some(party),
             _ => None,
@@ -126,6 +135,7 @@ impl WorkflowError {
             WorkflowError::InvalidField { .. } => "field_type",
             WorkflowError::GuardFailed { .. } => "guard",
             WorkflowError::LookupMismatch { .. } => "lookup",
+            WorkflowError::LinkBroken { .. } => "link",
             WorkflowError::GuardFault { .. } => "guard_fault",
             WorkflowError::UnknownParty { .. } => "unknown_party",
             WorkflowError::MissingParty { .. } => "required_party",

@@ -31,6 +31,8 @@ pub(crate) struct RawWorkflow {
     #[serde(default)]
     pub lookups: BTreeMap<S<String>, RawLookup>,
     #[serde(default)]
+    pub links: BTreeMap<S<String>, RawLink>,
+    #[serde(default)]
     pub states: Vec<S<RawState>>,
     #[serde(default)]
     pub transitions: Vec<S<RawTransition>>,
@@ -88,6 +90,26 @@ pub(crate) struct RawLookup {
     /// Case field = entry key: taken from the entry only where empty.
     #[serde(default)]
     pub defaults: BTreeMap<S<String>, S<String>>,
+}
+
+/// A case field holding the file number of a related case of another
+/// workflow, e.g. the RAA transition case of the same municipality.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLink {
+    /// The workflow of the linked case.
+    pub workflow: S<String>,
+    /// The case field holding the linked case's file number.
+    pub field: S<String>,
+    /// Why the cases are linked (printed in refusals).
+    #[serde(default)]
+    pub basis: Option<String>,
+    /// Field here = field there: must be equal (taken from there when empty).
+    #[serde(default)]
+    pub same: BTreeMap<S<String>, S<String>>,
+    /// Field here = field there: taken from the linked case on every step.
+    #[serde(default)]
+    pub take: BTreeMap<S<String>, S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

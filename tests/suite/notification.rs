@@ -4,7 +4,9 @@
 //! fiction runs from (§ 41 Abs. 2 VwVfG NRW), the Empfangsbekenntnis, and
 //! the channel of notification recorded for each letter.
 
-use amtspost::case::{CaseError, CaseView};
+use std::collections::BTreeMap;
+
+use amtspost::case::{Actor, CaseError, CaseView, OpenRequest};
 use amtspost::workflow::WorkflowError;
 use serde_json::{Map, Value, json};
 
@@ -21,6 +23,22 @@ async fn try_open(
     applicant: &Value,
 ) -> Result<CaseView, CaseError> {
     try_open_ki(app, data, party_of(applicant)).await
+}
+
+/// Opens the RAA transition case of a municipality.
+async fn raa_case(app: &TestApp, name: &str) -> String {
+    let parties = BTreeMap::from([("kommune".to_string(), party_of(&kommune(name)))]);
+    let case = app
+        .engine
+        .open(OpenRequest {
+            workflow: "raa-umwandlung".into(),
+            data: serde_json::from_value(json!({"kommune": name})).unwrap(),
+            parties,
+            actor: Actor::new("meier", "clerk"),
+        })
+        .await
+        .unwrap();
+    case.file_number.to_string()
 }
 
 /// Fires a step the test expects to succeed.
@@ -236,5 +254,66 @@ on_both_databases! {
                 "{}", e.payload["template"]
             );
         }
+    }
+
+    async fn a_ki_case_of_a_municipality_with_an_raa_cannot_overlap_its_old_form_funding(db) {
+        let app = TestApp::with_workflows(&db, &shipped()).await;
+        app.clock.set(at("2012-08-01T08:00:00Z"));
+        let raa = raa_case(&app, "Kreis Unna").await;
+        assert!(refusal(&app, &raa, "umwandlung_einleiten", json!({"raa_foerderung_bis": "2013-08-31"})).await
+            .starts_with("Die Förderung der RAA in bisheriger Form ist längstens bis zum 31.07.2013 möglich"));
+        step(&app, &raa, "umwandlung_einleiten", "clerk", json!({"raa_foerderung_bis": "2013-07-31"})).await;
+
+        // The RAA flag comes from kommunen.json; without the link the proposal is refused.
+        app.clock.set(at("2012-10-01T08:00:00Z"));
+        let mut data = antrag_kreis_unna();
+        data.remove("raa_vorhanden");
+        let case = open_ki(&app, data, party_of(&kommune("Kreis Unna"))).await;
+        assert_eq!(case.data["raa_vorhanden"], true);
+        let n = case.file_number.to_string();
+        step(&app, &n, "eingang_bestaetigen", "clerk", json!({})).await;
+        assert!(refusal(&app, &n, "bewilligung_vorschlagen", vorschlag()).await
+            .starts_with("Kommune mit RAA: das Aktenzeichen des Falls der RAA-Umwandlung angeben"));
+
+        // Linked: the end of old-form funding comes from the RAA case, and KI
+        // funding from 01.01.2013 would overlap it.
+        let mut proposal = vorschlag();
+        proposal["raa_aktenzeichen"] = json!(raa);
+        assert!(refusal(&app, &n, "bewilligung_vorschlagen", proposal.clone()).await
+            .starts_with("Der Bewilligungszeitraum darf erst nach dem Ende der Förderung der RAA in bisheriger Form beginnen"));
+
+        // A missing case, another municipality's case, or another end typed in: refused.
+        let hagen = raa_case(&app, "Stadt Hagen").await;
+        for (field, value, needle) in [
+            ("raa_aktenzeichen", json!("RAA-2012-0099"), "es gibt keinen Fall „RAA-2012-0099“"),
+            ("raa_aktenzeichen", json!(hagen), "gehört zu \"Stadt Hagen\""),
+            ("raa_aktenzeichen", json!(n), "des Verfahrens `raa-umwandlung`"),
+            ("raa_foerderung_bis", json!("2012-12-31"), "nicht frei einzugeben"),
+        ] {
+            let mut p = proposal.clone();
+            p[field] = value;
+            match app.engine.fire(app.fire(&n, "bewilligung_vorschlagen", "meier", "clerk", p)).await {
+                Err(CaseError::Refused(e @ WorkflowError::LinkBroken { .. })) => {
+                    assert!(e.to_string().contains(needle), "{e}");
+                    assert!(e.to_string().contains("keine Doppelförderung"), "{e}");
+                }
+                other => panic!("{field}: expected a broken link, got {other:?}"),
+            }
+        }
+
+        // KI funding from 01.08.2013 follows the old form: accepted.
+        proposal["bewilligungszeitraum_von"] = json!("2013-08-01");
+        let v = step(&app, &n, "bewilligung_vorschlagen", "clerk", proposal).await;
+        assert_eq!(v.data["raa_foerderung_bis"], "2013-07-31");
+        assert_eq!(v.state, "bewilligung_vorgeschlagen");
+
+        // The RAA case is closed with the KI case of the same municipality.
+        app.clock.set(at("2013-07-15T08:00:00Z"));
+        let closed = app.engine
+            .fire(app.fire(&raa, "umwandlung_abschliessen", "kreis", "kommune", json!({"umwandlung_datum": "2013-07-15"})))
+            .await;
+        assert!(matches!(closed, Err(CaseError::Refused(WorkflowError::MissingField { ref field, .. })) if field == "ki_aktenzeichen"), "{closed:?}");
+        let v = step(&app, &raa, "umwandlung_abschliessen", "clerk", json!({"umwandlung_datum": "2013-07-15", "ki_aktenzeichen": n})).await;
+        assert_eq!(v.state, "umgewandelt");
     }
 }

@@ -56,7 +56,9 @@ pub(crate) fn antrag_kreis_unna() -> Map<String, Value> {
         "kommune": k["name"],
         "kommune_art": k["art"],
         "kommune_genitiv": k["genitiv"],
-        "raa_vorhanden": k["raa"],
+        // Kreis Unna has an RAA (kommunen.json); the link of its KI case to
+        // the RAA transition case has its own test (notification.rs).
+        "raa_vorhanden": false,
         "antrag_datum": "2012-09-26",
         "antrag_eingang": "2012-09-28",
         "antrag_anlagen": ["Antragsvordruck mit Stellenplan", "Integrationskonzept des Kreises Unna"],
