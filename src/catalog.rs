@@ -290,19 +290,21 @@ impl Catalog {
                 id: format!("{id} version {version}"),
                 known: self.current.keys().cloned().collect(),
             })?;
-        let def =
-            workflow::load_with_data(Path::new(&row.path), &row.source, &self.templates, &self.data)
-                .map_err(|d| {
-                CatalogError::Stale {
-                    id: id.into(),
-                    version,
-                    problems: d
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("\n"),
-                }
-            })?;
+        let def = workflow::load_with_data(
+            Path::new(&row.path),
+            &row.source,
+            &self.templates,
+            &self.data,
+        )
+        .map_err(|d| CatalogError::Stale {
+            id: id.into(),
+            version,
+            problems: d
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        })?;
         let def = Arc::new(def);
         self.versions
             .write()

@@ -306,7 +306,12 @@ impl Engine {
     }
 
     /// The variables an effect's expressions see, as the effects so far left them.
-    fn vars(&self, cx: &EffectContext<'_>, state: &EffectState, party: Value) -> Map<String, Value> {
+    fn vars(
+        &self,
+        cx: &EffectContext<'_>,
+        state: &EffectState,
+        party: Value,
+    ) -> Map<String, Value> {
         cx.def.expression_vars(
             &state.data,
             &cx.case.file_number,
@@ -381,7 +386,11 @@ impl Engine {
         })?;
         let mut data = self.default_letter_data(&party, &cx.case.file_number, &cx.def.title);
         if let Some(expr) = expr {
-            let vars = self.vars(cx, state, serde_json::to_value(&party).expect("party serialises"));
+            let vars = self.vars(
+                cx,
+                state,
+                serde_json::to_value(&party).expect("party serialises"),
+            );
             let extra = expr.eval(&vars).map_err(|f| {
                 CaseError::Internal(Fault::LetterData {
                     template: template.into(),

@@ -170,7 +170,11 @@ impl Engine {
                 "Das Schreiben ist gegen Empfangsbekenntnis zugestellt. Maßgeblich ist das Datum, das der Empfänger auf dem Empfangsbekenntnis angegeben hat: der {}. Die Frist läuft von diesem Tag an; die Bekanntgabefiktion des § 41 Abs. 2 VwVfG NRW gilt hier nicht.",
                 de(eb)
             );
-            (eb, false, Some(("Zustellung gegen Empfangsbekenntnis (§ 5 LZG NRW)", text)))
+            (
+                eb,
+                false,
+                Some(("Zustellung gegen Empfangsbekenntnis (§ 5 LZG NRW)", text)),
+            )
         } else if d.posted.is_some() {
             let Some(posted) = day(&d.posted) else {
                 return Ok(None);
@@ -187,7 +191,11 @@ impl Engine {
                     de(posted)
                 )
             };
-            (posted, d.by_post, Some(("Ab-Vermerk (Tag der Aufgabe zur Post)", text)))
+            (
+                posted,
+                d.by_post,
+                Some(("Ab-Vermerk (Tag der Aufgabe zur Post)", text)),
+            )
         } else {
             (today, d.by_post, None)
         };

@@ -623,7 +623,11 @@ impl Validator<'_> {
                 let known: Vec<&str> = data.keys().map(String::as_str).collect();
                 self.err(
                     &l.file,
-                    format!("lookup `{}`: no data file `{}`", name.get_ref(), l.file.get_ref()),
+                    format!(
+                        "lookup `{}`: no data file `{}`",
+                        name.get_ref(),
+                        l.file.get_ref()
+                    ),
                     Some(if known.is_empty() {
                         "the workflow folder has no data files (data/*.json)".into()
                     } else {
@@ -673,10 +677,14 @@ impl Validator<'_> {
                         break;
                     };
                     for (target, source) in l.fixed.iter().chain(&l.defaults) {
-                        let value = entry.get(source.get_ref()).unwrap_or(&serde_json::Value::Null);
+                        let value = entry
+                            .get(source.get_ref())
+                            .unwrap_or(&serde_json::Value::Null);
                         let fixed = l.fixed.contains_key(target);
                         let problem = match fields.get(target.get_ref()) {
-                            Some(_) if fixed && value.is_null() => Some("it has no value".to_string()),
+                            Some(_) if fixed && value.is_null() => {
+                                Some("it has no value".to_string())
+                            }
                             Some(f) => f.kind.check(value).err(),
                             None => None,
                         };
@@ -907,7 +915,11 @@ impl Validator<'_> {
             e.set.is_some(),
         ];
         if (e.electronic.is_some() || e.when.is_some()) && e.letter.is_none() {
-            self.err(at, "`electronic` and `when` belong to a letter effect", None);
+            self.err(
+                at,
+                "`electronic` and `when` belong to a letter effect",
+                None,
+            );
             return None;
         }
         if kinds.iter().filter(|k| **k).count() != 1 {
@@ -956,7 +968,10 @@ impl Validator<'_> {
                     }
                 },
             };
-            let (Ok(data), Ok(when)) = (compile(&e.data, "letter data"), compile(&e.when, "condition")) else {
+            let (Ok(data), Ok(when)) = (
+                compile(&e.data, "letter data"),
+                compile(&e.when, "condition"),
+            ) else {
                 return None;
             };
             return ok.then(|| Effect::Letter {
@@ -1043,7 +1058,11 @@ impl Validator<'_> {
                 {
                     self.err(
                         day,
-                        format!("deadline `{}`: `{}` must be a date field", name.get_ref(), day.get_ref()),
+                        format!(
+                            "deadline `{}`: `{}` must be a date field",
+                            name.get_ref(),
+                            day.get_ref()
+                        ),
                         None,
                     );
                 }
@@ -1051,7 +1070,10 @@ impl Validator<'_> {
             if d.acknowledged.is_some() && matches!(d.date, Some(_)) {
                 self.err(
                     &name,
-                    format!("deadline `{}`: a fixed date does not run from an acknowledgement", name.get_ref()),
+                    format!(
+                        "deadline `{}`: a fixed date does not run from an acknowledgement",
+                        name.get_ref()
+                    ),
                     None,
                 );
             }

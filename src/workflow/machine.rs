@@ -78,7 +78,8 @@ impl Definition {
                         data.insert(target.clone(), value);
                     }
                     Some(given) if l.fixed.contains_key(target) && *given != value => {
-                        let text = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
+                        let text =
+                            |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
                         return Err(WorkflowError::LookupMismatch {
                             field: target.clone(),
                             key: text(&data[&l.field]),

@@ -14,8 +14,7 @@ mod raw;
 
 pub use definition::{
     DataFiles, DeadlineDef, DeadlineKind, Definition, Due, Effect, Field, FieldKind, Link, Lookup,
-    Party,
-    Register, State, Transition, load, load_with_data,
+    Party, Register, State, Transition, load, load_with_data,
 };
 pub use diagnostic::Diagnostic;
 pub use graph::{GraphFormat, render_graph};

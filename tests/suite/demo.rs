@@ -225,11 +225,19 @@ async fn the_demo_notices_name_the_court_of_the_seat_and_the_texts_of_2012() {
     for path in std::fs::read_dir(&s.mail_dir).unwrap() {
         let raw = std::fs::read(path.unwrap().path()).unwrap();
         let mail = crate::support::smtp::Received::parse(raw, String::new(), Vec::new());
-        if !mail.attachments.iter().any(|(name, _)| name.starts_with("zuwendungsbescheid-")) {
+        if !mail
+            .attachments
+            .iter()
+            .any(|(name, _)| name.starts_with("zuwendungsbescheid-"))
+        {
             continue;
         }
         notices += 1;
-        assert!(mail.subject.starts_with("Vorab zur Information: "), "{}", mail.subject);
+        assert!(
+            mail.subject.starts_with("Vorab zur Information: "),
+            "{}",
+            mail.subject
+        );
         let body = mail.text.split_whitespace().collect::<Vec<_>>().join(" ");
         assert!(body.contains("vorab zur Information"), "{body}");
         assert!(body.contains("keine Bekanntgabe des Schreibens"), "{body}");

@@ -43,7 +43,11 @@ async fn raa_case(app: &TestApp, name: &str) -> String {
 
 /// Fires a step the test expects to succeed.
 async fn step(app: &TestApp, n: &str, transition: &str, role: &str, payload: Value) -> CaseView {
-    let who = if role == "approver" { "schulte" } else { "meier" };
+    let who = if role == "approver" {
+        "schulte"
+    } else {
+        "meier"
+    };
     app.engine
         .fire(app.fire(n, transition, who, role, payload))
         .await
@@ -82,7 +86,14 @@ async fn granted(app: &TestApp, extra: Value) -> String {
     }
     step(app, &n, "bewilligung_vorschlagen", "clerk", proposal).await;
     app.clock.set(at("2012-11-14T08:00:00Z"));
-    let v = step(app, &n, "bewilligen", "approver", json!({"zeichnung_name": "Dr. Schulte"})).await;
+    let v = step(
+        app,
+        &n,
+        "bewilligen",
+        "approver",
+        json!({"zeichnung_name": "Dr. Schulte"}),
+    )
+    .await;
     assert_eq!(v.state, "bewilligt");
     n
 }

@@ -98,7 +98,11 @@ pub(crate) fn vorschlag() -> Value {
     })
 }
 
-pub(crate) async fn open_ki(app: &TestApp, data: Map<String, Value>, applicant: PartyRef) -> CaseView {
+pub(crate) async fn open_ki(
+    app: &TestApp,
+    data: Map<String, Value>,
+    applicant: PartyRef,
+) -> CaseView {
     try_open_ki(app, data, applicant).await.unwrap()
 }
 
@@ -140,7 +144,11 @@ fn guard_message(result: Result<CaseView, CaseError>) -> String {
 
 /// The text of every letter on a case by template, kept as PDF under
 /// `$AMTSPOST_KEEP_PDF` when that is set.
-pub(crate) async fn letters(app: &TestApp, db: &TestDb, file_number: &str) -> BTreeMap<String, String> {
+pub(crate) async fn letters(
+    app: &TestApp,
+    db: &TestDb,
+    file_number: &str,
+) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for doc in app.engine.case_documents(file_number).await.unwrap() {
         let pdf = app.app.documents().bytes(&doc.sha256).await.unwrap();
