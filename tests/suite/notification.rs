@@ -328,3 +328,41 @@ on_both_databases! {
         assert_eq!(v.state, "umgewandelt");
     }
 }
+
+/// A letter notified electronically by design (`electronic = true`): its
+/// mail is the notification, not a copy "vorab zur Information", and the
+/// journal records the channel.
+#[tokio::test]
+async fn a_letter_notified_electronically_says_so_in_its_mail_and_its_journal() {
+    let db = crate::support::TestDb::sqlite().await;
+    let dir = db.dir.path().join("workflows");
+    std::fs::create_dir_all(&dir).unwrap();
+    let fixture = crate::support::fixtures().join("workflows/antrag.toml");
+    let text = std::fs::read_to_string(fixture).unwrap().replacen(
+        "{ letter = \"eingangsbestaetigung\", to = \"applicant\", data",
+        "{ letter = \"eingangsbestaetigung\", to = \"applicant\", electronic = true, data",
+        1,
+    );
+    std::fs::write(dir.join("antrag.toml"), text).unwrap();
+    let app = TestApp::with_workflows(&db, &dir).await;
+    let n = app.open_antrag("Stadt Musterhausen").await.file_number;
+    step(&app, &n, "pruefen", "clerk", json!({})).await;
+
+    let mail = app.app.courier().list(false, 10).await.unwrap();
+    let letter = mail
+        .iter()
+        .find(|m| m.kind == "letter")
+        .expect("the letter's mail");
+    assert!(!letter.subject.contains("Vorab"), "{}", letter.subject);
+    assert!(
+        !letter.body.contains("keine Bekanntgabe"),
+        "{}",
+        letter.body
+    );
+    let history = app.engine.history(&n).await.unwrap();
+    let issued = history.iter().find(|e| e.kind == "letter_issued").unwrap();
+    assert_eq!(
+        issued.payload["channel"],
+        json!({"notification": "elektronisch", "mail": "Bekanntgabe"})
+    );
+}
