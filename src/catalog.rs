@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use crate::store::{Store, StoreError};
-use crate::workflow::{self, Definition, Diagnostic};
+use crate::workflow::{self, DataFiles, Definition, Diagnostic};
 
 /// Why workflows could not be loaded or published.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +45,30 @@ pub struct Catalog {
     /// Every version seen, including those only in the database.
     versions: RwLock<HashMap<(String, i64), Arc<Definition>>>,
     templates: BTreeSet<String>,
+    /// The data files `[lookups]` read (`data/*.json` of the workflow folder).
+    data: DataFiles,
+}
+
+/// The `data/*.json` files of a workflow folder, by path relative to it.
+fn data_files(dir: &Path) -> Result<DataFiles, CatalogError> {
+    let data = dir.join("data");
+    let mut out = DataFiles::new();
+    if !data.is_dir() {
+        return Ok(out);
+    }
+    let read = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| CatalogError::Read { path, source }
+    };
+    for entry in std::fs::read_dir(&data).map_err(read(&data))? {
+        let path = entry.map_err(read(&data))?.path();
+        if path.extension().is_some_and(|x| x == "json") {
+            let text = std::fs::read_to_string(&path).map_err(read(&path))?;
+            let name = path.file_name().expect("a file").to_string_lossy();
+            out.insert(format!("data/{name}"), text);
+        }
+    }
+    Ok(out)
 }
 
 impl Catalog {
@@ -52,7 +76,14 @@ impl Catalog {
     /// folders); collects the problems of all files before failing.
     pub fn load(paths: &[PathBuf], templates: BTreeSet<String>) -> Result<Catalog, CatalogError> {
         let mut files = Vec::new();
+        let mut data = DataFiles::new();
         for p in paths {
+            let folder = if p.is_dir() {
+                p.as_path()
+            } else {
+                p.parent().unwrap_or(Path::new("."))
+            };
+            data.extend(data_files(folder)?);
             if p.is_dir() {
                 let entries = std::fs::read_dir(p).map_err(|source| CatalogError::Read {
                     path: p.clone(),
@@ -76,7 +107,7 @@ impl Catalog {
             })?;
             sources.push((f, text));
         }
-        Self::from_sources(sources, templates)
+        Self::from_sources_with_data(sources, templates, data)
     }
 
     /// The workflows built into the binary, for a folder without `workflows/`.
@@ -90,7 +121,17 @@ impl Catalog {
             })
             .collect();
         sources.sort();
-        Self::from_sources(sources, templates)
+        let data = crate::assets::WORKFLOWS
+            .get_dir("data")
+            .into_iter()
+            .flat_map(|d| d.files())
+            .filter(|f| f.path().extension().is_some_and(|x| x == "json"))
+            .filter_map(|f| {
+                let name = f.path().file_name()?.to_string_lossy().into_owned();
+                Some((format!("data/{name}"), f.contents_utf8()?.to_string()))
+            })
+            .collect();
+        Self::from_sources_with_data(sources, templates, data)
     }
 
     /// Validates workflow texts, collecting the problems of all of them.
@@ -98,10 +139,19 @@ impl Catalog {
         sources: Vec<(PathBuf, String)>,
         templates: BTreeSet<String>,
     ) -> Result<Catalog, CatalogError> {
+        Self::from_sources_with_data(sources, templates, DataFiles::new())
+    }
+
+    /// [`Catalog::from_sources`] with the data files `[lookups]` read.
+    pub fn from_sources_with_data(
+        sources: Vec<(PathBuf, String)>,
+        templates: BTreeSet<String>,
+        data: DataFiles,
+    ) -> Result<Catalog, CatalogError> {
         let mut problems = Vec::new();
         let mut current: BTreeMap<String, (PathBuf, Arc<Definition>)> = BTreeMap::new();
         for (f, text) in sources {
-            match workflow::load(&f, &text, &templates) {
+            match workflow::load_with_data(&f, &text, &templates, &data) {
                 Ok(def) => {
                     if let Some((other, _)) = current.get(&def.id) {
                         problems.push(Diagnostic {
@@ -122,6 +172,39 @@ impl Catalog {
                 Err(mut d) => problems.append(&mut d),
             }
         }
+        // `[links]` name other workflows: they must be here, with the fields named.
+        for (f, def) in current.values() {
+            for link in &def.links {
+                let fields = current.get(&link.workflow).map(|(_, d)| &d.fields);
+                let missing: Vec<&str> = link
+                    .same
+                    .values()
+                    .chain(link.take.values())
+                    .filter(|name| fields.is_some_and(|fs| !fs.contains_key(*name)))
+                    .map(String::as_str)
+                    .collect();
+                let message = match fields {
+                    None => format!(
+                        "link `{}` names workflow `{}`, which is not loaded",
+                        link.name, link.workflow
+                    ),
+                    Some(_) if !missing.is_empty() => format!(
+                        "link `{}`: workflow `{}` declares no field {}",
+                        link.name,
+                        link.workflow,
+                        missing.join(", ")
+                    ),
+                    Some(_) => continue,
+                };
+                problems.push(Diagnostic {
+                    file: f.clone(),
+                    line: 1,
+                    column: 1,
+                    message,
+                    hint: None,
+                });
+            }
+        }
         if !problems.is_empty() {
             return Err(CatalogError::Invalid(problems));
         }
@@ -132,6 +215,7 @@ impl Catalog {
             current,
             versions: RwLock::new(HashMap::new()),
             templates,
+            data,
         })
     }
 
@@ -217,18 +301,21 @@ impl Catalog {
                 .insert(key, def.clone());
             return Ok(def);
         }
-        let def =
-            workflow::load(Path::new(&row.path), &row.source, &self.templates).map_err(|d| {
-                CatalogError::Stale {
-                    id: id.into(),
-                    version,
-                    problems: d
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("\n"),
-                }
-            })?;
+        let def = workflow::load_with_data(
+            Path::new(&row.path),
+            &row.source,
+            &self.templates,
+            &self.data,
+        )
+        .map_err(|d| CatalogError::Stale {
+            id: id.into(),
+            version,
+            problems: d
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        })?;
         let def = Arc::new(def);
         self.versions
             .write()

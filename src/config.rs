@@ -229,7 +229,10 @@ pub struct Office {
     pub bank: String,
     pub iban: String,
     pub bic: String,
-    /// Court for suits against notices (Rechtsbehelfsbelehrung).
+    /// A default court for letters of workflows that name none. The court
+    /// for suits against a notice is that of the recipient's seat (§ 52
+    /// Nr. 3 Satz 2 VwGO); ki-foerderantrag takes it from
+    /// `workflows/data/kommunen.json` and never uses this value.
     pub court: String,
 }
 

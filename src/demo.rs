@@ -614,7 +614,8 @@ impl Demo {
                     "umwandlung_einleiten",
                     &self.person("sachbearbeitung"),
                     "clerk",
-                    json!({}),
+                    // Old-form funding ends before KI funding starts.
+                    json!({"raa_foerderung_bis": self.scenario["raa_umwandlung"]["foerderung_alter_form_bis"]}),
                 )
                 .await?;
                 self.note(day, &n, "RAA transition opened; deadline 31.07.2013");
@@ -623,13 +624,20 @@ impl Demo {
             }
             Step::RaaDone(name, done) => {
                 let n = self.raa_cases.get(name).cloned().unwrap_or_default();
+                // The KI case of the same municipality.
+                let ki = self.scenario["antraege"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .position(|a| a["kommune"] == name.as_str())
+                    .and_then(|i| self.ki_cases.get(&i).cloned());
                 self.fire(
                     day,
                     &n,
                     "umwandlung_abschliessen",
                     &self.person("kommune"),
                     "kommune",
-                    json!({"umwandlung_datum": done.to_string()}),
+                    json!({"umwandlung_datum": done.to_string(), "ki_aktenzeichen": ki}),
                 )
                 .await?;
                 self.note(day, &n, "RAA integrated into the KI");
@@ -721,11 +729,10 @@ impl Demo {
             "StädteRegion" => "Städteregionstag",
             _ => "Rat",
         };
+        // Kind, genitive, RAA flag and court the engine takes from
+        // kommunen.json ([lookups.kommune] of the workflow).
         let mut a = json!({
             "kommune": k["name"],
-            "kommune_art": art,
-            "kommune_genitiv": k["genitiv"],
-            "raa_vorhanden": k["raa"],
             "antrag_datum": (received - chrono::Duration::days(2)).to_string(),
             "antrag_eingang": received.to_string(),
             "antrag_anlagen": ["Antragsvordruck mit Stellenplan", "Integrationskonzept"],
@@ -746,7 +753,7 @@ impl Demo {
             "kooperationspartner": ["untere Schulaufsicht", "Schulverwaltung", "Jugendhilfe", "Wohlfahrtsverbände",
                 if art == "kreisfreie Stadt" { "Integrationsrat" } else { "Integrationsausschuss" }],
         });
-        // Further application data (demo.json) and the court of the applicant's seat (kommunen.json).
+        // Further application data (demo.json).
         for (key, value) in self.scenario["antragsdaten"]
             .as_object()
             .into_iter()
@@ -754,7 +761,6 @@ impl Demo {
         {
             a[key] = value.clone();
         }
-        a["verwaltungsgericht"] = k["verwaltungsgericht"].clone();
         match profile {
             // Documents missing until the Nachforderung is answered.
             "nachforderung" | "keine_antwort" => {
@@ -785,7 +791,11 @@ impl Demo {
         });
         match step {
             KiStep::Open => {
-                let data = self.application(&k, day, &profile);
+                let mut data = self.application(&k, day, &profile);
+                // A municipality with an RAA names its transition case.
+                if let Some(raa) = self.raa_cases.get(&name) {
+                    data["raa_aktenzeichen"] = json!(raa);
+                }
                 let n = self
                     .open(
                         day,

@@ -18,6 +18,9 @@ impl Engine {
     /// Opens a case on the current version of a workflow.
     pub async fn open(&self, req: OpenRequest) -> Result<CaseView, CaseError> {
         let def = self.catalog().current(&req.workflow)?;
+        let mut req = req;
+        req.data = self.with_links(&def, &Map::new(), req.data).await?;
+        def.apply_lookups(&mut req.data)?;
         def.check_open(&req.data, req.parties.keys().map(String::as_str))?;
         self.ensure_published(&def).await?;
         let now = self.clock().now();
@@ -370,13 +373,17 @@ impl Engine {
         } else {
             self.store().actors_of(case.id, &four_eyes).await?
         };
+        // Linked cases' fields (e.g. an RAA case's end of funding) join the payload.
+        let payload = self
+            .with_links(def, &case.data, req.payload.clone())
+            .await?;
         Ok(def.plan(&FireInput {
             state: &case.state,
             transition: &req.transition,
             actor: &req.actor.name,
             role: &req.actor.role,
             data: &case.data,
-            payload: &req.payload,
+            payload: &payload,
             prior_actors: &prior_actors,
             today,
             rates: self.rates(),
@@ -411,7 +418,8 @@ impl Engine {
     /// Sends a case's latest letter from `template` to each recipient of a
     /// distribution list, one mail each (Message-ID per case and recipient,
     /// so a repeated distribution sends nothing twice), journaled with the
-    /// list, in one transaction.
+    /// list, in one transaction. The documents issued with that letter (in
+    /// the same transition: its enclosures, e.g. Anlage 1) go with it.
     pub async fn distribute(
         &self,
         file_number: &str,
@@ -422,11 +430,9 @@ impl Engine {
         actor: &Actor,
     ) -> Result<usize, CaseError> {
         let case = self.load(file_number).await?;
-        let doc = self
-            .store()
-            .documents(Some(case.id))
-            .await?
-            .into_iter()
+        let all = self.store().documents(Some(case.id)).await?;
+        let doc = all
+            .iter()
             .rev()
             .find(|d| d.template == template)
             .ok_or_else(|| {
@@ -435,7 +441,21 @@ impl Engine {
                     format!("case {file_number} has no `{template}` letter to distribute"),
                 )
             })?;
-        let filename = format!("{}-{}.pdf", template, safe_name(&case.file_number));
+        let with_it: Vec<_> = std::iter::once(doc)
+            .chain(
+                all.iter()
+                    .filter(|d| d.id != doc.id && d.created_at == doc.created_at),
+            )
+            .collect();
+        let attachments: Vec<AttachmentRef> = with_it
+            .iter()
+            .map(|d| {
+                AttachmentRef::pdf(
+                    format!("{}-{}.pdf", d.template, safe_name(&case.file_number)),
+                    &d.sha256,
+                )
+            })
+            .collect();
         let now = self.clock().now();
         let at = journal::timestamp(now);
         let mut tx = self.store().begin().await?;
@@ -460,7 +480,7 @@ impl Engine {
                 to: email.as_str(),
                 subject,
                 body,
-                attachments: vec![AttachmentRef::pdf(&filename, &doc.sha256)],
+                attachments: attachments.clone(),
             };
             if self.queue_mail(&mut tx, mail, &at).await? {
                 sent_to.push(json!({"name": r.name, "email": email}));
@@ -471,7 +491,12 @@ impl Engine {
             let events = vec![event(
                 actor,
                 EventKind::MailQueued,
-                json!({"distribution": template, "document": doc.sha256, "recipients": sent_to}),
+                json!({
+                    "distribution": template,
+                    "document": doc.sha256,
+                    "enclosures": with_it[1..].iter().map(|d| &d.sha256).collect::<Vec<_>>(),
+                    "recipients": sent_to,
+                }),
             )];
             append(&mut tx, &case, events, now).await?;
         }

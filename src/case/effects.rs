@@ -64,6 +64,10 @@ pub(super) enum Step {
     Meet {
         name: String,
     },
+    /// Nothing to do now: a deadline that runs from a posting day
+    /// (Ab-Vermerk) or an Empfangsbekenntnis not recorded yet (it starts
+    /// once one is entered), or a letter whose `when` does not hold.
+    Waiting,
     Letter(LetterJob),
 }
 
@@ -75,6 +79,21 @@ pub(super) struct LetterJob {
     pub party: PartyRef,
     pub data: Value,
     pub reference: Option<String>,
+    /// Notified electronically by design (the mail is the notification).
+    pub electronic: bool,
+}
+
+impl LetterJob {
+    /// How the letter is notified and what its mail is, for the journal:
+    /// by post with the mail only "vorab zur Information", or electronically.
+    fn channel(&self) -> Value {
+        let mail = self.party.email.is_some();
+        if self.electronic {
+            json!({"notification": "elektronisch", "mail": if mail { "Bekanntgabe" } else { "keine" }})
+        } else {
+            json!({"notification": "Post", "mail": if mail { "vorab zur Information" } else { "keine" }})
+        }
+    }
 }
 
 /// The journal event of a step that writes nothing but the journal: a
@@ -134,8 +153,11 @@ impl Engine {
                 }
             }
             Effect::SetDeadline { deadline } => {
-                let (due, explanation) =
-                    self.compute_deadline(&cx.def.deadlines[deadline], cx.today)?;
+                let Some((due, explanation)) =
+                    self.compute_deadline(&cx.def.deadlines[deadline], cx.today, &state.data)?
+                else {
+                    return Ok(Step::Waiting);
+                };
                 state
                     .deadlines
                     .insert(deadline.clone(), Value::String(due.to_string()));
@@ -152,7 +174,18 @@ impl Engine {
                 template,
                 to,
                 data: expr,
-            } => Step::Letter(self.letter_job(cx, state, template, to, expr.as_ref())?),
+                electronic,
+                when,
+            } => {
+                if let Some(when) = when
+                    && !self.holds(cx, state, template, when)?
+                {
+                    return Ok(Step::Waiting);
+                }
+                let mut job = self.letter_job(cx, state, template, to, expr.as_ref())?;
+                job.electronic = *electronic;
+                Step::Letter(job)
+            }
         })
     }
 
@@ -170,6 +203,7 @@ impl Engine {
             Step::Number { .. } | Step::Set { .. } => {
                 return Ok(pure_event(cx, &step));
             }
+            Step::Waiting => return Ok(None),
             Step::Deadline {
                 name,
                 due,
@@ -238,6 +272,7 @@ impl Engine {
                         "sha256": row.sha256,
                         "pages": row.pages,
                         "recipient": job.to,
+                        "channel": job.channel(),
                     }),
                 )
             }
@@ -270,6 +305,44 @@ impl Engine {
         .map_err(CaseError::from)
     }
 
+    /// The variables an effect's expressions see, as the effects so far left them.
+    fn vars(
+        &self,
+        cx: &EffectContext<'_>,
+        state: &EffectState,
+        party: Value,
+    ) -> Map<String, Value> {
+        cx.def.expression_vars(
+            &state.data,
+            &cx.case.file_number,
+            cx.today,
+            party,
+            &state.deadlines,
+            self.rates(),
+        )
+    }
+
+    /// Whether a letter's `when` condition holds.
+    fn holds(
+        &self,
+        cx: &EffectContext<'_>,
+        state: &EffectState,
+        template: &str,
+        when: &DataExpr,
+    ) -> Result<bool, CaseError> {
+        let vars = self.vars(cx, state, Value::Null);
+        let fault = |reason: String| {
+            CaseError::Internal(Fault::LetterData {
+                template: template.into(),
+                reason: format!("its condition `when`: {reason}"),
+            })
+        };
+        match when.eval_any(&vars).map_err(|f| fault(f.0))? {
+            Value::Bool(b) => Ok(b),
+            other => Err(fault(format!("gave {other}, not true or false"))),
+        }
+    }
+
     /// Evaluates a `set` effect and checks the result against the field's type.
     fn compute_field(
         &self,
@@ -278,14 +351,7 @@ impl Engine {
         field: &str,
         value: &DataExpr,
     ) -> Result<Value, CaseError> {
-        let vars = cx.def.expression_vars(
-            &state.data,
-            &cx.case.file_number,
-            cx.today,
-            Value::Null,
-            &state.deadlines,
-            self.rates(),
-        );
+        let vars = self.vars(cx, state, Value::Null);
         let fault = |reason: String| {
             CaseError::Internal(Fault::Expression {
                 field: field.to_string(),
@@ -320,13 +386,10 @@ impl Engine {
         })?;
         let mut data = self.default_letter_data(&party, &cx.case.file_number, &cx.def.title);
         if let Some(expr) = expr {
-            let vars = cx.def.expression_vars(
-                &state.data,
-                &cx.case.file_number,
-                cx.today,
+            let vars = self.vars(
+                cx,
+                state,
                 serde_json::to_value(&party).expect("party serialises"),
-                &state.deadlines,
-                self.rates(),
             );
             let extra = expr.eval(&vars).map_err(|f| {
                 CaseError::Internal(Fault::LetterData {
@@ -342,6 +405,7 @@ impl Engine {
             party,
             data,
             reference: state.reference.clone(),
+            electronic: false,
         })
     }
 
@@ -387,7 +451,11 @@ impl Engine {
             &json!({
                 "office": self.config().office.name,
                 "case": {"file_number": cx.case.file_number},
-                "letter": {"subject": cx.def.title, "date": row.letter_date},
+                "letter": {
+                    "subject": cx.def.title,
+                    "date": row.letter_date,
+                    "electronic_notification": job.electronic,
+                },
                 "attachments": [filename],
             }),
         )?;

@@ -144,19 +144,68 @@ impl Engine {
             .await?)
     }
 
-    /// The end of a deadline set today, with its step-by-step reasoning.
+    /// The end of a deadline set today, with its step-by-step reasoning;
+    /// `None` while a deadline that runs from a posting day (Ab-Vermerk)
+    /// has none yet in `data` and no Empfangsbekenntnis date either.
+    ///
+    /// A deadline runs from the date on the Empfangsbekenntnis once that is
+    /// recorded (without the postal fiction), else from the posting day
+    /// recorded in its `posted` field, else from today.
     pub(crate) fn compute_deadline(
         &self,
         d: &DeadlineDef,
         today: chrono::NaiveDate,
-    ) -> Result<(chrono::NaiveDate, Value), CaseError> {
-        let computed = match &d.due {
+        data: &Map<String, Value>,
+    ) -> Result<Option<(chrono::NaiveDate, Value)>, CaseError> {
+        let day = |field: &Option<String>| {
+            field
+                .as_ref()
+                .and_then(|f| data.get(f))
+                .and_then(Value::as_str)
+                .and_then(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+        };
+        let de = |d: chrono::NaiveDate| d.format("%d.%m.%Y").to_string();
+        let (event, by_post, start) = if let Some(eb) = day(&d.acknowledged) {
+            let text = format!(
+                "Das Schreiben ist gegen Empfangsbekenntnis zugestellt. Maßgeblich ist das Datum, das der Empfänger auf dem Empfangsbekenntnis angegeben hat: der {}. Die Frist läuft von diesem Tag an; die Bekanntgabefiktion des § 41 Abs. 2 VwVfG NRW gilt hier nicht.",
+                de(eb)
+            );
+            (
+                eb,
+                false,
+                Some(("Zustellung gegen Empfangsbekenntnis (§ 5 LZG NRW)", text)),
+            )
+        } else if d.posted.is_some() {
+            let Some(posted) = day(&d.posted) else {
+                return Ok(None);
+            };
+            let text = if posted == today {
+                format!(
+                    "Laut Ab-Vermerk am {} zur Post gegeben; die Frist wird von diesem Tag an berechnet.",
+                    de(posted)
+                )
+            } else {
+                format!(
+                    "Laut Ab-Vermerk (eingetragen am {}) am {} zur Post gegeben; die Frist wird von diesem Tag an berechnet, nicht vom Tag der Zeichnung.",
+                    de(today),
+                    de(posted)
+                )
+            };
+            (
+                posted,
+                d.by_post,
+                Some(("Ab-Vermerk (Tag der Aufgabe zur Post)", text)),
+            )
+        } else {
+            (today, d.by_post, None)
+        };
+        let mut computed = match &d.due {
             Due::Period(period) => deadline::compute_as(
                 &DeadlineSpec {
-                    event: today,
+                    event,
                     period: *period,
                     region: self.config.region,
-                    by_post: d.by_post,
+                    by_post,
                     moves: d.moves,
                 },
                 if d.court {
@@ -170,10 +219,20 @@ impl Engine {
                 d.legal_basis.as_deref().unwrap_or("festes Fristende"),
             ),
         };
-        Ok((
+        if let Some((rule, text)) = start {
+            computed.steps.insert(
+                0,
+                deadline::Step {
+                    rule: rule.into(),
+                    text,
+                    date: event,
+                },
+            );
+        }
+        Ok(Some((
             computed.end,
             serde_json::to_value(&computed).expect("explanation serialises"),
-        ))
+        )))
     }
 
     /// The next number of a register, inside the caller's transaction.

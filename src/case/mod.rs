@@ -15,6 +15,7 @@ mod command;
 mod effects;
 pub(crate) mod engine;
 mod error;
+mod links;
 mod query;
 mod types;
 

@@ -144,7 +144,7 @@ fn describe(d: &Definition) -> String {
             "  {:<24} {} -> {}  [{}]\n",
             t.name,
             t.from.join("|"),
-            t.to,
+            t.to.as_deref().unwrap_or("(bleibt)"),
             t.roles.join(", ")
         ));
     }

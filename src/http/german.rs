@@ -75,6 +75,8 @@ pub fn workflow_error(e: &WorkflowError) -> String {
             format!("Das Feld „{field}“ hat einen ungültigen Wert: {}", reason_de(reason))
         }
         WorkflowError::GuardFailed { message, .. } => message.clone(),
+        // Written in German by the engine already.
+        e @ (WorkflowError::LookupMismatch { .. } | WorkflowError::LinkBroken { .. }) => e.to_string(),
         WorkflowError::GuardFault { transition, .. } => format!(
             "Die Voraussetzungen für „{transition}“ konnten nicht geprüft werden (z. B. ein Text, wo eine Zahl erwartet wird). Bitte prüfen Sie die Angaben."
         ),

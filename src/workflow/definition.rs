@@ -34,8 +34,50 @@ pub struct Definition {
     pub fields: BTreeMap<String, Field>,
     pub registers: BTreeMap<String, Register>,
     pub deadlines: BTreeMap<String, DeadlineDef>,
+    /// Fields that follow from tables in the workflow folder's data files.
+    pub lookups: Vec<Lookup>,
+    /// Related cases of other workflows, named by a case field.
+    pub links: Vec<Link>,
     pub states: Vec<State>,
     pub transitions: Vec<Transition>,
+}
+
+/// A case field that names a case of another workflow: the linked case
+/// must exist, be of that workflow and agree on the `same` fields; the
+/// `take` fields are copied from it on every step (the engine does this;
+/// the workflow's guards then compare the two cases' data).
+#[derive(Debug, Clone, Serialize)]
+pub struct Link {
+    pub name: String,
+    pub workflow: String,
+    pub field: String,
+    pub basis: Option<String>,
+    /// Field here → field of the linked case.
+    pub same: BTreeMap<String, String>,
+    pub take: BTreeMap<String, String>,
+}
+
+/// The data files of a workflow folder, by path relative to it
+/// (`data/kommunen.json`), as text.
+pub type DataFiles = BTreeMap<String, String>;
+
+/// Case fields that follow from a table in a data file: when the case
+/// field `field` names an entry of the table, the `fixed` fields must hold
+/// the entry's values (they are taken from it when empty, and a different
+/// value is refused) and the `defaults` are taken from it where empty.
+#[derive(Debug, Clone, Serialize)]
+pub struct Lookup {
+    pub name: String,
+    pub file: String,
+    pub field: String,
+    pub key: String,
+    pub basis: Option<String>,
+    /// Case field → entry key.
+    pub fixed: BTreeMap<String, String>,
+    pub defaults: BTreeMap<String, String>,
+    /// The entries, by the value of their key.
+    #[serde(skip)]
+    pub entries: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
 }
 
 /// Someone letters and mails of a case go to.
@@ -187,6 +229,12 @@ pub struct DeadlineDef {
     pub end_notice: bool,
     /// A court deadline (Klagefrist): § 57 Abs. 2 VwGO with § 222 ZPO.
     pub court: bool,
+    /// The date field holding the posting day (Ab-Vermerk) the deadline
+    /// runs from; without it, the day the deadline is set.
+    pub posted: Option<String>,
+    /// The date field holding the date on an Empfangsbekenntnis; once it
+    /// has a value, the deadline runs from it without the postal fiction.
+    pub acknowledged: Option<String>,
     pub legal_basis: Option<String>,
     pub reminders: Vec<Offset>,
     pub remind: Vec<String>,
@@ -239,7 +287,8 @@ pub struct Transition {
     pub name: String,
     pub title: Option<String>,
     pub from: Vec<String>,
-    pub to: String,
+    /// `None`: the case stays in its state (a Nachtrag, possible in a final state too).
+    pub to: Option<String>,
     pub roles: Vec<String>,
     pub guards: Vec<Guard>,
     /// Fields that must hold a value once the event's payload is applied.
@@ -259,6 +308,12 @@ pub enum Effect {
         to: String,
         /// Builds the template-specific data from the case.
         data: Option<DataExpr>,
+        /// Notified electronically by design: the mail is the notification.
+        /// Otherwise the letter goes by post and the mail is only a copy
+        /// "vorab zur Information" (§ 41 Abs. 2 Satz 2, § 3a VwVfG NRW).
+        electronic: bool,
+        /// Issued only when this condition holds.
+        when: Option<DataExpr>,
     },
     /// Start a deadline.
     SetDeadline { deadline: String },
@@ -301,6 +356,17 @@ pub fn load(
     source: &str,
     templates: &BTreeSet<String>,
 ) -> Result<Definition, Vec<Diagnostic>> {
+    load_with_data(path, source, templates, &DataFiles::new())
+}
+
+/// [`load`] with the data files of the workflow folder, which `[lookups]`
+/// read.
+pub fn load_with_data(
+    path: &Path,
+    source: &str,
+    templates: &BTreeSet<String>,
+    data: &DataFiles,
+) -> Result<Definition, Vec<Diagnostic>> {
     let map = SourceMap::new(path, source);
     let raw: RawWorkflow = match toml::from_str(source) {
         Ok(raw) => raw,
@@ -313,7 +379,7 @@ pub fn load(
         map: &map,
         problems: Vec::new(),
     };
-    let def = v.build(raw, source, templates);
+    let def = v.build(raw, source, templates, data);
     if v.problems.is_empty() {
         Ok(def)
     } else {
@@ -351,6 +417,13 @@ fn printed_deadlines(
     out
 }
 
+/// A map of names as written, without their places in the file.
+fn unspan(m: BTreeMap<S<String>, S<String>>) -> BTreeMap<String, String> {
+    m.into_iter()
+        .map(|(k, v)| (k.into_inner(), v.into_inner()))
+        .collect()
+}
+
 struct Validator<'a> {
     map: &'a SourceMap<'a>,
     problems: Vec<Diagnostic>,
@@ -385,6 +458,7 @@ impl Validator<'_> {
         raw: RawWorkflow,
         source: &str,
         templates: &BTreeSet<String>,
+        data: &DataFiles,
     ) -> Definition {
         if raw.id.get_ref().is_empty()
             || !raw
@@ -476,8 +550,16 @@ impl Validator<'_> {
             transitions.iter().map(|t| (t.name.clone(), ())).collect();
 
         let printed = printed_deadlines(&raw.transitions, &raw.deadlines);
-        let deadlines =
-            self.deadlines(raw.deadlines, &roles, &parties, &transition_names, &printed);
+        let deadlines = self.deadlines(
+            raw.deadlines,
+            &roles,
+            &parties,
+            &fields,
+            &transition_names,
+            &printed,
+        );
+        let lookups = self.lookups(raw.lookups, &fields, data);
+        let links = self.links(raw.links, &fields);
         self.graph(&raw.states, &states, &transitions);
 
         Definition {
@@ -493,9 +575,157 @@ impl Validator<'_> {
             fields,
             registers,
             deadlines,
+            lookups,
+            links,
             states,
             transitions,
         }
+    }
+
+    /// Checks each `[links.*]`: its fields are declared here (the linked
+    /// workflow's fields are checked by the catalogue, which knows it).
+    fn links(
+        &mut self,
+        raw: BTreeMap<S<String>, super::raw::RawLink>,
+        fields: &BTreeMap<String, Field>,
+    ) -> Vec<Link> {
+        let mut out = Vec::new();
+        for (name, l) in raw {
+            let mut ok = self.resolve(&l.field, fields, "field");
+            for (here, _) in l.same.iter().chain(&l.take) {
+                ok &= self.resolve(here, fields, "field");
+            }
+            if ok {
+                out.push(Link {
+                    name: name.into_inner(),
+                    workflow: l.workflow.into_inner(),
+                    field: l.field.into_inner(),
+                    basis: l.basis,
+                    same: unspan(l.same),
+                    take: unspan(l.take),
+                });
+            }
+        }
+        out
+    }
+
+    /// Checks each `[lookups.*]`: the file exists and holds the lists, the
+    /// fields are declared, and every entry's values fit their fields.
+    fn lookups(
+        &mut self,
+        raw: BTreeMap<S<String>, super::raw::RawLookup>,
+        fields: &BTreeMap<String, Field>,
+        data: &DataFiles,
+    ) -> Vec<Lookup> {
+        let mut out = Vec::new();
+        for (name, l) in raw {
+            let Some(text) = data.get(l.file.get_ref()) else {
+                let known: Vec<&str> = data.keys().map(String::as_str).collect();
+                self.err(
+                    &l.file,
+                    format!(
+                        "lookup `{}`: no data file `{}`",
+                        name.get_ref(),
+                        l.file.get_ref()
+                    ),
+                    Some(if known.is_empty() {
+                        "the workflow folder has no data files (data/*.json)".into()
+                    } else {
+                        format!("data files: {}", known.join(", "))
+                    }),
+                );
+                continue;
+            };
+            let json: serde_json::Value = match serde_json::from_str(text) {
+                Ok(v) => v,
+                Err(e) => {
+                    self.err(&l.file, format!("{}: {e}", l.file.get_ref()), None);
+                    continue;
+                }
+            };
+            let mut ok = self.resolve(&l.field, fields, "field");
+            for (target, _) in l.fixed.iter().chain(&l.defaults) {
+                ok &= self.resolve(target, fields, "field");
+            }
+            let mut entries = BTreeMap::new();
+            for list in &l.lists {
+                let Some(items) = json.get(list.get_ref()).and_then(|v| v.as_array()) else {
+                    self.err(
+                        list,
+                        format!("{} has no list `{}`", l.file.get_ref(), list.get_ref()),
+                        None,
+                    );
+                    ok = false;
+                    continue;
+                };
+                for item in items {
+                    let (Some(entry), Some(key)) = (
+                        item.as_object(),
+                        item.get(l.key.get_ref()).and_then(|k| k.as_str()),
+                    ) else {
+                        self.err(
+                            list,
+                            format!(
+                                "{}: every entry of `{}` must be an object with a text `{}`",
+                                l.file.get_ref(),
+                                list.get_ref(),
+                                l.key.get_ref()
+                            ),
+                            None,
+                        );
+                        ok = false;
+                        break;
+                    };
+                    for (target, source) in l.fixed.iter().chain(&l.defaults) {
+                        let value = entry
+                            .get(source.get_ref())
+                            .unwrap_or(&serde_json::Value::Null);
+                        let fixed = l.fixed.contains_key(target);
+                        let problem = match fields.get(target.get_ref()) {
+                            Some(_) if fixed && value.is_null() => {
+                                Some("it has no value".to_string())
+                            }
+                            Some(f) => f.kind.check(value).err(),
+                            None => None,
+                        };
+                        if let Some(reason) = problem {
+                            self.err(
+                                source,
+                                format!(
+                                    "{}: `{}` of `{key}` does not fit field `{}`: {reason}",
+                                    l.file.get_ref(),
+                                    source.get_ref(),
+                                    target.get_ref()
+                                ),
+                                None,
+                            );
+                            ok = false;
+                        }
+                    }
+                    if entries.insert(key.to_string(), entry.clone()).is_some() {
+                        self.err(
+                            list,
+                            format!("{}: `{key}` is listed twice", l.file.get_ref()),
+                            None,
+                        );
+                        ok = false;
+                    }
+                }
+            }
+            if ok {
+                out.push(Lookup {
+                    name: name.into_inner(),
+                    file: l.file.into_inner(),
+                    field: l.field.into_inner(),
+                    key: l.key.into_inner(),
+                    basis: l.basis,
+                    fixed: unspan(l.fixed),
+                    defaults: unspan(l.defaults),
+                    entries,
+                });
+            }
+        }
+        out
     }
 
     fn states(&mut self, raw: &[S<super::raw::RawState>]) -> Vec<State> {
@@ -609,7 +839,9 @@ impl Validator<'_> {
                     from.push(spanned.into_inner());
                 }
             }
-            self.resolve(&t.to, states, "state");
+            if let Some(to) = &t.to {
+                self.resolve(to, states, "state");
+            }
             if t.roles.is_empty() {
                 self.err(
                     &t.name,
@@ -654,7 +886,7 @@ impl Validator<'_> {
                 name: t.name.get_ref().clone(),
                 title: t.title.clone(),
                 from,
-                to: t.to.get_ref().clone(),
+                to: t.to.as_ref().map(|to| to.get_ref().clone()),
                 roles: t.roles.iter().map(|r| r.get_ref().clone()).collect(),
                 guards,
                 requires: t.requires.iter().map(|r| r.get_ref().clone()).collect(),
@@ -682,6 +914,14 @@ impl Validator<'_> {
             e.number.is_some(),
             e.set.is_some(),
         ];
+        if (e.electronic.is_some() || e.when.is_some()) && e.letter.is_none() {
+            self.err(
+                at,
+                "`electronic` and `when` belong to a letter effect",
+                None,
+            );
+            return None;
+        }
         if kinds.iter().filter(|k| **k).count() != 1 {
             self.err(
                 at,
@@ -713,29 +953,33 @@ impl Validator<'_> {
                 return None;
             };
             ok &= self.resolve(to, parties, "party");
-            let data = match &e.data {
-                None => None,
+            let mut compile = |expr: &Option<S<String>>, what: &str| match expr {
+                None => Ok(None),
                 Some(expr) => match DataExpr::compile(expr.get_ref(), &GuardVars::new(fields)) {
-                    Ok(d) => Some(d),
+                    Ok(d) => Ok(Some(d)),
                     Err(problem) => {
                         let start = self.map.content_start(expr.span().start) + problem.offset;
                         self.problems.push(self.map.error(
                             start..start,
-                            format!(
-                                "letter data for `{}`: {}",
-                                template.get_ref(),
-                                problem.message
-                            ),
+                            format!("{what} for `{}`: {}", template.get_ref(), problem.message),
                             problem.hint,
                         ));
-                        return None;
+                        Err(())
                     }
                 },
+            };
+            let (Ok(data), Ok(when)) = (
+                compile(&e.data, "letter data"),
+                compile(&e.when, "condition"),
+            ) else {
+                return None;
             };
             return ok.then(|| Effect::Letter {
                 template: template.get_ref().clone(),
                 to: to.get_ref().clone(),
                 data,
+                electronic: e.electronic.unwrap_or(false),
+                when,
             });
         }
         if let Some(d) = &e.deadline {
@@ -802,11 +1046,37 @@ impl Validator<'_> {
         raw: BTreeMap<S<String>, super::raw::RawDeadline>,
         roles: &BTreeMap<String, String>,
         parties: &BTreeMap<String, Party>,
+        fields: &BTreeMap<String, Field>,
         transitions: &BTreeMap<String, ()>,
         printed: &BTreeMap<String, String>,
     ) -> BTreeMap<String, DeadlineDef> {
         let mut out = BTreeMap::new();
         for (name, d) in raw {
+            for day in d.posted.iter().chain(&d.acknowledged) {
+                if self.resolve(day, fields, "field")
+                    && fields[day.get_ref()].kind != FieldKind::Date
+                {
+                    self.err(
+                        day,
+                        format!(
+                            "deadline `{}`: `{}` must be a date field",
+                            name.get_ref(),
+                            day.get_ref()
+                        ),
+                        None,
+                    );
+                }
+            }
+            if d.acknowledged.is_some() && matches!(d.date, Some(_)) {
+                self.err(
+                    &name,
+                    format!(
+                        "deadline `{}`: a fixed date does not run from an acknowledgement",
+                        name.get_ref()
+                    ),
+                    None,
+                );
+            }
             let moves = d.moves.as_ref().is_none_or(|m| *m.get_ref());
             if let (Some(at), Some(template)) = (&d.moves, printed.get(name.get_ref()))
                 && !moves
@@ -899,6 +1169,8 @@ impl Validator<'_> {
                         moves,
                         end_notice: d.end_notice,
                         court: d.court,
+                        posted: d.posted.map(S::into_inner),
+                        acknowledged: d.acknowledged.map(S::into_inner),
                         legal_basis: d.legal_basis,
                         reminders,
                         remind: d.remind.into_iter().map(S::into_inner).collect(),
@@ -926,14 +1198,19 @@ impl Validator<'_> {
         let mut queue = VecDeque::from([initial.name.as_str()]);
         while let Some(s) = queue.pop_front() {
             for t in transitions.iter().filter(|t| t.from.iter().any(|f| f == s)) {
-                if reached.insert(&t.to) {
-                    queue.push_back(&t.to);
+                if let Some(to) = &t.to
+                    && reached.insert(to)
+                {
+                    queue.push_back(to);
                 }
             }
         }
         for (s, r) in states.iter().zip(raw) {
             let name = &r.get_ref().name;
-            let exits = transitions.iter().any(|t| t.from.contains(&s.name));
+            let from_here = || transitions.iter().filter(|t| t.from.contains(&s.name));
+            let exits = from_here().any(|t| t.to.is_some());
+            // Entries that leave the case in its state are allowed in a final state.
+            let leaves = from_here().any(|t| t.to.as_ref().is_some_and(|to| *to != s.name));
             if !reached.contains(s.name.as_str()) {
                 self.err(
                     name,
@@ -954,11 +1231,11 @@ impl Validator<'_> {
                     Some("add a transition out of it, or mark it `final = true`".into()),
                 );
             }
-            if s.is_final && exits {
+            if s.is_final && leaves {
                 self.err(
                     name,
                     format!("final state `{}` has transitions leaving it", s.name),
-                    Some("a final state ends the case; remove `final` or the transitions".into()),
+                    Some("a final state ends the case; remove `final` or the transitions, or leave out `to` for an entry that keeps the case in its state".into()),
                 );
             }
         }

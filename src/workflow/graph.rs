@@ -30,7 +30,7 @@ pub fn render_graph(def: &Definition, format: GraphFormat) -> String {
                         out,
                         "  \"{}\" -> \"{}\" [label=\"{}\\n[{}]\"];",
                         esc(from),
-                        esc(&t.to),
+                        esc(t.to.as_deref().unwrap_or(from)),
                         esc(&t.name),
                         esc(&t.roles.join(", "))
                     );
@@ -44,7 +44,8 @@ pub fn render_graph(def: &Definition, format: GraphFormat) -> String {
             let _ = writeln!(out, "  [*] --> {}", initial.name);
             for t in &def.transitions {
                 for from in &t.from {
-                    let _ = writeln!(out, "  {from} --> {}: {}", t.to, t.name);
+                    let to = t.to.as_deref().unwrap_or(from);
+                    let _ = writeln!(out, "  {from} --> {to}: {}", t.name);
                 }
             }
             for s in def.states.iter().filter(|s| s.is_final) {

@@ -59,6 +59,43 @@ impl Definition {
         Ok(())
     }
 
+    /// Takes the fields that follow from `[lookups]` tables: where the
+    /// selecting field names an entry, empty fields are filled from it and a
+    /// `fixed` field holding another value is refused.
+    pub fn apply_lookups(&self, data: &mut Map<String, Value>) -> Result<(), WorkflowError> {
+        for l in &self.lookups {
+            let Some(entry) = data
+                .get(&l.field)
+                .and_then(Value::as_str)
+                .and_then(|k| l.entries.get(k))
+            else {
+                continue;
+            };
+            for (target, source) in l.fixed.iter().chain(&l.defaults) {
+                let value = entry.get(source).cloned().unwrap_or(Value::Null);
+                match data.get(target) {
+                    None | Some(Value::Null) => {
+                        data.insert(target.clone(), value);
+                    }
+                    Some(given) if l.fixed.contains_key(target) && *given != value => {
+                        let text =
+                            |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
+                        return Err(WorkflowError::LookupMismatch {
+                            field: target.clone(),
+                            key: text(&data[&l.field]),
+                            file: l.file.clone(),
+                            expected: text(&value),
+                            got: text(given),
+                            basis: l.basis.clone(),
+                        });
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Validates the data and parties a case is opened with.
     pub fn check_open<'p>(
         &self,
@@ -104,7 +141,9 @@ impl Definition {
                 available: self.available(input.state),
             });
         };
-        if self.state(input.state).is_some_and(|s| s.is_final) {
+        // A final state ends the case; only entries that keep it there
+        // (no `to`, e.g. the Ab-Vermerk) may still be made.
+        if t.to.is_some() && self.state(input.state).is_some_and(|s| s.is_final) {
             return Err(WorkflowError::CaseClosed {
                 state: input.state.to_string(),
             });
@@ -142,6 +181,7 @@ impl Definition {
         for (k, v) in input.payload {
             data.insert(k.clone(), v.clone());
         }
+        self.apply_lookups(&mut data)?;
         for field in &t.requires {
             if data.get(field).is_none_or(Value::is_null) {
                 return Err(WorkflowError::MissingField {
@@ -181,9 +221,15 @@ impl Definition {
                 }
             }
         }
+        let to = match &t.to {
+            Some(to) => to.as_str(),
+            None => self
+                .state(input.state)
+                .map_or(t.from[0].as_str(), |s| s.name.as_str()),
+        };
         Ok(Plan {
             transition: t,
-            to: &t.to,
+            to,
             data,
             effects: &t.effects,
         })

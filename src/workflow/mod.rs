@@ -13,8 +13,8 @@ mod machine;
 mod raw;
 
 pub use definition::{
-    DeadlineDef, DeadlineKind, Definition, Due, Effect, Field, FieldKind, Party, Register, State,
-    Transition, load,
+    DataFiles, DeadlineDef, DeadlineKind, Definition, Due, Effect, Field, FieldKind, Link, Lookup,
+    Party, Register, State, Transition, load, load_with_data,
 };
 pub use diagnostic::Diagnostic;
 pub use graph::{GraphFormat, render_graph};
@@ -77,6 +77,23 @@ pub enum WorkflowError {
     /// A guard refused; the message comes from the workflow file.
     #[error("`{transition}` refused: {message}")]
     GuardFailed { transition: String, message: String },
+    /// A field that follows from a table (`[lookups]`) holds another value.
+    #[error("Feld `{field}`: für „{key}“ gilt nach {file} „{expected}“, nicht „{got}“{}; der Wert kommt aus der Tabelle und ist nicht frei einzugeben", .basis.as_ref().map(|b| format!(" ({b})")).unwrap_or_default())]
+    LookupMismatch {
+        field: String,
+        key: String,
+        file: String,
+        expected: String,
+        got: String,
+        basis: Option<String>,
+    },
+    /// A field naming a related case (`[links]`) names none that fits.
+    #[error("Feld `{field}`: {reason}{}", .basis.as_ref().map(|b| format!(" ({b})")).unwrap_or_default())]
+    LinkBroken {
+        field: String,
+        reason: String,
+        basis: Option<String>,
+    },
     /// A guard could not be evaluated (e.g. compared a text with a number).
     #[error("`{transition}`: guard could not be evaluated: {reason}")]
     GuardFault { transition: String, reason: String },
@@ -94,7 +111,9 @@ impl WorkflowError {
         match self {
             WorkflowError::MissingField { field, .. }
             | WorkflowError::UnknownField { field, .. }
-            | WorkflowError::InvalidField { field, .. } => Some(field),
+            | WorkflowError::InvalidField { field, .. }
+            | WorkflowError::LookupMismatch { field, .. }
+            | WorkflowError::LinkBroken { field, .. } => Some(field),
             WorkflowError::UnknownParty { party, .. }
             | WorkflowError::MissingParty { party, .. } => Some(party),
             _ => None,
@@ -114,6 +133,8 @@ impl WorkflowError {
             WorkflowError::UnknownField { .. } => "unknown_field",
             WorkflowError::InvalidField { .. } => "field_type",
             WorkflowError::GuardFailed { .. } => "guard",
+            WorkflowError::LookupMismatch { .. } => "lookup",
+            WorkflowError::LinkBroken { .. } => "link",
             WorkflowError::GuardFault { .. } => "guard_fault",
             WorkflowError::UnknownParty { .. } => "unknown_party",
             WorkflowError::MissingParty { .. } => "required_party",

@@ -29,6 +29,10 @@ pub(crate) struct RawWorkflow {
     #[serde(default)]
     pub deadlines: BTreeMap<S<String>, RawDeadline>,
     #[serde(default)]
+    pub lookups: BTreeMap<S<String>, RawLookup>,
+    #[serde(default)]
+    pub links: BTreeMap<S<String>, RawLink>,
+    #[serde(default)]
     pub states: Vec<S<RawState>>,
     #[serde(default)]
     pub transitions: Vec<S<RawTransition>>,
@@ -63,6 +67,51 @@ pub(crate) struct RawRegister {
     pub title: Option<String>,
 }
 
+/// Case fields that follow from a table in a data file of the workflow
+/// folder, e.g. the court of an applicant's seat from `data/kommunen.json`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLookup {
+    /// A JSON file relative to the workflow folder, e.g. `data/kommunen.json`.
+    pub file: S<String>,
+    /// The lists of entries (arrays of objects) at the top of that file.
+    pub lists: Vec<S<String>>,
+    /// The entry key that the case field `field` names, e.g. `name`.
+    pub key: S<String>,
+    /// The case field that selects the entry, e.g. `kommune`.
+    pub field: S<String>,
+    /// Why the values follow from the table (printed in refusals).
+    #[serde(default)]
+    pub basis: Option<String>,
+    /// Case field = entry key: taken from the entry, and a different value
+    /// is refused.
+    #[serde(default)]
+    pub fixed: BTreeMap<S<String>, S<String>>,
+    /// Case field = entry key: taken from the entry only where empty.
+    #[serde(default)]
+    pub defaults: BTreeMap<S<String>, S<String>>,
+}
+
+/// A case field holding the file number of a related case of another
+/// workflow, e.g. the RAA transition case of the same municipality.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLink {
+    /// The workflow of the linked case.
+    pub workflow: S<String>,
+    /// The case field holding the linked case's file number.
+    pub field: S<String>,
+    /// Why the cases are linked (printed in refusals).
+    #[serde(default)]
+    pub basis: Option<String>,
+    /// Field here = field there: must be equal (taken from there when empty).
+    #[serde(default)]
+    pub same: BTreeMap<S<String>, S<String>>,
+    /// Field here = field there: taken from the linked case on every step.
+    #[serde(default)]
+    pub take: BTreeMap<S<String>, S<String>>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawDeadline {
@@ -89,6 +138,14 @@ pub(crate) struct RawDeadline {
     /// with § 222 ZPO instead of § 31 VwVfG.
     #[serde(default)]
     pub court: bool,
+    /// A date field holding the day the letter was posted (Ab-Vermerk):
+    /// the deadline runs from it, not from the day it is set.
+    #[serde(default)]
+    pub posted: Option<S<String>>,
+    /// A date field holding the date on an Empfangsbekenntnis: once set,
+    /// the deadline runs from it, without the postal fiction.
+    #[serde(default)]
+    pub acknowledged: Option<S<String>>,
     #[serde(default)]
     pub legal_basis: Option<String>,
     /// Reminder offsets before the end, e.g. `["30d", "7wd"]`.
@@ -130,7 +187,10 @@ pub(crate) struct RawTransition {
     pub title: Option<String>,
     /// One state name or a list of them.
     pub from: S<toml::Value>,
-    pub to: S<String>,
+    /// The state it leads to; absent for an entry that leaves the case in
+    /// its state (a Nachtrag such as the Ab-Vermerk, also in a final state).
+    #[serde(default)]
+    pub to: Option<S<String>>,
     pub roles: Vec<S<String>>,
     #[serde(default)]
     pub guards: Vec<S<RawGuard>>,
@@ -165,4 +225,10 @@ pub(crate) struct RawEffect {
     /// A case field computed by `value` (a CEL expression).
     pub set: Option<S<String>>,
     pub value: Option<S<String>>,
+    /// For letters: the letter is notified electronically by design (the
+    /// mail is the notification), not by post with a copy by mail.
+    pub electronic: Option<bool>,
+    /// For letters: a CEL condition; the letter is issued only when it
+    /// holds (e.g. an enclosure only for a circular that has one).
+    pub when: Option<S<String>>,
 }

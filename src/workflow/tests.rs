@@ -644,3 +644,148 @@ fn expressions_have_the_cel_strings_extension() {
     );
     assert!(load_text(&text).is_ok());
 }
+
+/// `[lookups]`: the data file, its lists and every entry's values are
+/// checked by `workflow check`; on opening and firing, fixed fields are
+/// taken from the entry and a different value is refused.
+#[test]
+fn a_lookup_takes_fields_from_a_data_file_and_refuses_other_values() {
+    let lookup = "[lookups.seat]\nfile = \"data/places.json\"\nlists = [\"places\"]\nkey = \"name\"\nfield = \"name\"\nbasis = \"Sitz\"\nfixed = { notice_number = \"court\" }\ndefaults = { decision = \"usual\" }\n\n[registers.notice]";
+    let text = BASE.replacen("[registers.notice]", lookup, 1);
+    let data = |json: &str| DataFiles::from([("data/places.json".to_string(), json.to_string())]);
+    let path = Path::new("workflows/antrag.toml");
+    let good = data(
+        r#"{"places": [{"name": "Unna", "court": "VG Gelsenkirchen", "usual": "yes"}, {"name": "Hagen", "court": "VG Arnsberg"}]}"#,
+    );
+    let def = load_with_data(path, &text, &templates(), &good).unwrap();
+
+    let mut d: Map<String, Value> = serde_json::from_value(json!({"name": "Unna"})).unwrap();
+    def.apply_lookups(&mut d).unwrap();
+    assert_eq!(d["notice_number"], "VG Gelsenkirchen");
+    assert_eq!(d["decision"], "yes");
+    let mut d: Map<String, Value> = serde_json::from_value(
+        json!({"name": "Unna", "notice_number": "VG Arnsberg", "decision": "no"}),
+    )
+    .unwrap();
+    let err = def.apply_lookups(&mut d).unwrap_err();
+    assert!(
+        matches!(&err, WorkflowError::LookupMismatch { field, .. } if field == "notice_number"),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("„VG Gelsenkirchen“, nicht „VG Arnsberg“ (Sitz)"),
+        "{err}"
+    );
+    // A default does not overrule what was entered; an unlisted key changes nothing.
+    let mut d: Map<String, Value> =
+        serde_json::from_value(json!({"name": "Hagen", "decision": "no"})).unwrap();
+    def.apply_lookups(&mut d).unwrap();
+    assert_eq!(d["decision"], "no");
+    let mut d: Map<String, Value> =
+        serde_json::from_value(json!({"name": "Köln", "notice_number": "x"})).unwrap();
+    def.apply_lookups(&mut d).unwrap();
+    assert_eq!(d["notice_number"], "x");
+
+    let first = |data: &DataFiles| {
+        load_with_data(path, &text, &templates(), data).expect_err("refused")[0]
+            .message
+            .clone()
+    };
+    assert!(first(&DataFiles::new()).contains("no data file `data/places.json`"));
+    assert!(first(&data(r#"{"orte": []}"#)).contains("has no list `places`"));
+    assert!(
+        first(&data(r#"{"places": [{"name": "Unna"}]}"#))
+            .contains("`court` of `Unna` does not fit field `notice_number`: it has no value")
+    );
+    assert!(
+        first(&data(
+            r#"{"places": [{"name": "Unna", "court": "x", "usual": "maybe"}]}"#
+        ))
+        .contains("does not fit field `decision`")
+    );
+    assert!(
+        first(&data(
+            r#"{"places": [{"name": "Unna", "court": "x"}, {"name": "Unna", "court": "y"}]}"#
+        ))
+        .contains("listed twice")
+    );
+    let unknown = text.replacen("fixed = { notice_number", "fixed = { nummer", 1);
+    let p = load_with_data(path, &unknown, &templates(), &good).unwrap_err();
+    assert!(p[0].message.contains("unknown field `nummer`"), "{}", p[0]);
+}
+
+/// `posted` and `acknowledged` name date fields.
+#[test]
+fn a_deadline_runs_from_date_fields_that_are_declared() {
+    let text = BASE
+        .replacen("posts = { type = \"number\" }", "posts = { type = \"number\" }\nposted_on = { type = \"date\" }\nreceipt = { type = \"date\" }", 1)
+        .replacen("by_post = true\n", "by_post = true\nposted = \"posted_on\"\nacknowledged = \"receipt\"\n", 1);
+    let def = load_text(&text).unwrap();
+    assert_eq!(
+        def.deadlines["documents"].posted.as_deref(),
+        Some("posted_on")
+    );
+    assert_eq!(
+        def.deadlines["documents"].acknowledged.as_deref(),
+        Some("receipt")
+    );
+    let p = problem("by_post = true\n", "by_post = true\nposted = \"posts\"\n");
+    assert!(p.message.contains("`posts` must be a date field"), "{p}");
+    let p = problem(
+        "by_post = true\n",
+        "by_post = true\nacknowledged = \"eb\"\n",
+    );
+    assert!(p.message.contains("unknown field `eb`"), "{p}");
+}
+
+/// An entry without `to` keeps the case in its state, also in a final one;
+/// a transition that leaves a final state stays refused.
+#[test]
+fn an_entry_without_to_may_start_in_a_final_state() {
+    let entry = "\n[[transitions]]\nname = \"note\"\nfrom = [\"review\", \"approved\"]\nroles = [\"clerk\"]\n";
+    let def = load_text(&format!("{BASE}{entry}")).unwrap();
+    assert_eq!(def.transition("note").unwrap().to, None);
+    let leaving = "\n[[transitions]]\nname = \"reopen\"\nfrom = \"approved\"\nto = \"review\"\nroles = [\"clerk\"]\n";
+    let p = load_text(&format!("{BASE}{leaving}")).unwrap_err();
+    assert!(
+        p.iter().any(|d| d
+            .message
+            .contains("final state `approved` has transitions leaving it")),
+        "{p:?}"
+    );
+}
+
+/// `electronic` and `when` belong to letter effects.
+#[test]
+fn a_letter_may_be_electronic_and_conditional() {
+    let text = BASE.replacen(
+        "{ letter = \"ack\", to = \"applicant\" }",
+        "{ letter = \"ack\", to = \"applicant\", electronic = true, when = \"data.posts != null\" }",
+        1,
+    );
+    let def = load_text(&text).unwrap();
+    let t = def.transition("start_review").unwrap();
+    assert!(matches!(
+        &t.effects[0],
+        Effect::Letter {
+            electronic: true,
+            when: Some(_),
+            ..
+        }
+    ));
+    let p = problem(
+        "{ deadline = \"documents\" }",
+        "{ deadline = \"documents\", when = \"true\" }",
+    );
+    assert!(
+        p.message
+            .contains("`electronic` and `when` belong to a letter effect"),
+        "{p}"
+    );
+    let p = problem(
+        "{ letter = \"ack\", to = \"applicant\" }",
+        "{ letter = \"ack\", to = \"applicant\", when = \"nope.x\" }",
+    );
+    assert!(p.message.starts_with("condition for `ack`"), "{p}");
+}

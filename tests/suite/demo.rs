@@ -47,6 +47,7 @@ on_both_databases! {
         assert_eq!(docs["zuwendungsbescheid"], 10);
         assert_eq!(docs["ablehnungsbescheid"], 2);
         assert_eq!(docs["rundschreiben"], 1);
+        assert_eq!(docs["anlage"], 1, "Anlage 1 of the circular, a document of its own");
         let m = &s.stats.mail;
         assert_eq!(count(m, "distribution", "sent"), 31, "every Landkreistag member gets circular 172/12");
         assert_eq!(count(m, "letter", "sent"), 29, "every letter to a municipality also goes by mail");
@@ -111,8 +112,9 @@ on_both_databases! {
             .find(|b| String::from_utf8_lossy(b).contains("rundschreiben-RS-AKTE-2012-0001.pdf"))
             .expect("a distribution mail");
         let parsed = crate::support::smtp::Received::parse(circular_mail, String::new(), Vec::new());
-        assert_eq!(parsed.attachments.len(), 1);
-        assert!(parsed.attachments[0].1.starts_with(b"%PDF"));
+        let names: Vec<&str> = parsed.attachments.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["rundschreiben-RS-AKTE-2012-0001.pdf", "anlage-RS-AKTE-2012-0001.pdf"]);
+        assert!(parsed.attachments.iter().all(|(_, pdf)| pdf.starts_with(b"%PDF")));
     }
 }
 
@@ -156,6 +158,21 @@ async fn the_circular_pdf_carries_the_seed_header_data() {
         "Reiner Limbach",
     ] {
         assert!(text.contains(needle), "{needle} missing in:\n{text}");
+    }
+    // Anlage 1 is kept with the case, with the circular's number and the
+    // transition rule of the seed: old-form RAA funding until 31 July 2013.
+    let anlage = s
+        .documents_dir
+        .join("RS-AKTE-2012-0001/2012-03-19_anlage_172-12.pdf");
+    let text = crate::support::pdftotext(&std::fs::read(&anlage).unwrap());
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    for needle in [
+        "Anlage 1 zum Rundschreiben Nr. 172/12 des Landkreistages Nordrhein-Westfalen vom 19.03.2012",
+        "Konzept der Kommunalen Integrationszentren (Stand: 29.02.2012)",
+        "Bis zum 31. Juli 2013 kann eine Förderung der bisherigen organisatorischen Form",
+        "Kooperationsgebot",
+    ] {
+        assert!(flat.contains(needle), "{needle} missing in:\n{text}");
     }
 }
 
@@ -201,4 +218,29 @@ async fn the_demo_notices_name_the_court_of_the_seat_and_the_texts_of_2012() {
         seen, 2,
         "the notices for StädteRegion Aachen and Kreis Unna"
     );
+
+    // The notice goes by post; its mail is only a copy, "vorab zur Information"
+    // (§ 41 Abs. 2 Satz 2 with § 3a VwVfG NRW), and says so.
+    let mut notices = 0;
+    for path in std::fs::read_dir(&s.mail_dir).unwrap() {
+        let raw = std::fs::read(path.unwrap().path()).unwrap();
+        let mail = crate::support::smtp::Received::parse(raw, String::new(), Vec::new());
+        if !mail
+            .attachments
+            .iter()
+            .any(|(name, _)| name.starts_with("zuwendungsbescheid-"))
+        {
+            continue;
+        }
+        notices += 1;
+        assert!(
+            mail.subject.starts_with("Vorab zur Information: "),
+            "{}",
+            mail.subject
+        );
+        let body = mail.text.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(body.contains("vorab zur Information"), "{body}");
+        assert!(body.contains("keine Bekanntgabe des Schreibens"), "{body}");
+    }
+    assert_eq!(notices, 10, "one mail per Zuwendungsbescheid");
 }

@@ -12,6 +12,7 @@ mod http;
 mod journal;
 mod letters;
 mod mail;
+mod notification;
 mod outbox;
 mod reminders;
 mod seed;
