@@ -18,7 +18,7 @@ use crate::on_both_databases;
 use crate::seed::{antrag_kreis_unna, kommune, party_of, shipped, vorschlag};
 use crate::support::{TestApp, TestDb, pdftotext};
 
-const PASSWORD: &str = "sicheres-passwort-2012";
+pub(crate) const PASSWORD: &str = "sicheres-passwort-2012";
 
 /// The app on the shipped workflows with its users, and the router.
 pub(crate) struct Web {
