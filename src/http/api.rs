@@ -86,18 +86,15 @@ pub async fn login(
 }
 
 #[utoipa::path(delete, path = "/api/v1/session", tag = "Sitzung",
-    responses((status = 204, description = "Sitzung beendet (auch serverseitig)")))]
+    responses((status = 204, description = "Sitzung beendet (auch serverseitig)"),
+              (status = 401, description = "Nicht angemeldet", body = Problem, content_type = "application/problem+json")))]
 pub async fn logout(
     State(state): State<HttpState>,
     jar: CookieJar,
-    caller: Option<ApiCaller>,
+    ApiCaller(caller): ApiCaller,
 ) -> Result<(CookieJar, StatusCode), Problem> {
-    if let Some(ApiCaller(Caller {
-        via: Via::Session { id, .. },
-        ..
-    })) = caller
-    {
-        state.identity.logout(&id).await?;
+    if let Via::Session { id, .. } = &caller.via {
+        state.identity.logout(id).await?;
     }
     Ok((
         jar.remove(Cookie::build(SESSION_COOKIE).path("/")),
@@ -231,6 +228,7 @@ pub struct CaseListParams {
     /// The `next` cursor of the previous page
     pub after: Option<String>,
     /// Page size (1–500, default 50)
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 
@@ -258,6 +256,11 @@ pub(super) async fn work_query(
     c: &Caller,
     p: &CaseListParams,
 ) -> Result<WorkQuery, Problem> {
+    if let Some(l) = p.limit
+        && !(1..=500).contains(&l)
+    {
+        return Err(Problem::bad_request("`limit` muss zwischen 1 und 500 liegen.").field("limit"));
+    }
     let after = match &p.after {
         None => None,
         Some(s) => Some(parse_cursor(s).ok_or_else(|| {
@@ -641,7 +644,8 @@ pub async fn document(
 pub struct OutboxParams {
     /// Only mail that could not be delivered
     pub failed: Option<bool>,
-    /// At most this many (default 100)
+    /// At most this many (1–1000, default 100)
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 
@@ -656,11 +660,15 @@ pub async fn outbox(
     Query(p): Query<OutboxParams>,
 ) -> Result<Json<Vec<MailRow>>, Problem> {
     office_only(&c)?;
+    let limit = p.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(Problem::bad_request("`limit` muss zwischen 1 und 1000 liegen.").field("limit"));
+    }
     Ok(Json(
         state
             .app
             .courier()
-            .list(p.failed.unwrap_or(false), p.limit.unwrap_or(100).clamp(1, 1000))
+            .list(p.failed.unwrap_or(false), limit)
             .await?,
     ))
 }

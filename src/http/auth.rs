@@ -89,10 +89,10 @@ async fn resolve(state: &HttpState, parts: &Parts) -> Result<Option<Caller>, Pro
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim)
             .ok_or_else(|| Problem::unauthorized().detail("Authorization: Bearer TOKEN erwartet."))?;
-        return match state.identity.by_token(token).await? {
-            Some(user) => Ok(Some(Caller { user, via: Via::Token })),
-            None => Err(Problem::unauthorized().detail("Das API-Token ist ungültig oder widerrufen.")),
+        let Some(user) = state.identity.by_token(token).await? else {
+            return Err(Problem::unauthorized().detail("Das API-Token ist ungültig oder widerrufen."));
         };
+        return Ok(Some(Caller { user, via: Via::Token }));
     }
     let jar = CookieJar::from_headers(&parts.headers);
     let Some(id) = jar.get(SESSION_COOKIE).map(|c| c.value().to_string()) else {

@@ -176,3 +176,35 @@ impl From<crate::document::DocumentError> for Problem {
         Problem::internal(&e)
     }
 }
+
+/// Gives the API's own refusals of a request (axum's rejections of a
+/// malformed query, path or body, which answer in plain text) the form of
+/// every other API error: a problem detail with the same status.
+pub async fn as_problem(resp: Response) -> Response {
+    let status = resp.status();
+    let plain = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|ct| ct.starts_with("text/plain"));
+    if !status.is_client_error() || !plain {
+        return resp;
+    }
+    let body = axum::body::to_bytes(resp.into_body(), 64 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let title = match status {
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "Falscher Inhaltstyp",
+        StatusCode::METHOD_NOT_ALLOWED => "Methode nicht erlaubt",
+        StatusCode::PAYLOAD_TOO_LARGE => "Inhalt zu groß",
+        StatusCode::UNPROCESSABLE_ENTITY => "Ungültige Eingabe",
+        _ => "Ungültige Anfrage",
+    };
+    let mut p = Problem::new(status, title);
+    if !body.is_empty() {
+        // axum's text names the parameter or the JSON position; keep it.
+        p.detail = Some(format!("Die Anfrage ist nicht lesbar: {body}"));
+    }
+    p.into_response()
+}

@@ -92,7 +92,8 @@ pub fn router(app: App) -> Result<Router, HttpError> {
         .route("/outbox/{id}/retry", post(api::outbox_retry))
         .route("/audit/verify", get(api::audit))
         .route("/deadlines/compute", get(api::compute_deadline))
-        .fallback(|| async { Problem::not_found("Diese Adresse gibt es in der API nicht.") });
+        .fallback(|| async { Problem::not_found("Diese Adresse gibt es in der API nicht.") })
+        .layer(axum::middleware::map_response(error::as_problem));
     let router = Router::new()
         .nest("/api/v1", api)
         .merge(web::routes())

@@ -40,7 +40,7 @@ use super::api;
         api::add_absence_api,
         openapi_json,
     ),
-    modifiers(&Security),
+    modifiers(&Security, &CommonResponses),
     security(("session" = []), ("bearer" = [])),
     tags(
         (name = "Sitzung", description = "Anmelden und abmelden"),
@@ -70,6 +70,56 @@ impl utoipa::Modify for Security {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+    }
+}
+
+/// Answers every operation can give besides its own: 400 for a malformed
+/// request (query, path or body), 415 where a JSON body is expected but
+/// another type came, 422 for a body that does not fit its schema. Both are problem details.
+struct CommonResponses;
+
+impl utoipa::Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let problem = |text: &str| {
+            ResponseBuilder::new()
+                .description(text)
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build(),
+                )
+                .build()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let has_params = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+                if has_params || op.request_body.is_some() {
+                    op.responses
+                        .responses
+                        .entry("400".into())
+                        .or_insert_with(|| problem("Ungültige Anfrage (Parameter oder Inhalt nicht lesbar)").into());
+                }
+                if op.request_body.is_some() {
+                    op.responses
+                        .responses
+                        .entry("415".into())
+                        .or_insert_with(|| problem("Inhalt muss application/json sein").into());
+                    op.responses
+                        .responses
+                        .entry("422".into())
+                        .or_insert_with(|| problem("Inhalt passt nicht zum Schema (fehlendes oder falsch getyptes Feld)").into());
+                }
+            }
+        }
     }
 }
 

@@ -607,7 +607,7 @@ fn form_fields(def: &Definition, t: &Transition, data: &Map<String, Value>, ente
             });
             Some(context! {
                 name => name.clone(),
-                title => f.title.clone().unwrap_or(name.clone()),
+                title => field_title(&name, f.title.as_ref()),
                 input => input,
                 values => values,
                 required => required,
@@ -615,6 +615,35 @@ fn form_fields(def: &Definition, t: &Transition, data: &Map<String, Value>, ente
             })
         })
         .collect()
+}
+
+/// A field's label: its declared title, else its name made readable
+/// (`bewilligungszeitraum_von` → „Bewilligungszeitraum von“), never the raw
+/// identifier.
+fn field_title(name: &str, title: Option<&String>) -> String {
+    if let Some(t) = title {
+        return t.clone();
+    }
+    let words = name.replace('_', " ");
+    let mut c = words.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// The German name of a letter template (`eingangsbestaetigung` → „Eingangsbestätigung“).
+fn letter_title(template: &str) -> String {
+    match template {
+        "eingangsbestaetigung" => "Eingangsbestätigung".into(),
+        "nachforderung" => "Nachforderung von Unterlagen".into(),
+        "zuwendungsbescheid" => "Zuwendungsbescheid".into(),
+        "ablehnungsbescheid" => "Ablehnungsbescheid".into(),
+        "erinnerung" => "Erinnerung".into(),
+        "rundschreiben" => "Rundschreiben".into(),
+        "anlage" => "Anlage".into(),
+        other => field_title(other, None),
+    }
 }
 
 /// Turns the submitted form into typed field values; errors name the field.
@@ -806,14 +835,14 @@ async fn case_page(
                 (Value::Array(a), _) => a.iter().map(|x| x.as_str().map(str::to_string).unwrap_or(x.to_string())).collect::<Vec<_>>().join("; "),
                 (other, _) => other.to_string(),
             };
-            Some(context! { title => f.title.clone().unwrap_or(name.clone()), value => shown })
+            Some(context! { title => field_title(&name, f.title.as_ref()), value => shown })
         })
         .collect();
     let documents: Vec<Jv> = docs
         .iter()
         .map(|d| {
             context! {
-                template => d.template.clone(),
+                template => letter_title(&d.template),
                 date => d.letter_date.clone(),
                 sha256 => d.sha256.clone(),
                 recipient => def.parties.get(&d.recipient).map(|p| p.title.clone()).unwrap_or(d.recipient.clone()),
@@ -1082,6 +1111,13 @@ mod tests {
         assert_eq!(parse_german_number("175.000,00"), Some(175000.0));
         assert_eq!(parse_german_number("3"), Some(3.0));
         assert_eq!(parse_german_number("zwei"), None);
+    }
+
+    #[test]
+    fn a_field_without_title_is_labelled_readably() {
+        assert_eq!(field_title("bewilligungszeitraum_von", None), "Bewilligungszeitraum von");
+        assert_eq!(field_title("x", Some(&"Titel".to_string())), "Titel");
+        assert_eq!(letter_title("eingangsbestaetigung"), "Eingangsbestätigung");
     }
 
     #[test]

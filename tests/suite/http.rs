@@ -18,7 +18,7 @@ use crate::on_both_databases;
 use crate::seed::{antrag_kreis_unna, kommune, party_of, shipped, vorschlag};
 use crate::support::{TestApp, TestDb, pdftotext};
 
-const PASSWORD: &str = "sicheres-passwort-2012";
+pub(crate) const PASSWORD: &str = "sicheres-passwort-2012";
 
 /// The app on the shipped workflows with its users, and the router.
 pub(crate) struct Web {
@@ -577,6 +577,17 @@ async fn the_openapi_document_is_3_1_and_covers_every_route() {
     }
 }
 
+/// `amtspost user add ARGS --password-stdin` through the binary, with [`PASSWORD`].
+fn add_user(bin: &crate::support::Bin<'_>, args: &[&str]) {
+    use std::io::Write;
+    let mut cmd = bin.command(&[&["user", "add"][..], args, &["--password-stdin"]].concat());
+    cmd.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    child.stdin.take().unwrap().write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
 /// `amtspost serve` as a user runs it: the binary on a free port, a login
 /// and a case over TCP, then SIGTERM stops it cleanly.
 #[test]
@@ -585,12 +596,7 @@ fn serve_answers_over_a_real_socket_and_stops_on_sigterm() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let db = rt.block_on(TestDb::sqlite());
     let bin = crate::support::Bin { db: &db, workflows: shipped() };
-    let mut add = bin.command(&["user", "add", "becker", "--role", "clerk", "--display", "Anna Becker", "--password-stdin"]);
-    add.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
-    let mut child = add.spawn().unwrap();
-    child.stdin.take().unwrap().write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    add_user(&bin, &["becker", "--role", "clerk", "--display", "Anna Becker"]);
 
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut server = bin
@@ -635,4 +641,47 @@ fn serve_answers_over_a_real_socket_and_stops_on_sigterm() {
     server.stderr.take().unwrap().read_to_string(&mut err).unwrap();
     assert!(status.success(), "serve exited with {status}: {err}");
     assert!(err.contains("amtspost serve: stopped"), "{err}");
+}
+
+/// schemathesis (PyPI, installed by .ci/run) against the running server's
+/// OpenAPI document with a logged-in user: no 5xx, every status code, content
+/// type, header and body as documented. Fails, never skips, without it.
+#[test]
+fn schemathesis_finds_no_server_error_and_every_response_matches_the_document() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let db = rt.block_on(TestDb::sqlite());
+    let bin = crate::support::Bin { db: &db, workflows: shipped() };
+    add_user(&bin, &["becker", "--role", "clerk", "--role", "approver"]);
+    let token = bin.run(&["user", "token", "becker"]).ok().trim().to_string();
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut server = bin
+        .command(&["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _server = Kill(std::mem::replace(&mut server, std::process::Command::new("true").spawn().unwrap()));
+    let out = std::process::Command::new("schemathesis")
+        .args([
+            "run",
+            &format!("http://127.0.0.1:{port}/api/v1/openapi.json"),
+            "--wait-for-schema", "30",
+            "-H", &format!("Authorization: Bearer {token}"),
+            "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance",
+            "--max-examples", "30",
+            "--seed", "1",
+        ])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("schemathesis is installed (python3 -m pip install schemathesis; .ci/run does this)");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "schemathesis found problems:\n{report}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(report.contains("passed"), "{report}");
 }
