@@ -522,6 +522,34 @@ on_both_databases! {
         assert!(page.contains(&format!(">{n}<")), "{page}");
     }
 
+    async fn a_session_ends_after_30_idle_minutes_and_10_hours_in_any_case(db) {
+        let w = web(&db).await;
+        let (becker, _) = w.login("becker").await;
+        // Used every 20 minutes it stays alive ...
+        for _ in 0..3 {
+            w.app.clock.advance(chrono::Duration::minutes(20));
+            assert_eq!(w.json("GET", "/api/v1/session", Some(&becker), None).await.status, StatusCode::OK);
+        }
+        // ... until 31 minutes pass without a request.
+        w.app.clock.advance(chrono::Duration::minutes(31));
+        is_problem(&w.json("GET", "/api/v1/session", Some(&becker), None).await, StatusCode::UNAUTHORIZED);
+
+        // The absolute limit: 10 hours after the login, however busy.
+        let (becker, _) = w.login("becker").await;
+        for i in 1..=31 {
+            w.app.clock.advance(chrono::Duration::minutes(20));
+            let r = w.json("GET", "/api/v1/session", Some(&becker), None).await;
+            if i <= 30 {
+                assert_eq!(r.status, StatusCode::OK, "still within 10 hours after {} minutes", i * 20);
+                continue;
+            }
+            if r.status == StatusCode::UNAUTHORIZED {
+                return;
+            }
+        }
+        panic!("the session outlived the 10-hour limit");
+    }
+
     async fn a_bearer_token_works_and_a_disabled_user_loses_it(db) {
         let w = web(&db).await;
         let token = w.app.app.identity().new_token("becker").await.unwrap();
@@ -588,13 +616,22 @@ fn add_user(bin: &crate::support::Bin<'_>, args: &[&str]) {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
+#[test]
+fn serve_answers_over_a_real_socket_and_stops_on_sigterm_on_sqlite() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    serve_over_a_real_socket(rt.block_on(TestDb::sqlite()));
+}
+
+#[test]
+fn serve_answers_over_a_real_socket_and_stops_on_sigterm_on_postgres() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    serve_over_a_real_socket(rt.block_on(TestDb::postgres()));
+}
+
 /// `amtspost serve` as a user runs it: the binary on a free port, a login
 /// and a case over TCP, then SIGTERM stops it cleanly.
-#[test]
-fn serve_answers_over_a_real_socket_and_stops_on_sigterm() {
+fn serve_over_a_real_socket(db: TestDb) {
     use std::io::{Read, Write};
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let db = rt.block_on(TestDb::sqlite());
     let bin = crate::support::Bin { db: &db, workflows: shipped() };
     add_user(&bin, &["becker", "--role", "clerk", "--display", "Anna Becker"]);
 
