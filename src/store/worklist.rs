@@ -39,86 +39,142 @@ pub struct WorkItem {
 /// Sorts cases without a deadline last.
 const NO_DEADLINE: &str = "9999-12-31";
 
+/// The case columns, qualified (the page joins deadlines).
+macro_rules! qualified_case_columns {
+    () => {
+        "c.id, c.file_number, c.workflow_id, c.workflow_version, c.state, c.data, c.parties, c.version, c.last_seq, c.head_hash, c.opened_at, c.updated_at"
+    };
+}
+
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+/// Placeholders and their values, numbered in the order they are added.
+#[derive(Default)]
+struct Binds(Vec<Bind>);
+
+impl Binds {
+    fn text(&mut self, v: impl Into<String>) -> String {
+        self.0.push(Bind::Text(v.into()));
+        format!("${}", self.0.len())
+    }
+    fn int(&mut self, v: i64) -> String {
+        self.0.push(Bind::Int(v));
+        format!("${}", self.0.len())
+    }
+}
+
+/// The filters on `cases c` shared by both parts of a page. On SQLite the
+/// workflow and state columns are written `+c.x`, which keeps its planner
+/// from driving the page by the (unselective) `cases_workflow_state` index
+/// and sorting every case, instead of walking the deadlines in order.
+fn case_filters(wq: &WorkQuery, b: &mut Binds, sqlite: bool) -> String {
+    let mut sql = String::new();
+    let col = |c: &str| if sqlite { format!("+c.{c}") } else { format!("c.{c}") };
+    let (wf, st) = (col("workflow_id"), col("state"));
+    if let Some(pairs) = &wq.actionable {
+        let alts: Vec<String> = pairs
+            .iter()
+            .map(|(w, s)| format!("({wf} = {} AND {st} = {})", b.text(w.clone()), b.text(s.clone())))
+            .collect();
+        sql.push_str(&format!(" AND ({})", alts.join(" OR ")));
+    }
+    if let Some(w) = &wq.workflow {
+        sql.push_str(&format!(" AND {wf} = {}", b.text(w.clone())));
+    }
+    if let Some(s) = &wq.state {
+        sql.push_str(&format!(" AND {st} = {}", b.text(s.clone())));
+    }
+    if let Some(party) = &wq.party {
+        // Parties are stored as JSON; the name is matched as the exact
+        // JSON string serde writes for it.
+        let name = serde_json::to_string(party).expect("a string serialises");
+        let p = b.text(format!("%\"name\":{}%", like_escape(&name)));
+        sql.push_str(&format!(" AND c.parties LIKE {p} ESCAPE '\\'"));
+    }
+    if let Some(users) = &wq.assignees {
+        let ps: Vec<String> = users.iter().map(|u| b.text(u.clone())).collect();
+        sql.push_str(" AND (NOT EXISTS (SELECT 1 FROM case_assignments a WHERE a.case_id = c.id)");
+        if !ps.is_empty() {
+            sql.push_str(&format!(
+                " OR EXISTS (SELECT 1 FROM case_assignments a WHERE a.case_id = c.id AND a.user_name IN ({}))",
+                ps.join(", ")
+            ));
+        }
+        sql.push(')');
+    }
+    if let Some(n) = &wq.file_number {
+        let p = b.text(format!("%{}%", like_escape(n)));
+        sql.push_str(&format!(" AND c.file_number LIKE {p} ESCAPE '\\'"));
+    }
+    sql
+}
+
 impl Store {
     /// One page of cases, nearest deadline first; pass the last item's
     /// [`WorkItem::key`] as `after` for the next page.
+    ///
+    /// The page walks the open deadlines in due order (index
+    /// `deadlines_open_due`) and stops at the page size, taking each case at
+    /// its nearest open deadline; cases without one follow by id. So a page
+    /// costs the same however many cases there are.
     pub async fn work_items(&self, wq: &WorkQuery) -> Result<Vec<WorkItem>, StoreError> {
-        let mut sql = String::from(concat!(
-            "SELECT * FROM (SELECT ",
-            case_columns!(),
-            ", COALESCE((SELECT MIN(d.due_date) FROM deadlines d WHERE d.case_id = c.id AND d.status = 'open'), '",
-        ));
-        sql.push_str(NO_DEADLINE);
-        sql.push_str("') AS next_due FROM cases c WHERE 1 = 1");
-        let mut binds: Vec<String> = Vec::new();
-        let param = |binds: &mut Vec<String>, v: String| {
-            binds.push(v);
-            format!("${}", binds.len())
-        };
-        if let Some(pairs) = &wq.actionable {
-            if pairs.is_empty() {
-                return Ok(Vec::new());
-            }
-            let mut alts = Vec::new();
-            for (w, s) in pairs {
-                let pw = param(&mut binds, w.clone());
-                let ps = param(&mut binds, s.clone());
-                alts.push(format!("(c.workflow_id = {pw} AND c.state = {ps})"));
-            }
-            sql.push_str(&format!(" AND ({})", alts.join(" OR ")));
+        if wq.actionable.as_ref().is_some_and(|a| a.is_empty()) {
+            return Ok(Vec::new());
         }
-        if let Some(w) = &wq.workflow {
-            let p = param(&mut binds, w.clone());
-            sql.push_str(&format!(" AND c.workflow_id = {p}"));
-        }
-        if let Some(s) = &wq.state {
-            let p = param(&mut binds, s.clone());
-            sql.push_str(&format!(" AND c.state = {p}"));
-        }
-        if let Some(party) = &wq.party {
-            // Parties are stored as JSON; the name is matched as the exact
-            // JSON string serde writes for it.
-            let name = serde_json::to_string(party).expect("a string serialises");
-            let p = param(&mut binds, format!("%\"name\":{}%", like_escape(&name)));
-            sql.push_str(&format!(" AND c.parties LIKE {p} ESCAPE '\\'"));
-        }
-        if let Some(users) = &wq.assignees {
-            let ps: Vec<String> = users.iter().map(|u| param(&mut binds, u.clone())).collect();
-            sql.push_str(" AND (NOT EXISTS (SELECT 1 FROM case_assignments a WHERE a.case_id = c.id)");
-            if !ps.is_empty() {
-                sql.push_str(&format!(
-                    " OR EXISTS (SELECT 1 FROM case_assignments a WHERE a.case_id = c.id AND a.user_name IN ({}))",
-                    ps.join(", ")
-                ));
-            }
-            sql.push(')');
-        }
-        if let Some(n) = &wq.file_number {
-            let p = param(&mut binds, format!("%{}%", like_escape(n)));
-            sql.push_str(&format!(" AND c.file_number LIKE {p} ESCAPE '\\'"));
-        }
-        sql.push_str(") w WHERE 1 = 1");
-        if let Some(until) = &wq.due_until {
-            let p = param(&mut binds, until.clone());
-            sql.push_str(&format!(" AND w.next_due <= {p}"));
-        }
-        if let Some((due, _)) = &wq.after {
-            let pd = param(&mut binds, due.clone());
-            let pid = binds.len() + 1;
-            sql.push_str(&format!(
-                " AND (w.next_due > {pd} OR (w.next_due = {pd} AND w.id > ${pid}))"
+        let limit = wq.limit.clamp(1, 500);
+        let after_deadlines = wq.after.as_ref().is_some_and(|(due, _)| due == NO_DEADLINE);
+        let mut out = Vec::new();
+        if !after_deadlines {
+            let mut b = Binds::default();
+            let mut sql = String::from(concat!(
+                "SELECT ",
+                qualified_case_columns!(),
+                ", d.due_date AS next_due FROM deadlines d JOIN cases c ON c.id = d.case_id
+                 WHERE d.status = 'open'
+                   AND d.id = (SELECT d2.id FROM deadlines d2 WHERE d2.case_id = d.case_id AND d2.status = 'open'
+                               ORDER BY d2.due_date, d2.id LIMIT 1)"
             ));
+            sql.push_str(&case_filters(wq, &mut b, self.backend == super::Backend::Sqlite));
+            if let Some(until) = &wq.due_until {
+                sql.push_str(&format!(" AND d.due_date <= {}", b.text(until.clone())));
+            }
+            if let Some((due, id)) = &wq.after {
+                let (pd, pid) = (b.text(due.clone()), b.int(*id));
+                sql.push_str(&format!(" AND (d.due_date > {pd} OR (d.due_date = {pd} AND c.id > {pid}))"));
+            }
+            sql.push_str(&format!(" ORDER BY d.due_date, c.id LIMIT {limit}"));
+            out = self.fetch_work(sql, b).await?;
         }
-        sql.push_str(" ORDER BY w.next_due, w.id LIMIT ");
-        sql.push_str(&wq.limit.clamp(1, 500).to_string());
+        let rest = limit - out.len() as i64;
+        if rest > 0 && wq.due_until.is_none() {
+            let mut b = Binds::default();
+            let mut sql = String::from(concat!(
+                "SELECT ",
+                qualified_case_columns!(),
+                ", '9999-12-31' AS next_due FROM cases c
+                 WHERE NOT EXISTS (SELECT 1 FROM deadlines d WHERE d.case_id = c.id AND d.status = 'open')"
+            ));
+            sql.push_str(&case_filters(wq, &mut b, self.backend == super::Backend::Sqlite));
+            if let (true, Some((_, id))) = (after_deadlines, &wq.after) {
+                sql.push_str(&format!(" AND c.id > {}", b.int(*id)));
+            }
+            sql.push_str(&format!(" ORDER BY c.id LIMIT {rest}"));
+            out.extend(self.fetch_work(sql, b).await?);
+        }
+        Ok(out)
+    }
 
+    async fn fetch_work(&self, sql: String, b: Binds) -> Result<Vec<WorkItem>, StoreError> {
         // Every value is a bound parameter; the text holds only placeholders.
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for b in &binds {
-            query = query.bind(b.as_str());
-        }
-        if let Some((_, id)) = &wq.after {
-            query = query.bind(*id);
+        for v in b.0 {
+            query = match v {
+                Bind::Text(t) => query.bind(t),
+                Bind::Int(i) => query.bind(i),
+            };
         }
         let rows = query
             .fetch_all(&self.pool)
