@@ -48,7 +48,11 @@ async fn fill(url: &str, postgres: bool, version: i64) {
            SELECT n, 'nachreichung', 'Nachreichung der Unterlagen', {date}, 'open', '2012-10-01', '{{}}' FROM ({all}) AS d",
     );
     common::execute(url, &sql).await;
-    let analyze = if postgres { "ANALYZE cases; ANALYZE deadlines" } else { "ANALYZE" };
+    let analyze = if postgres {
+        "ANALYZE cases; ANALYZE deadlines"
+    } else {
+        "ANALYZE"
+    };
     common::execute(url, analyze).await;
 }
 
@@ -68,7 +72,11 @@ fn oha(url: &str, token: &str, seconds: u64, rate: Option<f64>, random: bool) ->
     let out = cmd
         .output()
         .expect("the HTTP benchmark needs oha on PATH: cargo install oha");
-    assert!(out.status.success(), "oha failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "oha failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("oha prints JSON")
 }
 
@@ -76,7 +84,10 @@ fn oha(url: &str, token: &str, seconds: u64, rate: Option<f64>, random: bool) ->
 fn figures(v: &Value) -> (f64, f64, f64, f64) {
     let rps = v["summary"]["requestsPerSec"].as_f64().unwrap_or(0.0);
     let ms = |p: &str| v["latencyPercentiles"][p].as_f64().unwrap_or(f64::NAN) * 1000.0;
-    let codes = v["statusCodeDistribution"].as_object().cloned().unwrap_or_default();
+    let codes = v["statusCodeDistribution"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
     let all: f64 = codes.values().filter_map(Value::as_f64).sum();
     let ok = codes.get("200").and_then(Value::as_f64).unwrap_or(0.0) / all.max(1.0);
     assert!(ok > 0.99, "not every answer was 200: {codes:?}");
@@ -108,7 +119,9 @@ fn run(postgres: bool, seconds: u64) {
             ..Default::default()
         };
         let clock = Arc::new(ManualClock::new(
-            chrono::DateTime::parse_from_rfc3339("2012-10-15T08:00:00Z").unwrap().to_utc(),
+            chrono::DateTime::parse_from_rfc3339("2012-10-15T08:00:00Z")
+                .unwrap()
+                .to_utc(),
         ));
         let app = common::app(config, clock).await;
         let version = app.catalog().current("ki-foerderantrag").unwrap().version;
@@ -142,24 +155,41 @@ fn run(postgres: bool, seconds: u64) {
     });
     let base = format!("http://{addr}");
     let pages = [
-        ("Arbeitskorb", format!("{base}/arbeitskorb?mine=true"), false),
-        ("GET /api/v1/cases?mine=true", format!("{base}/api/v1/cases?mine=true"), false),
+        (
+            "Arbeitskorb",
+            format!("{base}/arbeitskorb?mine=true"),
+            false,
+        ),
+        (
+            "GET /api/v1/cases?mine=true",
+            format!("{base}/api/v1/cases?mine=true"),
+            false,
+        ),
         ("Fallseite", format!("{base}/faelle/KI-2012-4711"), false),
         (
             "GET /api/v1/cases/{file_number}",
-            format!("http://127[.]0[.]0[.]1:{}/api/v1/cases/KI-2012-[1-9][0-9]{{0,4}}", addr.port()),
+            format!(
+                "http://127[.]0[.]0[.]1:{}/api/v1/cases/KI-2012-[1-9][0-9]{{0,4}}",
+                addr.port()
+            ),
             true,
         ),
     ];
     println!("\n{backend}, {CASES} cases, {CLIENTS} clients, {seconds} s per run");
-    println!("{:<34} {:>10} {:>12} {:>9} {:>9} {:>8}", "page", "max req/s", "fixed req/s", "p50 ms", "p99 ms", "ok");
+    println!(
+        "{:<34} {:>10} {:>12} {:>9} {:>9} {:>8}",
+        "page", "max req/s", "fixed req/s", "p50 ms", "p99 ms", "ok"
+    );
     for (name, url, random) in pages {
         // Warm up (connections, caches), then the throughput, then a fixed rate.
         oha(&url, &token, 2, None, random);
         let (max, _, _, _) = figures(&oha(&url, &token, seconds, None, random));
         let rate = (max * 0.8).max(1.0);
         let (got, p50, p99, ok) = figures(&oha(&url, &token, seconds, Some(rate), random));
-        println!("{name:<34} {max:>10.0} {got:>12.0} {p50:>9.1} {p99:>9.1} {:>7.1}%", ok * 100.0);
+        println!(
+            "{name:<34} {max:>10.0} {got:>12.0} {p50:>9.1} {p99:>9.1} {:>7.1}%",
+            ok * 100.0
+        );
     }
 }
 

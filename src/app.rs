@@ -20,9 +20,9 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::document::{DocumentError, Documents};
 use crate::identity::Identity;
-use crate::municipalities::{Directory, DirectoryError};
 use crate::letter::{LetterEngine, LetterError};
 use crate::mail::{MailError, MailTemplates};
+use crate::municipalities::{Directory, DirectoryError};
 use crate::outbox::{Courier, OutboxError};
 use crate::store::{Stats, Store, StoreError};
 
@@ -180,10 +180,14 @@ impl App {
     /// Every role a workflow declares, plus `admin` and `municipality`:
     /// the roles a user can be given.
     pub fn known_roles(&self) -> Vec<String> {
-        let mut roles: BTreeSet<String> = [crate::identity::ADMIN, crate::identity::MUNICIPALITY, crate::identity::LEAD]
-            .into_iter()
-            .map(String::from)
-            .collect();
+        let mut roles: BTreeSet<String> = [
+            crate::identity::ADMIN,
+            crate::identity::MUNICIPALITY,
+            crate::identity::LEAD,
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect();
         for (_, def) in self.catalog().definitions() {
             roles.extend(def.roles.keys().filter(|r| r.as_str() != "system").cloned());
         }

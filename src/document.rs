@@ -91,7 +91,10 @@ impl Documents {
     }
 
     /// Where a PDF was issued: each document row with its case's file number.
-    pub async fn owners(&self, sha256: &str) -> Result<Vec<(FileNumber, DocumentRow)>, DocumentError> {
+    pub async fn owners(
+        &self,
+        sha256: &str,
+    ) -> Result<Vec<(FileNumber, DocumentRow)>, DocumentError> {
         Ok(self.store.documents_by_sha256(sha256).await?)
     }
 

@@ -48,11 +48,16 @@ pub enum IdentityError {
     #[error("Benutzername oder Passwort ist falsch.")]
     BadCredentials,
     /// Too many failed logins: try again after this many seconds.
-    #[error("Zu viele fehlgeschlagene Anmeldeversuche. Bitte in {retry_after} Sekunden erneut versuchen.")]
+    #[error(
+        "Zu viele fehlgeschlagene Anmeldeversuche. Bitte in {retry_after} Sekunden erneut versuchen."
+    )]
     RateLimited { retry_after: i64 },
     /// An absence that cannot be recorded (German, shown at the field).
     #[error("{message}")]
-    Absence { field: &'static str, message: String },
+    Absence {
+        field: &'static str,
+        message: String,
+    },
     /// The password is unusable (empty, or too short).
     #[error("the password must have at least 8 characters")]
     WeakPassword,
@@ -177,7 +182,10 @@ impl Identity {
             None => None,
         };
         let at = self.clock.now().to_rfc3339();
-        let display = spec.display_name.clone().unwrap_or_else(|| spec.name.clone());
+        let display = spec
+            .display_name
+            .clone()
+            .unwrap_or_else(|| spec.name.clone());
         let row = self
             .store
             .insert_user(&NewUser {
@@ -197,7 +205,13 @@ impl Identity {
     }
 
     pub async fn users(&self) -> Result<Vec<User>, IdentityError> {
-        Ok(self.store.users().await?.into_iter().map(User::from).collect())
+        Ok(self
+            .store
+            .users()
+            .await?
+            .into_iter()
+            .map(User::from)
+            .collect())
     }
 
     pub async fn user(&self, name: &str) -> Result<User, IdentityError> {
@@ -308,7 +322,8 @@ impl Identity {
                 .map(|t| t.with_timezone(&Utc))
                 .unwrap_or(DateTime::<Utc>::MIN_UTC)
         };
-        let idle = now - parse(&row.last_seen_at) > Duration::minutes(self.web.session_idle_minutes);
+        let idle =
+            now - parse(&row.last_seen_at) > Duration::minutes(self.web.session_idle_minutes);
         let old = now - parse(&row.created_at) > Duration::hours(self.web.session_absolute_hours);
         if idle || old || row.user.disabled {
             self.store.delete_session(&hash).await?;
@@ -347,7 +362,12 @@ impl Identity {
         }
         match self.store.user_by_name(substitute).await? {
             Some(u) if !u.disabled && !u.roles.iter().any(|r| r == MUNICIPALITY) => {}
-            _ => return refuse("substitute", "Die Vertretung muss eine aktive Person der Behörde sein."),
+            _ => {
+                return refuse(
+                    "substitute",
+                    "Die Vertretung muss eine aktive Person der Behörde sein.",
+                );
+            }
         }
         self.store
             .add_substitution(
@@ -381,11 +401,20 @@ impl Identity {
     }
 
     /// A person's saved setting, e.g. their Arbeitskorb filter (JSON).
-    pub async fn preference(&self, user: &str, name: &str) -> Result<Option<String>, IdentityError> {
+    pub async fn preference(
+        &self,
+        user: &str,
+        name: &str,
+    ) -> Result<Option<String>, IdentityError> {
         Ok(self.store.preference(user, name).await?)
     }
 
-    pub async fn set_preference(&self, user: &str, name: &str, value: &str) -> Result<(), IdentityError> {
+    pub async fn set_preference(
+        &self,
+        user: &str,
+        name: &str,
+        value: &str,
+    ) -> Result<(), IdentityError> {
         Ok(self.store.set_preference(user, name, value).await?)
     }
 
@@ -404,7 +433,8 @@ pub async fn hash_password(password: String) -> Result<String, IdentityError> {
         use argon2::password_hash::{PasswordHasher, SaltString};
         let mut bytes = [0u8; 16];
         getrandom::getrandom(&mut bytes).map_err(|e| IdentityError::Hash(e.to_string()))?;
-        let salt = SaltString::encode_b64(&bytes).map_err(|e| IdentityError::Hash(e.to_string()))?;
+        let salt =
+            SaltString::encode_b64(&bytes).map_err(|e| IdentityError::Hash(e.to_string()))?;
         argon2::Argon2::default()
             .hash_password(password.as_bytes(), &salt)
             .map(|h| h.to_string())

@@ -70,7 +70,9 @@ impl Directory {
             let path = workflows_dir.join("data/kommunen.json");
             match std::fs::read_to_string(&path) {
                 Ok(t) => (path.display().to_string(), t),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Directory::default()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Ok(Directory::default());
+                }
                 Err(e) => {
                     return Err(DirectoryError {
                         file: path.display().to_string(),
@@ -83,7 +85,10 @@ impl Directory {
                 .get_file("data/kommunen.json")
                 .and_then(|f| f.contents_utf8())
                 .unwrap_or("{}");
-            ("workflows/data/kommunen.json (built in)".to_string(), f.to_string())
+            (
+                "workflows/data/kommunen.json (built in)".to_string(),
+                f.to_string(),
+            )
         };
         let parsed: File = serde_json::from_str(&text).map_err(|e| DirectoryError {
             file: file.clone(),
@@ -119,7 +124,9 @@ mod tests {
         assert_eq!(members.len(), 31);
         assert!(members.iter().all(|m| m.party().unwrap().email.is_some()));
         assert_eq!(
-            d.get("Kreis Unna").and_then(|m| m.verwaltungsgericht.as_deref()).map(|c| c.starts_with("Verwaltungsgericht Gelsenkirchen")),
+            d.get("Kreis Unna")
+                .and_then(|m| m.verwaltungsgericht.as_deref())
+                .map(|c| c.starts_with("Verwaltungsgericht Gelsenkirchen")),
             Some(true)
         );
     }

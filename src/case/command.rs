@@ -246,7 +246,7 @@ impl Engine {
     /// The letters a transition would issue, rendered without firing it:
     /// the same checks and the same effect interpreter as [`Engine::fire`],
     /// but nothing is written and no number is taken (a number the
-    /// transition would allocate prints as a placeholder).
+    /// transition would allocate prints as "(Nummer wird bei Erlass vergeben)").
     pub async fn preview(&self, req: FireRequest) -> Result<Vec<PreviewLetter>, CaseError> {
         let case = self.load(&req.file_number).await?;
         let def = self.definition_of(&case).await?;
@@ -267,7 +267,10 @@ impl Engine {
         let mut case = self.load(file_number).await?;
         let def = self.definition_of(&case).await?;
         let t = def.transition(transition).ok_or_else(|| {
-            CaseError::invalid("transition", format!("workflow `{}` has no step `{transition}`", def.id))
+            CaseError::invalid(
+                "transition",
+                format!("workflow `{}` has no step `{transition}`", def.id),
+            )
         })?;
         let (Some(from), Some(role)) = (t.from.first(), t.roles.first()) else {
             return Ok(Vec::new());

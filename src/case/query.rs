@@ -58,7 +58,10 @@ impl Engine {
         workflow: &str,
         version: i64,
     ) -> Result<std::sync::Arc<Definition>, CaseError> {
-        Ok(self.catalog().version(self.store(), workflow, version).await?)
+        Ok(self
+            .catalog()
+            .version(self.store(), workflow, version)
+            .await?)
     }
 
     /// A case as it stands now.
@@ -136,7 +139,10 @@ impl Engine {
 
     /// The mail sent (or queued) on a case, oldest first: a circular's
     /// distribution status per member.
-    pub async fn case_mail(&self, file_number: &str) -> Result<Vec<crate::store::MailRow>, CaseError> {
+    pub async fn case_mail(
+        &self,
+        file_number: &str,
+    ) -> Result<Vec<crate::store::MailRow>, CaseError> {
         let case = self.load(file_number).await?;
         Ok(self.store().mail_of_case(case.id).await?)
     }

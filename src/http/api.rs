@@ -17,9 +17,7 @@ use super::access;
 use super::auth::{ApiCaller, Caller, SESSION_COOKIE, Via};
 use super::error::Problem;
 use super::{ClientAddr, HttpState};
-use crate::case::{
-    AuditReport, CaseView, DeadlineView, FireRequest, OpenRequest, PartyRef,
-};
+use crate::case::{AuditReport, CaseView, DeadlineView, FireRequest, OpenRequest, PartyRef};
 use crate::deadline::{self, DeadlineSpec, Period};
 use crate::domain::{FileNumber, TransitionName};
 use crate::journal::Event;
@@ -134,7 +132,10 @@ pub struct WorkflowSummary {
 #[utoipa::path(get, path = "/api/v1/workflows", tag = "Verfahren",
     responses((status = 200, description = "Die Verfahren", body = Vec<WorkflowSummary>),
               (status = 401, description = "Nicht angemeldet", body = Problem, content_type = "application/problem+json")))]
-pub async fn workflows(State(state): State<HttpState>, _c: ApiCaller) -> Json<Vec<WorkflowSummary>> {
+pub async fn workflows(
+    State(state): State<HttpState>,
+    _c: ApiCaller,
+) -> Json<Vec<WorkflowSummary>> {
     Json(
         state
             .app
@@ -165,7 +166,9 @@ pub async fn workflow(
         .catalog()
         .current(&id)
         .map_err(|_| Problem::not_found(format!("Es gibt kein Verfahren „{id}“.")))?;
-    Ok(Json(serde_json::to_value(&*def).map_err(|e| Problem::internal(&e))?))
+    Ok(Json(
+        serde_json::to_value(&*def).map_err(|e| Problem::internal(&e))?,
+    ))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -270,7 +273,9 @@ pub(super) async fn work_query(
     if let Some(d) = &p.due_until
         && chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err()
     {
-        return Err(Problem::bad_request("`due_until` ist kein Datum (JJJJ-MM-TT).").field("due_until"));
+        return Err(
+            Problem::bad_request("`due_until` ist kein Datum (JJJJ-MM-TT).").field("due_until"),
+        );
     }
     let party = if c.user.is_municipality() {
         Some(c.user.party.clone().unwrap_or_default())
@@ -279,7 +284,10 @@ pub(super) async fn work_query(
     };
     let mine = p.mine == Some(true) && !c.user.is_municipality();
     let actionable = mine.then(|| {
-        access::actionable_states(&c.user, state.app.catalog().definitions().map(|(_, d)| &**d))
+        access::actionable_states(
+            &c.user,
+            state.app.catalog().definitions().map(|(_, d)| &**d),
+        )
     });
     // My Arbeitskorb: my cases, those of whom I stand in for, and unassigned ones.
     let assignees = if mine {
@@ -376,7 +384,10 @@ pub async fn open_case(
     Json(req): Json<OpenCaseRequest>,
 ) -> Result<(StatusCode, Json<CaseView>), Problem> {
     let def = state.app.catalog().current(&req.workflow).map_err(|_| {
-        Problem::invalid("workflow", format!("Es gibt kein Verfahren „{}“.", req.workflow))
+        Problem::invalid(
+            "workflow",
+            format!("Es gibt kein Verfahren „{}“.", req.workflow),
+        )
     })?;
     let role = access::opening_role(&c.user, &def).ok_or_else(|| {
         Problem::forbidden(format!(
@@ -398,7 +409,11 @@ pub async fn open_case(
 }
 
 /// Loads a case the caller may see, or 404.
-pub(super) async fn visible_case(state: &HttpState, c: &Caller, file_number: &str) -> Result<CaseView, Problem> {
+pub(super) async fn visible_case(
+    state: &HttpState,
+    c: &Caller,
+    file_number: &str,
+) -> Result<CaseView, Problem> {
     let view = state.app.engine().show(file_number).await?;
     if access::sees(&c.user, &view) {
         Ok(view)
@@ -532,7 +547,11 @@ pub(super) async fn fire_request(
     // Working an absent colleague's case: the journal names both.
     if let Some(assignee) = state.app.engine().assignee(file_number).await?
         && assignee != c.user.name
-        && state.identity.stands_in_for(&c.user.name).await?.contains(&assignee)
+        && state
+            .identity
+            .stands_in_for(&c.user.name)
+            .await?
+            .contains(&assignee)
     {
         actor.on_behalf_of = Some(assignee);
     }
@@ -588,12 +607,18 @@ pub async fn preview(
             "Der Schritt „{transition}“ erlässt kein Schreiben."
         )));
     };
-    Ok(pdf_response(first.pdf, &format!("vorschau_{}.pdf", first.template)))
+    Ok(pdf_response(
+        first.pdf,
+        &format!("vorschau_{}.pdf", first.template),
+    ))
 }
 
 pub(super) fn pdf_response(pdf: Vec<u8>, filename: &str) -> Response {
     let mut headers = HeaderMap::new();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/pdf"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/pdf"),
+    );
     if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"{filename}\"")) {
         headers.insert(header::CONTENT_DISPOSITION, v);
     }
@@ -610,7 +635,8 @@ pub async fn document(
     ApiCaller(c): ApiCaller,
     Path(sha256): Path<String>,
 ) -> Result<Response, Problem> {
-    let not_found = || Problem::not_found("Es gibt kein Schreiben mit diesem Hash, das Sie sehen dürfen.");
+    let not_found =
+        || Problem::not_found("Es gibt kein Schreiben mit diesem Hash, das Sie sehen dürfen.");
     if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(not_found());
     }
@@ -634,7 +660,10 @@ pub async fn document(
     };
     let bytes = state.app.documents().bytes(&sha256).await?;
     let name = crate::document::export_path(&file_number, &row);
-    let name = name.file_name().and_then(|n| n.to_str()).unwrap_or("schreiben.pdf");
+    let name = name
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("schreiben.pdf");
     Ok(pdf_response(bytes, name))
 }
 
@@ -662,7 +691,9 @@ pub async fn outbox(
     office_only(&c)?;
     let limit = p.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
-        return Err(Problem::bad_request("`limit` muss zwischen 1 und 1000 liegen.").field("limit"));
+        return Err(
+            Problem::bad_request("`limit` muss zwischen 1 und 1000 liegen.").field("limit"),
+        );
     }
     Ok(Json(
         state
@@ -695,11 +726,13 @@ pub async fn outbox_retry(
     office_only(&c)?;
     match state.app.courier().retry(id).await {
         Ok(()) => Ok(StatusCode::NO_CONTENT),
-        Err(crate::outbox::OutboxError::NotFailed(_)) => Err(Problem::new(
-            StatusCode::CONFLICT,
-            "Nicht fehlgeschlagen",
-        )
-        .detail(format!("Die Mail {id} ist nicht fehlgeschlagen oder existiert nicht."))),
+        Err(crate::outbox::OutboxError::NotFailed(_)) => {
+            Err(
+                Problem::new(StatusCode::CONFLICT, "Nicht fehlgeschlagen").detail(format!(
+                    "Die Mail {id} ist nicht fehlgeschlagen oder existiert nicht."
+                )),
+            )
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -803,16 +836,26 @@ pub(super) async fn assign_cases(
     user: &str,
 ) -> Result<usize, Problem> {
     if !access::is_lead(&c.user) {
-        return Err(Problem::forbidden("Nur die Leitung kann Vorgänge zuweisen."));
+        return Err(Problem::forbidden(
+            "Nur die Leitung kann Vorgänge zuweisen.",
+        ));
     }
-    let target = state.identity.user(user).await.map_err(|_| {
-        Problem::invalid("user", format!("Es gibt keine Person „{user}“."))
-    })?;
+    let target = state
+        .identity
+        .user(user)
+        .await
+        .map_err(|_| Problem::invalid("user", format!("Es gibt keine Person „{user}“.")))?;
     if target.disabled || target.is_municipality() {
-        return Err(Problem::invalid("user", "Vorgänge können nur aktiven Beschäftigten der Behörde zugewiesen werden."));
+        return Err(Problem::invalid(
+            "user",
+            "Vorgänge können nur aktiven Beschäftigten der Behörde zugewiesen werden.",
+        ));
     }
     if file_numbers.is_empty() {
-        return Err(Problem::invalid("file_numbers", "Bitte mindestens einen Vorgang auswählen."));
+        return Err(Problem::invalid(
+            "file_numbers",
+            "Bitte mindestens einen Vorgang auswählen.",
+        ));
     }
     let numbers: Vec<FileNumber> = file_numbers.iter().map(FileNumber::new).collect();
     let by = crate::case::Actor::new(c.user.name.clone(), crate::identity::LEAD);
@@ -849,20 +892,33 @@ pub struct AbsenceRequest {
 }
 
 /// Records an absence; shared by the API and the Vertretung page.
-pub(super) async fn add_absence(state: &HttpState, c: &Caller, req: &AbsenceRequest) -> Result<(), Problem> {
+pub(super) async fn add_absence(
+    state: &HttpState,
+    c: &Caller,
+    req: &AbsenceRequest,
+) -> Result<(), Problem> {
     if !access::is_office(&c.user) {
         return Err(Problem::forbidden("Nur für Beschäftigte der Behörde."));
     }
-    let absent = req.absent.clone().filter(|a| !a.is_empty()).unwrap_or(c.user.name.clone());
+    let absent = req
+        .absent
+        .clone()
+        .filter(|a| !a.is_empty())
+        .unwrap_or(c.user.name.clone());
     if absent != c.user.name && !access::is_lead(&c.user) {
-        return Err(Problem::forbidden("Abwesenheiten anderer trägt die Leitung ein."));
+        return Err(Problem::forbidden(
+            "Abwesenheiten anderer trägt die Leitung ein.",
+        ));
     }
     let date = |field: &'static str, s: &str| {
         chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
             .map_err(|_| Problem::invalid(field, "Bitte ein Datum angeben (TT.MM.JJJJ)."))
     };
     let (from, until) = (date("from", &req.from)?, date("until", &req.until)?);
-    state.identity.add_absence(&absent, &req.substitute, from, until).await?;
+    state
+        .identity
+        .add_absence(&absent, &req.substitute, from, until)
+        .await?;
     Ok(())
 }
 

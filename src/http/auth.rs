@@ -66,10 +66,19 @@ pub async fn middleware(State(state): State<HttpState>, req: Request, next: Next
         Err(p) => return p.into_response(),
     };
     let needs_token = parts.method == Method::POST
-        && matches!(caller, Some(Caller { via: Via::Session { .. }, .. }))
+        && matches!(
+            caller,
+            Some(Caller {
+                via: Via::Session { .. },
+                ..
+            })
+        )
         && is_simple_content_type(&parts);
     let body = if needs_token {
-        let expected = caller.as_ref().map(|c| c.csrf().to_string()).unwrap_or_default();
+        let expected = caller
+            .as_ref()
+            .map(|c| c.csrf().to_string())
+            .unwrap_or_default();
         match check_csrf(&parts, body, &expected).await {
             Ok(body) => body,
             Err(p) => return p.into_response(),
@@ -88,11 +97,18 @@ async fn resolve(state: &HttpState, parts: &Parts) -> Result<Option<Caller>, Pro
             .ok()
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim)
-            .ok_or_else(|| Problem::unauthorized().detail("Authorization: Bearer TOKEN erwartet."))?;
+            .ok_or_else(|| {
+                Problem::unauthorized().detail("Authorization: Bearer TOKEN erwartet.")
+            })?;
         let Some(user) = state.identity.by_token(token).await? else {
-            return Err(Problem::unauthorized().detail("Das API-Token ist ungültig oder widerrufen."));
+            return Err(
+                Problem::unauthorized().detail("Das API-Token ist ungültig oder widerrufen.")
+            );
         };
-        return Ok(Some(Caller { user, via: Via::Token }));
+        return Ok(Some(Caller {
+            user,
+            via: Via::Token,
+        }));
     }
     let jar = CookieJar::from_headers(&parts.headers);
     let Some(id) = jar.get(SESSION_COOKIE).map(|c| c.value().to_string()) else {
@@ -110,7 +126,11 @@ async fn resolve(state: &HttpState, parts: &Parts) -> Result<Option<Caller>, Pro
 /// True for bodies a cross-site form can send: none, urlencoded,
 /// multipart, text/plain.
 fn is_simple_content_type(parts: &Parts) -> bool {
-    match parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
+    match parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    {
         None => true,
         Some(ct) => {
             let ct = ct.to_ascii_lowercase();
@@ -159,7 +179,11 @@ async fn check_csrf(parts: &Parts, body: Body, expected: &str) -> Result<Body, P
     let ok = form_urlencoded::parse(&bytes)
         .find(|(k, _)| k == "csrf")
         .is_some_and(|(_, v)| !expected.is_empty() && v == expected);
-    if ok { Ok(Body::from(bytes)) } else { Err(refused()) }
+    if ok {
+        Ok(Body::from(bytes))
+    } else {
+        Err(refused())
+    }
 }
 
 /// A logged-in caller of the API: 401 problem otherwise.

@@ -4,7 +4,7 @@
 //! follow its distribution per member (sent, failed, retried).
 //!
 //! The preview is the letter the release would issue, rendered by the same
-//! engine with the number as a placeholder; nothing is written.
+//! engine with the number still to be allocated shown as such; nothing is written.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
@@ -157,7 +157,10 @@ async fn create(
     Form(form): Form<BTreeMap<String, String>>,
 ) -> Response {
     if !is_author(&c) {
-        return Problem::forbidden("Rundschreiben verfassen Referentinnen und Referenten der Geschäftsstelle.").into_response();
+        return Problem::forbidden(
+            "Rundschreiben verfassen Referentinnen und Referenten der Geschäftsstelle.",
+        )
+        .into_response();
     }
     let party: PartyRef = match "Mitglieder des Landkreistages Nordrhein-Westfalen".parse() {
         Ok(p) => p,
@@ -222,12 +225,23 @@ async fn composer_page(
             }
         })
         .collect();
-    let text = |k: &str| case.data.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let text = |k: &str| {
+        case.data
+            .get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string()
+    };
     let list = |k: &str, sep: &str| {
         case.data
             .get(k)
             .and_then(|v| v.as_array())
-            .map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(sep))
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str())
+                    .collect::<Vec<_>>()
+                    .join(sep)
+            })
             .unwrap_or_default()
     };
     let base = super::web::base_context(c, "rundschreiben");
@@ -273,7 +287,11 @@ async fn preview(
     let preview = state
         .app
         .engine()
-        .draft_preview(&FileNumber::new(&file_number), RELEASE, circular_data(&form))
+        .draft_preview(
+            &FileNumber::new(&file_number),
+            RELEASE,
+            circular_data(&form),
+        )
         .await;
     match preview {
         Ok(letters) => match letters.into_iter().next() {
@@ -308,7 +326,8 @@ async fn preview_pdf(
 ) -> Response {
     match state.previews.get(&c.user.name, &id) {
         Some(pdf) => api::pdf_response(pdf, "vorschau_rundschreiben.pdf"),
-        None => Problem::not_found("Diese Vorschau gibt es nicht mehr; bitte neu anzeigen.").into_response(),
+        None => Problem::not_found("Diese Vorschau gibt es nicht mehr; bitte neu anzeigen.")
+            .into_response(),
     }
 }
 
@@ -356,16 +375,20 @@ async fn send(
         .collect();
     let members = match members {
         Ok(m) if !m.is_empty() => m,
-        Ok(_) => return Problem::invalid("verteiler", "Es sind keine Mitglieder verzeichnet (workflows/data/kommunen.json).").into_response(),
+        Ok(_) => {
+            return Problem::invalid(
+                "verteiler",
+                "Es sind keine Mitglieder verzeichnet (workflows/data/kommunen.json).",
+            )
+            .into_response();
+        }
         Err(e) => return Problem::internal(&e).into_response(),
     };
-    let actor = match crate::http::access::actor_for(
-        &c.user,
-        &case,
-        None,
-    ) {
+    let actor = match crate::http::access::actor_for(&c.user, &case, None) {
         Some(a) => a,
-        None => return Problem::forbidden("Sie haben in diesem Vorgang keine Rolle.").into_response(),
+        None => {
+            return Problem::forbidden("Sie haben in diesem Vorgang keine Rolle.").into_response();
+        }
     };
     let data = &case.data;
     let context = json!({
@@ -385,7 +408,9 @@ async fn send(
         DISTRIBUTE,
         api::FireBody {
             expected_version: None,
-            data: [("verteiler".to_string(), Value::String(verteiler))].into_iter().collect(),
+            data: [("verteiler".to_string(), Value::String(verteiler))]
+                .into_iter()
+                .collect(),
         },
     )
     .await;
@@ -395,7 +420,14 @@ async fn send(
     };
     let engine = state.app.engine();
     if let Err(e) = engine
-        .distribute(&file_number, "rundschreiben", "circular", &context, &members, &actor)
+        .distribute(
+            &file_number,
+            "rundschreiben",
+            "circular",
+            &context,
+            &members,
+            &actor,
+        )
         .await
     {
         return Problem::from(e).into_response();

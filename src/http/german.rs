@@ -53,11 +53,15 @@ pub fn workflow_error(e: &WorkflowError) -> String {
             transition, state, ..
         } => format!("Der Schritt „{transition}“ ist im Stand „{state}“ nicht möglich."),
         WorkflowError::CaseClosed { state } => {
-            format!("Der Vorgang ist abgeschlossen (Stand „{state}“); es ist kein Schritt mehr möglich.")
+            format!(
+                "Der Vorgang ist abgeschlossen (Stand „{state}“); es ist kein Schritt mehr möglich."
+            )
         }
         WorkflowError::WrongRole {
             transition, role, ..
-        } => format!("In der Rolle „{role}“ dürfen Sie den Schritt „{transition}“ nicht ausführen."),
+        } => {
+            format!("In der Rolle „{role}“ dürfen Sie den Schritt „{transition}“ nicht ausführen.")
+        }
         WorkflowError::FourEyes {
             transition,
             earlier,
@@ -72,11 +76,16 @@ pub fn workflow_error(e: &WorkflowError) -> String {
             format!("Das Feld „{field}“ ist in diesem Verfahren nicht vorgesehen.")
         }
         WorkflowError::InvalidField { field, reason } => {
-            format!("Das Feld „{field}“ hat einen ungültigen Wert: {}", reason_de(reason))
+            format!(
+                "Das Feld „{field}“ hat einen ungültigen Wert: {}",
+                reason_de(reason)
+            )
         }
         WorkflowError::GuardFailed { message, .. } => message.clone(),
         // Written in German by the engine already.
-        e @ (WorkflowError::LookupMismatch { .. } | WorkflowError::LinkBroken { .. }) => e.to_string(),
+        e @ (WorkflowError::LookupMismatch { .. } | WorkflowError::LinkBroken { .. }) => {
+            e.to_string()
+        }
         WorkflowError::GuardFault { transition, .. } => format!(
             "Die Voraussetzungen für „{transition}“ konnten nicht geprüft werden (z. B. ein Text, wo eine Zahl erwartet wird). Bitte prüfen Sie die Angaben."
         ),
@@ -147,6 +156,9 @@ mod tests {
             actor: "becker".into(),
         };
         let m = workflow_error(&e);
-        assert!(m.contains("Vier-Augen-Prinzip") && m.contains("bewilligung_vorschlagen"), "{m}");
+        assert!(
+            m.contains("Vier-Augen-Prinzip") && m.contains("bewilligung_vorschlagen"),
+            "{m}"
+        );
     }
 }

@@ -86,7 +86,10 @@ pub fn router(app: App) -> Result<Router, HttpError> {
         .route("/cases/{file_number}/deadlines", get(api::deadlines))
         .route("/cases/{file_number}/documents", get(api::case_documents))
         .route("/cases/{file_number}/fire/{transition}", post(api::fire))
-        .route("/cases/{file_number}/preview/{transition}", post(api::preview))
+        .route(
+            "/cases/{file_number}/preview/{transition}",
+            post(api::preview),
+        )
         .route("/documents/{sha256}", get(api::document))
         .route("/outbox", get(api::outbox))
         .route("/outbox/{id}/retry", post(api::outbox_retry))
@@ -130,14 +133,21 @@ pub async fn readyz(State(state): State<HttpState>) -> (StatusCode, &'static str
         Ok(()) => (StatusCode::OK, "ok"),
         Err(e) => {
             tracing::warn!(error = %e, "not ready");
-            (StatusCode::SERVICE_UNAVAILABLE, "Datenbank nicht erreichbar")
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Datenbank nicht erreichbar",
+            )
         }
     }
 }
 
 /// Serves `router` on `listener` until `stop` is cancelled; requests in
 /// flight are finished first.
-pub async fn serve(app: App, listener: TcpListener, stop: CancellationToken) -> Result<(), HttpError> {
+pub async fn serve(
+    app: App,
+    listener: TcpListener,
+    stop: CancellationToken,
+) -> Result<(), HttpError> {
     let router = router(app)?;
     axum::serve(
         listener,

@@ -86,7 +86,9 @@ impl utoipa::Modify for CommonResponses {
                 .description(text)
                 .content(
                     "application/problem+json",
-                    ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build(),
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
                 )
                 .build()
         };
@@ -106,7 +108,9 @@ impl utoipa::Modify for CommonResponses {
                     op.responses
                         .responses
                         .entry("400".into())
-                        .or_insert_with(|| problem("Ungültige Anfrage (Parameter oder Inhalt nicht lesbar)").into());
+                        .or_insert_with(|| {
+                            problem("Ungültige Anfrage (Parameter oder Inhalt nicht lesbar)").into()
+                        });
                 }
                 if op.request_body.is_some() {
                     op.responses

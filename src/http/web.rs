@@ -35,9 +35,7 @@ pub struct Pages {
 impl Pages {
     pub fn load() -> Result<Pages, minijinja::Error> {
         let mut env = Environment::new();
-        let dir = TEMPLATES
-            .get_dir("web")
-            .expect("templates/web is embedded");
+        let dir = TEMPLATES.get_dir("web").expect("templates/web is embedded");
         for file in dir.files() {
             let path = file.path();
             if path.extension().and_then(|e| e.to_str()) != Some("html") {
@@ -188,7 +186,14 @@ async fn login_form(
     jar: CookieJar,
     Query(p): Query<NextParam>,
 ) -> Response {
-    login_page(&state, jar, &safe_next(p.next.as_deref()), None, "", StatusCode::OK)
+    login_page(
+        &state,
+        jar,
+        &safe_next(p.next.as_deref()),
+        None,
+        "",
+        StatusCode::OK,
+    )
 }
 
 fn login_page(
@@ -337,7 +342,10 @@ async fn arbeitskorb(
     // Coming back without a filter: the one this person used last.
     // Filtering (not paging on): remember it.
     if raw.as_deref().unwrap_or("").is_empty() {
-        if let Ok(Some(saved)) = state.identity.preference(&c.user.name, FILTER_SETTING).await
+        if let Ok(Some(saved)) = state
+            .identity
+            .preference(&c.user.name, FILTER_SETTING)
+            .await
             && let Ok(saved) = serde_json::from_str::<CaseListParams>(&saved)
         {
             p = saved;
@@ -349,7 +357,10 @@ async fn arbeitskorb(
             ..p.clone()
         };
         if let Ok(json) = serde_json::to_string(&keep)
-            && let Err(e) = state.identity.set_preference(&c.user.name, FILTER_SETTING, &json).await
+            && let Err(e) = state
+                .identity
+                .set_preference(&c.user.name, FILTER_SETTING, &json)
+                .await
         {
             tracing::warn!(error = %e, "saving the Arbeitskorb filter failed");
         }
@@ -399,7 +410,11 @@ async fn arbeitskorb(
     } else {
         Vec::new()
     };
-    let stands_in_for = state.identity.stands_in_for(&c.user.name).await.unwrap_or_default();
+    let stands_in_for = state
+        .identity
+        .stands_in_for(&c.user.name)
+        .await
+        .unwrap_or_default();
     let base = base_context(&c, "arbeitskorb");
     state.pages.render(
         "arbeitskorb.html",
@@ -437,8 +452,15 @@ async fn badge(State(state): State<HttpState>, WebCaller(c): WebCaller) -> Respo
         after: None,
         limit: Some(100),
     };
-    let n = api::page(&state, &c, &p).await.map(|(i, _)| i.len()).unwrap_or(0);
-    let text = if n >= 100 { "99+".to_string() } else { n.to_string() };
+    let n = api::page(&state, &c, &p)
+        .await
+        .map(|(i, _)| i.len())
+        .unwrap_or(0);
+    let text = if n >= 100 {
+        "99+".to_string()
+    } else {
+        n.to_string()
+    };
     Html(text).into_response()
 }
 
@@ -522,7 +544,13 @@ async fn vertretung_eintragen(
         Ok(()) => Redirect::to("/vertretung").into_response(),
         Err(p) if p.status() == StatusCode::UNPROCESSABLE_ENTITY => {
             let field = p.field.clone().unwrap_or_default();
-            vertretung_page(&state, &c, Some((field, p.detail.unwrap_or(p.title))), StatusCode::UNPROCESSABLE_ENTITY).await
+            vertretung_page(
+                &state,
+                &c,
+                Some((field, p.detail.unwrap_or(p.title))),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
         Err(p) => p.into_response(),
     }
@@ -568,7 +596,12 @@ fn computed_fields(def: &Definition) -> Vec<String> {
 
 /// The form fields of a transition: its required fields first, then the
 /// fields its guards look at; each with its type, title and current value.
-fn form_fields(def: &Definition, t: &Transition, data: &Map<String, Value>, entered: &BTreeMap<String, String>) -> Vec<Jv> {
+fn form_fields(
+    def: &Definition,
+    t: &Transition,
+    data: &Map<String, Value>,
+    entered: &BTreeMap<String, String>,
+) -> Vec<Jv> {
     let computed = computed_fields(def);
     let mut names: Vec<(String, bool)> = t.requires.iter().map(|n| (n.clone(), true)).collect();
     for g in &t.guards {
@@ -594,17 +627,26 @@ fn form_fields(def: &Definition, t: &Transition, data: &Map<String, Value>, ente
                 FieldKind::Object => return None,
                 FieldKind::String => ("text", Vec::new()),
             };
-            let current = entered.get(&name).cloned().unwrap_or_else(|| match data.get(&name) {
-                Some(Value::String(s)) => s.clone(),
-                Some(Value::Number(n)) => zahl(n.as_f64().unwrap_or(0.0)),
-                Some(Value::Bool(b)) => if *b { "ja".into() } else { "nein".into() },
-                Some(Value::Array(a)) => a
-                    .iter()
-                    .filter_map(|v| v.as_str())
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-                _ => String::new(),
-            });
+            let current = entered
+                .get(&name)
+                .cloned()
+                .unwrap_or_else(|| match data.get(&name) {
+                    Some(Value::String(s)) => s.clone(),
+                    Some(Value::Number(n)) => zahl(n.as_f64().unwrap_or(0.0)),
+                    Some(Value::Bool(b)) => {
+                        if *b {
+                            "ja".into()
+                        } else {
+                            "nein".into()
+                        }
+                    }
+                    Some(Value::Array(a)) => a
+                        .iter()
+                        .filter_map(|v| v.as_str())
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                    _ => String::new(),
+                });
             Some(context! {
                 name => name.clone(),
                 title => field_title(&name, f.title.as_ref()),
@@ -647,10 +689,15 @@ fn letter_title(template: &str) -> String {
 }
 
 /// Turns the submitted form into typed field values; errors name the field.
-fn parse_form(def: &Definition, form: &BTreeMap<String, String>) -> Result<Map<String, Value>, (String, String)> {
+fn parse_form(
+    def: &Definition,
+    form: &BTreeMap<String, String>,
+) -> Result<Map<String, Value>, (String, String)> {
     let mut out = Map::new();
     for (name, raw) in form {
-        let Some(f) = def.fields.get(name) else { continue };
+        let Some(f) = def.fields.get(name) else {
+            continue;
+        };
         let raw = raw.trim();
         if raw.is_empty() {
             continue;
@@ -660,14 +707,22 @@ fn parse_form(def: &Definition, form: &BTreeMap<String, String>) -> Result<Map<S
                 .parse::<i64>()
                 .map(Value::from)
                 .map_err(|_| (name.clone(), "Bitte eine ganze Zahl eingeben.".to_string()))?,
-            FieldKind::Number => parse_german_number(raw)
-                .map(Value::from)
-                .ok_or_else(|| (name.clone(), "Bitte eine Zahl eingeben, mit Dezimalkomma (z. B. 2,5).".to_string()))?,
+            FieldKind::Number => parse_german_number(raw).map(Value::from).ok_or_else(|| {
+                (
+                    name.clone(),
+                    "Bitte eine Zahl eingeben, mit Dezimalkomma (z. B. 2,5).".to_string(),
+                )
+            })?,
             FieldKind::Boolean => Value::Bool(matches!(raw, "ja" | "true" | "on")),
             FieldKind::Date => {
                 let d = NaiveDate::parse_from_str(raw, "%Y-%m-%d")
                     .or_else(|_| NaiveDate::parse_from_str(raw, "%d.%m.%Y"))
-                    .map_err(|_| (name.clone(), "Bitte ein Datum angeben (TT.MM.JJJJ).".to_string()))?;
+                    .map_err(|_| {
+                        (
+                            name.clone(),
+                            "Bitte ein Datum angeben (TT.MM.JJJJ).".to_string(),
+                        )
+                    })?;
                 Value::String(d.format("%Y-%m-%d").to_string())
             }
             FieldKind::List => Value::Array(
@@ -792,7 +847,10 @@ async fn case_page(
         .deadlines
         .iter()
         .map(|d| {
-            let (_, mark) = urgency(state, (d.status == crate::domain::DeadlineStatus::Open).then_some(d.due_date.as_str()));
+            let (_, mark) = urgency(
+                state,
+                (d.status == crate::domain::DeadlineStatus::Open).then_some(d.due_date.as_str()),
+            );
             let region = state.app.config().region;
             let reminders: Vec<String> = match (
                 def.deadlines.get(&d.name),
@@ -804,7 +862,11 @@ async fn case_page(
                     .map(|o| {
                         let on = crate::deadline::reminder_date(due, *o, region);
                         let unit = if o.working { "Arbeitstage" } else { "Tage" };
-                        format!("{} ({} {unit} vor Fristende)", on.format("%d.%m.%Y"), o.days)
+                        format!(
+                            "{} ({} {unit} vor Fristende)",
+                            on.format("%d.%m.%Y"),
+                            o.days
+                        )
                     })
                     .collect(),
                 _ => Vec::new(),
@@ -828,11 +890,23 @@ async fn case_page(
             let v = detail.case.data.get(name)?;
             let shown = match (v, &f.kind) {
                 (Value::String(s), FieldKind::Date) => datum(s.clone()),
-                (Value::Number(n), _) if name.contains("betrag") || name.contains("ausgaben") => betrag(n.as_f64().unwrap_or(0.0)),
+                (Value::Number(n), _) if name.contains("betrag") || name.contains("ausgaben") => {
+                    betrag(n.as_f64().unwrap_or(0.0))
+                }
                 (Value::Number(n), _) => zahl(n.as_f64().unwrap_or(0.0)),
-                (Value::Bool(b), _) => if *b { "ja".into() } else { "nein".into() },
+                (Value::Bool(b), _) => {
+                    if *b {
+                        "ja".into()
+                    } else {
+                        "nein".into()
+                    }
+                }
                 (Value::String(s), _) => s.clone(),
-                (Value::Array(a), _) => a.iter().map(|x| x.as_str().map(str::to_string).unwrap_or(x.to_string())).collect::<Vec<_>>().join("; "),
+                (Value::Array(a), _) => a
+                    .iter()
+                    .map(|x| x.as_str().map(str::to_string).unwrap_or(x.to_string()))
+                    .collect::<Vec<_>>()
+                    .join("; "),
                 (other, _) => other.to_string(),
             };
             Some(context! { title => field_title(&name, f.title.as_ref()), value => shown })
@@ -855,13 +929,21 @@ async fn case_page(
         .case
         .parties
         .iter()
-        .map(|(role, p)| context! {
-            role => def.parties.get(role).map(|x| x.title.clone()).unwrap_or(role.clone()),
-            name => p.name.clone(),
-            email => p.email.as_ref().map(|e| e.to_string()),
+        .map(|(role, p)| {
+            context! {
+                role => def.parties.get(role).map(|x| x.title.clone()).unwrap_or(role.clone()),
+                name => p.name.clone(),
+                email => p.email.as_ref().map(|e| e.to_string()),
+            }
         })
         .collect();
-    let assignee = state.app.engine().assignee(file_number).await.ok().flatten();
+    let assignee = state
+        .app
+        .engine()
+        .assignee(file_number)
+        .await
+        .ok()
+        .flatten();
     let base = base_context(c, "arbeitskorb");
     let page = state.pages.render(
         "fall.html",
@@ -923,9 +1005,17 @@ fn explanation_lines(v: &Value) -> Vec<String> {
         Some(steps) => steps
             .iter()
             .map(|s| {
-                let text = s.get("text").or(s.get("reason")).and_then(|t| t.as_str()).unwrap_or("");
+                let text = s
+                    .get("text")
+                    .or(s.get("reason"))
+                    .and_then(|t| t.as_str())
+                    .unwrap_or("");
                 let rule = s.get("rule").and_then(|t| t.as_str()).unwrap_or("");
-                if rule.is_empty() { text.to_string() } else { format!("{text} ({rule})") }
+                if rule.is_empty() {
+                    text.to_string()
+                } else {
+                    format!("{text} ({rule})")
+                }
             })
             .filter(|l| !l.is_empty())
             .collect(),
@@ -957,34 +1047,68 @@ async fn fire(
     let data = match parse_form(&def, &form) {
         Ok(d) => d,
         Err((field, message)) => {
-            return case_page(&state, &c, &file_number, Some(refuse(Some(field), message)), StatusCode::UNPROCESSABLE_ENTITY).await;
+            return case_page(
+                &state,
+                &c,
+                &file_number,
+                Some(refuse(Some(field), message)),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
         }
     };
     let expected_version = form.get("expected_version").and_then(|v| v.parse().ok());
-    let body = FireBody { expected_version, data };
+    let body = FireBody {
+        expected_version,
+        data,
+    };
     let req = match api::fire_request(&state, &c, &file_number, &transition, body).await {
         Ok(r) => r,
         Err(p) => {
-            return case_page(&state, &c, &file_number, Some(refuse(p.field.clone(), p.detail.clone().unwrap_or(p.title.clone()))), p.status()).await;
+            return case_page(
+                &state,
+                &c,
+                &file_number,
+                Some(refuse(
+                    p.field.clone(),
+                    p.detail.clone().unwrap_or(p.title.clone()),
+                )),
+                p.status(),
+            )
+            .await;
         }
     };
     match state.app.engine().fire(req).await {
         Ok(_) => Redirect::to(&format!("/faelle/{file_number}")).into_response(),
         Err(e) => {
-            let field = e.field().map(str::to_string).or_else(|| guard_field(&def, &transition, &e));
+            let field = e
+                .field()
+                .map(str::to_string)
+                .or_else(|| guard_field(&def, &transition, &e));
             let p = Problem::from(e);
             if p.status() == StatusCode::INTERNAL_SERVER_ERROR {
                 return p.into_response();
             }
             let message = p.detail.clone().unwrap_or(p.title.clone());
-            case_page(&state, &c, &file_number, Some(refuse(field, message)), p.status()).await
+            case_page(
+                &state,
+                &c,
+                &file_number,
+                Some(refuse(field, message)),
+                p.status(),
+            )
+            .await
         }
     }
 }
 
 /// The field a refusing guard is about: the first field it looks at.
 fn guard_field(def: &Definition, transition: &str, e: &crate::case::CaseError) -> Option<String> {
-    let crate::case::CaseError::Refused(crate::workflow::WorkflowError::GuardFailed { message, .. }) = e else {
+    let crate::case::CaseError::Refused(crate::workflow::WorkflowError::GuardFailed {
+        message,
+        ..
+    }) = e
+    else {
         return None;
     };
     let t = def.transition(transition)?;
@@ -1006,7 +1130,10 @@ async fn preview(
         Ok(d) => d,
         Err((field, message)) => return Problem::invalid(field, message).into_response(),
     };
-    let body = FireBody { expected_version: None, data };
+    let body = FireBody {
+        expected_version: None,
+        data,
+    };
     let req = match api::fire_request(&state, &c, &file_number, &transition, body).await {
         Ok(r) => r,
         Err(p) => return p.into_response(),
@@ -1041,7 +1168,10 @@ async fn fristen(
             .deadlines(i.case.file_number.as_str())
             .await
             .unwrap_or_default();
-        for d in deadlines.into_iter().filter(|d| d.status == crate::domain::DeadlineStatus::Open) {
+        for d in deadlines
+            .into_iter()
+            .filter(|d| d.status == crate::domain::DeadlineStatus::Open)
+        {
             let (_, mark) = urgency(&state, Some(&d.due_date));
             rows.push(json!({
                 "file_number": i.case.file_number,
@@ -1115,7 +1245,10 @@ mod tests {
 
     #[test]
     fn a_field_without_title_is_labelled_readably() {
-        assert_eq!(field_title("bewilligungszeitraum_von", None), "Bewilligungszeitraum von");
+        assert_eq!(
+            field_title("bewilligungszeitraum_von", None),
+            "Bewilligungszeitraum von"
+        );
         assert_eq!(field_title("x", Some(&"Titel".to_string())), "Titel");
         assert_eq!(letter_title("eingangsbestaetigung"), "Eingangsbestätigung");
     }
@@ -1123,14 +1256,19 @@ mod tests {
     #[test]
     fn guard_fields_are_found_in_the_expression() {
         assert_eq!(
-            guard_fields("data.stellen_lehrkraefte >= 2 && size(data.konzept_themen) > 0 && xdata.nope"),
+            guard_fields(
+                "data.stellen_lehrkraefte >= 2 && size(data.konzept_themen) > 0 && xdata.nope"
+            ),
             vec!["stellen_lehrkraefte", "konzept_themen"]
         );
     }
 
     #[test]
     fn login_redirects_only_to_local_paths() {
-        assert_eq!(safe_next(Some("/faelle/KI-2012-0001")), "/faelle/KI-2012-0001");
+        assert_eq!(
+            safe_next(Some("/faelle/KI-2012-0001")),
+            "/faelle/KI-2012-0001"
+        );
         assert_eq!(safe_next(Some("//evil.example")), "/arbeitskorb");
         assert_eq!(safe_next(Some("https://evil.example")), "/arbeitskorb");
         assert_eq!(safe_next(None), "/arbeitskorb");

@@ -58,7 +58,12 @@ impl Store {
             .transpose()
     }
 
-    pub async fn set_preference(&self, user: &str, name: &str, value: &str) -> Result<(), StoreError> {
+    pub async fn set_preference(
+        &self,
+        user: &str,
+        name: &str,
+        value: &str,
+    ) -> Result<(), StoreError> {
         let _guard = self.write_guard().await;
         sqlx::query(
             "INSERT INTO user_preferences (user_name, name, value) VALUES ($1, $2, $3)

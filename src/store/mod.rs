@@ -865,7 +865,7 @@ async fn advance_case(
     };
     let update = "UPDATE cases SET state = $3, data = $4, version = version + 1, last_seq = $5, head_hash = $6, updated_at = $7
                   WHERE id = $1 AND version = $2";
-    // Only placeholders are formatted into the statement, never values.
+    // Only `$n` markers are formatted into the statement, never values.
     let rows = |first: usize, typed: bool| -> String {
         let casts = [
             "::bigint", "::bigint", "::text", "::text", "::text", "::text", "::text", "::text",

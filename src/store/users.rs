@@ -96,20 +96,28 @@ impl Store {
     }
 
     pub async fn user_by_name(&self, name: &str) -> Result<Option<UserRow>, StoreError> {
-        sqlx::query(concat!("SELECT ", user_columns!(), " FROM users u WHERE u.name = $1"))
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(q("reading a user"))?
-            .map(|r| UserRow::from_row(&r))
-            .transpose()
+        sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users u WHERE u.name = $1"
+        ))
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(q("reading a user"))?
+        .map(|r| UserRow::from_row(&r))
+        .transpose()
     }
 
     pub async fn users(&self) -> Result<Vec<UserRow>, StoreError> {
-        let rows = sqlx::query(concat!("SELECT ", user_columns!(), " FROM users u ORDER BY u.name"))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(q("listing users"))?;
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users u ORDER BY u.name"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("listing users"))?;
         rows.iter().map(UserRow::from_row).collect()
     }
 
@@ -138,7 +146,12 @@ impl Store {
     }
 
     /// Records a new API token's hash for a user.
-    pub async fn insert_token(&self, user_id: i64, token_hash: &str, at: &str) -> Result<(), StoreError> {
+    pub async fn insert_token(
+        &self,
+        user_id: i64,
+        token_hash: &str,
+        at: &str,
+    ) -> Result<(), StoreError> {
         let _guard = self.write_guard().await;
         sqlx::query("INSERT INTO api_tokens (token_hash, user_id, created_at) VALUES ($1, $2, $3)")
             .bind(token_hash)
@@ -232,7 +245,11 @@ impl Store {
     }
 
     /// Records a failed login for each subject (a user name, an address).
-    pub async fn record_login_failure(&self, subjects: &[String], at: &str) -> Result<(), StoreError> {
+    pub async fn record_login_failure(
+        &self,
+        subjects: &[String],
+        at: &str,
+    ) -> Result<(), StoreError> {
         let _guard = self.write_guard().await;
         for s in subjects {
             sqlx::query("INSERT INTO login_failures (subject, at) VALUES ($1, $2)")
@@ -265,7 +282,11 @@ impl Store {
 
     /// Forgets a subject's failed logins (after a successful one) and all
     /// failures older than `before`.
-    pub async fn clear_login_failures(&self, subject: &str, before: &str) -> Result<(), StoreError> {
+    pub async fn clear_login_failures(
+        &self,
+        subject: &str,
+        before: &str,
+    ) -> Result<(), StoreError> {
         let _guard = self.write_guard().await;
         sqlx::query("DELETE FROM login_failures WHERE subject = $1 OR at < $2")
             .bind(subject)

@@ -72,12 +72,24 @@ impl Binds {
 /// and sorting every case, instead of walking the deadlines in order.
 fn case_filters(wq: &WorkQuery, b: &mut Binds, sqlite: bool) -> String {
     let mut sql = String::new();
-    let col = |c: &str| if sqlite { format!("+c.{c}") } else { format!("c.{c}") };
+    let col = |c: &str| {
+        if sqlite {
+            format!("+c.{c}")
+        } else {
+            format!("c.{c}")
+        }
+    };
     let (wf, st) = (col("workflow_id"), col("state"));
     if let Some(pairs) = &wq.actionable {
         let alts: Vec<String> = pairs
             .iter()
-            .map(|(w, s)| format!("({wf} = {} AND {st} = {})", b.text(w.clone()), b.text(s.clone())))
+            .map(|(w, s)| {
+                format!(
+                    "({wf} = {} AND {st} = {})",
+                    b.text(w.clone()),
+                    b.text(s.clone())
+                )
+            })
             .collect();
         sql.push_str(&format!(" AND ({})", alts.join(" OR ")));
     }
@@ -137,13 +149,19 @@ impl Store {
                    AND d.id = (SELECT d2.id FROM deadlines d2 WHERE d2.case_id = d.case_id AND d2.status = 'open'
                                ORDER BY d2.due_date, d2.id LIMIT 1)"
             ));
-            sql.push_str(&case_filters(wq, &mut b, self.backend == super::Backend::Sqlite));
+            sql.push_str(&case_filters(
+                wq,
+                &mut b,
+                self.backend == super::Backend::Sqlite,
+            ));
             if let Some(until) = &wq.due_until {
                 sql.push_str(&format!(" AND d.due_date <= {}", b.text(until.clone())));
             }
             if let Some((due, id)) = &wq.after {
                 let (pd, pid) = (b.text(due.clone()), b.int(*id));
-                sql.push_str(&format!(" AND (d.due_date > {pd} OR (d.due_date = {pd} AND c.id > {pid}))"));
+                sql.push_str(&format!(
+                    " AND (d.due_date > {pd} OR (d.due_date = {pd} AND c.id > {pid}))"
+                ));
             }
             sql.push_str(&format!(" ORDER BY d.due_date, c.id LIMIT {limit}"));
             out = self.fetch_work(sql, b).await?;
@@ -157,7 +175,11 @@ impl Store {
                 ", '9999-12-31' AS next_due FROM cases c
                  WHERE NOT EXISTS (SELECT 1 FROM deadlines d WHERE d.case_id = c.id AND d.status = 'open')"
             ));
-            sql.push_str(&case_filters(wq, &mut b, self.backend == super::Backend::Sqlite));
+            sql.push_str(&case_filters(
+                wq,
+                &mut b,
+                self.backend == super::Backend::Sqlite,
+            ));
             if let (true, Some((_, id))) = (after_deadlines, &wq.after) {
                 sql.push_str(&format!(" AND c.id > {}", b.int(*id)));
             }
@@ -168,7 +190,7 @@ impl Store {
     }
 
     async fn fetch_work(&self, sql: String, b: Binds) -> Result<Vec<WorkItem>, StoreError> {
-        // Every value is a bound parameter; the text holds only placeholders.
+        // Every value is a bound parameter; the text holds only `$n` markers.
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for v in b.0 {
             query = match v {
@@ -196,12 +218,16 @@ impl WorkItem {
     /// The keyset position of this item, for the next page's `after`.
     pub fn key(&self) -> (String, i64) {
         (
-            self.next_due.clone().unwrap_or_else(|| NO_DEADLINE.to_string()),
+            self.next_due
+                .clone()
+                .unwrap_or_else(|| NO_DEADLINE.to_string()),
             self.case.id.0,
         )
     }
 }
 
 fn like_escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }

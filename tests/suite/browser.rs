@@ -26,14 +26,21 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const PATIENCE: Duration = Duration::from_secs(20);
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// axe-core's browser bundle: `AMTSPOST_AXE_JS`, or where `.ci/run` puts it.
 fn axe_source() -> String {
-    let path = std::env::var_os("AMTSPOST_AXE_JS").map(PathBuf::from).unwrap_or_else(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("target/npm/node_modules/axe-core/axe.min.js")
-    });
+    let path = std::env::var_os("AMTSPOST_AXE_JS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("target/npm/node_modules/axe-core/axe.min.js")
+        });
     std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
             "axe-core is missing ({}: {e}). The browser tests need it: \
@@ -79,7 +86,10 @@ impl Chromedriver {
             if let Some(status) = driver.child.try_wait().unwrap() {
                 panic!("{CHROMEDRIVER} exited at start with {status}");
             }
-            assert!(start.elapsed() < PATIENCE, "{CHROMEDRIVER} did not listen on port {port}");
+            assert!(
+                start.elapsed() < PATIENCE,
+                "{CHROMEDRIVER} did not listen on port {port}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         driver
@@ -128,7 +138,9 @@ impl Browser {
                 "prefs": { "intl.accept_languages": "de-DE,de" },
             },
         });
-        let Value::Object(caps) = caps else { unreachable!() };
+        let Value::Object(caps) = caps else {
+            unreachable!()
+        };
         let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(caps)
             .connect(&format!("http://127.0.0.1:{}", driver.port))
@@ -142,11 +154,21 @@ impl Browser {
             ))
             .await
             .unwrap();
-        Browser { client, base, axe, checked: Default::default(), _profile: profile, _driver: driver }
+        Browser {
+            client,
+            base,
+            axe,
+            checked: Default::default(),
+            _profile: profile,
+            _driver: driver,
+        }
     }
 
     async fn goto(&self, path: &str) {
-        self.client.goto(&format!("{}{path}", self.base)).await.unwrap();
+        self.client
+            .goto(&format!("{}{path}", self.base))
+            .await
+            .unwrap();
         self.check_accessibility().await;
     }
 
@@ -156,9 +178,19 @@ impl Browser {
     }
 
     async fn find(&self, css: &str) -> Element {
-        match self.client.wait().at_most(PATIENCE).for_element(Locator::Css(css)).await {
+        match self
+            .client
+            .wait()
+            .at_most(PATIENCE)
+            .for_element(Locator::Css(css))
+            .await
+        {
             Ok(e) => e,
-            Err(e) => panic!("{css} not found on {} ({e}):\n{}", self.path().await, self.text().await),
+            Err(e) => panic!(
+                "{css} not found on {} ({e}):\n{}",
+                self.path().await,
+                self.text().await
+            ),
         }
     }
 
@@ -177,9 +209,20 @@ impl Browser {
             .await
             .unwrap();
         let result = self.axe_run().await;
-        self.client.execute("document.getElementById('axe-probe').remove()", vec![]).await.unwrap();
-        let ids: Vec<&str> = result["violations"].as_array().unwrap().iter().filter_map(|v| v["id"].as_str()).collect();
-        assert!(ids.contains(&"image-alt"), "axe-core did not report an image without alt text: {result}");
+        self.client
+            .execute("document.getElementById('axe-probe').remove()", vec![])
+            .await
+            .unwrap();
+        let ids: Vec<&str> = result["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v["id"].as_str())
+            .collect();
+        assert!(
+            ids.contains(&"image-alt"),
+            "axe-core did not report an image without alt text: {result}"
+        );
     }
 
     /// Runs axe-core on the page shown now; panics listing every violation.
@@ -194,11 +237,25 @@ impl Browser {
         }
         let violations = result["violations"].as_array().unwrap();
         if !violations.is_empty() {
-            let mut report = format!("axe-core found {} violation(s) on {page}:\n", violations.len());
+            let mut report = format!(
+                "axe-core found {} violation(s) on {page}:\n",
+                violations.len()
+            );
             for v in violations {
-                report += &format!("\n- {} ({}): {}\n  {}\n", v["id"].as_str().unwrap_or(""), v["impact"].as_str().unwrap_or(""), v["help"].as_str().unwrap_or(""), v["url"].as_str().unwrap_or(""));
+                report += &format!(
+                    "\n- {} ({}): {}\n  {}\n",
+                    v["id"].as_str().unwrap_or(""),
+                    v["impact"].as_str().unwrap_or(""),
+                    v["help"].as_str().unwrap_or(""),
+                    v["url"].as_str().unwrap_or("")
+                );
                 for n in v["nodes"].as_array().into_iter().flatten() {
-                    report += &format!("    at {}\n      {}\n      {}\n", n["target"].as_str().unwrap_or(""), n["html"].as_str().unwrap_or(""), n["why"].as_str().unwrap_or("").replace('\n', "\n      "));
+                    report += &format!(
+                        "    at {}\n      {}\n      {}\n",
+                        n["target"].as_str().unwrap_or(""),
+                        n["html"].as_str().unwrap_or(""),
+                        n["why"].as_str().unwrap_or("").replace('\n', "\n      ")
+                    );
                 }
             }
             panic!("{report}");
@@ -208,7 +265,11 @@ impl Browser {
 
     /// axe-core (injected unless the page has it) on the whole document.
     async fn axe_run(&self) -> Value {
-        let loaded = self.client.execute("return typeof window.axe", vec![]).await.unwrap();
+        let loaded = self
+            .client
+            .execute("return typeof window.axe", vec![])
+            .await
+            .unwrap();
         if loaded != json!("object") {
             self.client.execute(&self.axe, vec![]).await.unwrap();
         }
@@ -233,14 +294,26 @@ impl Browser {
     async fn login(&self, user: &str) {
         self.goto("/login").await;
         self.find("#user").await.send_keys(user).await.unwrap();
-        self.find("#password").await.send_keys(PASSWORD).await.unwrap();
-        self.find("form[action='/login'] button[type=submit]").await.click().await.unwrap();
+        self.find("#password")
+            .await
+            .send_keys(PASSWORD)
+            .await
+            .unwrap();
+        self.find("form[action='/login'] button[type=submit]")
+            .await
+            .click()
+            .await
+            .unwrap();
         self.wait_for_path("/arbeitskorb").await;
         self.check_accessibility().await;
     }
 
     async fn logout(&self) {
-        self.find("form.abmelden button[type=submit]").await.click().await.unwrap();
+        self.find("form.abmelden button[type=submit]")
+            .await
+            .click()
+            .await
+            .unwrap();
         self.wait_for_path("/login").await;
     }
 
@@ -260,7 +333,8 @@ impl Browser {
 
     /// The form of a step on the Fallseite.
     async fn step(&self, transition: &str) -> Element {
-        self.find(&format!("form[action$='/schritte/{transition}']")).await
+        self.find(&format!("form[action$='/schritte/{transition}']"))
+            .await
     }
 
     /// Types into a step's field (clearing what is there).
@@ -288,7 +362,10 @@ impl Browser {
             .await
             .unwrap();
         let value = input.prop("value").await.unwrap().unwrap_or_default();
-        assert_eq!(value, iso, "the date field {transition}-{field} holds {value:?}");
+        assert_eq!(
+            value, iso,
+            "the date field {transition}-{field} holds {value:?}"
+        );
     }
 
     /// Presses a step's button and waits for the Fallseite to show `state`.
@@ -309,12 +386,20 @@ impl Browser {
         loop {
             if let Ok(e) = self.client.find(Locator::Css("p.stand strong")).await
                 && e.text().await.unwrap_or_default() == state
-                && self.client.find_all(Locator::Css(".fehler")).await.map(|v| v.is_empty()).unwrap_or(false)
+                && self
+                    .client
+                    .find_all(Locator::Css(".fehler"))
+                    .await
+                    .map(|v| v.is_empty())
+                    .unwrap_or(false)
             {
                 return;
             }
             if start.elapsed() > PATIENCE {
-                panic!("the case did not reach „{state}“; the page says:\n{}", self.text().await);
+                panic!(
+                    "the case did not reach „{state}“; the page says:\n{}",
+                    self.text().await
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -323,20 +408,41 @@ impl Browser {
     /// A screenshot of the whole page (the window grown to its height).
     async fn screenshot(&self, name: &str) {
         // No focus ring or caret in the picture.
-        self.client.execute("document.activeElement && document.activeElement.blur()", vec![]).await.unwrap();
+        self.client
+            .execute(
+                "document.activeElement && document.activeElement.blur()",
+                vec![],
+            )
+            .await
+            .unwrap();
         let height = self
             .client
-            .execute("return Math.ceil(document.documentElement.scrollHeight)", vec![])
+            .execute(
+                "return Math.ceil(document.documentElement.scrollHeight)",
+                vec![],
+            )
             .await
             .unwrap()
             .as_u64()
             .unwrap_or(900)
             .clamp(600, 4000) as u32;
-        self.client.set_window_size(1280, height + 100).await.unwrap();
+        self.client
+            .set_window_size(1280, height + 100)
+            .await
+            .unwrap();
         // The window's inner height is what the page gets; grow until it fits.
-        let inner = self.client.execute("return window.innerHeight", vec![]).await.unwrap().as_u64().unwrap_or(0) as u32;
+        let inner = self
+            .client
+            .execute("return window.innerHeight", vec![])
+            .await
+            .unwrap()
+            .as_u64()
+            .unwrap_or(0) as u32;
         if inner < height {
-            self.client.set_window_size(1280, height + 100 + (height - inner)).await.unwrap();
+            self.client
+                .set_window_size(1280, height + 100 + (height - inner))
+                .await
+                .unwrap();
         }
         let png = self.client.screenshot().await.unwrap();
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/screenshots");
@@ -353,7 +459,14 @@ async fn open_application(w: &Web, cookie: &str, name: &str) -> String {
     data.insert("kommune".into(), k["name"].clone());
     data.insert("kommune_art".into(), k["art"].clone());
     data.insert("kommune_genitiv".into(), k["genitiv"].clone());
-    data.insert("konzept_gremium".into(), json!(if k["art"] == "Kreis" { "Kreistag" } else { "Rat" }));
+    data.insert(
+        "konzept_gremium".into(),
+        json!(if k["art"] == "Kreis" {
+            "Kreistag"
+        } else {
+            "Rat"
+        }),
+    );
     data.insert("verwaltungsgericht".into(), k["verwaltungsgericht"].clone());
     let r = w
         .json(
@@ -403,9 +516,12 @@ async fn a_clerk_and_an_approver_take_an_application_to_its_zuwendungsbescheid()
     let addr = listener.local_addr().unwrap();
     let router = amtspost::http::router(w.app.app.clone()).unwrap();
     let server = tokio::spawn(async move {
-        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .await
-            .unwrap()
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap()
     });
     let b = Browser::start(format!("http://{addr}")).await;
 
@@ -422,43 +538,94 @@ async fn a_clerk_and_an_approver_take_an_application_to_its_zuwendungsbescheid()
 
     // A required field left empty: the browser itself holds the form back.
     let missing = b.find("#nachfordern-fehlende_unterlagen").await;
-    assert_eq!(missing.attr("required").await.unwrap().as_deref(), Some("true"));
-    b.fill("nachfordern", "fehlende_unterlagen", "Stellenplan mit Eingruppierung\nBeschluss des Kreistages zur Einrichtung").await;
+    assert_eq!(
+        missing.attr("required").await.unwrap().as_deref(),
+        Some("true")
+    );
+    b.fill(
+        "nachfordern",
+        "fehlende_unterlagen",
+        "Stellenplan mit Eingruppierung\nBeschluss des Kreistages zur Einrichtung",
+    )
+    .await;
     b.fire("nachfordern", "Unterlagen nachgefordert").await;
     let page = b.text().await;
-    assert!(page.contains("Nachreichung") || page.contains("Frist"), "{page}");
+    assert!(
+        page.contains("Nachreichung") || page.contains("Frist"),
+        "{page}"
+    );
 
     // The Fristen page lists the new deadline.
     b.goto("/fristen").await;
-    assert!(b.text().await.contains(&n), "the Nachreichungsfrist is listed");
+    assert!(
+        b.text().await.contains(&n),
+        "the Nachreichungsfrist is listed"
+    );
     b.goto("/postausgang").await;
     b.goto(&format!("/faelle/{n}")).await;
 
     b.fire("unterlagen_eingegangen", "In Prüfung").await;
 
-    b.fill_date("bewilligung_vorschlagen", "bewilligungszeitraum_von", "2013-01-01").await;
-    b.fill_date("bewilligung_vorschlagen", "bewilligungszeitraum_bis", "2013-12-31").await;
-    b.fill_date("bewilligung_vorschlagen", "verwendungsnachweis_bis", "2014-06-30").await;
+    b.fill_date(
+        "bewilligung_vorschlagen",
+        "bewilligungszeitraum_von",
+        "2013-01-01",
+    )
+    .await;
+    b.fill_date(
+        "bewilligung_vorschlagen",
+        "bewilligungszeitraum_bis",
+        "2013-12-31",
+    )
+    .await;
+    b.fill_date(
+        "bewilligung_vorschlagen",
+        "verwendungsnachweis_bis",
+        "2014-06-30",
+    )
+    .await;
     let court = b.find("#bewilligung_vorschlagen-verwaltungsgericht").await;
     assert!(
-        court.prop("value").await.unwrap().unwrap_or_default().starts_with("Verwaltungsgericht Gelsenkirchen"),
+        court
+            .prop("value")
+            .await
+            .unwrap()
+            .unwrap_or_default()
+            .starts_with("Verwaltungsgericht Gelsenkirchen"),
         "the court is taken over from the application"
     );
-    b.fire("bewilligung_vorschlagen", "Bewilligung zur Zeichnung").await;
+    b.fire("bewilligung_vorschlagen", "Bewilligung zur Zeichnung")
+        .await;
 
     // Four-eyes: she holds the approver role but proposed it herself.
     let form = b.step("bewilligen").await;
-    let button = form.find(Locator::Css("button[type=submit]")).await.unwrap();
-    assert!(!button.is_enabled().await.unwrap(), "the approval is disabled for the proposer");
+    let button = form
+        .find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap();
+    assert!(
+        !button.is_enabled().await.unwrap(),
+        "the approval is disabled for the proposer"
+    );
     let reason = b.find("#bewilligen-gesperrt").await.text().await.unwrap();
-    assert!(reason.contains("Vier-Augen-Prinzip") && reason.contains("Bewilligung vorschlagen"), "{reason}");
-    assert_eq!(button.attr("aria-describedby").await.unwrap().as_deref(), Some("bewilligen-gesperrt"));
+    assert!(
+        reason.contains("Vier-Augen-Prinzip") && reason.contains("Bewilligung vorschlagen"),
+        "{reason}"
+    );
+    assert_eq!(
+        button.attr("aria-describedby").await.unwrap().as_deref(),
+        Some("bewilligen-gesperrt")
+    );
     b.logout().await;
     b.check_accessibility().await;
 
     // --- the approver ---
     b.login("schulte").await;
-    b.find(&format!("a[href='/faelle/{n}']")).await.click().await.unwrap();
+    b.find(&format!("a[href='/faelle/{n}']"))
+        .await
+        .click()
+        .await
+        .unwrap();
     b.wait_for_state("Bewilligung zur Zeichnung").await;
     b.check_accessibility().await;
     b.fill("bewilligen", "zeichnung_name", "Dr. Schulte").await;
@@ -491,11 +658,27 @@ async fn a_clerk_and_an_approver_take_an_application_to_its_zuwendungsbescheid()
     b.fire("bewilligen", "Zuwendungsbescheid erlassen").await;
     let page = b.text().await;
     assert!(page.contains("abgeschlossen"), "{page}");
-    let case = w.json("GET", &format!("/api/v1/cases/{n}"), Some(&intake), None).await.json();
+    let case = w
+        .json("GET", &format!("/api/v1/cases/{n}"), Some(&intake), None)
+        .await
+        .json();
     assert_eq!(case["state"], "bewilligt");
-    let history = w.json("GET", &format!("/api/v1/cases/{n}/history"), Some(&intake), None).await.json();
+    let history = w
+        .json(
+            "GET",
+            &format!("/api/v1/cases/{n}/history"),
+            Some(&intake),
+            None,
+        )
+        .await
+        .json();
     let who = |t: &str| {
-        history.as_array().unwrap().iter().find(|e| e["transition"] == t).map(|e| e["actor"].as_str().unwrap().to_string())
+        history
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["transition"] == t)
+            .map(|e| e["actor"].as_str().unwrap().to_string())
     };
     assert_eq!(who("bewilligung_vorschlagen").as_deref(), Some("becker2"));
     assert_eq!(who("bewilligen").as_deref(), Some("schulte"));
@@ -508,23 +691,66 @@ async fn a_clerk_and_an_approver_take_an_application_to_its_zuwendungsbescheid()
     // --- the circular's author: compose with the live preview ---
     b.login("roth").await;
     b.goto("/rundschreiben").await;
-    b.find("#n-betreff").await.send_keys("Kommunale Integrationszentren").await.unwrap();
-    b.find("#n-az").await.send_keys("50.50.00/33.60.01 Li/Sü").await.unwrap();
-    b.find("form[action='/rundschreiben'] button[type=submit]").await.click().await.unwrap();
-    b.find("#r-text").await.send_keys("Der Landtag hat am 8. Februar 2012 das Teilhabe- und Integrationsgesetz beschlossen.").await.unwrap();
-    b.find("#r-unterzeichner").await.send_keys("Dr. Klein").await.unwrap();
+    b.find("#n-betreff")
+        .await
+        .send_keys("Kommunale Integrationszentren")
+        .await
+        .unwrap();
+    b.find("#n-az")
+        .await
+        .send_keys("50.50.00/33.60.01 Li/Sü")
+        .await
+        .unwrap();
+    b.find("form[action='/rundschreiben'] button[type=submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.find("#r-text")
+        .await
+        .send_keys(
+            "Der Landtag hat am 8. Februar 2012 das Teilhabe- und Integrationsgesetz beschlossen.",
+        )
+        .await
+        .unwrap();
+    b.find("#r-unterzeichner")
+        .await
+        .send_keys("Dr. Klein")
+        .await
+        .unwrap();
     // htmx posts the form as one types and swaps in the PDF's iframe.
-    let frame = b.find("#vorschau iframe[src^='/rundschreiben/vorschau/']").await;
-    assert!(frame.attr("title").await.unwrap().unwrap_or_default().contains("Vorschau"));
+    let frame = b
+        .find("#vorschau iframe[src^='/rundschreiben/vorschau/']")
+        .await;
+    assert!(
+        frame
+            .attr("title")
+            .await
+            .unwrap()
+            .unwrap_or_default()
+            .contains("Vorschau")
+    );
     b.check_accessibility().await;
     b.screenshot("rundschreiben.png").await;
-    b.find("#entwurf button[type=submit]").await.click().await.unwrap();
+    b.find("#entwurf button[type=submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
     b.find("a[href^='/faelle/RS-']").await;
-    assert!(b.text().await.contains("zur Freigabe vor"), "{}", b.text().await);
+    assert!(
+        b.text().await.contains("zur Freigabe vor"),
+        "{}",
+        b.text().await
+    );
     b.check_accessibility().await;
 
     let checked = b.checked.borrow().clone();
-    println!("axe-core found no violations on {} page views: {}", checked.len(), checked.join(", "));
+    println!(
+        "axe-core found no violations on {} page views: {}",
+        checked.len(),
+        checked.join(", ")
+    );
     b.client.clone().close().await.unwrap();
     drop(b);
     server.abort();

@@ -37,8 +37,18 @@ pub(crate) async fn web(db: &TestDb) -> Web {
         ("leitung", "Dr. Lehmann", vec!["lead", "approver"], None),
         ("roth", "Sabine Roth", vec!["referent"], None),
         ("lkt_leitung", "Dr. Klein", vec!["leitung"], None),
-        ("unna", "Poststelle Kreis Unna", vec!["municipality"], Some("Kreis Unna")),
-        ("soest", "Poststelle Kreis Soest", vec!["municipality"], Some("Kreis Soest")),
+        (
+            "unna",
+            "Poststelle Kreis Unna",
+            vec!["municipality"],
+            Some("Kreis Unna"),
+        ),
+        (
+            "soest",
+            "Poststelle Kreis Soest",
+            vec!["municipality"],
+            Some("Kreis Soest"),
+        ),
     ] {
         app.app
             .identity()
@@ -89,12 +99,28 @@ impl Web {
         let resp = self.router.clone().oneshot(req).await.unwrap();
         let status = resp.status();
         let headers = resp.headers().clone();
-        let body = resp.into_body().collect().await.unwrap().to_bytes().to_vec();
-        Resp { status, headers, body }
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec();
+        Resp {
+            status,
+            headers,
+            body,
+        }
     }
 
     /// A JSON request, with the session cookie if given.
-    pub async fn json(&self, method: &str, uri: &str, cookie: Option<&str>, body: Option<Value>) -> Resp {
+    pub async fn json(
+        &self,
+        method: &str,
+        uri: &str,
+        cookie: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
         let mut b = Request::builder().method(method).uri(uri);
         if let Some(c) = cookie {
             b = b.header(header::COOKIE, c);
@@ -112,10 +138,21 @@ impl Web {
     /// Logs in through the API; returns the `Cookie` header value and the CSRF token.
     pub async fn login(&self, user: &str) -> (String, String) {
         let r = self
-            .json("POST", "/api/v1/session", None, Some(json!({"user": user, "password": PASSWORD})))
+            .json(
+                "POST",
+                "/api/v1/session",
+                None,
+                Some(json!({"user": user, "password": PASSWORD})),
+            )
             .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-        let set = r.headers.get(header::SET_COOKIE).unwrap().to_str().unwrap().to_string();
+        let set = r
+            .headers
+            .get(header::SET_COOKIE)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
         let cookie = set.split(';').next().unwrap().to_string();
         (cookie, r.json()["csrf_token"].as_str().unwrap().to_string())
     }
@@ -156,12 +193,25 @@ impl Web {
         case["file_number"].as_str().unwrap().to_string()
     }
 
-    pub async fn fire(&self, cookie: &str, n: &str, t: &str, version: Option<i64>, data: Value) -> Resp {
+    pub async fn fire(
+        &self,
+        cookie: &str,
+        n: &str,
+        t: &str,
+        version: Option<i64>,
+        data: Value,
+    ) -> Resp {
         let mut body = json!({"data": data});
         if let Some(v) = version {
             body["expected_version"] = json!(v);
         }
-        self.json("POST", &format!("/api/v1/cases/{n}/fire/{t}"), Some(cookie), Some(body)).await
+        self.json(
+            "POST",
+            &format!("/api/v1/cases/{n}/fire/{t}"),
+            Some(cookie),
+            Some(body),
+        )
+        .await
     }
 }
 
@@ -568,7 +618,12 @@ async fn the_login_page_posts_user_and_password_with_its_csrf_token() {
     let r = w.json("GET", "/login", None, None).await;
     assert_eq!(r.status, StatusCode::OK);
     let page = r.text();
-    for needle in ["name=\"user\"", "name=\"password\"", "name=\"csrf\"", "<label for=\"user\">Benutzername</label>"] {
+    for needle in [
+        "name=\"user\"",
+        "name=\"password\"",
+        "name=\"csrf\"",
+        "<label for=\"user\">Benutzername</label>",
+    ] {
         assert!(page.contains(needle), "{needle} missing in {page}");
     }
     // Without the pre-login cookie the form post is refused.
@@ -578,7 +633,9 @@ async fn the_login_page_posts_user_and_password_with_its_csrf_token() {
                 .method("POST")
                 .uri("/login")
                 .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .body(Body::from(format!("user=becker&password={PASSWORD}&csrf=x")))
+                .body(Body::from(format!(
+                    "user=becker&password={PASSWORD}&csrf=x"
+                )))
                 .unwrap(),
         )
         .await;
@@ -589,17 +646,38 @@ async fn the_login_page_posts_user_and_password_with_its_csrf_token() {
 async fn the_openapi_document_is_3_1_and_covers_every_route() {
     let db = TestDb::sqlite().await;
     let w = web(&db).await;
-    let doc = w.json("GET", "/api/v1/openapi.json", None, None).await.json();
-    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc["openapi"]);
+    let doc = w
+        .json("GET", "/api/v1/openapi.json", None, None)
+        .await
+        .json();
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
     let paths = doc["paths"].as_object().unwrap();
     for p in [
-        "/healthz", "/readyz", "/api/v1/session", "/api/v1/openapi.json", "/api/v1/workflows",
-        "/api/v1/workflows/{id}", "/api/v1/workflows/{id}/graph", "/api/v1/cases",
-        "/api/v1/cases/{file_number}", "/api/v1/cases/{file_number}/history",
-        "/api/v1/cases/{file_number}/deadlines", "/api/v1/cases/{file_number}/documents",
-        "/api/v1/cases/{file_number}/fire/{transition}", "/api/v1/cases/{file_number}/preview/{transition}",
-        "/api/v1/documents/{sha256}", "/api/v1/outbox", "/api/v1/outbox/{id}/retry",
-        "/api/v1/audit/verify", "/api/v1/deadlines/compute", "/api/v1/cases/assign", "/api/v1/absences",
+        "/healthz",
+        "/readyz",
+        "/api/v1/session",
+        "/api/v1/openapi.json",
+        "/api/v1/workflows",
+        "/api/v1/workflows/{id}",
+        "/api/v1/workflows/{id}/graph",
+        "/api/v1/cases",
+        "/api/v1/cases/{file_number}",
+        "/api/v1/cases/{file_number}/history",
+        "/api/v1/cases/{file_number}/deadlines",
+        "/api/v1/cases/{file_number}/documents",
+        "/api/v1/cases/{file_number}/fire/{transition}",
+        "/api/v1/cases/{file_number}/preview/{transition}",
+        "/api/v1/documents/{sha256}",
+        "/api/v1/outbox",
+        "/api/v1/outbox/{id}/retry",
+        "/api/v1/audit/verify",
+        "/api/v1/deadlines/compute",
+        "/api/v1/cases/assign",
+        "/api/v1/absences",
     ] {
         assert!(paths.contains_key(p), "{p} is not in the OpenAPI document");
     }
@@ -609,11 +687,22 @@ async fn the_openapi_document_is_3_1_and_covers_every_route() {
 fn add_user(bin: &crate::support::Bin<'_>, args: &[&str]) {
     use std::io::Write;
     let mut cmd = bin.command(&[&["user", "add"][..], args, &["--password-stdin"]].concat());
-    cmd.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     let mut child = cmd.spawn().unwrap();
-    child.stdin.take().unwrap().write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{PASSWORD}\n").as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -632,10 +721,20 @@ fn serve_answers_over_a_real_socket_and_stops_on_sigterm_on_postgres() {
 /// and a case over TCP, then SIGTERM stops it cleanly.
 fn serve_over_a_real_socket(db: TestDb) {
     use std::io::{Read, Write};
-    let bin = crate::support::Bin { db: &db, workflows: shipped() };
-    add_user(&bin, &["becker", "--role", "clerk", "--display", "Anna Becker"]);
+    let bin = crate::support::Bin {
+        db: &db,
+        workflows: shipped(),
+    };
+    add_user(
+        &bin,
+        &["becker", "--role", "clerk", "--display", "Anna Becker"],
+    );
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut server = bin
         .command(&["serve", "--listen", &format!("127.0.0.1:{port}")])
         .stderr(std::process::Stdio::piped())
@@ -667,15 +766,28 @@ fn serve_over_a_real_socket(db: TestDb) {
         .and_then(|c| c.split(';').next())
         .expect("a session cookie")
         .to_string();
-    let cases = request(format!("GET /api/v1/cases HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"));
-    assert!(cases.starts_with("HTTP/1.1 200") && cases.contains("\"items\""), "{cases}");
+    let cases = request(format!(
+        "GET /api/v1/cases HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
+    ));
+    assert!(
+        cases.starts_with("HTTP/1.1 200") && cases.contains("\"items\""),
+        "{cases}"
+    );
 
     // SIGTERM: graceful shutdown, exit code 0.
     let pid = server.id().to_string();
-    std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
     let status = server.wait().unwrap();
     let mut err = String::new();
-    server.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    server
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     assert!(status.success(), "serve exited with {status}: {err}");
     assert!(err.contains("amtspost serve: stopped"), "{err}");
 }
@@ -687,11 +799,22 @@ fn serve_over_a_real_socket(db: TestDb) {
 fn schemathesis_finds_no_server_error_and_every_response_matches_the_document() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let db = rt.block_on(TestDb::sqlite());
-    let bin = crate::support::Bin { db: &db, workflows: shipped() };
+    let bin = crate::support::Bin {
+        db: &db,
+        workflows: shipped(),
+    };
     add_user(&bin, &["becker", "--role", "clerk", "--role", "approver"]);
-    let token = bin.run(&["user", "token", "becker"]).ok().trim().to_string();
+    let token = bin
+        .run(&["user", "token", "becker"])
+        .ok()
+        .trim()
+        .to_string();
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut server = bin
         .command(&["serve", "--listen", &format!("127.0.0.1:{port}")])
         .stderr(std::process::Stdio::null())
@@ -704,7 +827,10 @@ fn schemathesis_finds_no_server_error_and_every_response_matches_the_document() 
             let _ = self.0.wait();
         }
     }
-    let _server = Kill(std::mem::replace(&mut server, std::process::Command::new("true").spawn().unwrap()));
+    let _server = Kill(std::mem::replace(
+        &mut server,
+        std::process::Command::new("true").spawn().unwrap(),
+    ));
     let out = std::process::Command::new("schemathesis")
         .args([
             "run",
@@ -716,9 +842,15 @@ fn schemathesis_finds_no_server_error_and_every_response_matches_the_document() 
             "--seed", "1",
         ])
         .env("NO_COLOR", "1")
+        // schemathesis keeps a cache in the working folder: not the repository's.
+        .current_dir(db.dir.path())
         .output()
         .expect("schemathesis is installed (python3 -m pip install schemathesis; .ci/run does this)");
     let report = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "schemathesis found problems:\n{report}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "schemathesis found problems:\n{report}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(report.contains("passed"), "{report}");
 }
