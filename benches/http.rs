@@ -104,7 +104,10 @@ fn run(postgres: bool, seconds: u64) {
     let dir = match std::env::var("AMTSPOST_BENCH_KEEP") {
         Ok(d) => {
             std::fs::create_dir_all(&d).unwrap();
-            tempfile::Builder::new().keep(true).tempdir_in(d).unwrap()
+            tempfile::Builder::new()
+                .disable_cleanup(true)
+                .tempdir_in(d)
+                .unwrap()
         }
         Err(_) => dir,
     };

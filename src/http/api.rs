@@ -501,12 +501,17 @@ pub(super) async fn visible_documents(
 ) -> Result<Vec<DocumentRow>, Problem> {
     visible_case(state, c, file_number).await?;
     let docs = state.app.engine().case_documents(file_number).await?;
-    Ok(match (&c.user.party, c.user.is_municipality()) {
-        // A document's recipient is the party's name.
+    Ok(documents_for(c, docs))
+}
+
+/// The documents of a visible case the caller may see: a municipality
+/// only those addressed to it (a document's recipient is the party's name).
+pub(super) fn documents_for(c: &Caller, docs: Vec<DocumentRow>) -> Vec<DocumentRow> {
+    match (&c.user.party, c.user.is_municipality()) {
         (Some(party), true) => docs.into_iter().filter(|d| &d.recipient == party).collect(),
         (None, true) => Vec::new(),
         _ => docs,
-    })
+    }
 }
 
 /// Firing a transition.

@@ -762,11 +762,14 @@ async fn case_page(
     refusal: Option<Refusal>,
     status: StatusCode,
 ) -> Response {
-    if let Err(p) = api::visible_case(state, c, file_number).await {
-        return p.into_response();
-    }
+    // One snapshot serves the whole page: the case, whether the caller may
+    // see it, its deadlines, journal and documents.
     let detail: CaseDetail = match state.app.engine().detail(file_number).await {
-        Ok(d) => d,
+        Ok(d) if access::sees(&c.user, &d.case) => d,
+        Ok(_) => {
+            return Problem::from(crate::case::CaseError::NotFound(file_number.into()))
+                .into_response();
+        }
         Err(e) => return Problem::from(e).into_response(),
     };
     let def = match state
@@ -778,10 +781,7 @@ async fn case_page(
         Ok(d) => d,
         Err(e) => return Problem::from(e).into_response(),
     };
-    let docs = match api::visible_documents(state, c, file_number).await {
-        Ok(d) => d,
-        Err(p) => return p.into_response(),
-    };
+    let docs = api::documents_for(c, detail.documents.clone());
     let mut steps = Vec::new();
     for t in def.transitions_from(&detail.case.state) {
         if !access::may_fire(&c.user, &detail.case, t) {
