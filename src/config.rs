@@ -113,6 +113,8 @@ pub struct WebConfig {
     /// `login_window_minutes` before further attempts get 429.
     pub login_max_failures: i64,
     pub login_window_minutes: i64,
+    /// Largest file a municipality may upload in the portal, in MB.
+    pub upload_limit_mb: u64,
 }
 
 impl Default for WebConfig {
@@ -124,6 +126,7 @@ impl Default for WebConfig {
             session_absolute_hours: 10,
             login_max_failures: 5,
             login_window_minutes: 15,
+            upload_limit_mb: 20,
         }
     }
 }

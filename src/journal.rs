@@ -30,6 +30,14 @@ pub enum EventKind {
     FieldSet,
     /// The case was assigned to a person (Arbeitskorb).
     Assigned,
+    /// A municipality uploaded a document (portal).
+    UploadReceived,
+    /// A letter provided for retrieval was retrieved for the first time.
+    DocumentRetrieved,
+    /// A provision ended unretrieved; the letter goes by post.
+    ProvisionEnded,
+    /// A member read a circular in the portal (read receipt).
+    CircularRead,
 }
 
 impl EventKind {
@@ -46,6 +54,10 @@ impl EventKind {
             EventKind::MailQueued => "mail_queued",
             EventKind::FieldSet => "field_set",
             EventKind::Assigned => "assigned",
+            EventKind::UploadReceived => "upload_received",
+            EventKind::DocumentRetrieved => "document_retrieved",
+            EventKind::ProvisionEnded => "provision_ended",
+            EventKind::CircularRead => "circular_read",
         }
     }
 }

@@ -54,4 +54,5 @@ pub mod outbox;
 pub mod reminders;
 pub mod scheduler;
 pub mod store;
+pub mod upload;
 pub mod workflow;

@@ -32,6 +32,9 @@ pub struct RemindReport {
     pub expired: Vec<ReminderLine>,
     /// Transitions fired on expiry, and refusals.
     pub fired: Vec<String>,
+    /// Letters provided for retrieval that were not retrieved within ten
+    /// days and go by post instead (§ 41 Abs. 2a Satz 4 VwVfG NRW).
+    pub provisions_ended: usize,
     /// Recipients that could not be resolved to an address.
     pub warnings: Vec<String>,
 }
@@ -83,6 +86,9 @@ impl Engine {
                 self.remind_one(&d, ddef, &def.title, end, today, dry_run, &mut report)
                     .await?;
             }
+        }
+        if !dry_run {
+            report.provisions_ended = self.end_provisions().await?;
         }
         Ok(report)
     }

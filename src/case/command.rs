@@ -117,12 +117,14 @@ impl Engine {
 
         let now = self.clock().now();
         let at = journal::timestamp(now);
+        let consents = self.consents_of(&def, &case).await?;
         let cx = EffectContext {
             def: &def,
             case: &case,
             actor: &req.actor,
             today,
             at: &at,
+            consents: &consents,
         };
         let has_letters = plan
             .effects
@@ -295,12 +297,14 @@ impl Engine {
         let today = self.clock().today();
         let plan = self.plan(def, &case, &req, today).await?;
         let at = journal::timestamp(self.clock().now());
+        let consents = self.consents_of(def, &case).await?;
         let cx = EffectContext {
             def,
             case: &case,
             actor: &req.actor,
             today,
             at: &at,
+            consents: &consents,
         };
         let mut state = EffectState {
             data: plan.data,
@@ -407,6 +411,25 @@ impl Engine {
         Ok(())
     }
 
+    /// The case's parties that consented to notification by retrieval
+    /// (read only for workflows that offer it).
+    async fn consents_of(
+        &self,
+        def: &Definition,
+        case: &CaseRow,
+    ) -> Result<std::collections::BTreeSet<String>, CaseError> {
+        let mut out = std::collections::BTreeSet::new();
+        if def.retrieval.is_none() {
+            return Ok(out);
+        }
+        for p in case.parties.values() {
+            if self.store().consent_of(&p.name).await?.is_some() {
+                out.insert(p.name.clone());
+            }
+        }
+        Ok(out)
+    }
+
     /// Due dates of a case's open deadlines by name, for letter data.
     async fn open_deadline_dates(&self, case: &CaseRow) -> Result<Map<String, Value>, CaseError> {
         let mut out = Map::new();
@@ -488,6 +511,7 @@ impl Engine {
             if self.queue_mail(&mut tx, mail, &at).await? {
                 sent_to.push(json!({"name": r.name, "email": email}));
             }
+            tx.insert_delivery(case.id, &r.name, &at).await?;
         }
         let count = sent_to.len();
         if count > 0 {

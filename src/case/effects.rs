@@ -42,6 +42,8 @@ pub(super) struct EffectContext<'a> {
     pub today: chrono::NaiveDate,
     /// Journal timestamp of the transaction.
     pub at: &'a str,
+    /// Parties (by name) that consented to notification by retrieval.
+    pub consents: &'a std::collections::BTreeSet<String>,
 }
 
 /// One effect with every value computed, ready to be written.
@@ -81,6 +83,9 @@ pub(super) struct LetterJob {
     pub reference: Option<String>,
     /// Notified electronically by design (the mail is the notification).
     pub electronic: bool,
+    /// Provided in the portal for retrieval (§ 41 Abs. 2a VwVfG NRW): the
+    /// mail only says where to find it.
+    pub retrieval: bool,
 }
 
 impl LetterJob {
@@ -88,7 +93,9 @@ impl LetterJob {
     /// by post with the mail only "vorab zur Information", or electronically.
     fn channel(&self) -> Value {
         let mail = self.party.email.is_some();
-        if self.electronic {
+        if self.retrieval {
+            json!({"notification": "Abruf im Portal (§ 41 Abs. 2a VwVfG NRW)", "mail": if mail { "Benachrichtigung über die Bereitstellung" } else { "keine" }})
+        } else if self.electronic {
             json!({"notification": "elektronisch", "mail": if mail { "Bekanntgabe" } else { "keine" }})
         } else {
             json!({"notification": "Post", "mail": if mail { "vorab zur Information" } else { "keine" }})
@@ -153,8 +160,12 @@ impl Engine {
                 }
             }
             Effect::SetDeadline { deadline } => {
-                let Some((due, explanation)) =
-                    self.compute_deadline(&cx.def.deadlines[deadline], cx.today, &state.data)?
+                let Some((due, explanation)) = self.compute_deadline(
+                    &cx.def.deadlines[deadline],
+                    cx.def.retrieval.as_ref(),
+                    cx.today,
+                    &state.data,
+                )?
                 else {
                     return Ok(Step::Waiting);
                 };
@@ -184,6 +195,15 @@ impl Engine {
                 }
                 let mut job = self.letter_job(cx, state, template, to, expr.as_ref())?;
                 job.electronic = *electronic;
+                if let Some(r) = &cx.def.retrieval
+                    && r.letters.contains(template)
+                    && cx.consents.contains(&job.party.name)
+                {
+                    job.retrieval = true;
+                    state
+                        .data
+                        .insert(r.provided.clone(), Value::String(cx.today.to_string()));
+                }
                 Step::Letter(job)
             }
         })
@@ -261,7 +281,11 @@ impl Engine {
                     pdf: &rendered.pdf,
                 })
                 .await?;
-                self.queue_letter_mail(tx, cx, &job, &row).await?;
+                if job.retrieval {
+                    self.provide(tx, cx, &job, &row).await?;
+                } else {
+                    self.queue_letter_mail(tx, cx, &job, &row).await?;
+                }
                 event(
                     actor,
                     EventKind::LetterIssued,
@@ -406,6 +430,7 @@ impl Engine {
             data,
             reference: state.reference.clone(),
             electronic: false,
+            retrieval: false,
         })
     }
 
@@ -431,6 +456,64 @@ impl Engine {
             "reference": {"ours": file_number},
             "subject": subject,
         })
+    }
+
+    /// Provides an issued letter in the portal for retrieval and tells the
+    /// party by mail where to find it (no attachment), in the letter's
+    /// transaction. Without a mail address the letter cannot be provided.
+    async fn provide(
+        &self,
+        tx: &mut Tx,
+        cx: &EffectContext<'_>,
+        job: &LetterJob,
+        row: &DocumentRow,
+    ) -> Result<(), CaseError> {
+        tx.insert_provision(
+            cx.case.id,
+            &row.sha256,
+            &job.template,
+            &job.party.name,
+            &cx.today.to_string(),
+            cx.at,
+        )
+        .await?;
+        let Some(email) = &job.party.email else {
+            return Ok(());
+        };
+        let until = cx
+            .today
+            .checked_add_days(chrono::Days::new(super::RETRIEVAL_DAYS))
+            .unwrap_or(cx.today);
+        let link = format!(
+            "{}/portal/faelle/{}",
+            self.config().web.public_url.trim_end_matches('/'),
+            cx.case.file_number
+        );
+        let (subject, body) = self.render_mail(
+            "retrieval",
+            &json!({
+                "office": self.config().office.name,
+                "case": {"file_number": cx.case.file_number},
+                "letter": {
+                    "subject": cx.def.title,
+                    "title": crate::letter::title_of(&job.template),
+                    "date": row.letter_date,
+                    "until": until.to_string(),
+                },
+                "link": link,
+            }),
+        )?;
+        let mail = MailOut {
+            kind: "provision",
+            key: format!("{}.{}", cx.case.id, &row.sha256[..16]),
+            case_id: cx.case.id,
+            to: email.as_str(),
+            subject,
+            body,
+            attachments: Vec::new(),
+        };
+        self.queue_mail(tx, mail, cx.at).await?;
+        Ok(())
     }
 
     /// Sends an issued letter to the party's mail address as a PDF

@@ -151,9 +151,16 @@ impl Engine {
     /// A deadline runs from the date on the Empfangsbekenntnis once that is
     /// recorded (without the postal fiction), else from the posting day
     /// recorded in its `posted` field, else from today.
+    ///
+    /// Where the workflow provides the letter for retrieval in the portal
+    /// (§ 41 Abs. 2a VwVfG NRW) and the deadline is one that runs from its
+    /// notification, the day after the first retrieval is the notification
+    /// day; a provision that ended unretrieved is followed by posting, and
+    /// the explanation says so.
     pub(crate) fn compute_deadline(
         &self,
         d: &DeadlineDef,
+        retrieval: Option<&crate::workflow::Retrieval>,
         today: chrono::NaiveDate,
         data: &Map<String, Value>,
     ) -> Result<Option<(chrono::NaiveDate, Value)>, CaseError> {
@@ -165,6 +172,9 @@ impl Engine {
                 .and_then(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
         };
         let de = |d: chrono::NaiveDate| d.format("%d.%m.%Y").to_string();
+        let retrieval = retrieval.filter(|r| r.deadlines.contains(&d.name));
+        let provided = retrieval.and_then(|r| day(&Some(r.provided.clone())));
+        let retrieved = retrieval.and_then(|r| day(&Some(r.retrieved.clone())));
         let (event, by_post, start) = if let Some(eb) = day(&d.acknowledged) {
             let text = format!(
                 "Das Schreiben ist gegen Empfangsbekenntnis zugestellt. Maßgeblich ist das Datum, das der Empfänger auf dem Empfangsbekenntnis angegeben hat: der {}. Die Frist läuft von diesem Tag an; die Bekanntgabefiktion des § 41 Abs. 2 VwVfG NRW gilt hier nicht.",
@@ -175,11 +185,41 @@ impl Engine {
                 false,
                 Some(("Zustellung gegen Empfangsbekenntnis (§ 5 LZG NRW)", text)),
             )
+        } else if let Some(retrieved) = retrieved {
+            let notified =
+                retrieved
+                    .succ_opt()
+                    .ok_or(CaseError::Internal(super::Fault::Expression {
+                        field: "retrieved".into(),
+                        reason: "the day after the retrieval is out of range".into(),
+                    }))?;
+            let text = format!(
+                "Das Schreiben wurde im Portal zum Abruf bereitgestellt{} und am {} erstmals abgerufen. Es gilt am Tag nach dem Abruf als bekannt gegeben, am {}; die Bekanntgabefiktion für die Post gilt hier nicht.",
+                provided
+                    .map(|p| format!(" (Benachrichtigung am {})", de(p)))
+                    .unwrap_or_default(),
+                de(retrieved),
+                de(notified)
+            );
+            (
+                notified,
+                false,
+                Some((
+                    "Bekanntgabe durch Abruf, § 41 Abs. 2a Satz 3 VwVfG NRW",
+                    text,
+                )),
+            )
         } else if d.posted.is_some() {
             let Some(posted) = day(&d.posted) else {
                 return Ok(None);
             };
-            let text = if posted == today {
+            let text = if let Some(p) = provided {
+                format!(
+                    "Das Schreiben wurde im Portal zum Abruf bereitgestellt (Benachrichtigung am {}), aber nicht innerhalb von zehn Tagen abgerufen; die Bereitstellung endete (§ 41 Abs. 2a Satz 4 VwVfG NRW). Es wurde am {} zur Post gegeben; die Frist wird von diesem Tag an berechnet.",
+                    de(p),
+                    de(posted)
+                )
+            } else if posted == today {
                 format!(
                     "Laut Ab-Vermerk am {} zur Post gegeben; die Frist wird von diesem Tag an berechnet.",
                     de(posted)
@@ -191,11 +231,12 @@ impl Engine {
                     de(posted)
                 )
             };
-            (
-                posted,
-                d.by_post,
-                Some(("Ab-Vermerk (Tag der Aufgabe zur Post)", text)),
-            )
+            let rule = if provided.is_some() {
+                "Bereitstellung beendet, § 41 Abs. 2a Satz 4 und 5 VwVfG NRW; Ab-Vermerk"
+            } else {
+                "Ab-Vermerk (Tag der Aufgabe zur Post)"
+            };
+            (posted, d.by_post, Some((rule, text)))
         } else {
             (today, d.by_post, None)
         };

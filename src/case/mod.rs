@@ -16,11 +16,13 @@ mod effects;
 pub(crate) mod engine;
 mod error;
 mod links;
+mod portal;
 mod query;
 mod types;
 
 pub use engine::Engine;
 pub use error::{CaseError, ErrorKind, Fault};
+pub use portal::{RETRIEVAL_DAYS, UploadOutcome};
 pub use types::{
     Actor, AuditReport, BrokenLinkView, CaseDetail, CaseView, DeadlineView, EmailAddress,
     FireRequest, OpenRequest, PartyRef, PreviewLetter, WorkItemView,

@@ -546,6 +546,25 @@ pub(super) async fn fire_request(
         ))
         .field("transition"));
     }
+    // A municipality enters only what the step asks for (e.g. the date of
+    // its Empfangsbekenntnis), never the office's fields.
+    if let Some(t) = t
+        && c.user.is_municipality()
+        && let Some(extra) = body.data.keys().find(|k| !t.requires.contains(k))
+    {
+        let title = def
+            .fields
+            .get(extra)
+            .and_then(|f| f.title.clone())
+            .unwrap_or(extra.clone());
+        return Err(Problem::invalid(
+            extra.clone(),
+            format!(
+                "Die Angabe „{title}“ gehört nicht zu diesem Schritt; hier können Sie nur angeben: {}.",
+                t.requires.join(", ")
+            ),
+        ));
+    }
     let mut actor = access::actor_for(&c.user, &view, t).ok_or_else(|| {
         Problem::forbidden("Sie haben in diesem Vorgang keine Rolle.".to_string())
     })?;
@@ -659,10 +678,36 @@ pub async fn document(
             allowed = Some((file_number, row));
             break;
         }
+        // A circular and its enclosures, for the members it went to.
+        if let Some(party) = &c.user.party
+            && state
+                .app
+                .engine()
+                .read_receipts(file_number.as_str())
+                .await?
+                .iter()
+                .any(|d| &d.party == party)
+        {
+            allowed = Some((file_number, row));
+            break;
+        }
     }
     let Some((file_number, row)) = allowed else {
         return Err(not_found());
     };
+    // A municipality's first download of a letter provided for retrieval
+    // is its notification (§ 41 Abs. 2a VwVfG NRW): recorded before the
+    // bytes leave, so that the record and the retrieval agree.
+    if let (true, Some(party)) = (c.user.is_municipality(), &c.user.party)
+        && let Ok(view) = visible_case(&state, &c, file_number.as_str()).await
+        && let Some(actor) = access::actor_for(&c.user, &view, None)
+    {
+        state
+            .app
+            .engine()
+            .retrieve(file_number.as_str(), &sha256, &actor, party)
+            .await?;
+    }
     let bytes = state.app.documents().bytes(&sha256).await?;
     let name = crate::document::export_path(&file_number, &row);
     let name = name
@@ -729,8 +774,15 @@ pub async fn outbox_retry(
     Path(id): Path<i64>,
 ) -> Result<StatusCode, Problem> {
     office_only(&c)?;
+    retry_mail(&state, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Queues a failed mail again; 409 for one that did not fail (the API and
+/// the Postausgang page alike).
+pub(super) async fn retry_mail(state: &HttpState, id: i64) -> Result<(), Problem> {
     match state.app.courier().retry(id).await {
-        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Ok(()) => Ok(()),
         Err(crate::outbox::OutboxError::NotFailed(_)) => {
             Err(
                 Problem::new(StatusCode::CONFLICT, "Nicht fehlgeschlagen").detail(format!(

@@ -119,6 +119,10 @@ fn is_author(c: &Caller) -> bool {
 }
 
 async fn list(State(state): State<HttpState>, WebCaller(c): WebCaller) -> Response {
+    // Members read circulars in their portal.
+    if c.user.is_municipality() {
+        return axum::response::Redirect::to("/portal").into_response();
+    }
     let p = api::CaseListParams {
         workflow: Some(WORKFLOW.into()),
         state: None,
@@ -225,6 +229,12 @@ async fn composer_page(
             }
         })
         .collect();
+    let receipts = state
+        .app
+        .engine()
+        .read_receipts(file_number)
+        .await
+        .unwrap_or_default();
     let text = |k: &str| {
         case.data
             .get(k)
@@ -265,6 +275,7 @@ async fn composer_page(
                 zeichnungsvermerk => text("zeichnungsvermerk"),
             },
             members => members,
+            receipts => Jv::from_serialize(&receipts),
             error => error.as_ref().and_then(|p| p.detail.clone()),
             error_field => error.and_then(|p| p.field),
         } },

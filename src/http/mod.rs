@@ -5,6 +5,7 @@
 //! - `access`: what a user may see and in which role they act;
 //! - `api`: the JSON API, `openapi`: its OpenAPI 3.1 document;
 //! - `web`: the pages (minijinja, htmx), `circular`: the Rundschreiben composer,
+//!   `portal`: the municipalities' pages and the upload API,
 //!   `assets`: files served from the binary;
 //! - `error`: RFC 9457 problem details; `german`: the wording users read.
 
@@ -16,6 +17,7 @@ mod circular;
 mod error;
 mod german;
 mod openapi;
+mod portal;
 mod web;
 
 use std::net::SocketAddr;
@@ -95,12 +97,20 @@ pub fn router(app: App) -> Result<Router, HttpError> {
         .route("/outbox/{id}/retry", post(api::outbox_retry))
         .route("/audit/verify", get(api::audit))
         .route("/deadlines/compute", get(api::compute_deadline))
+        .merge(portal::api_routes())
         .fallback(|| async { Problem::not_found("Diese Adresse gibt es in der API nicht.") })
         .layer(axum::middleware::map_response(error::as_problem));
+    // The pages: a refusal reaches a browser as a German page, not as JSON.
+    let pages = web::routes()
+        .merge(circular::routes())
+        .merge(portal::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            web::problem_page,
+        ));
     let router = Router::new()
         .nest("/api/v1", api)
-        .merge(web::routes())
-        .merge(circular::routes())
+        .merge(pages)
         .merge(assets::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

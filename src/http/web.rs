@@ -25,7 +25,7 @@ use super::{ClientAddr, HttpState};
 use crate::assets::TEMPLATES;
 use crate::case::CaseDetail;
 use crate::identity::IdentityError;
-use crate::workflow::{Definition, FieldKind, Transition};
+use crate::workflow::{Definition, FieldKind, Guard};
 
 /// The page templates, parsed once.
 pub struct Pages {
@@ -89,6 +89,43 @@ pub fn routes() -> axum::Router<HttpState> {
         .route("/fristen", get(fristen))
         .route("/postausgang", get(postausgang))
         .route("/postausgang/{id}/erneut", post(retry))
+}
+
+/// Shows a problem (404, 403, 422 …) that a page handler answered as a
+/// German error page when a browser asked for HTML; API clients and tests
+/// that do not ask for HTML keep the problem+json.
+pub(super) async fn problem_page(
+    State(state): State<HttpState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let wants_html = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    let resp = next.run(req).await;
+    let is_problem = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if !wants_html || !is_problem {
+        return resp;
+    }
+    let status = resp.status();
+    let Ok(bytes) = axum::body::to_bytes(resp.into_body(), 1 << 20).await else {
+        return (status, "Fehler").into_response();
+    };
+    let problem: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let page = state.pages.render(
+        "fehler.html",
+        context! {
+            title => problem.get("title").and_then(|v| v.as_str()).unwrap_or("Fehler"),
+            detail => problem.get("detail").and_then(|v| v.as_str()),
+            status => status.as_u16(),
+        },
+    );
+    (status, page).into_response()
 }
 
 // ---- formatting (German) ----
@@ -339,6 +376,10 @@ async fn arbeitskorb(
     RawQuery(raw): RawQuery,
     Query(mut p): Query<CaseListParams>,
 ) -> Response {
+    // A municipality's start page is its portal.
+    if !access::is_office(&c.user) {
+        return Redirect::to("/portal").into_response();
+    }
     // Coming back without a filter: the one this person used last.
     // Filtering (not paging on): remember it.
     if raw.as_deref().unwrap_or("").is_empty() {
@@ -497,6 +538,9 @@ async fn zuweisen(
 }
 
 async fn vertretung(State(state): State<HttpState>, WebCaller(c): WebCaller) -> Response {
+    if !access::is_office(&c.user) {
+        return Redirect::to("/portal").into_response();
+    }
     vertretung_page(&state, &c, None, StatusCode::OK).await
 }
 
@@ -534,6 +578,9 @@ async fn vertretung_eintragen(
     WebCaller(c): WebCaller,
     Form(form): Form<BTreeMap<String, String>>,
 ) -> Response {
+    if !access::is_office(&c.user) {
+        return Problem::forbidden("Nur für Beschäftigte der Behörde.").into_response();
+    }
     let req = api::AbsenceRequest {
         absent: form.get("absent").cloned(),
         substitute: form.get("substitute").cloned().unwrap_or_default(),
@@ -559,7 +606,7 @@ async fn vertretung_eintragen(
 // ---- Fallseite ----
 
 /// Data fields a guard expression refers to (`data.x`), in order.
-fn guard_fields(expr: &str) -> Vec<String> {
+pub(super) fn guard_fields(expr: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut rest = expr;
     while let Some(i) = rest.find("data.") {
@@ -596,15 +643,26 @@ fn computed_fields(def: &Definition) -> Vec<String> {
 
 /// The form fields of a transition: its required fields first, then the
 /// fields its guards look at; each with its type, title and current value.
-fn form_fields(
+///
+/// `names` are a transition's required fields (`all_required`), or an
+/// application form's fields, required where the workflow says so.
+pub(super) fn form_fields(
     def: &Definition,
-    t: &Transition,
+    names: &[String],
+    all_required: bool,
+    guards: &[Guard],
     data: &Map<String, Value>,
     entered: &BTreeMap<String, String>,
 ) -> Vec<Jv> {
     let computed = computed_fields(def);
-    let mut names: Vec<(String, bool)> = t.requires.iter().map(|n| (n.clone(), true)).collect();
-    for g in &t.guards {
+    let mut names: Vec<(String, bool)> = names
+        .iter()
+        .map(|n| {
+            let required = all_required || def.fields.get(n).is_some_and(|f| f.required);
+            (n.clone(), required)
+        })
+        .collect();
+    for g in guards {
         for f in guard_fields(&g.expr) {
             if !names.iter().any(|(n, _)| *n == f) {
                 names.push((f, false));
@@ -676,20 +734,11 @@ fn field_title(name: &str, title: Option<&String>) -> String {
 
 /// The German name of a letter template (`eingangsbestaetigung` → „Eingangsbestätigung“).
 fn letter_title(template: &str) -> String {
-    match template {
-        "eingangsbestaetigung" => "Eingangsbestätigung".into(),
-        "nachforderung" => "Nachforderung von Unterlagen".into(),
-        "zuwendungsbescheid" => "Zuwendungsbescheid".into(),
-        "ablehnungsbescheid" => "Ablehnungsbescheid".into(),
-        "erinnerung" => "Erinnerung".into(),
-        "rundschreiben" => "Rundschreiben".into(),
-        "anlage" => "Anlage".into(),
-        other => field_title(other, None),
-    }
+    crate::letter::title_of(template)
 }
 
 /// Turns the submitted form into typed field values; errors name the field.
-fn parse_form(
+pub(super) fn parse_form(
     def: &Definition,
     form: &BTreeMap<String, String>,
 ) -> Result<Map<String, Value>, (String, String)> {
@@ -752,6 +801,12 @@ async fn fallseite(
     WebCaller(c): WebCaller,
     Path(file_number): Path<String>,
 ) -> Response {
+    if !access::is_office(&c.user) {
+        return match api::visible_case(&state, &c, &file_number).await {
+            Ok(_) => Redirect::to(&format!("/portal/faelle/{file_number}")).into_response(),
+            Err(p) => p.into_response(),
+        };
+    }
     case_page(&state, &c, &file_number, None, StatusCode::OK).await
 }
 
@@ -811,7 +866,7 @@ async fn case_page(
         steps.push(context! {
             name => t.name.clone(),
             title => t.title.clone().unwrap_or(t.name.clone()),
-            fields => form_fields(&def, t, &detail.case.data, &entered),
+            fields => form_fields(&def, &t.requires, true, &t.guards, &detail.case.data, &entered),
             blocked => blocked_reason,
             letter => issues_letter,
             error => here.map(|r| r.message.clone()),
@@ -944,6 +999,18 @@ async fn case_page(
         .await
         .ok()
         .flatten();
+    let uploads = state
+        .app
+        .engine()
+        .uploads(file_number)
+        .await
+        .unwrap_or_default();
+    let provisions = state
+        .app
+        .engine()
+        .provisions(file_number)
+        .await
+        .unwrap_or_default();
     let base = base_context(c, "arbeitskorb");
     let page = state.pages.render(
         "fall.html",
@@ -965,6 +1032,8 @@ async fn case_page(
                 timeline => timeline,
                 deadlines => deadlines,
                 documents => documents,
+                uploads => Jv::from_serialize(&uploads),
+                provisions => Jv::from_serialize(&provisions),
             }
         },
     );
@@ -983,6 +1052,10 @@ fn event_title(kind: &str) -> String {
         "mail_queued" => "Mail eingereiht",
         "escalated" => "Eskaliert",
         "assigned" => "Zugewiesen",
+        "upload_received" => "Unterlage hochgeladen",
+        "document_retrieved" => "Schreiben im Portal abgerufen",
+        "provision_ended" => "Bereitstellung beendet (nicht abgerufen)",
+        "circular_read" => "Rundschreiben gelesen",
         other => other,
     }
     .to_string()
@@ -1000,7 +1073,7 @@ fn deadline_status(s: crate::domain::DeadlineStatus) -> &'static str {
 }
 
 /// The explanation's steps as lines of German text.
-fn explanation_lines(v: &Value) -> Vec<String> {
+pub(super) fn explanation_lines(v: &Value) -> Vec<String> {
     match v.get("steps").and_then(|s| s.as_array()) {
         Some(steps) => steps
             .iter()
@@ -1154,6 +1227,9 @@ async fn fristen(
     WebCaller(c): WebCaller,
     Query(mut p): Query<CaseListParams>,
 ) -> Response {
+    if !access::is_office(&c.user) {
+        return Redirect::to("/portal").into_response();
+    }
     p.mine = Some(false);
     p.due_until = p.due_until.or(Some("9999-12-30".into()));
     let (items, next) = match api::page(&state, &c, &p).await {
@@ -1215,9 +1291,9 @@ async fn retry(
     if !access::is_office(&c.user) {
         return Problem::forbidden("Nur für Beschäftigte der Behörde.").into_response();
     }
-    match state.app.courier().retry(id).await {
+    match api::retry_mail(&state, id).await {
         Ok(()) => Redirect::to("/postausgang").into_response(),
-        Err(e) => Problem::from(e).into_response(),
+        Err(p) => p.into_response(),
     }
 }
 

@@ -454,3 +454,26 @@ fn resolve_relative(dir: &str, target: &str) -> Option<String> {
     }
     Some(parts.join("/"))
 }
+
+/// The German name of a shipped letter template, for pages and mails
+/// (`eingangsbestaetigung` → „Eingangsbestätigung“); another template's
+/// name is made readable.
+pub fn title_of(template: &str) -> String {
+    match template {
+        "eingangsbestaetigung" => "Eingangsbestätigung".into(),
+        "nachforderung" => "Nachforderung von Unterlagen".into(),
+        "zuwendungsbescheid" => "Zuwendungsbescheid".into(),
+        "ablehnungsbescheid" => "Ablehnungsbescheid".into(),
+        "erinnerung" => "Erinnerung".into(),
+        "rundschreiben" => "Rundschreiben".into(),
+        "anlage" => "Anlage".into(),
+        other => {
+            let words = other.replace('_', " ");
+            let mut c = words.chars();
+            match c.next() {
+                Some(first) => first.to_uppercase().chain(c).collect(),
+                None => String::new(),
+            }
+        }
+    }
+}

@@ -40,6 +40,7 @@ macro_rules! deadline_columns {
 
 mod assignments;
 mod outbox;
+mod portal;
 mod rows;
 mod users;
 mod worklist;
@@ -55,6 +56,7 @@ use sqlx::{Any, AnyPool, Executor, Row, Transaction};
 
 pub use assignments::SubstitutionRow;
 pub use outbox::{DueDeadline, MailRow, NewMail};
+pub use portal::{ConsentRow, DeliveryRow, NewUpload, ProvisionRow, UploadRow};
 pub use users::{NewUser, SessionRow, UserRow};
 pub use worklist::{WorkItem, WorkQuery};
 // `CaseChange` is defined below, next to the statement that writes it.

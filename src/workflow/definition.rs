@@ -38,6 +38,10 @@ pub struct Definition {
     pub lookups: Vec<Lookup>,
     /// Related cases of other workflows, named by a case field.
     pub links: Vec<Link>,
+    /// Forms a municipality fills in on the portal to open a case.
+    pub forms: BTreeMap<String, Form>,
+    /// Notification by retrieval from the portal, if the workflow offers it.
+    pub retrieval: Option<Retrieval>,
     pub states: Vec<State>,
     pub transitions: Vec<Transition>,
 }
@@ -55,6 +59,37 @@ pub struct Link {
     /// Field here → field of the linked case.
     pub same: BTreeMap<String, String>,
     pub take: BTreeMap<String, String>,
+}
+
+/// An online application form: the fields a municipality fills in, the
+/// party it takes part as, and what happens once the case is open.
+#[derive(Debug, Clone, Serialize)]
+pub struct Form {
+    pub name: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub party: String,
+    pub fields: Vec<String>,
+    /// Date field: the day the application arrived.
+    pub received: Option<String>,
+    /// Field set to the municipality's name.
+    pub party_field: Option<String>,
+    /// System transition fired right after opening.
+    pub then: Option<String>,
+}
+
+/// Notification by retrieval (§ 41 Abs. 2a VwVfG NRW): which letters may
+/// be provided in the portal, the fields that record it, the deadlines
+/// that run from it and the system transitions that recompute them.
+#[derive(Debug, Clone, Serialize)]
+pub struct Retrieval {
+    pub letters: Vec<String>,
+    pub provided: String,
+    pub retrieved: String,
+    pub posted: String,
+    pub deadlines: Vec<String>,
+    pub on_retrieval: String,
+    pub on_expiry: String,
 }
 
 /// The data files of a workflow folder, by path relative to it
@@ -295,6 +330,8 @@ pub struct Transition {
     pub requires: Vec<String>,
     /// Earlier transitions whose actor must not fire this one.
     pub four_eyes: Vec<String>,
+    /// Fired by an upload in the portal.
+    pub upload: bool,
     pub effects: Vec<Effect>,
 }
 
@@ -560,6 +597,11 @@ impl Validator<'_> {
         );
         let lookups = self.lookups(raw.lookups, &fields, data);
         let links = self.links(raw.links, &fields);
+        let forms = self.forms(raw.forms, &parties, &fields, &transitions, &states);
+        let retrieval = raw
+            .retrieval
+            .and_then(|r| self.retrieval(r, &fields, &deadlines, &transitions));
+        self.uploads(&raw.transitions, &parties);
         self.graph(&raw.states, &states, &transitions);
 
         Definition {
@@ -577,8 +619,182 @@ impl Validator<'_> {
             deadlines,
             lookups,
             links,
+            forms,
+            retrieval,
             states,
             transitions,
+        }
+    }
+
+    /// Checks each `[forms.*]`: the party and fields are declared, the
+    /// `received` field is a date, and `then` is a system step from the
+    /// initial state.
+    fn forms(
+        &mut self,
+        raw: BTreeMap<S<String>, super::raw::RawForm>,
+        parties: &BTreeMap<String, Party>,
+        fields: &BTreeMap<String, Field>,
+        transitions: &[Transition],
+        states: &[State],
+    ) -> BTreeMap<String, Form> {
+        let mut out = BTreeMap::new();
+        let initial = states.iter().find(|s| s.initial).map(|s| s.name.clone());
+        for (name, f) in raw {
+            let mut ok = self.resolve(&f.party, parties, "party");
+            if f.fields.is_empty() {
+                self.err(
+                    &f.title,
+                    format!("form `{}` lists no fields", name.get_ref()),
+                    None,
+                );
+                ok = false;
+            }
+            for field in f.fields.iter().chain(&f.party_field) {
+                ok &= self.resolve(field, fields, "field");
+            }
+            if let Some(r) = &f.received
+                && self.resolve(r, fields, "field")
+                && fields[r.get_ref()].kind != FieldKind::Date
+            {
+                {
+                    self.err(
+                        r,
+                        format!(
+                            "`received` must name a date field, `{}` is not one",
+                            r.get_ref()
+                        ),
+                        None,
+                    );
+                    ok = false;
+                }
+            }
+            if let Some(then) = &f.then {
+                match transitions.iter().find(|t| &t.name == then.get_ref()) {
+                    None => {
+                        let names: Vec<&str> =
+                            transitions.iter().map(|t| t.name.as_str()).collect();
+                        self.err(
+                            then,
+                            format!("unknown transition `{}`", then.get_ref()),
+                            Some(format!("declared transitions: {}", names.join(", "))),
+                        );
+                        ok = false;
+                    }
+                    Some(t)
+                        if !t.roles.iter().any(|r| r == "system")
+                            || !initial.as_ref().is_some_and(|i| t.from.contains(i)) =>
+                    {
+                        self.err(then, format!("`then` must be a transition from the initial state that the role `system` may fire; `{}` is not", t.name), None);
+                        ok = false;
+                    }
+                    Some(_) => {}
+                }
+            }
+            if ok {
+                out.insert(
+                    name.get_ref().clone(),
+                    Form {
+                        name: name.into_inner(),
+                        title: f.title.into_inner(),
+                        description: f.description,
+                        party: f.party.into_inner(),
+                        fields: f.fields.into_iter().map(S::into_inner).collect(),
+                        received: f.received.map(S::into_inner),
+                        party_field: f.party_field.map(S::into_inner),
+                        then: f.then.map(S::into_inner),
+                    },
+                );
+            }
+        }
+        out
+    }
+
+    /// Checks `[retrieval]`: date fields, letters the workflow issues,
+    /// deadlines, and two transitions only the system may fire.
+    fn retrieval(
+        &mut self,
+        raw: S<super::raw::RawRetrieval>,
+        fields: &BTreeMap<String, Field>,
+        deadlines: &BTreeMap<String, DeadlineDef>,
+        transitions: &[Transition],
+    ) -> Option<Retrieval> {
+        let r = raw.into_inner();
+        let mut ok = true;
+        for f in [&r.provided, &r.retrieved, &r.posted] {
+            if self.resolve(f, fields, "field") {
+                if fields[f.get_ref()].kind != FieldKind::Date {
+                    self.err(f, format!("`{}` must be a date field", f.get_ref()), None);
+                    ok = false;
+                }
+            } else {
+                ok = false;
+            }
+        }
+        for d in &r.deadlines {
+            ok &= self.resolve(d, deadlines, "deadline");
+        }
+        let issued: Vec<&str> = transitions
+            .iter()
+            .flat_map(|t| &t.effects)
+            .filter_map(|e| match e {
+                Effect::Letter { template, .. } => Some(template.as_str()),
+                _ => None,
+            })
+            .collect();
+        for l in &r.letters {
+            if !issued.contains(&l.get_ref().as_str()) {
+                self.err(
+                    l,
+                    format!("no transition issues the letter `{}`", l.get_ref()),
+                    Some(format!("letters issued: {}", issued.join(", "))),
+                );
+                ok = false;
+            }
+        }
+        for t in [&r.on_retrieval, &r.on_expiry] {
+            match transitions.iter().find(|x| &x.name == t.get_ref()) {
+                Some(x) if x.roles.iter().all(|r| r == "system") && !x.roles.is_empty() => {}
+                Some(_) => {
+                    self.err(t, format!("`{}` must be a transition only the role `system` may fire, so that nobody enters a retrieval by hand", t.get_ref()), None);
+                    ok = false;
+                }
+                None => {
+                    self.err(t, format!("unknown transition `{}`", t.get_ref()), None);
+                    ok = false;
+                }
+            }
+        }
+        ok.then(|| Retrieval {
+            letters: r.letters.into_iter().map(S::into_inner).collect(),
+            provided: r.provided.into_inner(),
+            retrieved: r.retrieved.into_inner(),
+            posted: r.posted.into_inner(),
+            deadlines: r.deadlines.into_iter().map(S::into_inner).collect(),
+            on_retrieval: r.on_retrieval.into_inner(),
+            on_expiry: r.on_expiry.into_inner(),
+        })
+    }
+
+    /// An upload fires a transition a party may fire; a state has at most one.
+    fn uploads(&mut self, raw: &[S<super::raw::RawTransition>], parties: &BTreeMap<String, Party>) {
+        let mut seen: BTreeMap<String, String> = BTreeMap::new();
+        for t in raw.iter().map(|t| t.get_ref()).filter(|t| t.upload) {
+            if !t.roles.iter().any(|r| parties.contains_key(r.get_ref())) {
+                self.err(&t.name, format!("transition `{}` is fired by an upload, so one of its roles must be a party (e.g. `applicant`)", t.name.get_ref()), None);
+            }
+            let from: Vec<String> = match t.from.get_ref() {
+                toml::Value::String(s) => vec![s.clone()],
+                toml::Value::Array(a) => a
+                    .iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            for f in from {
+                if let Some(other) = seen.insert(f.clone(), t.name.get_ref().clone()) {
+                    self.err(&t.name, format!("state `{f}` already has the upload transition `{other}`; an upload can fire only one"), None);
+                }
+            }
         }
     }
 
@@ -891,6 +1107,7 @@ impl Validator<'_> {
                 guards,
                 requires: t.requires.iter().map(|r| r.get_ref().clone()).collect(),
                 four_eyes: t.four_eyes.iter().map(|r| r.get_ref().clone()).collect(),
+                upload: t.upload,
                 effects,
             });
         }

@@ -13,8 +13,8 @@ mod machine;
 mod raw;
 
 pub use definition::{
-    DataFiles, DeadlineDef, DeadlineKind, Definition, Due, Effect, Field, FieldKind, Link, Lookup,
-    Party, Register, State, Transition, load, load_with_data,
+    DataFiles, DeadlineDef, DeadlineKind, Definition, Due, Effect, Field, FieldKind, Form, Link,
+    Lookup, Party, Register, Retrieval, State, Transition, load, load_with_data,
 };
 pub use diagnostic::Diagnostic;
 pub use graph::{GraphFormat, render_graph};

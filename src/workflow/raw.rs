@@ -33,6 +33,10 @@ pub(crate) struct RawWorkflow {
     #[serde(default)]
     pub links: BTreeMap<S<String>, RawLink>,
     #[serde(default)]
+    pub forms: BTreeMap<S<String>, RawForm>,
+    #[serde(default)]
+    pub retrieval: Option<S<RawRetrieval>>,
+    #[serde(default)]
     pub states: Vec<S<RawState>>,
     #[serde(default)]
     pub transitions: Vec<S<RawTransition>>,
@@ -110,6 +114,51 @@ pub(crate) struct RawLink {
     /// Field here = field there: taken from the linked case on every step.
     #[serde(default)]
     pub take: BTreeMap<S<String>, S<String>>,
+}
+
+/// A form the municipality fills in on the portal to open a case online
+/// (e.g. `[forms.antrag]`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawForm {
+    pub title: S<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The party the municipality takes part as, e.g. `applicant`.
+    pub party: S<String>,
+    /// The fields the applicant fills in, in the order shown.
+    pub fields: Vec<S<String>>,
+    /// A date field set to the day the application arrived online.
+    #[serde(default)]
+    pub received: Option<S<String>>,
+    /// A field set to the municipality's name (e.g. `kommune`).
+    #[serde(default)]
+    pub party_field: Option<S<String>>,
+    /// A system transition fired at once after opening (e.g. the
+    /// Eingangsbestätigung); without it a clerk looks first.
+    #[serde(default)]
+    pub then: Option<S<String>>,
+}
+
+/// Notification by retrieval from the portal (§ 41 Abs. 2a VwVfG NRW).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRetrieval {
+    /// Letter templates provided for retrieval where the party consented.
+    pub letters: Vec<S<String>>,
+    /// Date field set to the day the letter was provided.
+    pub provided: S<String>,
+    /// Date field set to the day of the first retrieval.
+    pub retrieved: S<String>,
+    /// Date field set to the posting day when the provision ends unretrieved.
+    pub posted: S<String>,
+    /// Deadlines that run from the notification (recomputed by the two
+    /// transitions below).
+    pub deadlines: Vec<S<String>>,
+    /// System transition fired on the first retrieval.
+    pub on_retrieval: S<String>,
+    /// System transition fired when the provision ends unretrieved.
+    pub on_expiry: S<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -198,6 +247,10 @@ pub(crate) struct RawTransition {
     pub requires: Vec<S<String>>,
     #[serde(default)]
     pub four_eyes: Vec<S<String>>,
+    /// Fired by an upload in the portal (e.g. documents sent in answer to
+    /// a Nachforderung).
+    #[serde(default)]
+    pub upload: bool,
     #[serde(default)]
     pub effects: Vec<S<RawEffect>>,
 }

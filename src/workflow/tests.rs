@@ -789,3 +789,104 @@ fn a_letter_may_be_electronic_and_conditional() {
     );
     assert!(p.message.starts_with("condition for `ack`"), "{p}");
 }
+
+// ---- the portal: online forms, uploads, notification by retrieval ----
+
+const STATES: &str = "[[states]]\nname = \"received\"";
+
+fn with_section(section: &str) -> String {
+    BASE.replacen(STATES, &format!("{section}\n\n{STATES}"), 1)
+}
+
+#[test]
+fn an_online_form_names_its_party_and_fields() {
+    let text = with_section(
+        "[forms.antrag]\ntitle = \"Antrag\"\nparty = \"applicant\"\nparty_field = \"name\"\nfields = [\"posts\", \"decision\"]",
+    );
+    let def = load_text(&text).unwrap();
+    let f = &def.forms["antrag"];
+    assert_eq!(f.party, "applicant");
+    assert_eq!(f.fields, ["posts", "decision"]);
+    assert_eq!(f.party_field.as_deref(), Some("name"));
+}
+
+#[test]
+fn a_form_with_an_unknown_field_is_refused_at_the_field() {
+    let text = with_section(
+        "[forms.antrag]\ntitle = \"Antrag\"\nparty = \"applicant\"\nfields = [\"posts\", \"pots\"]",
+    );
+    let p = load_text(&text).unwrap_err().remove(0);
+    assert!(p.message.contains("unknown field `pots`"), "{p}");
+    assert_eq!(p.line, line_of(&text, "\"pots\""));
+}
+
+#[test]
+fn a_form_for_an_unknown_party_or_with_a_received_field_that_is_no_date_is_refused() {
+    let text = with_section(
+        "[forms.antrag]\ntitle = \"Antrag\"\nparty = \"mitglied\"\nfields = [\"posts\"]",
+    );
+    let p = load_text(&text).unwrap_err().remove(0);
+    assert!(p.message.contains("unknown party `mitglied`"), "{p}");
+    let text = with_section(
+        "[forms.antrag]\ntitle = \"Antrag\"\nparty = \"applicant\"\nfields = [\"posts\"]\nreceived = \"name\"",
+    );
+    let p = load_text(&text).unwrap_err().remove(0);
+    assert!(p.message.contains("must name a date field"), "{p}");
+}
+
+#[test]
+fn a_form_whose_then_is_not_a_system_step_from_the_start_is_refused() {
+    let text = with_section(
+        "[forms.antrag]\ntitle = \"Antrag\"\nparty = \"applicant\"\nfields = [\"posts\"]\nthen = \"start_review\"",
+    );
+    let p = load_text(&text).unwrap_err().remove(0);
+    assert!(
+        p.message
+            .contains("`then` must be a transition from the initial state"),
+        "{p}"
+    );
+}
+
+#[test]
+fn an_upload_transition_must_be_a_partys_and_one_per_state() {
+    let p = problem(
+        "name = \"start_review\"\nfrom = \"received\"",
+        "name = \"start_review\"\nupload = true\nfrom = \"received\"",
+    );
+    assert!(
+        p.message.contains("one of its roles must be a party"),
+        "{p}"
+    );
+    let text = BASE.replacen(
+        "roles = [\"clerk\"]\nrequires = [\"decision\"]",
+        "roles = [\"clerk\", \"applicant\"]\nupload = true\nrequires = [\"decision\"]",
+        1,
+    ) + "\n[[transitions]]\nname = \"more\"\nfrom = \"review\"\nroles = [\"applicant\"]\nupload = true\n";
+    let problems = load_text(&text).unwrap_err();
+    assert!(
+        problems.iter().any(|p| p
+            .message
+            .contains("already has the upload transition `propose`")),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn retrieval_steps_must_be_the_systems_alone() {
+    let text = with_section(
+        "[retrieval]\nletters = [\"ack\"]\nprovided = \"name\"\nretrieved = \"name\"\nposted = \"name\"\ndeadlines = [\"documents\"]\non_retrieval = \"propose\"\non_expiry = \"propose\"",
+    );
+    let problems = load_text(&text).unwrap_err();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.message.contains("must be a date field")),
+        "{problems:?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.message.contains("only the role `system` may fire")),
+        "{problems:?}"
+    );
+}

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 
 use crate::http::{PASSWORD, Web, web};
 use crate::seed::{antrag_kreis_unna, kommune, party_of};
+use crate::support::smtp::SmtpSink;
 use crate::support::{TestDb, at};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -292,6 +293,11 @@ impl Browser {
 
     /// Logs in through the login form, as a person does.
     async fn login(&self, user: &str) {
+        self.login_to(user, "/arbeitskorb").await;
+    }
+
+    /// Logs in and waits for the start page `home`.
+    async fn login_to(&self, user: &str, home: &str) {
         self.goto("/login").await;
         self.find("#user").await.send_keys(user).await.unwrap();
         self.find("#password")
@@ -304,7 +310,7 @@ impl Browser {
             .click()
             .await
             .unwrap();
-        self.wait_for_path("/arbeitskorb").await;
+        self.wait_for_path(home).await;
         self.check_accessibility().await;
     }
 
@@ -452,6 +458,22 @@ impl Browser {
     }
 }
 
+/// The server on a real socket, in this process: its base URL and task.
+async fn serve(w: &Web) -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = amtspost::http::router(w.app.app.clone()).unwrap();
+    let server = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap()
+    });
+    (format!("http://{addr}"), server)
+}
+
 /// Another application, for a fuller Arbeitskorb (opened over the API as `cookie`).
 async fn open_application(w: &Web, cookie: &str, name: &str) -> String {
     let k = kommune(name);
@@ -511,19 +533,8 @@ async fn a_clerk_and_an_approver_take_an_application_to_its_zuwendungsbescheid()
     open_application(&w, &intake, "Stadt Hamm").await;
     open_application(&w, &intake, "Kreis Soest").await;
 
-    // The server on a real socket, in this process.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let router = amtspost::http::router(w.app.app.clone()).unwrap();
-    let server = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .unwrap()
-    });
-    let b = Browser::start(format!("http://{addr}")).await;
+    let (base, server) = serve(&w).await;
+    let b = Browser::start(base).await;
 
     // --- the clerk ---
     b.login("becker2").await;
@@ -748,6 +759,239 @@ async fn a_clerk_and_an_approver_take_an_application_to_its_zuwendungsbescheid()
     let checked = b.checked.borrow().clone();
     println!(
         "axe-core found no violations on {} page views: {}",
+        checked.len(),
+        checked.join(", ")
+    );
+    b.client.clone().close().await.unwrap();
+    drop(b);
+    server.abort();
+}
+
+/// The first mail at the sink that `pred` accepts (waiting up to 20 s).
+async fn mail_like(
+    sink: &SmtpSink,
+    pred: impl Fn(&crate::support::smtp::Received) -> bool,
+) -> crate::support::smtp::Received {
+    let start = Instant::now();
+    loop {
+        if let Some(m) = sink.messages().into_iter().find(|m| pred(m)) {
+            return m;
+        }
+        assert!(
+            start.elapsed() < PATIENCE,
+            "no such mail at the SMTP server"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The municipality's side in the browser: Kreis Unna applies online, gets
+/// the Eingangsbestätigung and the Nachforderung by mail from a real SMTP
+/// server, uploads the missing document, consents to notification by
+/// retrieval and retrieves the Zuwendungsbescheid, whose Klagefrist starts
+/// the day after; a circular is read. Kreis Soest sees none of it. axe-core
+/// checks every portal page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_municipality_applies_uploads_and_retrieves_its_notice_in_the_browser() {
+    let db = TestDb::sqlite().await;
+    let w = web(&db).await;
+    let sink = SmtpSink::start().await;
+    let courier = w.app.courier(sink.port, 3);
+    let circular = crate::portal::send_circular(&w).await;
+    let (becker, _) = w.login("becker").await;
+    let (schulte, _) = w.login("schulte").await;
+
+    let (base, server) = serve(&w).await;
+    let b = Browser::start(base).await;
+
+    // --- Kreis Unna applies online ---
+    b.login_to("unna", "/portal").await;
+    b.find("a[href='/portal/antraege/ki-foerderantrag/antrag']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.wait_for_path("/portal/antraege/ki-foerderantrag/antrag")
+        .await;
+    b.check_accessibility().await;
+    // The values as a person types them (dates through the date widget's value).
+    let fields: serde_json::Map<String, Value> = crate::portal::application_fields()
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect();
+    b.client
+        .execute(
+            "for (const [k, v] of Object.entries(arguments[0])) { const el = document.querySelector(`[name='${k}']`); if (!el) continue; el.value = v; el.dispatchEvent(new Event('change', { bubbles: true })); }",
+            vec![Value::Object(fields)],
+        )
+        .await
+        .unwrap();
+    b.find("form[action='/portal/antraege/ki-foerderantrag/antrag'] button[type=submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.wait_for_state("Antrag eingegangen").await;
+    let path = b.path().await;
+    let n = path.rsplit('/').next().unwrap().to_string();
+    assert!(n.starts_with("KI-2012-"), "{path}");
+    b.check_accessibility().await;
+
+    // --- the office acknowledges it and asks for a document ---
+    let r = w
+        .fire(
+            &becker,
+            &n,
+            "eingang_bestaetigen",
+            None,
+            json!({"bearbeiter_name": "Anna Becker"}),
+        )
+        .await;
+    assert_eq!(r.status, axum::http::StatusCode::OK, "{}", r.text());
+    let r = w
+        .fire(
+            &becker,
+            &n,
+            "nachfordern",
+            None,
+            json!({"fehlende_unterlagen": ["Beschluss des Kreistages zur Einrichtung"]}),
+        )
+        .await;
+    assert_eq!(r.status, axum::http::StatusCode::OK, "{}", r.text());
+    courier.deliver_due().await.unwrap();
+    let m = mail_like(&sink, |m| {
+        m.to.iter().any(|t| t.contains("kreis-unna"))
+            && m.attachments
+                .iter()
+                .any(|(name, _)| name.starts_with("nachforderung"))
+    })
+    .await;
+    assert!(m.subject.contains("Vorab zur Information"), "{}", m.subject);
+
+    // --- Unna sees both letters and uploads the missing document ---
+    b.goto(&format!("/portal/faelle/{n}")).await;
+    let page = b.text().await;
+    assert!(
+        page.contains("Eingangsbestätigung") && page.contains("Nachforderung von Unterlagen"),
+        "{page}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("Beschluss Kreistag.pdf");
+    std::fs::write(&file, crate::portal::pdf("Beschluss des Kreistages")).unwrap();
+    b.find("#datei")
+        .await
+        .send_keys(&file.display().to_string())
+        .await
+        .unwrap();
+    b.find("form[action*='/hochladen'] button[type=submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.find("p.hinweis").await;
+    b.wait_for_state("In Prüfung").await;
+    assert!(b.text().await.contains("Beschluss Kreistag.pdf"));
+    b.check_accessibility().await;
+
+    // --- consent, then the notice is provided in the portal ---
+    b.goto("/portal/einwilligung").await;
+    b.find("form[action='/portal/einwilligung'] button[type=submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.wait_for_path("/portal/einwilligung").await;
+    assert!(
+        b.text().await.contains("Stand: eingewilligt"),
+        "{}",
+        b.text().await
+    );
+    b.check_accessibility().await;
+    let mut v = crate::seed::vorschlag();
+    v["raa_vorhanden"] = json!(false);
+    assert_eq!(
+        w.fire(&becker, &n, "bewilligung_vorschlagen", None, v)
+            .await
+            .status,
+        axum::http::StatusCode::OK
+    );
+    assert_eq!(
+        w.fire(
+            &schulte,
+            &n,
+            "bewilligen",
+            None,
+            json!({"zeichnung_name": "Dr. Schulte"})
+        )
+        .await
+        .status,
+        axum::http::StatusCode::OK
+    );
+    courier.deliver_due().await.unwrap();
+    let ready = mail_like(&sink, |m| m.subject.contains("zum Abruf bereit")).await;
+    assert!(
+        ready.attachments.is_empty() && ready.text.contains(&format!("/portal/faelle/{n}")),
+        "{}",
+        ready.text
+    );
+
+    // Two days later Unna retrieves it: notified the next day.
+    w.app.clock.advance(chrono::Duration::days(2));
+    b.logout().await;
+    b.login_to("unna", "/portal").await;
+    b.goto(&format!("/portal/faelle/{n}")).await;
+    b.find("a[href^='/api/v1/documents/']").await;
+    let links = b
+        .client
+        .find_all(Locator::Css("li a[href^='/api/v1/documents/']"))
+        .await
+        .unwrap();
+    let mut retrieve = None;
+    for l in links {
+        if l.text().await.unwrap_or_default().contains("Jetzt abrufen") {
+            retrieve = l.attr("href").await.unwrap();
+        }
+    }
+    let href = retrieve.expect("a link to retrieve the notice");
+    let got = b
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1]; fetch(arguments[0]).then(async r => done({status: r.status, type: r.headers.get('content-type')})).catch(e => done({error: String(e)}));",
+            vec![json!(href)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(got["type"], "application/pdf", "{got}");
+    b.goto(&format!("/portal/faelle/{n}")).await;
+    let page = b.text().await;
+    assert!(page.contains("Abgerufen am 21.03.2012"), "{page}");
+    assert!(
+        page.contains("Klagefrist") && page.contains("23.04.2012"),
+        "notified 22.03.2012, one month: {page}"
+    );
+    b.screenshot("portal.png").await;
+
+    // A circular in the portal.
+    b.goto(&format!("/portal/rundschreiben/{circular}")).await;
+    assert!(b.text().await.contains("Kommunale Integrationszentren"));
+    b.goto("/portal").await;
+    b.logout().await;
+
+    // --- Kreis Soest sees none of it ---
+    b.login_to("soest", "/portal").await;
+    assert!(!b.text().await.contains(&n));
+    b.goto(&format!("/portal/faelle/{n}")).await;
+    assert!(
+        b.text().await.contains("Nicht gefunden"),
+        "{}",
+        b.text().await
+    );
+    b.goto("/portal/einwilligung").await;
+    assert!(b.text().await.contains("keine Einwilligung"));
+
+    let checked = b.checked.borrow().clone();
+    println!(
+        "axe-core found no violations on {} portal page views: {}",
         checked.len(),
         checked.join(", ")
     );

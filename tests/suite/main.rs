@@ -15,6 +15,7 @@ mod letters;
 mod mail;
 mod notification;
 mod outbox;
+mod portal;
 mod reminders;
 mod seed;
 mod versioning;

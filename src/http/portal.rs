@@ -1,0 +1,865 @@
+//! The municipalities' portal (`/portal`) and the upload API: a
+//! municipality user sees its own cases, the letters addressed to it, its
+//! deadlines, the circulars sent to it; it applies online, uploads PDFs,
+//! retrieves letters provided for retrieval (§ 41 Abs. 2a VwVfG NRW),
+//! confirms receipt (Empfangsbekenntnis) and gives or withdraws its
+//! consent to notification by retrieval. Anything of another municipality
+//! answers 404, as if it did not exist.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json};
+use minijinja::{Value as Jv, context};
+use serde::Deserialize;
+
+use super::HttpState;
+use super::access;
+use super::api::{self, CaseListParams, FireBody};
+use super::auth::{ApiCaller, Caller, WebCaller};
+use super::error::Problem;
+use super::web::{base_context, form_fields, parse_form};
+use crate::case::{Actor, CaseError, UploadOutcome};
+use crate::domain::DeadlineStatus;
+use crate::store::UploadRow;
+use crate::workflow::Definition;
+
+pub fn routes() -> axum::Router<HttpState> {
+    axum::Router::new()
+        .route("/portal", get(overview))
+        .route(
+            "/portal/antraege/{workflow}/{form}",
+            get(application_form).post(submit_application),
+        )
+        .route("/portal/faelle/{file_number}", get(case_page))
+        .route(
+            "/portal/faelle/{file_number}/hochladen",
+            // The size limit is checked while the file streams in.
+            post(upload_page).layer(DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/portal/faelle/{file_number}/schritte/{transition}",
+            post(fire_step),
+        )
+        .route("/portal/rundschreiben/{file_number}", get(circular))
+        .route(
+            "/portal/einwilligung",
+            get(consent_page).post(consent_change),
+        )
+}
+
+/// The upload API routes (nested under `/api/v1`).
+pub fn api_routes() -> axum::Router<HttpState> {
+    axum::Router::new()
+        .route(
+            "/cases/{file_number}/uploads",
+            get(list_uploads)
+                .post(upload_api)
+                .layer(DefaultBodyLimit::disable()),
+        )
+        .route("/cases/{file_number}/uploads/{id}", get(upload_file))
+}
+
+/// The portal is for municipality users; an office user is sent to the
+/// office's pages.
+fn municipality(c: &Caller) -> Result<String, Response> {
+    match (&c.user.party, c.user.is_municipality()) {
+        (Some(p), true) => Ok(p.clone()),
+        _ => Err(Problem::not_found(
+            "Das Portal ist den Kommunen vorbehalten; die Behörde arbeitet im Arbeitskorb.",
+        )
+        .into_response()),
+    }
+}
+
+fn limit(state: &HttpState) -> u64 {
+    state.app.config().web.upload_limit_mb * 1024 * 1024
+}
+
+// ---- the upload API ----
+
+#[utoipa::path(get, path = "/api/v1/cases/{file_number}/uploads", tag = "Vorgänge",
+    params(("file_number" = String, Path, description = "Aktenzeichen")),
+    responses((status = 200, description = "Die hochgeladenen Unterlagen, älteste zuerst", body = Vec<UploadRow>),
+              (status = 401, description = "Nicht angemeldet", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "Kein solcher (sichtbarer) Vorgang", body = Problem, content_type = "application/problem+json")))]
+pub async fn list_uploads(
+    State(state): State<HttpState>,
+    ApiCaller(c): ApiCaller,
+    Path(file_number): Path<String>,
+) -> Result<Json<Vec<UploadRow>>, Problem> {
+    api::visible_case(&state, &c, &file_number).await?;
+    Ok(Json(state.app.engine().uploads(&file_number).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/cases/{file_number}/uploads/{id}", tag = "Vorgänge",
+    params(("file_number" = String, Path, description = "Aktenzeichen"),
+           ("id" = i64, Path, description = "Nummer der Unterlage")),
+    responses((status = 200, description = "Die hochgeladene PDF-Datei", content_type = "application/pdf"),
+              (status = 401, description = "Nicht angemeldet", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "Kein solcher (sichtbarer) Vorgang oder keine solche Unterlage", body = Problem, content_type = "application/problem+json")))]
+pub async fn upload_file(
+    State(state): State<HttpState>,
+    ApiCaller(c): ApiCaller,
+    Path((file_number, id)): Path<(String, i64)>,
+) -> Result<Response, Problem> {
+    api::visible_case(&state, &c, &file_number).await?;
+    let uploads = state.app.engine().uploads(&file_number).await?;
+    let Some(u) = uploads.into_iter().find(|u| u.id == id) else {
+        return Err(Problem::not_found(
+            "Diese Unterlage gibt es in diesem Vorgang nicht.",
+        ));
+    };
+    let bytes = state.app.documents().bytes(&u.sha256).await?;
+    Ok(api::pdf_response(bytes, &u.file_name))
+}
+
+/// Reads the multipart field `file`, refusing it once it passes the limit.
+async fn read_file(mut mp: Multipart, limit: u64) -> Result<(String, Vec<u8>), Problem> {
+    let bad = |e: axum::extract::multipart::MultipartError| {
+        Problem::bad_request(format!(
+            "Die Anfrage ist kein lesbares Formular (multipart/form-data): {e}"
+        ))
+    };
+    while let Some(mut field) = mp.next_field().await.map_err(bad)? {
+        if field.name() != Some("file") {
+            continue;
+        }
+        let name = field.file_name().unwrap_or_default().to_string();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.chunk().await.map_err(bad)? {
+            if (bytes.len() + chunk.len()) as u64 > limit {
+                let e = crate::upload::too_large((bytes.len() + chunk.len()) as u64, limit);
+                return Err(Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "Datei zu groß")
+                    .detail(e.to_string())
+                    .field("file"));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        return Ok((name, bytes));
+    }
+    Err(Problem::invalid(
+        "file",
+        "Es wurde keine Datei übermittelt. Bitte wählen Sie eine PDF-Datei aus.",
+    ))
+}
+
+/// Checks that the caller may upload to this case, stores the file and
+/// fires the upload step; refusals keep the municipality's wording.
+async fn do_upload(
+    state: &HttpState,
+    c: &Caller,
+    file_number: &str,
+    mp: Multipart,
+) -> Result<UploadOutcome, Problem> {
+    let view = api::visible_case(state, c, file_number).await?;
+    let party = match (&c.user.party, c.user.is_municipality()) {
+        (Some(p), true) => p.clone(),
+        _ => {
+            return Err(Problem::forbidden(
+                "Unterlagen laden die Kommunen im Portal hoch; die Behörde erfasst Posteingänge im Vorgang.",
+            ));
+        }
+    };
+    let actor = access::actor_for(&c.user, &view, None)
+        .ok_or_else(|| Problem::forbidden("Sie haben in diesem Vorgang keine Rolle."))?;
+    let (name, bytes) = read_file(mp, limit(state)).await?;
+    let actor = Actor::new(c.user.name.clone(), actor.role);
+    state
+        .app
+        .engine()
+        .upload(file_number, &actor, &party, &name, &bytes, limit(state))
+        .await
+        .map_err(|e| match e {
+            CaseError::Invalid { field, reason } => Problem::invalid(field, reason),
+            other => other.into(),
+        })
+}
+
+#[utoipa::path(post, path = "/api/v1/cases/{file_number}/uploads", tag = "Vorgänge",
+    params(("file_number" = String, Path, description = "Aktenzeichen")),
+    request_body(content = String, content_type = "multipart/form-data", description = "Feld `file`: eine PDF-Datei (unverschlüsselt, höchstens `upload_limit_mb` MB, Vorgabe 20)"),
+    responses((status = 201, description = "Gespeichert; ein Schritt, den das Verfahren für Uploads vorsieht, wurde ausgeführt", body = UploadRow),
+              (status = 400, description = "Kein lesbares Formular", body = Problem, content_type = "application/problem+json"),
+              (status = 401, description = "Nicht angemeldet", body = Problem, content_type = "application/problem+json"),
+              (status = 403, description = "Nur Kommunen laden hoch", body = Problem, content_type = "application/problem+json"),
+              (status = 404, description = "Kein solcher (sichtbarer) Vorgang", body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "Der Vorgang wurde zwischenzeitlich geändert", body = Problem, content_type = "application/problem+json"),
+              (status = 413, description = "Datei zu groß", body = Problem, content_type = "application/problem+json"),
+              (status = 422, description = "Keine PDF-Datei, verschlüsselt, leer, unzulässiger Dateiname oder Vorgang abgeschlossen", body = Problem, content_type = "application/problem+json")))]
+pub async fn upload_api(
+    State(state): State<HttpState>,
+    ApiCaller(c): ApiCaller,
+    Path(file_number): Path<String>,
+    mp: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<(StatusCode, Json<UploadRow>), Problem> {
+    let mp = mp.map_err(|e| {
+        Problem::bad_request(format!(
+            "Erwartet wird ein Formular multipart/form-data mit dem Feld „file“ ({e})."
+        ))
+    })?;
+    let out = do_upload(&state, &c, &file_number, mp).await?;
+    Ok((StatusCode::CREATED, Json(out.upload)))
+}
+
+// ---- pages ----
+
+/// What happens when a deadline runs out, in a municipality's words.
+fn on_expiry_text(def: &Definition, name: &str) -> Option<String> {
+    let d = def.deadlines.get(name)?;
+    if let Some(t) = d.on_expiry.as_ref().and_then(|t| def.transition(t)) {
+        return Some(format!(
+            "Läuft die Frist ungenutzt ab, geht der Vorgang weiter mit: „{}“. Die Behörde entscheidet dann nach Aktenlage.",
+            t.title.clone().unwrap_or(t.name.clone())
+        ));
+    }
+    if d.court {
+        return Some(
+            "Nach Ablauf der Frist ist der Bescheid bestandskräftig; eine Klage ist dann nicht mehr zulässig."
+                .into(),
+        );
+    }
+    None
+}
+
+async fn overview(State(state): State<HttpState>, WebCaller(c): WebCaller) -> Response {
+    let party = match municipality(&c) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let p = CaseListParams {
+        workflow: None,
+        state: None,
+        party: None,
+        q: None,
+        due_until: None,
+        mine: Some(false),
+        after: None,
+        limit: Some(200),
+    };
+    let (items, _) = match api::page(&state, &c, &p).await {
+        Ok(page) => page,
+        Err(e) => return e.into_response(),
+    };
+    let mut cases = Vec::new();
+    let mut deadlines = Vec::new();
+    for i in items.iter().filter(|i| access::sees(&c.user, &i.case)) {
+        cases.push(context! {
+            file_number => i.case.file_number.to_string(),
+            workflow => i.case.workflow_title.clone(),
+            state => i.case.state_title.clone().unwrap_or(i.case.state.to_string()),
+            next_due => i.next_due.clone(),
+        });
+        if i.next_due.is_none() {
+            continue;
+        }
+        let Ok(def) = state
+            .app
+            .engine()
+            .definition(&i.case.workflow, i.case.workflow_version)
+            .await
+        else {
+            continue;
+        };
+        for d in state
+            .app
+            .engine()
+            .deadlines(i.case.file_number.as_str())
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|d| d.status == DeadlineStatus::Open)
+        {
+            deadlines.push(context! {
+                file_number => i.case.file_number.to_string(),
+                title => d.title.clone(),
+                due => d.due_date.clone(),
+                days => d.days_left,
+                then => on_expiry_text(&def, &d.name),
+            });
+        }
+    }
+    let circulars = circular_rows(&state, &party).await;
+    let forms: Vec<Jv> = state
+        .app
+        .catalog()
+        .definitions()
+        .flat_map(|(_, d)| {
+            d.forms.values().map(|f| {
+                context! { workflow => d.id.clone(), name => f.name.clone(), title => f.title.clone() }
+            }).collect::<Vec<_>>()
+        })
+        .collect();
+    let consent = state.app.engine().consent(&party).await.ok().flatten();
+    let base = base_context(&c, "portal");
+    state.pages.render(
+        "portal.html",
+        context! { ..base, ..context! {
+            party => party,
+            cases => cases,
+            deadlines => deadlines,
+            circulars => circulars,
+            forms => forms,
+            consent => Jv::from_serialize(&consent),
+        } },
+    )
+}
+
+async fn circular_rows(state: &HttpState, party: &str) -> Vec<Jv> {
+    let mut out = Vec::new();
+    for d in state
+        .app
+        .engine()
+        .circulars_for(party)
+        .await
+        .unwrap_or_default()
+    {
+        let Ok(view) = state.app.engine().show(&d.file_number).await else {
+            continue;
+        };
+        out.push(context! {
+            file_number => d.file_number.clone(),
+            number => view.data.get("rundschreiben_nr").and_then(|v| v.as_str()).map(str::to_string),
+            title => view.data.get("betreff").and_then(|v| v.as_str()).map(str::to_string),
+            sent => d.queued_at.clone(),
+            read => d.read_at.is_some(),
+        });
+    }
+    out
+}
+
+#[derive(Deserialize)]
+struct FormPath {
+    workflow: String,
+    form: String,
+}
+
+async fn application_form(
+    State(state): State<HttpState>,
+    WebCaller(c): WebCaller,
+    Path(p): Path<FormPath>,
+) -> Response {
+    application_page(&state, &c, &p, BTreeMap::new(), None, StatusCode::OK)
+}
+
+fn application_page(
+    state: &HttpState,
+    c: &Caller,
+    p: &FormPath,
+    entered: BTreeMap<String, String>,
+    error: Option<(Option<String>, String)>,
+    status: StatusCode,
+) -> Response {
+    let party = match municipality(c) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let Ok(def) = state.app.catalog().current(&p.workflow) else {
+        return Problem::not_found("Dieses Antragsformular gibt es nicht.").into_response();
+    };
+    let Some(form) = def.forms.get(&p.form) else {
+        return Problem::not_found("Dieses Antragsformular gibt es nicht.").into_response();
+    };
+    let fields = form_fields(
+        &def,
+        &form.fields,
+        false,
+        &[],
+        &serde_json::Map::new(),
+        &entered,
+    );
+    let base = base_context(c, "portal");
+    let page = state.pages.render(
+        "portal_antrag.html",
+        context! { ..base, ..context! {
+            party => party,
+            workflow => def.id.clone(),
+            form => context! { name => form.name.clone(), title => form.title.clone(), description => form.description.clone() },
+            fields => fields,
+            error => error.as_ref().map(|e| e.1.clone()),
+            error_field => error.and_then(|e| e.0),
+        } },
+    );
+    (status, page).into_response()
+}
+
+async fn submit_application(
+    State(state): State<HttpState>,
+    WebCaller(c): WebCaller,
+    Path(p): Path<FormPath>,
+    Form(form): Form<BTreeMap<String, String>>,
+) -> Response {
+    let party_name = match municipality(&c) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let Ok(def) = state.app.catalog().current(&p.workflow) else {
+        return Problem::not_found("Dieses Antragsformular gibt es nicht.").into_response();
+    };
+    if !def.forms.contains_key(&p.form) {
+        return Problem::not_found("Dieses Antragsformular gibt es nicht.").into_response();
+    }
+    let entered: BTreeMap<String, String> = form
+        .iter()
+        .filter(|(k, _)| def.fields.contains_key(*k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let data = match parse_form(&def, &form) {
+        Ok(d) => d,
+        Err((field, message)) => {
+            return application_page(
+                &state,
+                &c,
+                &p,
+                entered,
+                Some((Some(field), message)),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            );
+        }
+    };
+    let party = match state
+        .app
+        .municipalities()
+        .get(&party_name)
+        .map(|m| m.party())
+    {
+        Some(Ok(p)) => p,
+        _ => {
+            return Problem::invalid(
+                "party",
+                format!("„{party_name}“ ist in workflows/data/kommunen.json nicht verzeichnet; bitte wenden Sie sich an die Behörde."),
+            )
+            .into_response();
+        }
+    };
+    match state
+        .app
+        .engine()
+        .apply_online(&p.workflow, &p.form, data, party, &c.user.name)
+        .await
+    {
+        Ok(view) => Redirect::to(&format!("/portal/faelle/{}", view.file_number)).into_response(),
+        Err(e) => {
+            let field = e.field().map(str::to_string);
+            let problem = Problem::from(e);
+            if problem.status() == StatusCode::INTERNAL_SERVER_ERROR {
+                return problem.into_response();
+            }
+            let message = problem.detail.clone().unwrap_or(problem.title.clone());
+            application_page(
+                &state,
+                &c,
+                &p,
+                entered,
+                Some((field, message)),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+        }
+    }
+}
+
+/// A message shown above the case page (after an upload or a step).
+#[derive(Deserialize, Default)]
+struct Notice {
+    hinweis: Option<String>,
+}
+
+async fn case_page(
+    State(state): State<HttpState>,
+    WebCaller(c): WebCaller,
+    Path(file_number): Path<String>,
+    Query(n): Query<Notice>,
+) -> Response {
+    let notice = match n.hinweis.as_deref() {
+        Some("hochgeladen") => Some("Die Unterlage wurde gespeichert.".to_string()),
+        Some("nachgereicht") => Some(
+            "Die Unterlage wurde gespeichert; die Nachreichung ist erfasst und die Frist gewahrt."
+                .to_string(),
+        ),
+        Some("erledigt") => Some("Der Schritt wurde ausgeführt.".to_string()),
+        _ => None,
+    };
+    portal_case(&state, &c, &file_number, notice, None, StatusCode::OK).await
+}
+
+/// An error shown on the case page: at the upload form or at a step.
+struct PageError {
+    at: String,
+    field: Option<String>,
+    message: String,
+}
+
+async fn portal_case(
+    state: &HttpState,
+    c: &Caller,
+    file_number: &str,
+    notice: Option<String>,
+    error: Option<PageError>,
+    status: StatusCode,
+) -> Response {
+    let party = match municipality(c) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let detail = match state.app.engine().detail(file_number).await {
+        Ok(d) if access::sees(&c.user, &d.case) => d,
+        Ok(_) => {
+            return Problem::from(CaseError::NotFound(file_number.into())).into_response();
+        }
+        Err(e) => return Problem::from(e).into_response(),
+    };
+    let def = match state
+        .app
+        .engine()
+        .definition(&detail.case.workflow, detail.case.workflow_version)
+        .await
+    {
+        Ok(d) => d,
+        Err(e) => return Problem::from(e).into_response(),
+    };
+    let provisions = state
+        .app
+        .engine()
+        .provisions(file_number)
+        .await
+        .unwrap_or_default();
+    let documents: Vec<Jv> = api::documents_for(c, detail.documents.clone())
+        .into_iter()
+        .map(|d| {
+            let p = provisions.iter().find(|p| p.sha256 == d.sha256);
+            context! {
+                title => crate::letter::title_of(&d.template),
+                date => d.letter_date.clone(),
+                sha256 => d.sha256.clone(),
+                reference => d.reference.clone(),
+                pages => d.pages,
+                provision => p.map(|p| p.status.clone()),
+                notified_on => p.map(|p| p.notified_on.clone()),
+                retrieved_at => p.and_then(|p| p.retrieved_at.clone()),
+                retrieved_by => p.and_then(|p| p.retrieved_by.clone()),
+            }
+        })
+        .collect();
+    let deadlines: Vec<Jv> = detail
+        .deadlines
+        .iter()
+        .filter(|d| d.status == DeadlineStatus::Open)
+        .map(|d| {
+            context! {
+                title => d.title.clone(),
+                due => d.due_date.clone(),
+                days => d.days_left,
+                legal_basis => d.legal_basis.clone(),
+                explanation => super::web::explanation_lines(&d.explanation),
+                then => on_expiry_text(&def, &d.name),
+            }
+        })
+        .collect();
+    let uploads = state
+        .app
+        .engine()
+        .uploads(file_number)
+        .await
+        .unwrap_or_default();
+    let closed = def.state(&detail.case.state).is_some_and(|s| s.is_final);
+    let mut steps = Vec::new();
+    let today = state.app.clock().today();
+    for t in def.transitions_from(&detail.case.state) {
+        if t.upload || !access::may_fire(&c.user, &detail.case, t) {
+            continue;
+        }
+        // A step whose conditions on the case (not on what the
+        // municipality enters) do not hold is not offered, e.g. the
+        // Empfangsbekenntnis for a notice that was not sent against one.
+        let actor = access::actor_for(&c.user, &detail.case, Some(t));
+        let offered = t.guards.iter().all(|g| {
+            let on_input = super::web::guard_fields(&g.expr)
+                .iter()
+                .any(|f| t.requires.contains(f));
+            on_input
+                || g.allows(&crate::workflow::GuardInput {
+                    data: &detail.case.data,
+                    payload: &serde_json::Map::new(),
+                    actor: &c.user.name,
+                    role: actor.as_ref().map(|a| a.role.as_str()).unwrap_or(""),
+                    state: detail.case.state.as_str(),
+                    today,
+                    rates: &serde_json::Map::new(),
+                })
+                .unwrap_or(false)
+        });
+        if !offered {
+            continue;
+        }
+        let here = error.as_ref().filter(|e| e.at == t.name);
+        steps.push(context! {
+            name => t.name.clone(),
+            title => t.title.clone().unwrap_or(t.name.clone()),
+            // Only what the step asks for: the municipality sets no other field.
+            fields => form_fields(&def, &t.requires, true, &[], &detail.case.data, &BTreeMap::new()),
+            error => here.map(|e| e.message.clone()),
+            error_field => here.and_then(|e| e.field.clone()),
+        });
+    }
+    let upload_step = def
+        .transitions_from(&detail.case.state)
+        .find(|t| t.upload)
+        .map(|t| t.title.clone().unwrap_or(t.name.clone()));
+    let upload_error = error
+        .as_ref()
+        .filter(|e| e.at == "upload")
+        .map(|e| e.message.clone());
+    let base = base_context(c, "portal");
+    let page = state.pages.render(
+        "portal_fall.html",
+        context! { ..base, ..context! {
+            party => party,
+            case => context! {
+                file_number => detail.case.file_number.to_string(),
+                workflow => detail.case.workflow_title.clone(),
+                state => detail.case.state_title.clone().unwrap_or(detail.case.state.to_string()),
+                closed => closed,
+                version => detail.case.version,
+            },
+            notice => notice,
+            documents => documents,
+            deadlines => deadlines,
+            uploads => Jv::from_serialize(&uploads),
+            steps => steps,
+            upload_step => upload_step,
+            upload_error => upload_error,
+            limit_mb => state.app.config().web.upload_limit_mb,
+        } },
+    );
+    (status, page).into_response()
+}
+
+async fn upload_page(
+    State(state): State<HttpState>,
+    WebCaller(c): WebCaller,
+    Path(file_number): Path<String>,
+    mp: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Response {
+    if let Err(r) = municipality(&c) {
+        return r;
+    }
+    let result = match mp {
+        Ok(mp) => do_upload(&state, &c, &file_number, mp).await,
+        Err(e) => Err(Problem::bad_request(format!(
+            "Das Formular konnte nicht gelesen werden ({e})."
+        ))),
+    };
+    match result {
+        Ok(out) => {
+            let hint = if out.fired.is_some() {
+                "nachgereicht"
+            } else {
+                "hochgeladen"
+            };
+            Redirect::to(&format!("/portal/faelle/{file_number}?hinweis={hint}")).into_response()
+        }
+        Err(p) if p.status() == StatusCode::NOT_FOUND => p.into_response(),
+        Err(p) => {
+            let status = p.status();
+            let message = p.detail.clone().unwrap_or(p.title.clone());
+            portal_case(
+                &state,
+                &c,
+                &file_number,
+                None,
+                Some(PageError {
+                    at: "upload".into(),
+                    field: Some("file".into()),
+                    message,
+                }),
+                status,
+            )
+            .await
+        }
+    }
+}
+
+async fn fire_step(
+    State(state): State<HttpState>,
+    WebCaller(c): WebCaller,
+    Path((file_number, transition)): Path<(String, String)>,
+    Form(form): Form<BTreeMap<String, String>>,
+) -> Response {
+    if let Err(r) = municipality(&c) {
+        return r;
+    }
+    let def = match api::visible_definition(&state, &c, &file_number).await {
+        Ok((_, d)) => d,
+        Err(p) => return p.into_response(),
+    };
+    let refuse = |field: Option<String>, message: String| PageError {
+        at: transition.clone(),
+        field,
+        message,
+    };
+    let data = match parse_form(&def, &form) {
+        Ok(d) => d,
+        Err((field, message)) => {
+            return portal_case(
+                &state,
+                &c,
+                &file_number,
+                None,
+                Some(refuse(Some(field), message)),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    let body = FireBody {
+        expected_version: form.get("expected_version").and_then(|v| v.parse().ok()),
+        data,
+    };
+    let result = match api::fire_request(&state, &c, &file_number, &transition, body).await {
+        Ok(req) => state.app.engine().fire(req).await.map_err(Problem::from),
+        Err(p) => Err(p),
+    };
+    match result {
+        Ok(_) => {
+            Redirect::to(&format!("/portal/faelle/{file_number}?hinweis=erledigt")).into_response()
+        }
+        Err(p) if p.status() == StatusCode::NOT_FOUND || p.status().is_server_error() => {
+            p.into_response()
+        }
+        Err(p) => {
+            let status = p.status();
+            let message = p.detail.clone().unwrap_or(p.title.clone());
+            portal_case(
+                &state,
+                &c,
+                &file_number,
+                None,
+                Some(refuse(p.field.clone(), message)),
+                status,
+            )
+            .await
+        }
+    }
+}
+
+async fn circular(
+    State(state): State<HttpState>,
+    WebCaller(c): WebCaller,
+    Path(file_number): Path<String>,
+) -> Response {
+    let party = match municipality(&c) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let not_found = || {
+        Problem::not_found("Dieses Rundschreiben gibt es nicht oder es ging nicht an Sie.")
+            .into_response()
+    };
+    let actor = Actor::new(c.user.name.clone(), "municipality");
+    match state
+        .app
+        .engine()
+        .read_circular(&file_number, &party, &actor)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) | Err(CaseError::NotFound(_)) => return not_found(),
+        Err(e) => return Problem::from(e).into_response(),
+    }
+    let view = match state.app.engine().show(&file_number).await {
+        Ok(v) => v,
+        Err(e) => return Problem::from(e).into_response(),
+    };
+    let documents: Vec<Jv> = state
+        .app
+        .engine()
+        .case_documents(&file_number)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|d| {
+            context! {
+                title => crate::letter::title_of(&d.template),
+                date => d.letter_date.clone(),
+                sha256 => d.sha256.clone(),
+                pages => d.pages,
+            }
+        })
+        .collect();
+    let text = |k: &str| {
+        view.data
+            .get(k)
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
+    let base = base_context(&c, "portal");
+    state.pages.render(
+        "portal_rundschreiben.html",
+        context! { ..base, ..context! {
+            party => party,
+            file_number => file_number,
+            number => text("rundschreiben_nr"),
+            title => text("betreff"),
+            summary => text("zusammenfassung"),
+            documents => documents,
+        } },
+    )
+}
+
+async fn consent_page(State(state): State<HttpState>, WebCaller(c): WebCaller) -> Response {
+    let party = match municipality(&c) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let history = state
+        .app
+        .engine()
+        .consent_history(&party)
+        .await
+        .unwrap_or_default();
+    let consented = history.iter().any(|h| h.withdrawn_at.is_none());
+    let base = base_context(&c, "einwilligung");
+    state.pages.render(
+        "portal_einwilligung.html",
+        context! { ..base, ..context! {
+            party => party,
+            consented => consented,
+            history => Jv::from_serialize(&history),
+        } },
+    )
+}
+
+#[derive(Deserialize)]
+struct ConsentForm {
+    aktion: String,
+}
+
+async fn consent_change(
+    State(state): State<HttpState>,
+    WebCaller(c): WebCaller,
+    Form(f): Form<ConsentForm>,
+) -> Response {
+    let party = match municipality(&c) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let engine = state.app.engine();
+    let r = match f.aktion.as_str() {
+        "erteilen" => engine.give_consent(&party, &c.user.name).await,
+        "widerrufen" => engine
+            .withdraw_consent(&party, &c.user.name)
+            .await
+            .map(|_| ()),
+        _ => {
+            return Problem::invalid("aktion", "Bitte „erteilen“ oder „widerrufen“ wählen.")
+                .into_response();
+        }
+    };
+    match r {
+        Ok(()) => Redirect::to("/portal/einwilligung").into_response(),
+        Err(e) => Problem::from(e).into_response(),
+    }
+}
