@@ -52,6 +52,28 @@ pub async fn run(ctx: &Ctx, cmd: Command) -> Result<()> {
             party,
             password_stdin,
         } => {
+            // The party is a municipality of the directory, spelled as there
+            // (a workflows folder without kommunen.json has none to check).
+            if let Some(p) = &party
+                && !app.municipalities().all().is_empty()
+                && app.municipalities().get(p).is_none()
+            {
+                let near: Vec<&str> = app
+                    .municipalities()
+                    .all()
+                    .iter()
+                    .map(|m| m.name.as_str())
+                    .filter(|n| n.split(' ').any(|w| w.len() > 3 && p.contains(w)))
+                    .collect();
+                bail!(
+                    "--party \"{p}\" is not a municipality of workflows/data/kommunen.json{}",
+                    if near.is_empty() {
+                        " (give the name as written there, e.g. \"Kreis Unna\")".to_string()
+                    } else {
+                        format!("; did you mean {}?", near.join(", "))
+                    }
+                );
+            }
             let password = if password_stdin {
                 let mut s = String::new();
                 std::io::stdin()

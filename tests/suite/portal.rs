@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::http::{Resp, Web, web};
 use crate::on_both_databases;
 use crate::seed::{antrag_kreis_unna, kommune, party_of, vorschlag};
-use crate::support::pdftotext;
+use crate::support::{TestDb, pdftotext};
 
 /// A one-page PDF, as a scanner or an office suite would make it.
 pub(crate) fn pdf(text: &str) -> Vec<u8> {
@@ -1003,6 +1003,16 @@ mod separation {
             // Lists and searches: each sees its own only.
             let (unna, _) = w.login("unna").await;
             let (soest, _) = w.login("soest").await;
+            // Another's case answers exactly as one that does not exist.
+            for route in ["/api/v1/cases/{n}", "/api/v1/cases/{n}/uploads", "/portal/faelle/{n}"] {
+                let theirs = w.get(&route.replace("{n}", &world.unna_case), &soest).await;
+                let none = w.get(&route.replace("{n}", "KI-2012-9999"), &soest).await;
+                assert_eq!(theirs.status, none.status, "{route}");
+                assert_eq!(theirs.text().replace(&world.unna_case, "KI-2012-9999"), none.text(), "{route}");
+            }
+            let theirs = w.get(&format!("/api/v1/documents/{}", world.letter), &soest).await;
+            let none = w.get(&format!("/api/v1/documents/{}", "0".repeat(64)), &soest).await;
+            assert_eq!((theirs.status, theirs.text()), (none.status, none.text()));
             let list = |v: Value| v["items"].as_array().unwrap().iter().map(|i| i["file_number"].as_str().unwrap().to_string()).collect::<Vec<_>>();
             let mine = list(w.get("/api/v1/cases?limit=500", &unna).await.json());
             assert!(mine.contains(&world.unna_case) && !mine.contains(&world.soest_case), "{mine:?}");
@@ -1093,4 +1103,38 @@ mod at_once {
             assert_eq!((fired.actor.as_str(), fired.role.as_str()), ("amtspost", "system"));
         }
     }
+}
+
+#[tokio::test]
+async fn a_municipality_user_is_bound_to_a_municipality_of_the_directory() {
+    let db = TestDb::sqlite().await;
+    let bin = crate::support::Bin {
+        db: &db,
+        workflows: crate::seed::shipped(),
+    };
+    let err = bin
+        .run(&[
+            "user",
+            "add",
+            "unna",
+            "--role",
+            "municipality",
+            "--party",
+            "Kreis Unnna",
+        ])
+        .fails();
+    assert!(
+        err.contains("kommunen.json") && err.contains("Kreis Unnna"),
+        "{err}"
+    );
+    bin.run(&[
+        "user",
+        "add",
+        "unna",
+        "--role",
+        "municipality",
+        "--party",
+        "Kreis Unna",
+    ])
+    .ok();
 }
