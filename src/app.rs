@@ -224,6 +224,12 @@ impl App {
         self.store.stats().await
     }
 
+    /// A scheduled pass's last scheduled time and how often it ran (on
+    /// any instance), e.g. `"reminders"`.
+    pub async fn pass_record(&self, pass: &str) -> Result<Option<(String, i64)>, StoreError> {
+        self.store.pass_record(pass).await
+    }
+
     /// Closes the database connections, waiting for those in use.
     pub async fn close(&self) {
         self.store.close().await;
@@ -246,6 +252,8 @@ impl App {
         listener: Option<tokio::net::TcpListener>,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), AppError> {
+        // SQLite: one server per database file (held until this returns).
+        let _server_lock = self.store.server_lock()?;
         let stop = CancellationToken::new();
         let mut parts = tokio::task::JoinSet::new();
         let mut names = std::collections::HashMap::new();
@@ -268,11 +276,11 @@ impl App {
             stop.clone(),
         );
         let h = parts.spawn(async move {
-            let job = || {
+            let job = |at| {
                 let (engine, courier) = (engine.clone(), courier.clone());
-                async move { reminder_job(&engine, &courier).await }
+                async move { reminder_pass(&engine, &courier, at).await }
             };
-            let r = crate::scheduler::run_cron("reminders", &expr, clock, token, job).await;
+            let r = crate::scheduler::run_cron("reminders", &expr, clock, token, true, job).await;
             ("reminders", r.map_err(boxed))
         });
         names.insert(h.id(), "reminders");
@@ -284,14 +292,23 @@ impl App {
             stop.clone(),
         );
         let h = parts.spawn(async move {
-            let job = || {
+            let job = |_| {
                 let courier = courier.clone();
                 async move { delivery_job(&courier).await }
             };
-            let r = crate::scheduler::run_cron("deliver", &expr, clock, token, job).await;
+            let r = crate::scheduler::run_cron("deliver", &expr, clock, token, false, job).await;
             ("courier", r.map_err(boxed))
         });
         names.insert(h.id(), "courier");
+
+        // On PostgreSQL, mail queued by any instance wakes this courier at
+        // once; the schedule above still sends retries whose time has come.
+        let (courier, store, token) = (self.courier.clone(), self.store.clone(), stop.clone());
+        let h = parts.spawn(async move {
+            let r = wake_on_queued_mail(&courier, &store, token).await;
+            ("mail listener", r.map_err(boxed))
+        });
+        names.insert(h.id(), "mail listener");
 
         tokio::pin!(shutdown);
         let mut failure: Option<AppError> = None;
@@ -329,6 +346,66 @@ fn boxed(e: impl std::error::Error + Send + Sync + 'static) -> BoxError {
 }
 
 /// The 07:00 job: the reminder pass, then the mail it queued goes out.
+/// The reminder pass for its scheduled time `at`, on one instance at a
+/// time: skipped while another instance holds it, and when the time was
+/// already done (by another instance, or before a restart).
+async fn reminder_pass(engine: &Engine, courier: &Courier, at: chrono::DateTime<chrono::Utc>) {
+    const PASS: &str = "reminders";
+    let store = engine.store();
+    let lock = match store.try_pass_lock(PASS).await {
+        Ok(Some(lock)) => lock,
+        Ok(None) => {
+            tracing::info!("another instance runs the reminder pass");
+            return;
+        }
+        Err(e) => {
+            eprintln!("error: reminder pass: {e}");
+            return;
+        }
+    };
+    let at = crate::journal::timestamp(at);
+    match store.last_pass(PASS).await {
+        Ok(Some(done)) if done >= at => {}
+        Ok(_) => {
+            reminder_job(engine, courier).await;
+            if let Err(e) = store.record_pass(PASS, &at).await {
+                eprintln!("error: reminder pass: {e}");
+            }
+        }
+        Err(e) => eprintln!("error: reminder pass: {e}"),
+    }
+    if let Err(e) = lock.release().await {
+        eprintln!("error: reminder pass: {e}");
+    }
+}
+
+/// Sends queued mail as soon as PostgreSQL announces it, until `stop`.
+async fn wake_on_queued_mail(
+    courier: &Courier,
+    store: &Store,
+    stop: CancellationToken,
+) -> Result<(), crate::store::StoreError> {
+    let Some(mut listener) = store.outbox_listener().await? else {
+        // SQLite: one server, nothing to listen for; this part just waits.
+        stop.cancelled().await;
+        return Ok(());
+    };
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return Ok(()),
+            n = listener.recv() => {
+                if let Err(e) = n {
+                    // The connection dropped: PgListener reconnects on the next recv.
+                    tracing::warn!(error = %e, "mail listener");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    continue;
+                }
+                delivery_job(courier).await;
+            }
+        }
+    }
+}
+
 async fn reminder_job(engine: &Engine, courier: &Courier) {
     match engine.remind(false).await {
         Ok(r) => eprintln!(

@@ -45,6 +45,9 @@ pub struct DeliveryReport {
 /// How many mails are on their way at once. SMTP round trips, not CPU,
 /// bound delivery, so a few connections in parallel multiply throughput.
 const IN_FLIGHT: usize = 8;
+/// Mails claimed at once: a few rounds of [`IN_FLIGHT`], so that other
+/// instances find work too and a lease never outlasts its batch.
+const CLAIM_BATCH: i64 = (IN_FLIGHT * 4) as i64;
 
 /// What happened to one mail.
 enum Outcome {
@@ -80,26 +83,23 @@ impl Courier {
     }
 
     /// Sends every mail that is due now, up to [`IN_FLIGHT`] at a time.
+    /// Each batch is claimed in one statement under a lease (see
+    /// [`Store::claim_due_mail`]): mail claimed by an instance that died is
+    /// claimed again once its lease has run out.
     pub async fn deliver_due(&self) -> Result<DeliveryReport, OutboxError> {
         let mut report = DeliveryReport::default();
         loop {
             let now = self.clock.now();
-            let batch = self.store.due_mail(&timestamp(now), 100).await?;
+            let lease = timestamp(now + chrono::Duration::seconds(self.lease_secs()));
+            let batch = self
+                .store
+                .claim_due_mail(&timestamp(now), &lease, CLAIM_BATCH)
+                .await?;
             if batch.is_empty() {
                 return Ok(report);
             }
-            let mut progressed = false;
             let mut tasks = tokio::task::JoinSet::new();
             for row in batch {
-                let lease = timestamp(now + chrono::Duration::seconds(self.lease_secs()));
-                if !self
-                    .store
-                    .claim_mail(row.id, &row.next_attempt_at, &lease)
-                    .await?
-                {
-                    continue; // another worker took it
-                }
-                progressed = true;
                 if tasks.len() >= IN_FLIGHT
                     && let Some(done) = tasks.join_next().await
                 {
@@ -113,9 +113,6 @@ impl Courier {
             }
             while let Some(done) = tasks.join_next().await {
                 tally(&mut report, done)?;
-            }
-            if !progressed {
-                return Ok(report);
             }
         }
     }
@@ -144,7 +141,8 @@ impl Courier {
                 .ok()
                 .map(|t| t.to_utc()),
         };
-        let attempts = row.attempts as u32 + 1;
+        // The claim counted this attempt.
+        let attempts = row.attempts as u32;
         let result = self.mailer.send(&mail).await;
         let now = self.clock.now();
         Ok(match result {

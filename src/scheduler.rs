@@ -52,13 +52,19 @@ pub async fn run_cron<F, Fut>(
     expr: &str,
     clock: Arc<dyn Clock>,
     stop: CancellationToken,
+    catch_up: bool,
     mut job: F,
 ) -> Result<(), ScheduleError>
 where
-    F: FnMut() -> Fut,
+    F: FnMut(DateTime<Utc>) -> Fut,
     Fut: Future<Output = ()>,
 {
     let schedule = parse(name, expr)?;
+    // The last time before the start: the job decides whether it ran then
+    // (e.g. on another instance) or was missed while all were down.
+    if catch_up && let Some(missed) = last_at_or_before(&schedule, clock.now()) {
+        job(missed).await;
+    }
     loop {
         let now = clock.now();
         let Some(next) = next_after(&schedule, now) else {
@@ -69,8 +75,21 @@ where
             _ = stop.cancelled() => return Ok(()),
             _ = tokio::time::sleep(wait) => {}
         }
-        job().await;
+        job(next).await;
     }
+}
+
+/// How far back a missed run is looked for.
+const CATCH_UP_DAYS: i64 = 8;
+
+/// The last scheduled time at or before `now`, within [`CATCH_UP_DAYS`].
+pub fn last_at_or_before(schedule: &Schedule, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let from = (now - chrono::Duration::days(CATCH_UP_DAYS)).with_timezone(&Berlin);
+    schedule
+        .after(&from)
+        .take_while(|t| t.with_timezone(&Utc) <= now)
+        .last()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 #[cfg(test)]
@@ -94,6 +113,23 @@ mod tests {
             next_after(&s, at("2012-03-19T05:00:00Z")),
             Some(at("2012-03-19T06:00:00Z"))
         );
+    }
+
+    #[test]
+    fn the_last_run_before_a_restart_is_found_for_the_catch_up() {
+        let s = parse("reminders", "0 0 7 * * Mon-Fri").unwrap();
+        // Down from Friday evening to Monday 06:30 Berlin: Friday 07:00 was the last.
+        assert_eq!(
+            last_at_or_before(&s, at("2013-07-29T04:30:00Z")),
+            Some(at("2013-07-26T05:00:00Z"))
+        );
+        // Exactly at the time: that time.
+        assert_eq!(
+            last_at_or_before(&s, at("2013-07-29T05:00:00Z")),
+            Some(at("2013-07-29T05:00:00Z"))
+        );
+        let yearly = parse("reminders", "0 0 7 1 1 *").unwrap();
+        assert_eq!(last_at_or_before(&yearly, at("2013-07-29T05:00:00Z")), None);
     }
 
     #[test]

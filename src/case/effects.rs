@@ -315,7 +315,9 @@ impl Engine {
         let template = job.template.clone();
         let data = job.data.clone();
         let date = cx.today;
+        let slot = self.render_slot().await;
         tokio::task::spawn_blocking(move || {
+            let _slot = slot;
             letters.render(&RenderRequest {
                 template: &template,
                 data: &data,

@@ -37,6 +37,10 @@ pub struct Engine {
     /// Workflow versions known to be in the store, so that opening a case
     /// publishes its version once per process, not on every call.
     published: Mutex<HashSet<(String, i64)>>,
+    /// Letter renders (CPU-bound, off the executor) at most one per core:
+    /// a burst of transitions queues here instead of holding a rendered
+    /// PDF per waiting transition in memory.
+    render_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// One mail for [`Engine::queue_mail`].
@@ -73,7 +77,19 @@ impl Engine {
             config,
             letters,
             published: Mutex::new(HashSet::new()),
+            render_slots: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )),
         }
+    }
+
+    /// A render slot (see `render_slots`), held while one letter renders.
+    pub(crate) async fn render_slot(&self) -> tokio::sync::OwnedSemaphorePermit {
+        self.render_slots
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the render semaphore is never closed")
     }
 
     pub(crate) fn store(&self) -> &Store {

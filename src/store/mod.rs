@@ -55,7 +55,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Executor, Row, Transaction};
 
 pub use assignments::SubstitutionRow;
-pub use outbox::{DueDeadline, MailRow, NewMail};
+pub use outbox::{DueDeadline, MailRow, NewMail, PassLock};
 pub use portal::{ConsentRow, DeliveryRow, NewUpload, ProvisionRow, UploadRow};
 pub use users::{NewUser, SessionRow, UserRow};
 pub use worklist::{WorkItem, WorkQuery};
@@ -114,6 +114,18 @@ pub enum StoreError {
         version: i64,
         cases: i64,
     },
+    /// Another server already runs on this SQLite file.
+    #[error(
+        "another amtspost server already runs on the database {db}; stop it first (SQLite takes one server; several instances need PostgreSQL)"
+    )]
+    SecondServer { db: String },
+    /// The SQLite server lock file could not be opened.
+    #[error("cannot open the server lock {path}: {source}")]
+    ServerLock {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     /// A stored value could not be read back.
     #[error("stored {what} is unreadable: {detail}")]
     Corrupt { what: String, detail: String },
@@ -162,6 +174,8 @@ pub struct Store {
     /// in SQLite's busy handler (which sleeps and retries) keeps throughput
     /// up under concurrent clerks. `None` on PostgreSQL, which locks rows.
     write_lock: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// The URL it was opened with (for PostgreSQL's LISTEN connection).
+    url: Arc<str>,
 }
 
 impl Store {
@@ -219,6 +233,7 @@ impl Store {
             pool,
             backend,
             write_lock,
+            url: url.into(),
         })
     }
 
@@ -229,6 +244,44 @@ impl Store {
             .await
             .map_err(q("checking the database"))?;
         Ok(())
+    }
+
+    /// The one-server lock of a SQLite database: an exclusive lock on
+    /// `<file>.server-lock`, held while the returned file is open (the
+    /// operating system drops it when the process ends, also on kill -9).
+    /// A second `serve` on the same file gets [`StoreError::SecondServer`].
+    /// `None` on PostgreSQL (where instances share work) and for an
+    /// in-memory database.
+    pub fn server_lock(&self) -> Result<Option<std::fs::File>, StoreError> {
+        if self.backend != Backend::Sqlite {
+            return Ok(None);
+        }
+        let path = self
+            .url
+            .trim_start_matches("sqlite://")
+            .trim_start_matches("sqlite:");
+        let path = path.split('?').next().unwrap_or(path);
+        if path.is_empty() || path.starts_with(':') {
+            return Ok(None);
+        }
+        let lock_path = format!("{path}.server-lock");
+        let io = |source| StoreError::ServerLock {
+            path: lock_path.clone(),
+            source,
+        };
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(file)),
+            Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::SecondServer {
+                db: path.to_string(),
+            }),
+            Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
+        }
     }
 
     pub fn backend(&self) -> Backend {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use sqlx::any::AnyRow;
 
 use super::rows::status;
-use super::{DeadlineRow, Store, StoreError, Tx, get, q};
+use super::{Backend, DeadlineRow, Store, StoreError, Tx, get, q};
 use crate::domain::{
     AttachmentRef, CaseId, DeadlineStatus, FileNumber, MailStatus, PartyRef, ReminderStatus,
     StateName,
@@ -126,41 +126,129 @@ impl Store {
             .collect()
     }
 
-    /// Mail due for sending at `now`: pending, or claimed by a worker whose lease ran out.
-    pub async fn due_mail(&self, now: &str, limit: i64) -> Result<Vec<MailRow>, StoreError> {
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            mail_columns!(),
-            " FROM outbox WHERE status IN ('pending', 'sending') AND next_attempt_at <= $1 ORDER BY id LIMIT $2"
-        ))
-        .bind(now)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(q("reading the outbox"))?;
-        rows.iter().map(MailRow::from_row).collect()
+    /// Claims up to `limit` mails due at `now` (pending, or claimed by a
+    /// worker whose lease ran out) for this worker until `lease_until`, in
+    /// one statement. On PostgreSQL the rows are locked with `FOR UPDATE
+    /// SKIP LOCKED`, so instances claiming at the same moment take disjoint
+    /// batches without waiting on each other. The rows come back claimed,
+    /// oldest first, `attempts` counting this one.
+    pub async fn claim_due_mail(
+        &self,
+        now: &str,
+        lease_until: &str,
+        limit: i64,
+    ) -> Result<Vec<MailRow>, StoreError> {
+        let _guard = self.write_guard().await;
+        let sql = match self.backend {
+            Backend::Postgres => concat!(
+                "UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = $2
+                 WHERE id IN (SELECT id FROM outbox WHERE status IN ('pending', 'sending') AND next_attempt_at <= $1
+                              ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
+                 RETURNING ",
+                mail_columns!()
+            ),
+            Backend::Sqlite => concat!(
+                "UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = $2
+                 WHERE id IN (SELECT id FROM outbox WHERE status IN ('pending', 'sending') AND next_attempt_at <= $1
+                              ORDER BY id LIMIT $3)
+                 RETURNING ",
+                mail_columns!()
+            ),
+        };
+        let rows = sqlx::query(sql)
+            .bind(now)
+            .bind(lease_until)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(q("claiming mail"))?;
+        let mut out = rows
+            .iter()
+            .map(MailRow::from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        out.sort_by_key(|m| m.id);
+        Ok(out)
     }
 
-    /// Takes a mail for sending; `false` if another worker was quicker.
-    pub async fn claim_mail(
-        &self,
-        id: i64,
-        seen_next: &str,
-        lease_until: &str,
-    ) -> Result<bool, StoreError> {
-        let _guard = self.write_guard().await;
-        let n = sqlx::query(
-            "UPDATE outbox SET status = 'sending', attempts = attempts + 1, next_attempt_at = $3
-             WHERE id = $1 AND status IN ('pending', 'sending') AND next_attempt_at = $2",
+    /// A connection that hears when mail is queued on PostgreSQL (by any
+    /// instance); `None` on SQLite, whose one server queues it itself.
+    pub async fn outbox_listener(&self) -> Result<Option<sqlx::postgres::PgListener>, StoreError> {
+        if self.backend != Backend::Postgres {
+            return Ok(None);
+        }
+        let mut l = sqlx::postgres::PgListener::connect(&self.url)
+            .await
+            .map_err(|source| StoreError::Connect {
+                url: super::redact(&self.url),
+                source,
+            })?;
+        l.listen(OUTBOX_CHANNEL)
+            .await
+            .map_err(q("listening for queued mail"))?;
+        Ok(Some(l))
+    }
+
+    /// Takes a scheduled pass for this instance: `None` if another instance
+    /// runs it now. On PostgreSQL a session advisory lock on a connection
+    /// held until [`PassLock::release`] (or the process's end); on SQLite,
+    /// where one server runs (see the server lock), always granted.
+    pub async fn try_pass_lock(&self, pass: &str) -> Result<Option<PassLock>, StoreError> {
+        if self.backend != Backend::Postgres {
+            return Ok(Some(PassLock { conn: None, key: 0 }));
+        }
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(q("taking a connection for a pass lock"))?;
+        // Keyed by the pass and the schema: deployments sharing a database
+        // in separate schemas do not hold each other's passes.
+        let row = sqlx::query(
+            "SELECT k, pg_try_advisory_lock(k) AS got
+             FROM (SELECT hashtextextended('amtspost.pass.' || $1 || '.' || current_schema(), 0) AS k) AS key",
         )
-        .bind(id)
-        .bind(seen_next)
-        .bind(lease_until)
+        .bind(pass)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(q("taking a pass lock"))?;
+        let key: i64 = get(&row, "k")?;
+        let got: bool = get(&row, "got")?;
+        Ok(got.then_some(PassLock {
+            conn: Some(conn),
+            key,
+        }))
+    }
+
+    /// When a scheduled pass last ran (its scheduled time, RFC 3339), if ever.
+    pub async fn last_pass(&self, pass: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.pass_record(pass).await?.map(|(at, _)| at))
+    }
+
+    /// A pass's last scheduled time and how often it ran in all.
+    pub async fn pass_record(&self, pass: &str) -> Result<Option<(String, i64)>, StoreError> {
+        sqlx::query("SELECT last_run, runs FROM scheduler_runs WHERE pass = $1")
+            .bind(pass)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(q("reading when a pass last ran"))?
+            .map(|r| Ok((get(&r, "last_run")?, get(&r, "runs")?)))
+            .transpose()
+    }
+
+    /// Records that a pass ran for its scheduled time `at`.
+    pub async fn record_pass(&self, pass: &str, at: &str) -> Result<(), StoreError> {
+        let _guard = self.write_guard().await;
+        sqlx::query(
+            "INSERT INTO scheduler_runs (pass, last_run, runs) VALUES ($1, $2, 1)
+             ON CONFLICT (pass) DO UPDATE SET last_run = excluded.last_run,
+                 runs = scheduler_runs.runs + 1",
+        )
+        .bind(pass)
+        .bind(at)
         .execute(&self.pool)
         .await
-        .map_err(q("claiming a mail"))?
-        .rows_affected();
-        Ok(n == 1)
+        .map_err(q("recording a pass"))?;
+        Ok(())
     }
 
     /// Records the outcome of a send attempt.
@@ -317,6 +405,47 @@ impl Tx {
         .await
         .map_err(q("queueing a mail"))?
         .rows_affected();
+        // Wakes the couriers of every instance once this commits.
+        if n == 1 && self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(OUTBOX_CHANNEL)
+                .execute(&mut *self.tx)
+                .await
+                .map_err(q("announcing a queued mail"))?;
+        }
         Ok(n == 1)
+    }
+}
+
+/// The PostgreSQL channel queued mail is announced on.
+const OUTBOX_CHANNEL: &str = "amtspost_outbox";
+
+/// A scheduled pass held by this instance (see [`Store::try_pass_lock`]).
+pub struct PassLock {
+    conn: Option<sqlx::pool::PoolConnection<sqlx::Any>>,
+    key: i64,
+}
+
+impl PassLock {
+    /// Lets the next instance take the pass.
+    pub async fn release(mut self) -> Result<(), StoreError> {
+        if let Some(mut conn) = self.conn.take() {
+            sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(self.key)
+                .execute(&mut *conn)
+                .await
+                .map_err(q("releasing a pass lock"))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for PassLock {
+    /// Not released (a panic, an error): the connection is closed instead
+    /// of going back to the pool, which ends its session and its lock.
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            drop(conn.detach());
+        }
     }
 }

@@ -10,6 +10,7 @@ mod cli;
 mod concurrency;
 mod demo;
 mod http;
+mod instances;
 mod journal;
 mod letters;
 mod mail;
