@@ -189,4 +189,6 @@ fn hint_list(what: &str, items: &[String]) -> String {
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;
