@@ -7,54 +7,272 @@ use serde_json::json;
 use crate::on_both_databases;
 use crate::support::TestApp;
 
+/// Holds the case's row on PostgreSQL until both fires wait behind it
+/// (directly, or behind the other's uncommitted letter), so that the race
+/// is forced, not left to timing; returns after releasing it. `None` on
+/// SQLite, where the in-process writer lock queues the two.
+async fn hold_until_both_wait(db: &crate::support::TestDb, file_number: &str) -> Option<Holder> {
+    if !db.is_postgres() {
+        return None;
+    }
+    use sqlx::{Connection, Row};
+    let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut conn).await.unwrap();
+    sqlx::query("SELECT id FROM cases WHERE file_number = $1 FOR UPDATE")
+        .bind(file_number)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let pid: i32 = sqlx::query("SELECT pg_backend_pid()")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap()
+        .get(0);
+    // The activity view is a snapshot per transaction: watch from outside.
+    let watch = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    Some(Holder { conn, watch, pid })
+}
+
+struct Holder {
+    conn: sqlx::PgConnection,
+    watch: sqlx::PgConnection,
+    pid: i32,
+}
+
+impl Holder {
+    /// Waits until `n` sessions wait, transitively, behind the holder.
+    async fn until_waiting(&mut self, n: i64) {
+        use sqlx::Row;
+        let start = std::time::Instant::now();
+        loop {
+            let waiting: i64 = sqlx::query(
+                "WITH RECURSIVE chain(pid) AS (
+                     SELECT pid FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))
+                     UNION
+                     SELECT a.pid FROM pg_stat_activity a JOIN chain c ON c.pid = ANY(pg_blocking_pids(a.pid))
+                 ) SELECT count(*) FROM chain",
+            )
+            .bind(self.pid)
+            .fetch_one(&mut self.watch)
+            .await
+            .unwrap()
+            .get(0);
+            if waiting >= n {
+                return;
+            }
+            assert!(
+                start.elapsed().as_secs() < 30,
+                "only {waiting} of {n} writers reached the database"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn release(mut self) {
+        sqlx::query("ROLLBACK")
+            .execute(&mut self.conn)
+            .await
+            .unwrap();
+    }
+}
+
+/// Two clerks fire the same step on the same case version at once.
+/// PostgreSQL: both are held at the case's row lock until both wait there,
+/// then released: one wins, one gets the conflict, and the winner's letter
+/// (the same PDF both rendered, stored under one hash) is intact.
+/// SQLite: the in-process writer lock queues them; the second sees the
+/// first's version.
+async fn two_fires_at_once(db: crate::support::TestDb) {
+    let app = TestApp::new(&db).await;
+    for round in 0..3 {
+        let case = app.open_antrag(&format!("Kreis {round}")).await;
+        let mut a = app.fire(&case.file_number, "pruefen", "meier", "clerk", json!({}));
+        let mut b = app.fire(&case.file_number, "pruefen", "schulz", "clerk", json!({}));
+        a.expected_version = Some(case.version);
+        b.expected_version = Some(case.version);
+        let holder = hold_until_both_wait(&db, case.file_number.as_str()).await;
+        let (engine_a, engine_b) = (app.engine.clone(), app.engine.clone());
+        let ta = tokio::spawn(async move { engine_a.fire(a).await });
+        let tb = tokio::spawn(async move { engine_b.fire(b).await });
+        if let Some(mut h) = holder {
+            h.until_waiting(2).await;
+            h.release().await;
+        }
+        let (ra, rb) = (ta.await.unwrap(), tb.await.unwrap());
+        let wins = [ra.is_ok(), rb.is_ok()].iter().filter(|w| **w).count();
+        assert_eq!(wins, 1, "round {round}: {ra:?} / {rb:?}");
+        let loser = ra.as_ref().err().or(rb.as_ref().err()).unwrap();
+        assert!(loser.is_conflict(), "{loser}");
+        assert!(
+            loser.to_string().contains("changed by someone else"),
+            "{loser}"
+        );
+        let history = app.engine.history(&case.file_number).await.unwrap();
+        let fired = history.iter().filter(|e| e.kind == "fired").count();
+        assert_eq!(fired, 1, "exactly one fired event");
+        let report = app.engine.audit(Some(&case.file_number)).await.unwrap();
+        assert!(report.broken.is_empty());
+        // The winner's letter: one document, its stored bytes hash to its name.
+        let docs = app
+            .engine
+            .case_documents(case.file_number.as_str())
+            .await
+            .unwrap();
+        assert_eq!(docs.len(), 1);
+        let bytes = app.app.documents().bytes(&docs[0].sha256).await.unwrap();
+        use sha2::Digest;
+        assert_eq!(hex::encode(sha2::Sha256::digest(&bytes)), docs[0].sha256);
+    }
+}
+
+/// The same for a step that writes only the case and its journal (on
+/// PostgreSQL one statement without a transaction around it).
+async fn two_effect_free_fires_at_once(db: crate::support::TestDb) {
+    let app = TestApp::new(&db).await;
+    for round in 0..3 {
+        let n = app.open_antrag(&format!("Kreis {round}")).await.file_number;
+        let case = app
+            .engine
+            .fire(app.fire(&n, "pruefen", "meier", "clerk", json!({})))
+            .await
+            .unwrap();
+        let mut a = app.fire(
+            &n,
+            "vorschlagen",
+            "meier",
+            "clerk",
+            json!({"decision": "bewilligen"}),
+        );
+        let mut b = app.fire(
+            &n,
+            "vorschlagen",
+            "schulz",
+            "clerk",
+            json!({"decision": "ablehnen"}),
+        );
+        a.expected_version = Some(case.version);
+        b.expected_version = Some(case.version);
+        let holder = hold_until_both_wait(&db, n.as_str()).await;
+        let (engine_a, engine_b) = (app.engine.clone(), app.engine.clone());
+        let ta = tokio::spawn(async move { engine_a.fire(a).await });
+        let tb = tokio::spawn(async move { engine_b.fire(b).await });
+        if let Some(mut h) = holder {
+            h.until_waiting(2).await;
+            h.release().await;
+        }
+        let (ra, rb) = (ta.await.unwrap(), tb.await.unwrap());
+        assert_eq!(
+            [ra.is_ok(), rb.is_ok()].iter().filter(|w| **w).count(),
+            1,
+            "round {round}: {ra:?} / {rb:?}"
+        );
+        let loser = ra.as_ref().err().or(rb.as_ref().err()).unwrap();
+        assert!(loser.is_conflict(), "{loser}");
+        let winner = ra.as_ref().or(rb.as_ref()).unwrap();
+        let now = app.engine.show(&n).await.unwrap();
+        assert_eq!(now.version, case.version + 1);
+        assert_eq!(
+            now.data["decision"], winner.data["decision"],
+            "the winner's data, not a mix"
+        );
+        let history = app.engine.history(&n).await.unwrap();
+        assert_eq!(
+            history
+                .iter()
+                .filter(|e| e.transition.as_deref() == Some("vorschlagen"))
+                .count(),
+            1
+        );
+        assert!(app.engine.audit(Some(&n)).await.unwrap().broken.is_empty());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_fires_queued_by_the_in_process_writer_lock_have_one_winner_on_sqlite() {
+    two_fires_at_once(crate::support::TestDb::sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_fires_forced_to_race_at_the_row_lock_have_one_winner_on_postgres() {
+    two_fires_at_once(crate::support::TestDb::postgres().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_effect_free_fires_queued_by_the_in_process_writer_lock_have_one_winner_on_sqlite() {
+    two_effect_free_fires_at_once(crate::support::TestDb::sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_effect_free_fires_forced_to_race_at_the_row_lock_have_one_winner_on_postgres() {
+    two_effect_free_fires_at_once(crate::support::TestDb::postgres().await).await;
+}
+
+/// Two processes (no shared writer lock) on one SQLite file fire the same
+/// step on the same version: SQLite's own locking lets one win.
+#[test]
+fn two_processes_firing_on_one_sqlite_file_have_one_winner() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let db = rt.block_on(crate::support::TestDb::sqlite());
+    let bin = crate::support::Bin::new(&db);
+    for round in 0..3 {
+        let opened = bin
+            .run(&[
+                "--json",
+                "case",
+                "open",
+                "antrag",
+                "--actor",
+                "eingang",
+                "--role",
+                "clerk",
+                "--set",
+                &format!("name=Kreis {round}"),
+                "--party",
+                "applicant=Kreis <poststelle@kreis.example.org>",
+            ])
+            .json();
+        let n = opened["file_number"].as_str().unwrap().to_string();
+        let fire = |who: &str| {
+            bin.command(&[
+                "case",
+                "fire",
+                &n,
+                "pruefen",
+                "--actor",
+                who,
+                "--role",
+                "clerk",
+                "--expect-version",
+                "1",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+        };
+        let (a, b) = (fire("meier"), fire("schulz"));
+        let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+        assert_eq!(
+            [a.status.success(), b.status.success()]
+                .iter()
+                .filter(|w| **w)
+                .count(),
+            1,
+            "round {round}:\n{}\n{}",
+            String::from_utf8_lossy(&a.stderr),
+            String::from_utf8_lossy(&b.stderr)
+        );
+        let loser = if a.status.success() { &b } else { &a };
+        assert!(
+            String::from_utf8_lossy(&loser.stderr).contains("changed by someone else"),
+            "{}",
+            String::from_utf8_lossy(&loser.stderr)
+        );
+        bin.run(&["audit", "verify"]).ok();
+    }
+}
+
 on_both_databases! {
-    async fn two_concurrent_fires_on_one_case_have_exactly_one_winner(db) {
-        let app = TestApp::new(&db).await;
-        for round in 0..5 {
-            let case = app.open_antrag(&format!("Kreis {round}")).await;
-            let mut a = app.fire(&case.file_number, "pruefen", "meier", "clerk", json!({}));
-            let mut b = app.fire(&case.file_number, "pruefen", "schulz", "clerk", json!({}));
-            a.expected_version = Some(case.version);
-            b.expected_version = Some(case.version);
-            let (ra, rb) = tokio::join!(app.engine.fire(a), app.engine.fire(b));
-            let wins = [ra.is_ok(), rb.is_ok()].iter().filter(|w| **w).count();
-            assert_eq!(wins, 1, "round {round}: {ra:?} / {rb:?}");
-            let loser = ra.err().or(rb.err()).unwrap();
-            assert!(loser.is_conflict(), "{loser}");
-            assert!(loser.to_string().contains("changed by someone else"), "{loser}");
-            let history = app.engine.history(&case.file_number).await.unwrap();
-            let fired = history.iter().filter(|e| e.kind == "fired").count();
-            assert_eq!(fired, 1, "exactly one fired event");
-            let report = app.engine.audit(Some(&case.file_number)).await.unwrap();
-            assert!(report.broken.is_empty());
-        }
-    }
-
-    async fn two_concurrent_fires_without_effects_have_exactly_one_winner(db) {
-        // `vorschlagen` writes nothing but the case and its journal: on
-        // PostgreSQL that is one statement without a transaction around it.
-        let app = TestApp::new(&db).await;
-        for round in 0..5 {
-            let n = app.open_antrag(&format!("Kreis {round}")).await.file_number;
-            let case = app.engine.fire(app.fire(&n, "pruefen", "meier", "clerk", json!({}))).await.unwrap();
-            let mut a = app.fire(&n, "vorschlagen", "meier", "clerk", json!({"decision": "bewilligen"}));
-            let mut b = app.fire(&n, "vorschlagen", "schulz", "clerk", json!({"decision": "ablehnen"}));
-            a.expected_version = Some(case.version);
-            b.expected_version = Some(case.version);
-            let (ra, rb) = tokio::join!(app.engine.fire(a), app.engine.fire(b));
-            assert_eq!([ra.is_ok(), rb.is_ok()].iter().filter(|w| **w).count(), 1, "round {round}: {ra:?} / {rb:?}");
-            let loser = ra.as_ref().err().or(rb.as_ref().err()).unwrap();
-            assert!(loser.is_conflict(), "{loser}");
-            let winner = ra.as_ref().or(rb.as_ref()).unwrap();
-            let now = app.engine.show(&n).await.unwrap();
-            assert_eq!(now.version, case.version + 1);
-            assert_eq!(now.data["decision"], winner.data["decision"], "the winner's data, not a mix");
-            let history = app.engine.history(&n).await.unwrap();
-            assert_eq!(history.iter().filter(|e| e.transition.as_deref() == Some("vorschlagen")).count(), 1);
-            assert!(app.engine.audit(Some(&n)).await.unwrap().broken.is_empty());
-        }
-    }
-
     async fn concurrent_opens_get_unique_gap_free_file_numbers(db) {
         let app = std::sync::Arc::new(TestApp::new(&db).await);
         let mut tasks = Vec::new();
