@@ -552,17 +552,31 @@ pub(super) async fn fire_request(
         && c.user.is_municipality()
         && let Some(extra) = body.data.keys().find(|k| !t.requires.contains(k))
     {
-        let title = def
-            .fields
-            .get(extra)
-            .and_then(|f| f.title.clone())
-            .unwrap_or(extra.clone());
+        let title = |name: &String| {
+            def.fields
+                .get(name)
+                .and_then(|f| f.title.clone())
+                .unwrap_or(name.replace('_', " "))
+        };
+        let allowed: Vec<String> = t
+            .requires
+            .iter()
+            .map(|r| format!("„{}“", title(r)))
+            .collect();
         return Err(Problem::invalid(
             extra.clone(),
-            format!(
-                "Die Angabe „{title}“ gehört nicht zu diesem Schritt; hier können Sie nur angeben: {}.",
-                t.requires.join(", ")
-            ),
+            if allowed.is_empty() {
+                format!(
+                    "Die Angabe „{}“ gehört nicht zu diesem Schritt; er braucht keine Angaben.",
+                    title(extra)
+                )
+            } else {
+                format!(
+                    "Die Angabe „{}“ gehört nicht zu diesem Schritt; hier können Sie nur angeben: {}.",
+                    title(extra),
+                    allowed.join(", ")
+                )
+            },
         ));
     }
     let mut actor = access::actor_for(&c.user, &view, t).ok_or_else(|| {

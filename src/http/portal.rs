@@ -212,7 +212,7 @@ fn on_expiry_text(def: &Definition, name: &str) -> Option<String> {
     let d = def.deadlines.get(name)?;
     if let Some(t) = d.on_expiry.as_ref().and_then(|t| def.transition(t)) {
         return Some(format!(
-            "Läuft die Frist ungenutzt ab, geht der Vorgang weiter mit: „{}“. Die Behörde entscheidet dann nach Aktenlage.",
+            "Läuft die Frist ungenutzt ab, geht der Vorgang weiter mit: „{}“.",
             t.title.clone().unwrap_or(t.name.clone())
         ));
     }

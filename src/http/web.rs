@@ -732,11 +732,6 @@ fn field_title(name: &str, title: Option<&String>) -> String {
     }
 }
 
-/// The German name of a letter template (`eingangsbestaetigung` → „Eingangsbestätigung“).
-fn letter_title(template: &str) -> String {
-    crate::letter::title_of(template)
-}
-
 /// Turns the submitted form into typed field values; errors name the field.
 pub(super) fn parse_form(
     def: &Definition,
@@ -971,7 +966,7 @@ async fn case_page(
         .iter()
         .map(|d| {
             context! {
-                template => letter_title(&d.template),
+                template => crate::letter::title_of(&d.template),
                 date => d.letter_date.clone(),
                 sha256 => d.sha256.clone(),
                 recipient => def.parties.get(&d.recipient).map(|p| p.title.clone()).unwrap_or(d.recipient.clone()),
@@ -1326,7 +1321,10 @@ mod tests {
             "Bewilligungszeitraum von"
         );
         assert_eq!(field_title("x", Some(&"Titel".to_string())), "Titel");
-        assert_eq!(letter_title("eingangsbestaetigung"), "Eingangsbestätigung");
+        assert_eq!(
+            crate::letter::title_of("eingangsbestaetigung"),
+            "Eingangsbestätigung"
+        );
     }
 
     #[test]
