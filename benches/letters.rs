@@ -2,8 +2,9 @@
 //! acknowledgement (Typst, in-process), stores the PDF under its hash,
 //! records it and queues its mail, in one transaction. Compared with the
 //! bare Typst compile and export of the same letter, on one core and on all
-//! cores. Before criterion runs, 10,000 letters are issued and the peak
-//! resident memory is printed (VmHWM from /proc/self/status).
+//! cores. Before criterion runs, a burst of 1,000 transitions submitted at
+//! once, then 10,000 letters are issued, and the peak resident memory after
+//! each is printed (VmHWM from /proc/self/status).
 
 use std::path::Path;
 
@@ -144,6 +145,21 @@ fn letter_data(i: u64) -> Value {
 fn letters(c: &mut Criterion) {
     let peak_before = peak_rss_mb();
     if std::env::var_os("AMTSPOST_BENCH_SKIP_MEMORY").is_none() {
+        // A burst: 1,000 transitions with a letter each, all submitted at
+        // once. The renders queue for the bounded pool (one slot per core)
+        // instead of all holding a Typst compile in memory together.
+        let rt = runtime(2);
+        let bench = rt.block_on(setup());
+        let cases = rt.block_on(open(&bench.engine, 1_000, 1_000_000));
+        let took = rt.block_on(issue(bench.engine.clone(), cases, 1_000));
+        println!(
+            "memory: a burst of 1,000 transitions submitted at once, each rendering a letter: done in {:.1} s; peak RSS {:.1} MB (before: {:.1} MB)",
+            took.as_secs_f64(),
+            peak_rss_mb(),
+            peak_before
+        );
+        drop(bench);
+        drop(rt);
         let rt = runtime(2);
         let bench = rt.block_on(setup());
         let cases = rt.block_on(open(&bench.engine, 10_000, 0));

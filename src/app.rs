@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::akte::{AkteError, CaseFile};
 use crate::case::{CaseError, Engine};
 use crate::catalog::{Catalog, CatalogError};
 use crate::clock::Clock;
@@ -230,6 +231,82 @@ impl App {
         self.store.pass_record(pass).await
     }
 
+    /// The Akte of a case: a zip archive with its data, journal, deadlines,
+    /// letters, uploads, workflow version and a manifest of hashes.
+    pub async fn export_case(&self, file_number: &str) -> Result<Vec<u8>, AkteError> {
+        let file = self
+            .store
+            .case_file(file_number)
+            .await?
+            .ok_or_else(|| AkteError::NotFound(file_number.into()))?;
+        crate::akte::write(&file, &crate::journal::timestamp(self.clock.now()))
+    }
+
+    /// Verifies an Akte (`name` is its file name, for the messages) and
+    /// stores the case: all of it, or, when anything is broken or refused,
+    /// nothing. Registers move on past the imported numbers.
+    pub async fn import_case(&self, bytes: &[u8], name: &str) -> Result<CaseFile, AkteError> {
+        let file = crate::akte::read(bytes, name)?;
+        let numbers = self.imported_numbers(&file);
+        self.store.import_case_file(&file, &numbers).await?;
+        Ok(file)
+    }
+
+    /// The register values an imported case used (its file number, and the
+    /// numbers its journal allocated), where the workflow is known here.
+    fn imported_numbers(&self, file: &CaseFile) -> Vec<(String, i32, i64)> {
+        use chrono::Datelike;
+        let Ok(def) = self.catalog().current(&file.case.workflow_id) else {
+            return Vec::new();
+        };
+        let years = |at: &str| -> Vec<i32> {
+            chrono::DateTime::parse_from_rfc3339(at)
+                .map(|t| {
+                    let y = t.with_timezone(&chrono_tz::Europe::Berlin).year();
+                    vec![y, y - 1, y + 1]
+                })
+                .unwrap_or_default()
+        };
+        let mut out = Vec::new();
+        let mut push =
+            |pattern: &crate::numbering::NumberPattern, register: &str, at: &str, number: &str| {
+                if let Some((year, seq)) = years(at)
+                    .into_iter()
+                    .find_map(|y| pattern.seq_of(register, y, number).map(|s| (y, s)))
+                {
+                    out.push((register.to_string(), year, seq));
+                }
+            };
+        push(
+            &self.config.case_number_pattern,
+            &def.register,
+            &file.case.opened_at,
+            &file.case.file_number,
+        );
+        for e in file.journal.iter().filter(|e| e.kind == "number_allocated") {
+            let (Some(register), Some(number)) =
+                (e.payload["register"].as_str(), e.payload["number"].as_str())
+            else {
+                continue;
+            };
+            let pattern = match self.config.registers.get(register) {
+                Some(p) => p,
+                None => match def.registers.get(register) {
+                    Some(r) => &r.pattern,
+                    None => continue,
+                },
+            };
+            push(pattern, register, &e.recorded_at, number);
+        }
+        out
+    }
+
+    /// A consistent copy of the SQLite database in `file`, taken while it
+    /// is in use; PostgreSQL is refused with the way to back it up.
+    pub async fn backup_to(&self, file: &std::path::Path) -> Result<(), StoreError> {
+        self.store.backup_to(file).await
+    }
+
     /// Closes the database connections, waiting for those in use.
     pub async fn close(&self) {
         self.store.close().await;
@@ -276,9 +353,11 @@ impl App {
             stop.clone(),
         );
         let h = parts.spawn(async move {
+            let stopping = token.clone();
             let job = |at| {
-                let (engine, courier) = (engine.clone(), courier.clone());
-                async move { reminder_pass(&engine, &courier, at).await }
+                let (engine, courier, stopping) =
+                    (engine.clone(), courier.clone(), stopping.clone());
+                async move { reminder_pass(&engine, &courier, at, &stopping).await }
             };
             let r = crate::scheduler::run_cron("reminders", &expr, clock, token, true, job).await;
             ("reminders", r.map_err(boxed))
@@ -292,11 +371,14 @@ impl App {
             stop.clone(),
         );
         let h = parts.spawn(async move {
+            let stopping = token.clone();
             let job = |_| {
-                let courier = courier.clone();
-                async move { delivery_job(&courier).await }
+                let (courier, stopping) = (courier.clone(), stopping.clone());
+                async move { delivery_job(&courier, &stopping).await }
             };
-            let r = crate::scheduler::run_cron("deliver", &expr, clock, token, false, job).await;
+            // Catching up means: a server that starts sends what is due at
+            // once (mail left by a crash), not at the next tick.
+            let r = crate::scheduler::run_cron("deliver", &expr, clock, token, true, job).await;
             ("courier", r.map_err(boxed))
         });
         names.insert(h.id(), "courier");
@@ -349,7 +431,12 @@ fn boxed(e: impl std::error::Error + Send + Sync + 'static) -> BoxError {
 /// The reminder pass for its scheduled time `at`, on one instance at a
 /// time: skipped while another instance holds it, and when the time was
 /// already done (by another instance, or before a restart).
-async fn reminder_pass(engine: &Engine, courier: &Courier, at: chrono::DateTime<chrono::Utc>) {
+async fn reminder_pass(
+    engine: &Engine,
+    courier: &Courier,
+    at: chrono::DateTime<chrono::Utc>,
+    stop: &CancellationToken,
+) {
     const PASS: &str = "reminders";
     let store = engine.store();
     let lock = match store.try_pass_lock(PASS).await {
@@ -367,7 +454,7 @@ async fn reminder_pass(engine: &Engine, courier: &Courier, at: chrono::DateTime<
     match store.last_pass(PASS).await {
         Ok(Some(done)) if done >= at => {}
         Ok(_) => {
-            reminder_job(engine, courier).await;
+            reminder_job(engine, courier, stop).await;
             if let Err(e) = store.record_pass(PASS, &at).await {
                 eprintln!("error: reminder pass: {e}");
             }
@@ -400,13 +487,13 @@ async fn wake_on_queued_mail(
                     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                     continue;
                 }
-                delivery_job(courier).await;
+                delivery_job(courier, &stop).await;
             }
         }
     }
 }
 
-async fn reminder_job(engine: &Engine, courier: &Courier) {
+async fn reminder_job(engine: &Engine, courier: &Courier, stop: &CancellationToken) {
     match engine.remind(false).await {
         Ok(r) => eprintln!(
             "reminders: {} queued, {} expired, {} passed over",
@@ -416,15 +503,15 @@ async fn reminder_job(engine: &Engine, courier: &Courier) {
         ),
         Err(e) => eprintln!("error: reminder pass: {e}"),
     }
-    delivery_job(courier).await;
+    delivery_job(courier, stop).await;
 }
 
-/// The courier's job: send what is due.
-async fn delivery_job(courier: &Courier) {
-    match courier.deliver_due().await {
-        Ok(r) if r.sent + r.failed + r.retrying > 0 => eprintln!(
-            "mail: {} sent, {} to retry, {} failed",
-            r.sent, r.retrying, r.failed
+/// The courier's job: send what is due, until the server stops.
+async fn delivery_job(courier: &Courier, stop: &CancellationToken) {
+    match courier.deliver_due_until(stop).await {
+        Ok(r) if r.sent + r.failed + r.retrying + r.released > 0 => eprintln!(
+            "mail: {} sent, {} to retry, {} failed, {} given back to the queue",
+            r.sent, r.retrying, r.failed, r.released
         ),
         Ok(_) => {}
         Err(e) => eprintln!("error: mail delivery: {e}"),

@@ -63,7 +63,7 @@ impl EventKind {
 }
 
 /// A journal row as stored.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Event {
     pub case_id: i64,
     pub seq: i64,

@@ -32,6 +32,7 @@
 //! - [`assets`]: workflows and templates shipped inside the binary.
 //! - [`cli`]: the `amtspost` command line; `main.rs` only calls [`cli::main`].
 
+pub mod akte;
 pub mod app;
 pub mod assets;
 pub mod case;

@@ -64,6 +64,25 @@ impl NumberPattern {
         }
         out
     }
+
+    /// The sequence value `number` was made with, if this pattern made it
+    /// for `register` and `year` (e.g. to continue a register after an
+    /// imported case).
+    pub fn seq_of(&self, register: &str, year: i32, number: &str) -> Option<i64> {
+        let mut candidates = Vec::new();
+        let mut digits = String::new();
+        for c in number.chars().chain(std::iter::once(' ')) {
+            if c.is_ascii_digit() {
+                digits.push(c);
+            } else if !digits.is_empty() {
+                candidates.push(std::mem::take(&mut digits));
+            }
+        }
+        candidates
+            .iter()
+            .filter_map(|d| d.parse::<i64>().ok())
+            .find(|seq| self.format(register, year, *seq) == number)
+    }
 }
 
 impl FromStr for NumberPattern {
@@ -164,6 +183,24 @@ mod tests {
             p("{register}-{year}-{seq:04}").format("KI", 2012, 12345),
             "KI-2012-12345"
         );
+    }
+
+    #[test]
+    fn the_sequence_value_is_read_back_from_a_number_the_pattern_made() {
+        let f = p("{register}-{year}-{seq:04}");
+        assert_eq!(f.seq_of("KI", 2012, "KI-2012-0007"), Some(7));
+        assert_eq!(f.seq_of("KI", 2012, "KI-2012-12345"), Some(12345));
+        // The year or register differs, or the padding is not the pattern's.
+        assert_eq!(f.seq_of("KI", 2013, "KI-2012-0007"), None);
+        assert_eq!(f.seq_of("AN", 2012, "KI-2012-0007"), None);
+        assert_eq!(f.seq_of("KI", 2012, "KI-2012-7"), None);
+        assert_eq!(p("{seq}/{yy}").seq_of("RS", 2012, "172/12"), Some(172));
+        assert_eq!(p("{seq}/{yy}").seq_of("RS", 2012, "12/12"), Some(12));
+        assert_eq!(
+            p("50.50.00/{year}/{seq:03} Li").seq_of("x", 2013, "50.50.00/2013/004 Li"),
+            Some(4)
+        );
+        assert_eq!(p("{seq}/{yy}").seq_of("RS", 2012, "Entwurf"), None);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use serde::Serialize;
+use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 use crate::document::{DocumentError, Documents};
@@ -38,6 +39,8 @@ pub struct DeliveryReport {
     pub sent: usize,
     pub retrying: usize,
     pub failed: usize,
+    /// Claimed, not begun, and given back to the queue (a shutdown).
+    pub released: usize,
     /// One line per problem: mail id, Message-ID, error.
     pub errors: Vec<String>,
 }
@@ -87,8 +90,20 @@ impl Courier {
     /// [`Store::claim_due_mail`]): mail claimed by an instance that died is
     /// claimed again once its lease has run out.
     pub async fn deliver_due(&self) -> Result<DeliveryReport, OutboxError> {
+        self.deliver_due_until(&CancellationToken::new()).await
+    }
+
+    /// [`Courier::deliver_due`] until `stop` (a server shutting down): then
+    /// no further batch is claimed and no further mail begun; the sends
+    /// under way are finished and recorded, and the mail claimed but not
+    /// begun goes back to the queue at once, its attempt uncounted, rather
+    /// than waiting for its lease to run out.
+    pub async fn deliver_due_until(
+        &self,
+        stop: &CancellationToken,
+    ) -> Result<DeliveryReport, OutboxError> {
         let mut report = DeliveryReport::default();
-        loop {
+        while !stop.is_cancelled() {
             let now = self.clock.now();
             let lease = timestamp(now + chrono::Duration::seconds(self.lease_secs()));
             let batch = self
@@ -96,14 +111,25 @@ impl Courier {
                 .claim_due_mail(&timestamp(now), &lease, CLAIM_BATCH)
                 .await?;
             if batch.is_empty() {
-                return Ok(report);
+                break;
             }
             let mut tasks = tokio::task::JoinSet::new();
-            for row in batch {
-                if tasks.len() >= IN_FLIGHT
-                    && let Some(done) = tasks.join_next().await
-                {
-                    tally(&mut report, done)?;
+            let mut unbegun = Vec::new();
+            let mut rows = batch.into_iter();
+            'batch: for row in rows.by_ref() {
+                while tasks.len() >= IN_FLIGHT {
+                    tokio::select! {
+                        biased;
+                        _ = stop.cancelled() => {
+                            unbegun.push(row.id);
+                            break 'batch;
+                        }
+                        Some(done) = tasks.join_next() => tally(&mut report, done)?,
+                    }
+                }
+                if stop.is_cancelled() {
+                    unbegun.push(row.id);
+                    break;
                 }
                 let courier = self.clone();
                 tasks.spawn(async move {
@@ -111,10 +137,18 @@ impl Courier {
                     (row.id, row.message_id, outcome)
                 });
             }
+            unbegun.extend(rows.map(|r| r.id));
             while let Some(done) = tasks.join_next().await {
                 tally(&mut report, done)?;
             }
+            if !unbegun.is_empty() {
+                self.store
+                    .release_mail(&unbegun, &timestamp(self.clock.now()))
+                    .await?;
+                report.released += unbegun.len();
+            }
         }
+        Ok(report)
     }
 
     /// A claimed mail is another worker's for this long (longer than any send may take).

@@ -35,6 +35,8 @@ pub struct RemindReport {
     /// Letters provided for retrieval that were not retrieved within ten
     /// days and go by post instead (§ 41 Abs. 2a Satz 4 VwVfG NRW).
     pub provisions_ended: usize,
+    /// Retrievals and ended provisions whose step a crash had left out, now fired.
+    pub provisions_completed: usize,
     /// Recipients that could not be resolved to an address.
     pub warnings: Vec<String>,
 }
@@ -88,6 +90,7 @@ impl Engine {
             }
         }
         if !dry_run {
+            report.provisions_completed = self.complete_provisions().await?;
             report.provisions_ended = self.end_provisions().await?;
         }
         Ok(report)

@@ -8,12 +8,15 @@ and the ``.eml`` file is renamed into place last, so a reader that sees the
 ``.eml`` file can rely on both being complete.
 
 Usage:
-    python3 tests/smtp_sink.py --dir DIR [--port PORT] [--rcpt-code CODE]
+    python3 tests/smtp_sink.py --dir DIR [--port PORT] [--rcpt-code CODE] [--delay-ms MS]
 
     --port 0 (the default) picks a free port. Once listening, the server prints
     exactly one line ``READY <port>`` to stdout. With ``--rcpt-code 450`` (or
     550, ...) every RCPT TO is answered with that code, so no message is ever
-    accepted. The server exits when stdin is closed or on SIGTERM/SIGINT.
+    accepted. With ``--delay-ms 50`` the server waits that long before it
+    stores a message and before it answers the end of DATA, so that a client
+    killed at a random moment is often killed in the middle of the SMTP
+    conversation. The server exits when stdin is closed or on SIGTERM/SIGINT.
 
 Requires aiosmtpd:  python3 -m pip install aiosmtpd
 """
@@ -37,9 +40,10 @@ except ImportError:  # pragma: no cover - reported to the Rust side via stderr
 
 
 class SinkHandler:
-    def __init__(self, directory, rcpt_code):
+    def __init__(self, directory, rcpt_code, delay):
         self.directory = directory
         self.rcpt_code = rcpt_code
+        self.delay = delay
         self.counter = 0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -51,6 +55,8 @@ class SinkHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            await asyncio.sleep(self.delay)
         self.counter += 1
         stem = os.path.join(self.directory, f"{self.counter:06d}")
         meta = {
@@ -66,6 +72,10 @@ class SinkHandler:
         with open(stem + ".eml.tmp", "wb") as f:
             f.write(raw)
         os.replace(stem + ".eml.tmp", stem + ".eml")
+        if self.delay:
+            # Accepted and stored, not yet answered: the window in which a
+            # killed client cannot know the message arrived.
+            await asyncio.sleep(self.delay)
         return "250 Message accepted for delivery"
 
 
@@ -74,6 +84,7 @@ def main():
     parser.add_argument("--dir", required=True, help="folder to write received messages into")
     parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0 = any free port)")
     parser.add_argument("--rcpt-code", type=int, default=None, help="answer every RCPT TO with this SMTP code")
+    parser.add_argument("--delay-ms", type=int, default=0, help="wait this long before storing and before answering DATA")
     args = parser.parse_args()
     if args.rcpt_code is not None and not 400 <= args.rcpt_code <= 599:
         parser.error("--rcpt-code must be a 4xx or 5xx SMTP code")
@@ -81,7 +92,7 @@ def main():
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    handler = SinkHandler(args.dir, args.rcpt_code)
+    handler = SinkHandler(args.dir, args.rcpt_code, args.delay_ms / 1000.0)
     server = loop.run_until_complete(
         loop.create_server(
             lambda: SMTP(handler, hostname="smtp-sink.localhost", decode_data=False, timeout=30),

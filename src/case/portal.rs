@@ -15,6 +15,9 @@ use crate::store::{ConsentRow, DeliveryRow, NewUpload, ProvisionRow, UploadRow};
 /// Days after the notification mail within which a provided letter must
 /// be retrieved (§ 41 Abs. 2a Satz 4 VwVfG NRW).
 pub const RETRIEVAL_DAYS: u64 = 10;
+/// How far back the reminder pass looks for a retrieval or an end of
+/// provision whose step a crash left out (longer than a server is down).
+const SETTLED_LOOKBACK_DAYS: i64 = 31;
 
 /// What an upload did.
 #[derive(Debug, Clone)]
@@ -317,6 +320,75 @@ impl Engine {
             ended += 1;
         }
         Ok(ended)
+    }
+
+    /// Fires the step a retrieval or an ended provision calls for where a
+    /// crash came between recording it and firing the step (two
+    /// transactions): the reminder pass runs this first, so the Klagefrist
+    /// is set at the latest by the next pass. The retrieval day is the one
+    /// recorded, not the day of the repair. Returns how many were fired.
+    pub async fn complete_provisions(&self) -> Result<usize, CaseError> {
+        let since = self.clock().now() - chrono::Duration::days(SETTLED_LOOKBACK_DAYS);
+        let mut fired = 0;
+        for p in self
+            .store()
+            .provisions_settled_since(&journal::timestamp(since))
+            .await?
+        {
+            let case = self.load(&p.file_number).await?;
+            let def = self.definition_of(&case).await?;
+            let Some(retrieval) = def.retrieval.clone() else {
+                continue;
+            };
+            let (recorded_kind, step, payload) = match (p.status.as_str(), &p.retrieved_at) {
+                ("abgerufen", Some(at)) => {
+                    let day = chrono::DateTime::parse_from_rfc3339(at)
+                        .map(|t| t.with_timezone(&chrono_tz::Europe::Berlin).date_naive())
+                        .map_err(|e| CaseError::invalid("retrieved_at", e.to_string()))?;
+                    let payload: Map<String, Value> =
+                        [(retrieval.retrieved.clone(), Value::String(day.to_string()))]
+                            .into_iter()
+                            .collect();
+                    (
+                        "document_retrieved",
+                        retrieval.on_retrieval.clone(),
+                        payload,
+                    )
+                }
+                ("beendet", _) => ("provision_ended", retrieval.on_expiry.clone(), Map::new()),
+                _ => continue,
+            };
+            let history = self.store().events(case.id).await?;
+            let Some(recorded) = history.iter().rposition(|e| {
+                e.kind == recorded_kind && e.payload["sha256"].as_str() == Some(p.sha256.as_str())
+            }) else {
+                continue;
+            };
+            let done = history[recorded + 1..]
+                .iter()
+                .any(|e| e.kind == "fired" && e.transition.as_deref() == Some(step.as_str()));
+            let possible = def
+                .transition(&step)
+                .is_some_and(|t| t.from.iter().any(|f| f == case.state.as_str()));
+            if done || !possible {
+                continue;
+            }
+            tracing::warn!(file_number = %case.file_number, step = %step, "firing the step a crash left out");
+            let request = FireRequest {
+                file_number: case.file_number.clone(),
+                transition: TransitionName::new(step),
+                actor: Actor::system(),
+                payload,
+                expected_version: Some(case.version),
+            };
+            // Lost to the retrieval's own fire at this moment: nothing to repair.
+            match self.fire(request).await {
+                Ok(_) => fired += 1,
+                Err(e) if e.is_conflict() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(fired)
     }
 
     /// The consent to notification by retrieval a municipality has in force.

@@ -49,6 +49,19 @@ pub enum Command {
         /// File number (Aktenzeichen)
         case: String,
     },
+    /// Write a case's Akte: a zip with its data, journal, deadlines, letters, uploads and a manifest of hashes
+    Export {
+        /// File number (Aktenzeichen)
+        case: String,
+        /// The zip file to write [default: FILE_NUMBER.zip, slashes as `_`]
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Verify an Akte (every hash, the journal's chain) and store its case; a tampered file is refused, nothing stored
+    Import {
+        /// The zip file written by `case export`
+        file: PathBuf,
+    },
     /// List cases
     List {
         /// Only cases of this workflow
@@ -163,6 +176,59 @@ pub async fn run(ctx: &Ctx, cmd: Command) -> Result<()> {
                     view.file_number, transition, view.state, view.version
                 )
             });
+        }
+        Command::Export { case, output } => {
+            let bytes = app.export_case(&case).await?;
+            let path = output.unwrap_or_else(|| {
+                PathBuf::from(format!("{}.zip", case.replace(['/', '\\'], "_")))
+            });
+            if path.exists() {
+                bail!(
+                    "{} exists already; name another file with -o, or remove it",
+                    path.display()
+                );
+            }
+            // Written beside, then renamed: never a half-written Akte under its name.
+            let partial = path.with_extension("zip.partial");
+            std::fs::write(&partial, &bytes)
+                .with_context(|| format!("cannot write {}", partial.display()))?;
+            std::fs::rename(&partial, &path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            ctx.print(
+                &json!({"file_number": case, "file": path, "bytes": bytes.len()}),
+                || {
+                    format!(
+                        "{case}: Akte written to {} ({} bytes)\n",
+                        path.display(),
+                        bytes.len()
+                    )
+                },
+            );
+        }
+        Command::Import { file } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let name = file.display().to_string();
+            let imported = app.import_case(&bytes, &name).await?;
+            let c = &imported.case;
+            ctx.print(
+                &json!({
+                    "file_number": c.file_number, "state": c.state, "events": imported.journal.len(),
+                    "documents": imported.documents.len(), "uploads": imported.uploads.len(),
+                    "head_hash": c.head_hash,
+                }),
+                || {
+                    format!(
+                        "{}: imported in state {} with {} journal events (chain verified, head {}), {} letter(s), {} upload(s)\n",
+                        c.file_number,
+                        c.state,
+                        imported.journal.len(),
+                        &c.head_hash[..16],
+                        imported.documents.len(),
+                        imported.uploads.len()
+                    )
+                },
+            );
         }
         Command::Documents { case } => {
             let docs = engine.case_documents(&case).await?;

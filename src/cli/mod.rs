@@ -5,6 +5,7 @@
 //! 2 bad usage; 3 the case was changed by someone else (reload and retry).
 
 mod audit;
+mod backup;
 mod case;
 mod config;
 mod deadline;
@@ -72,6 +73,8 @@ enum Command {
     /// Verify the journal's hash chains
     #[command(subcommand)]
     Audit(audit::Command),
+    /// Copy the SQLite database to a file while it is in use (for PostgreSQL: pg_dump, see the README)
+    Backup(backup::Args),
     /// Compute legal deadlines and list public holidays
     #[command(subcommand)]
     Deadline(deadline::Command),
@@ -184,6 +187,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Workflow(cmd) => workflow::run(&ctx, cmd).await,
         Command::Case(cmd) => case::run(&ctx, cmd).await,
         Command::Audit(cmd) => audit::run(&ctx, cmd).await,
+        Command::Backup(args) => backup::run(&ctx, args).await,
         Command::Deadline(cmd) => deadline::run(&ctx, cmd).await,
         Command::Letter(cmd) => letter::run(&ctx, cmd).await,
         Command::Document(cmd) => document::run(&ctx, cmd).await,

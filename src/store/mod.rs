@@ -38,6 +38,7 @@ macro_rules! deadline_columns {
     };
 }
 
+mod akte;
 mod assignments;
 mod outbox;
 mod portal;
@@ -103,6 +104,24 @@ pub enum StoreError {
     #[error("the case was changed by someone else at the same moment; reload it and try again")]
     ConcurrentAppend,
     /// A unique constraint refused the row.
+    /// `backup` on PostgreSQL, which has its own tools.
+    #[error(
+        "this database is PostgreSQL: back it up with `pg_dump -Fc -f amtspost.dump DATABASE` \
+         and restore with `pg_restore -d DATABASE amtspost.dump` (see the README)"
+    )]
+    BackupWithPgDump,
+    /// An imported case's id is in use here by another case.
+    #[error(
+        "case id {id} is taken in this database by {file_number}; an Akte keeps its case's id, \
+         because the journal's hashes cover it: import it into a database where the id is free"
+    )]
+    CaseIdTaken { id: i64, file_number: String },
+    /// An imported case's workflow version is stored here with other content.
+    #[error(
+        "workflow {workflow} version {version} is stored in this database with other content than the Akte's; \
+         the case cannot run on both"
+    )]
+    DefinitionDiffers { workflow: String, version: i64 },
     #[error("{what} already exists")]
     Duplicate { what: String },
     /// A workflow file was edited without raising its version while cases use it.
@@ -299,6 +318,20 @@ impl Store {
             Some(lock) => Some(lock.clone().lock_owned().await),
             None => None,
         }
+    }
+
+    /// Writes a consistent copy of a SQLite database to `file` (`VACUUM
+    /// INTO`: one read transaction, so writers go on meanwhile).
+    pub async fn backup_to(&self, file: &std::path::Path) -> Result<(), StoreError> {
+        if self.backend == Backend::Postgres {
+            return Err(StoreError::BackupWithPgDump);
+        }
+        sqlx::query("VACUUM INTO $1")
+            .bind(file.to_string_lossy().into_owned())
+            .execute(&self.pool)
+            .await
+            .map_err(q("copying the database"))?;
+        Ok(())
     }
 
     /// Starts a write transaction. Every write goes through one, so that a

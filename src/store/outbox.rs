@@ -251,6 +251,27 @@ impl Store {
         Ok(())
     }
 
+    /// Gives claimed mail that was not begun back to the queue, due at
+    /// `now`, with the claim's attempt taken back (a courier shutting down).
+    /// Only rows still claimed are touched.
+    pub async fn release_mail(&self, ids: &[i64], now: &str) -> Result<(), StoreError> {
+        let _guard = self.write_guard().await;
+        let mut tx = self.pool.begin().await.map_err(q("releasing mail"))?;
+        for id in ids {
+            sqlx::query(
+                "UPDATE outbox SET status = 'pending', attempts = attempts - 1, next_attempt_at = $2
+                 WHERE id = $1 AND status = 'sending'",
+            )
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(q("releasing mail"))?;
+        }
+        tx.commit().await.map_err(q("releasing mail"))?;
+        Ok(())
+    }
+
     /// Records the outcome of a send attempt.
     pub async fn finish_mail(
         &self,

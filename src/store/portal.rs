@@ -260,6 +260,23 @@ impl Store {
         rows.iter().map(ProvisionRow::from_row).collect()
     }
 
+    /// Provisions retrieved or ended since `since` (RFC 3339), oldest
+    /// first: the reminder pass checks that their step was fired.
+    pub async fn provisions_settled_since(
+        &self,
+        since: &str,
+    ) -> Result<Vec<ProvisionRow>, StoreError> {
+        let rows = sqlx::query(provisions_where!(
+            "WHERE (p.status = 'abgerufen' AND p.retrieved_at >= $1)
+                OR (p.status = 'beendet' AND p.ended_at >= $1) ORDER BY p.id"
+        ))
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("reading provisions"))?;
+        rows.iter().map(ProvisionRow::from_row).collect()
+    }
+
     /// The circulars delivered to a member, newest first.
     pub async fn deliveries_to(&self, party: &str) -> Result<Vec<DeliveryRow>, StoreError> {
         let rows = sqlx::query(

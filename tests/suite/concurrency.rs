@@ -5,75 +5,23 @@ use std::collections::BTreeSet;
 use serde_json::json;
 
 use crate::on_both_databases;
-use crate::support::TestApp;
+use crate::support::{PgHolder, TestApp};
 
 /// Holds the case's row on PostgreSQL until both fires wait behind it
 /// (directly, or behind the other's uncommitted letter), so that the race
 /// is forced, not left to timing; returns after releasing it. `None` on
 /// SQLite, where the in-process writer lock queues the two.
-async fn hold_until_both_wait(db: &crate::support::TestDb, file_number: &str) -> Option<Holder> {
+async fn hold_until_both_wait(db: &crate::support::TestDb, file_number: &str) -> Option<PgHolder> {
     if !db.is_postgres() {
         return None;
     }
-    use sqlx::{Connection, Row};
-    let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
-    sqlx::query("BEGIN").execute(&mut conn).await.unwrap();
-    sqlx::query("SELECT id FROM cases WHERE file_number = $1 FOR UPDATE")
-        .bind(file_number)
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let pid: i32 = sqlx::query("SELECT pg_backend_pid()")
-        .fetch_one(&mut conn)
-        .await
-        .unwrap()
-        .get(0);
-    // The activity view is a snapshot per transaction: watch from outside.
-    let watch = sqlx::PgConnection::connect(&db.url).await.unwrap();
-    Some(Holder { conn, watch, pid })
-}
-
-struct Holder {
-    conn: sqlx::PgConnection,
-    watch: sqlx::PgConnection,
-    pid: i32,
-}
-
-impl Holder {
-    /// Waits until `n` sessions wait, transitively, behind the holder.
-    async fn until_waiting(&mut self, n: i64) {
-        use sqlx::Row;
-        let start = std::time::Instant::now();
-        loop {
-            let waiting: i64 = sqlx::query(
-                "WITH RECURSIVE chain(pid) AS (
-                     SELECT pid FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))
-                     UNION
-                     SELECT a.pid FROM pg_stat_activity a JOIN chain c ON c.pid = ANY(pg_blocking_pids(a.pid))
-                 ) SELECT count(*) FROM chain",
-            )
-            .bind(self.pid)
-            .fetch_one(&mut self.watch)
-            .await
-            .unwrap()
-            .get(0);
-            if waiting >= n {
-                return;
-            }
-            assert!(
-                start.elapsed().as_secs() < 30,
-                "only {waiting} of {n} writers reached the database"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-    }
-
-    async fn release(mut self) {
-        sqlx::query("ROLLBACK")
-            .execute(&mut self.conn)
-            .await
-            .unwrap();
-    }
+    Some(
+        PgHolder::hold(
+            db,
+            &format!("SELECT id FROM cases WHERE file_number = '{file_number}' FOR UPDATE"),
+        )
+        .await,
+    )
 }
 
 /// Two clerks fire the same step on the same case version at once.

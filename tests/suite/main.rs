@@ -4,10 +4,12 @@
 
 mod support;
 
+mod akte;
 mod app;
 mod browser;
 mod cli;
 mod concurrency;
+mod crash;
 mod demo;
 mod http;
 mod instances;

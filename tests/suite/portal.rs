@@ -243,6 +243,10 @@ async fn grant(w: &Web, n: &str, extra: Value) {
         .await);
 }
 
+async fn events_of(w: &Web, cookie: &str, n: &str) -> Vec<Value> {
+    events(&w.get(&format!("/api/v1/cases/{n}/history"), cookie).await)
+}
+
 fn events(w: &Resp) -> Vec<Value> {
     w.json().as_array().unwrap().clone()
 }
@@ -415,6 +419,69 @@ on_both_databases! {
         let page = w.get(&format!("/portal/faelle/{n}"), &unna).await.text();
         assert!(page.contains("Abgerufen am 22.03.2012"), "{page}");
         assert!(!page.contains("Empfang bestätigen"), "not sent against an Empfangsbekenntnis: {page}");
+    }
+
+    async fn a_retrieval_recorded_just_before_a_crash_gets_its_step_in_the_next_reminder_pass(db) {
+        let w = web(&db).await;
+        let (unna, csrf) = w.login("unna").await;
+        let r = w.form("/portal/einwilligung", &unna, &[("csrf", &csrf), ("aktion", "erteilen")]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        let n = apply(&w, &unna, &csrf).await;
+        grant(&w, &n, json!({})).await;
+        // Thursday 22.03.2012, 10:00: the retrieval's first transaction
+        // commits (provision retrieved, journal event), then the process
+        // dies before it fires the step. Written here as that transaction
+        // writes it; `audit verify` below shows the chain is a true one.
+        w.app.clock.set(crate::support::at("2012-03-22T09:00:00Z"));
+        let at = crate::support::at("2012-03-22T09:00:00Z");
+        let row = db.texts(&format!(
+            "SELECT CAST(id AS TEXT) || ' ' || CAST(last_seq AS TEXT) || ' ' || head_hash FROM cases WHERE file_number = '{n}'"
+        )).await;
+        let parts: Vec<&str> = row[0].split(' ').collect();
+        let (case_id, last_seq, head) = (parts[0].parse::<i64>().unwrap(), parts[1].parse::<i64>().unwrap(), parts[2]);
+        let prov = db.texts(&format!(
+            "SELECT CAST(id AS TEXT) || ' ' || sha256 FROM provisions WHERE case_id = {case_id} AND template = 'zuwendungsbescheid'"
+        )).await;
+        let (prov_id, sha) = prov[0].split_once(' ').unwrap();
+        let events = amtspost::journal::chain(case_id, last_seq, head, at, vec![amtspost::journal::NewEvent {
+            actor: "unna".into(),
+            role: "municipality".into(),
+            kind: amtspost::journal::EventKind::DocumentRetrieved,
+            transition: None,
+            payload: json!({
+                "sha256": sha, "template": "zuwendungsbescheid", "retrieved_on": "2012-03-22",
+                "notified_on": "2012-03-23",
+                "rule": "§ 41 Abs. 2a Satz 3 VwVfG NRW: bekannt gegeben am Tag nach dem Abruf",
+            }),
+        }]);
+        let e = &events[0];
+        let ts = amtspost::journal::timestamp(at);
+        db.execute_raw(&format!(
+            "UPDATE provisions SET status = 'abgerufen', retrieved_at = '{ts}', retrieved_by = 'unna' WHERE id = {prov_id};
+             INSERT INTO journal (case_id, seq, recorded_at, actor, role, kind, transition, payload, prev_hash, hash)
+               VALUES ({case_id}, {}, '{}', 'unna', 'municipality', 'document_retrieved', NULL, '{}', '{}', '{}');
+             UPDATE cases SET version = version + 1, last_seq = {}, head_hash = '{}', updated_at = '{ts}' WHERE id = {case_id}",
+            e.seq, e.recorded_at, e.payload.to_string().replace('\'', "''"), e.prev_hash, e.hash, e.seq, e.hash
+        )).await.unwrap();
+        assert!(w.app.engine.audit(Some(&n)).await.unwrap().broken.is_empty());
+        let (becker, _) = w.login("becker").await;
+        assert!(klagefrist(&w, &becker, &n).await.is_none(), "the step was not fired");
+
+        // The next morning's pass fires it, with the day of the retrieval.
+        w.app.clock.set(crate::support::at("2012-03-23T06:00:00Z"));
+        let r = w.app.engine.remind(false).await.unwrap();
+        assert_eq!(r.provisions_completed, 1);
+        let (becker, _) = w.login("becker").await;
+        let (due, why) = klagefrist(&w, &becker, &n).await.expect("the Klagefrist runs");
+        assert_eq!(due, "2012-04-23");
+        assert!(why.contains("22.03.2012") && why.contains("23.03.2012"), "{why}");
+        assert!(w.app.engine.audit(Some(&n)).await.unwrap().broken.is_empty());
+        // Once: the next pass finds nothing to repair.
+        w.app.clock.set(crate::support::at("2012-03-26T06:00:00Z"));
+        assert_eq!(w.app.engine.remind(false).await.unwrap().provisions_completed, 0);
+        let (becker, _) = w.login("becker").await;
+        let h = events_of(&w, &becker, &n).await;
+        assert_eq!(h.iter().filter(|e| e["kind"] == "fired" && e["transition"] == "bescheid_abgerufen").count(), 1);
     }
 
     async fn a_notice_retrieved_on_a_saturday_is_notified_on_the_sunday(db) {

@@ -126,7 +126,10 @@ on_both_databases! {
         assert_eq!(app.engine.deadlines(&n).await.unwrap()[0].status, "met");
     }
 
-    async fn two_processes_running_the_pass_at_once_send_each_reminder_once(db) {
+    // PostgreSQL: both processes are held at the reminders table until
+    // both wait there (seen in pg_stat_activity), then race for each
+    // reminder row. SQLite: the file's write lock queues the two processes.
+    async fn two_processes_running_the_pass_at_once_send_each_reminder_once_raced_on_postgres_queued_on_sqlite(db) {
         let sink = SmtpSink::start().await;
         let app = TestApp::new(&db).await;
         for i in 0..6 {
@@ -145,7 +148,16 @@ on_both_databases! {
                 .spawn()
                 .unwrap()
         };
+        let holder = if db.is_postgres() {
+            Some(crate::support::PgHolder::hold(&db, "LOCK TABLE reminders IN SHARE ROW EXCLUSIVE MODE").await)
+        } else {
+            None
+        };
         let (mut a, mut b) = (spawn(), spawn());
+        if let Some(mut h) = holder {
+            h.until_waiting(2).await;
+            h.release().await;
+        }
         assert!(a.wait().unwrap().success());
         assert!(b.wait().unwrap().success());
         sink.wait_for(12, Duration::from_secs(10)).await;

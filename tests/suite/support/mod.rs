@@ -104,6 +104,11 @@ impl TestDb {
         }
     }
 
+    /// The PostgreSQL schema the test runs in (`None` on SQLite).
+    pub fn schema(&self) -> Option<&str> {
+        self.schema.as_deref()
+    }
+
     pub fn is_postgres(&self) -> bool {
         self.schema.is_some()
     }
@@ -132,6 +137,31 @@ impl TestDb {
             }
         }
         Ok(affected)
+    }
+
+    /// The first column of every row as text (the query casts it), read
+    /// behind amtspost's back.
+    pub async fn texts(&self, sql: &str) -> Vec<String> {
+        use sqlx::{Connection, Row};
+        if self.is_postgres() {
+            let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+                .fetch_all(&mut conn)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get::<String, _>(0))
+                .collect()
+        } else {
+            let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+                .fetch_all(&mut conn)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get::<String, _>(0))
+                .collect()
+        }
     }
 
     /// One number from the database (`SELECT COUNT(*) ...`), read behind
@@ -404,4 +434,71 @@ pub fn pdftotext(pdf: &[u8]) -> String {
         .output()
         .expect("pdftotext (poppler-utils) is installed; .ci/run installs it");
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A PostgreSQL session that takes a lock and holds it, so that a test can
+/// wait until its contenders all wait behind it (seen in `pg_stat_activity`)
+/// and so force a race instead of leaving it to timing.
+pub struct PgHolder {
+    conn: sqlx::PgConnection,
+    watch: sqlx::PgConnection,
+    pid: i32,
+}
+
+impl PgHolder {
+    /// Opens a transaction and runs `lock` (e.g. `SELECT ... FOR UPDATE`,
+    /// `LOCK TABLE ...`) in it.
+    pub async fn hold(db: &TestDb, lock: &str) -> PgHolder {
+        use sqlx::{Connection, Row};
+        let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        sqlx::query("BEGIN").execute(&mut conn).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(lock.to_string()))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let pid: i32 = sqlx::query("SELECT pg_backend_pid()")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+            .get(0);
+        // The activity view is a snapshot per transaction: watch from outside.
+        let watch = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        PgHolder { conn, watch, pid }
+    }
+
+    /// Waits until `n` sessions wait, transitively, behind the holder.
+    pub async fn until_waiting(&mut self, n: i64) {
+        use sqlx::Row;
+        let start = std::time::Instant::now();
+        loop {
+            let waiting: i64 = sqlx::query(
+                "WITH RECURSIVE chain(pid) AS (
+                     SELECT pid FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))
+                     UNION
+                     SELECT a.pid FROM pg_stat_activity a JOIN chain c ON c.pid = ANY(pg_blocking_pids(a.pid))
+                 ) SELECT count(*) FROM chain",
+            )
+            .bind(self.pid)
+            .fetch_one(&mut self.watch)
+            .await
+            .unwrap()
+            .get(0);
+            if waiting >= n {
+                return;
+            }
+            assert!(
+                start.elapsed().as_secs() < 60,
+                "only {waiting} of {n} writers reached the database"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Ends the transaction: the waiting sessions go on, all at once.
+    pub async fn release(mut self) {
+        sqlx::query("ROLLBACK")
+            .execute(&mut self.conn)
+            .await
+            .unwrap();
+    }
 }

@@ -106,15 +106,21 @@ impl Received {
 impl SmtpSink {
     /// Starts a sink that accepts every message.
     pub async fn start() -> Self {
-        Self::spawn(None).await
+        Self::spawn(None, 0).await
+    }
+
+    /// Starts a sink that waits `ms` before storing and again before
+    /// answering each message (slow enough to be killed in the middle).
+    pub async fn start_slow(ms: u64) -> Self {
+        Self::spawn(None, ms).await
     }
 
     /// Starts a sink that answers every `RCPT TO` with `code` (e.g. 450, 550).
     pub async fn start_failing(code: u16) -> Self {
-        Self::spawn(Some(code)).await
+        Self::spawn(Some(code), 0).await
     }
 
-    async fn spawn(rcpt_code: Option<u16>) -> Self {
+    async fn spawn(rcpt_code: Option<u16>, delay_ms: u64) -> Self {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp_sink.py");
         assert!(
             script.is_file(),
@@ -133,6 +139,9 @@ impl SmtpSink {
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).expect("SMTP sink log file"))
             .kill_on_drop(true);
+        if delay_ms > 0 {
+            cmd.arg("--delay-ms").arg(delay_ms.to_string());
+        }
         if let Some(code) = rcpt_code {
             cmd.arg("--rcpt-code").arg(code.to_string());
         }
