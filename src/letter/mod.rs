@@ -25,6 +25,7 @@
 //! exporting: document title, language `de`, tagged structure, alt text). The PDF
 //! creation date is the letter date (midnight UTC), which PDF/A requires.
 
+pub mod series;
 mod world;
 
 #[cfg(test)]

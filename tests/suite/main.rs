@@ -21,4 +21,5 @@ mod outbox;
 mod portal;
 mod reminders;
 mod seed;
+mod series;
 mod versioning;
