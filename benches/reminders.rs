@@ -1,6 +1,7 @@
 //! Finding the reminders due among 1,000,000 open deadlines (SQLite and
 //! PostgreSQL, with the `deadlines_open_due` index), and mails per second
-//! from the outbox to a real SMTP server on 127.0.0.1 (tests/smtp_sink.py).
+//! from the outbox to a real SMTP server on 127.0.0.1 (tests/smtp_sink.py):
+//! over one kept-open connection, and by the courier with 8 in flight.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -130,7 +131,35 @@ fn reminders(c: &mut Criterion) {
     let courier =
         Courier::new(store.clone(), &config, Documents::new(store.clone()), clock).unwrap();
     let mut n = 0u64;
-    group.bench_function("100_mails", |b| {
+    // One connection: one mail after the other over one kept-open connection.
+    let mailer = amtspost::mail::Mailer::new(&config).unwrap();
+    let mut m = 0u64;
+    group.bench_function("100_mails/1_connection", |b| {
+        b.iter_custom(|iters| {
+            let t = Instant::now();
+            for _ in 0..iters {
+                rt.block_on(async {
+                    for _ in 0..100 {
+                        m += 1;
+                        mailer
+                            .send(&amtspost::mail::OutgoingMail {
+                                message_id: format!("one.{m}@amtspost.example.org"),
+                                to: vec!["poststelle@kreis-unna.example.org".to_string()],
+                                subject: "Fristerinnerung KI-2012-0001".into(),
+                                text: "Die Frist zur Nachreichung endet am 05.11.2012.".into(),
+                                attachments: Vec::new(),
+                                date: None,
+                            })
+                            .await
+                            .unwrap();
+                    }
+                });
+            }
+            t.elapsed()
+        })
+    });
+    // The courier: claimed from the outbox, 8 in flight, each recorded.
+    group.bench_function("100_mails/8_connections_from_the_outbox", |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
