@@ -108,12 +108,23 @@ fn parse_csv(file: &str, text: &str) -> Result<Vec<Result<Row, RowError>>, Serie
             reason: format!("column `{bad}` is not a key (write `a` or `a.b`)"),
         });
     }
+    // The line a record starts on, from its byte offset (the csv crate's
+    // own line count leaves out blank lines).
+    let line_at = |byte: u64| {
+        let bytes = text.as_bytes();
+        let mut at = (byte as usize).min(bytes.len());
+        // A record's position may be the blank lines before it.
+        while at < bytes.len() && matches!(bytes[at], b'\n' | b'\r') {
+            at += 1;
+        }
+        bytes[..at].iter().filter(|b| **b == b'\n').count() + 1
+    };
     let mut rows = Vec::new();
     for record in reader.records() {
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line() as usize);
+                let line = e.position().map_or(0, |p| line_at(p.byte()));
                 rows.push(Err(RowError {
                     line,
                     message: format!("unreadable CSV: {e}"),
@@ -121,7 +132,7 @@ fn parse_csv(file: &str, text: &str) -> Result<Vec<Result<Row, RowError>>, Serie
                 continue;
             }
         };
-        let line = record.position().map_or(0, |p| p.line() as usize);
+        let line = record.position().map_or(0, |p| line_at(p.byte()));
         if record.iter().all(|c| c.trim().is_empty()) {
             continue;
         }
