@@ -186,17 +186,10 @@ fn sha256(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// A file name that is safe inside the archive on every system.
+/// A file name that is safe inside the archive on every system (the one
+/// rule for file names made from data, shared with the Serienbrief).
 fn safe_name(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    crate::letter::series::file_stem(s)
 }
 
 /// Writes the Akte as a zip archive (`exported_at` in RFC 3339).
