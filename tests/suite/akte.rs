@@ -60,9 +60,27 @@ async fn approve(app: &TestApp, n: &str, posts: u32) -> amtspost::case::CaseView
         .unwrap()
 }
 
+/// Opens a second case (after a backup, on a restored database).
+const OPEN_SOEST: &[&str] = &[
+    "case",
+    "open",
+    "antrag",
+    "--actor",
+    "eingang",
+    "--role",
+    "clerk",
+    "--set",
+    "name=Kreis Soest",
+    "--party",
+    "applicant=Kreis Soest",
+];
+
 fn show(bin: &Bin, n: &str) -> serde_json::Value {
-    let mut v = bin.run(&["--json", "case", "show", n]).json();
-    // Days left are counted from the command's "now", not stored.
+    without_days_left(bin.run(&["--json", "case", "show", n]).json())
+}
+
+/// Days left are counted from the command's "now", not stored.
+fn without_days_left(mut v: serde_json::Value) -> serde_json::Value {
     if let Some(ds) = v["deadlines"].as_array_mut() {
         for d in ds {
             d.as_object_mut().unwrap().remove("days_left");
@@ -304,20 +322,7 @@ async fn a_backup_restores_what_it_held(db: TestDb) {
         (format!("sqlite://{}", copy.display()), None)
     };
     // The live database moves on after the backup.
-    bin.run(&[
-        "case",
-        "open",
-        "antrag",
-        "--actor",
-        "eingang",
-        "--role",
-        "clerk",
-        "--set",
-        "name=Kreis Soest",
-        "--party",
-        "applicant=Kreis Soest",
-    ])
-    .ok();
+    bin.run(OPEN_SOEST).ok();
 
     let restored = |args: &[&str]| {
         let out = bin
@@ -329,10 +334,7 @@ async fn a_backup_restores_what_it_held(db: TestDb) {
     };
     restored(&["audit", "verify"]).ok();
     restored(&["document", "verify"]).ok();
-    let mut after = restored(&["--json", "case", "show", &n]).json();
-    for d in after["deadlines"].as_array_mut().unwrap() {
-        d.as_object_mut().unwrap().remove("days_left");
-    }
+    let after = without_days_left(restored(&["--json", "case", "show", &n]).json());
     assert_eq!(after, before);
     let list = restored(&["--json", "case", "list"]).json();
     assert_eq!(
@@ -341,21 +343,7 @@ async fn a_backup_restores_what_it_held(db: TestDb) {
         "the case opened after the backup is not in it"
     );
     // Work goes on on the restored database.
-    let opened = restored(&[
-        "--json",
-        "case",
-        "open",
-        "antrag",
-        "--actor",
-        "eingang",
-        "--role",
-        "clerk",
-        "--set",
-        "name=Kreis Soest",
-        "--party",
-        "applicant=Kreis Soest",
-    ])
-    .json();
+    let opened = restored(&[&["--json"], OPEN_SOEST].concat()).json();
     assert_eq!(opened["file_number"], "AN-2012-0002");
     if let Some((admin, name)) = cleanup {
         let _ = std::process::Command::new("psql")

@@ -92,11 +92,7 @@ fn a_serienbrief_from_csv_writes_one_letter_per_row_names_the_bad_row_and_combin
         "the template's message: {said}"
     );
     assert!(said.contains("4 of 5 letters written"), "{said}");
-    let mut files: Vec<String> = std::fs::read_dir(&out)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    files.sort();
+    let files = pdfs_in(&out);
     assert_eq!(
         files,
         [
@@ -152,11 +148,7 @@ fn a_serienbrief_from_csv_writes_one_letter_per_row_names_the_bad_row_and_combin
         "{}",
         run.stdout()
     );
-    let mut done: Vec<String> = std::fs::read_dir(&fast)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    done.sort();
+    let done = pdfs_in(&fast);
     assert_eq!(done, ["KI-2013_0001.pdf", "KI-2013_0002.pdf"]);
 }
 
@@ -204,11 +196,7 @@ fn a_serienbrief_from_json_lines_is_named_by_line_and_a_name_clash_is_the_rows_e
         "{}",
         run.stdout()
     );
-    let mut files: Vec<String> = std::fs::read_dir(&out)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    files.sort();
+    let files = pdfs_in(&out);
     assert_eq!(files, ["00001.pdf", "00003.pdf", "00004.pdf"]);
 
     let named = dir.join("nach-zeichen");
@@ -232,6 +220,16 @@ fn a_serienbrief_from_json_lines_is_named_by_line_and_a_name_clash_is_the_rows_e
         run.stdout()
     );
     assert!(pdftotext(&std::fs::read(named.join("A_1.pdf")).unwrap()).contains("Kreis Unna"));
+}
+
+/// The file names in a folder, sorted.
+fn pdfs_in(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
 }
 
 fn futures_block<F: std::future::Future>(f: F) -> F::Output {
