@@ -173,7 +173,8 @@ impl Engine {
             )
         }];
         // A transition whose effects only compute fields writes nothing but
-        // the case and its journal: one statement, no transaction to open.
+        // the case and its journal, no transaction of its own (on SQLite the
+        // store commits it together with other clerks' waiting changes).
         if split == plan.effects.len() && resolved.iter().all(|s| matches!(s, Step::Set { .. })) {
             events.extend(resolved.iter().filter_map(|step| pure_event(&cx, step)));
             let (last_seq, head_hash) = record(

@@ -40,6 +40,7 @@ macro_rules! deadline_columns {
 
 mod akte;
 mod assignments;
+mod commit;
 mod outbox;
 mod portal;
 mod rows;
@@ -53,7 +54,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{Any, AnyPool, Executor, Row, Transaction};
+use sqlx::{Any, AnyPool, Connection, Executor, Row, Transaction};
 
 pub use assignments::SubstitutionRow;
 pub use outbox::{DueDeadline, MailRow, NewMail, PassLock};
@@ -103,6 +104,10 @@ pub enum StoreError {
     /// Another transaction appended to the same case's journal first.
     #[error("the case was changed by someone else at the same moment; reload it and try again")]
     ConcurrentAppend,
+    /// The task writing a group commit ended without an answer (it
+    /// panicked); whether the change was stored is unknown.
+    #[error("the change could not be confirmed as stored; reload the case to see whether it was")]
+    BatchLost,
     /// A unique constraint refused the row.
     /// `backup` on PostgreSQL, which has its own tools.
     #[error(
@@ -195,6 +200,8 @@ pub struct Store {
     write_lock: Option<Arc<tokio::sync::Mutex<()>>>,
     /// The URL it was opened with (for PostgreSQL's LISTEN connection).
     url: Arc<str>,
+    /// Concurrent changes written together ([`commit`]).
+    committer: Arc<commit::Committer>,
 }
 
 impl Store {
@@ -220,7 +227,20 @@ impl Store {
                 Backend::Sqlite => 4,
                 Backend::Postgres => 8,
             })
-            .acquire_timeout(Duration::from_secs(30));
+            .acquire_timeout(Duration::from_secs(30))
+            // sqlx pings every connection it hands out by default: a round
+            // trip before every query. Check only a connection that sat idle
+            // (it may have been dropped by the server or a firewall meanwhile);
+            // one in steady use fails loudly on its next query if it broke.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for < Duration::from_secs(5) {
+                        return Ok(true);
+                    }
+                    Ok(conn.ping().await.is_ok())
+                })
+            });
         if backend == Backend::Sqlite {
             // WAL lets readers work while one writer commits; NORMAL sync is
             // durable across application crashes in WAL mode. The busy timeout
@@ -253,6 +273,7 @@ impl Store {
             backend,
             write_lock,
             url: url.into(),
+            committer: Arc::default(),
         })
     }
 
@@ -348,23 +369,6 @@ impl Store {
             backend: self.backend,
             _guard: guard,
         })
-    }
-
-    /// [`Tx::advance_case`] as a transaction of its own, for a change that
-    /// writes nothing else: on PostgreSQL one statement (the update and the
-    /// journal rows in one round trip), on SQLite one short transaction.
-    pub async fn advance_case_alone(&self, change: &CaseChange<'_>) -> Result<(), StoreError> {
-        match self.backend {
-            Backend::Postgres => {
-                let mut conn = self.pool.acquire().await.map_err(q("updating a case"))?;
-                advance_case(&mut *conn, self.backend, change).await
-            }
-            Backend::Sqlite => {
-                let mut tx = self.begin().await?;
-                tx.advance_case(change).await?;
-                tx.commit().await
-            }
-        }
     }
 
     // ---- workflow definitions ----

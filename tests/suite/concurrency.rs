@@ -74,7 +74,9 @@ async fn two_fires_at_once(db: crate::support::TestDb) {
 }
 
 /// The same for a step that writes only the case and its journal (on
-/// PostgreSQL one statement without a transaction around it).
+/// PostgreSQL one statement without a transaction around it; on SQLite the
+/// group commit, one change per case in a batch, so the second finds the
+/// case moved on).
 async fn two_effect_free_fires_at_once(db: crate::support::TestDb) {
     let app = TestApp::new(&db).await;
     for round in 0..3 {
@@ -234,6 +236,45 @@ on_both_databases! {
         }
         let expected: BTreeSet<String> = (1..=24).map(|i| format!("AN-2012-{i:04}")).collect();
         assert_eq!(numbers, expected);
+    }
+
+    // 24 effect-free fires at once, two per case on 12 cases, both on the
+    // version the clerk read: they are written in shared batches (one
+    // change per case each), and still exactly one per case wins, the other
+    // gets the conflict, and every case holds its winner's data.
+    async fn a_crowd_of_effect_free_fires_has_one_winner_per_case(db) {
+        let app = std::sync::Arc::new(TestApp::new(&db).await);
+        let mut cases = Vec::new();
+        for i in 0..12 {
+            let n = app.open_antrag(&format!("Gemeinde {i}")).await.file_number;
+            let case = app.engine.fire(app.fire(&n, "pruefen", "meier", "clerk", json!({}))).await.unwrap();
+            cases.push(case);
+        }
+        let mut tasks = Vec::new();
+        for case in &cases {
+            for (clerk, decision) in [("meier", "bewilligen"), ("schulz", "ablehnen")] {
+                let mut req = app.fire(&case.file_number, "vorschlagen", clerk, "clerk", json!({"decision": decision}));
+                req.expected_version = Some(case.version);
+                let engine = app.engine.clone();
+                tasks.push(tokio::spawn(async move { engine.fire(req).await }));
+            }
+        }
+        let mut results = Vec::new();
+        for t in tasks {
+            results.push(t.await.unwrap());
+        }
+        for (case, pair) in cases.iter().zip(results.chunks(2)) {
+            let wins: Vec<_> = pair.iter().filter_map(|r| r.as_ref().ok()).collect();
+            assert_eq!(wins.len(), 1, "{}: {pair:?}", case.file_number);
+            let loser = pair.iter().find_map(|r| r.as_ref().err()).unwrap();
+            assert!(loser.is_conflict(), "{loser}");
+            let now = app.engine.show(&case.file_number).await.unwrap();
+            assert_eq!(now.version, case.version + 1);
+            assert_eq!(now.data["decision"], wins[0].data["decision"]);
+            let history = app.engine.history(&case.file_number).await.unwrap();
+            assert_eq!(history.iter().filter(|e| e.transition.as_deref() == Some("vorschlagen")).count(), 1);
+        }
+        assert!(app.engine.audit(None).await.unwrap().broken.is_empty());
     }
 
     async fn sequences_restart_each_year(db) {
