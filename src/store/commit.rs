@@ -166,19 +166,7 @@ impl Store {
                 .bind(last.seq)
                 .bind(last.hash.as_str())
                 .bind(c.at.as_str());
-            for e in &c.events {
-                query = query
-                    .bind(e.case_id)
-                    .bind(e.seq)
-                    .bind(e.recorded_at.as_str())
-                    .bind(e.actor.as_str())
-                    .bind(e.role.as_str())
-                    .bind(e.kind.as_str())
-                    .bind(e.transition.as_deref())
-                    .bind(e.payload.to_string())
-                    .bind(e.prev_hash.as_str())
-                    .bind(e.hash.as_str());
-            }
+            query = super::bind_events(query, &c.events);
         }
         // BEGIN … COMMIT in the same call, on the writer's slot; a failure
         // part-way is rolled back on the same connection.

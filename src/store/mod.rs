@@ -1020,7 +1020,24 @@ async fn advance_case(
             .bind(last.hash.as_str())
             .bind(change.at);
     }
-    for e in change.events {
+    query = bind_events(query, change.events);
+    let inserted = query
+        .execute(&mut *conn)
+        .await
+        .map_err(|err| constraint_error(err, "writing the journal"))?
+        .rows_affected();
+    if inserted != change.events.len() as u64 {
+        return Err(conflict());
+    }
+    Ok(())
+}
+
+/// Binds a change's journal rows in [`JOURNAL_COLUMNS`] order.
+fn bind_events<'q>(
+    mut query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>,
+    events: &'q [Event],
+) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments> {
+    for e in events {
         query = query
             .bind(e.case_id)
             .bind(e.seq)
@@ -1033,15 +1050,7 @@ async fn advance_case(
             .bind(e.prev_hash.as_str())
             .bind(e.hash.as_str());
     }
-    let inserted = query
-        .execute(&mut *conn)
-        .await
-        .map_err(|err| constraint_error(err, "writing the journal"))?
-        .rows_affected();
-    if inserted != change.events.len() as u64 {
-        return Err(conflict());
-    }
-    Ok(())
+    query
 }
 
 fn document_with_file_number(r: &AnyRow) -> Result<(FileNumber, DocumentRow), StoreError> {
