@@ -1,6 +1,9 @@
-//! Transitions per second with persistence and journal: every fire reads the
-//! case, checks role, payload and a CEL guard, and commits the state change
-//! with its hash-chained event. Runs on SQLite (a file, WAL) and on the
+//! Transitions per second with persistence and journal: every fire checks
+//! role, payload and a CEL guard, and commits the state change with its
+//! hash-chained event. The clerks fire the same 8 cases over and over, so
+//! after the first fire each one starts from the row the engine's fire
+//! before wrote (its cache of recent cases) instead of reading it; the
+//! write still checks the version, as every fire does. Runs on SQLite (a file, WAL) and on the
 //! PostgreSQL server at `AMTSPOST_TEST_POSTGRES_URL`
 //! (default postgres://postgres@127.0.0.1:5432/test), sequentially and with
 //! 8 concurrent clerks on 8 cases.

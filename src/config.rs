@@ -259,6 +259,24 @@ impl Default for Office {
     }
 }
 
+impl Office {
+    /// The sender as the letter templates read it (`office` in a letter's
+    /// data): what every letter of this office prints in its head and foot.
+    pub fn letter_data(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name,
+            "unit": self.unit,
+            "street": self.street,
+            "city": format!("{} {}", self.postcode, self.city),
+            "phone": self.phone,
+            "fax": self.fax,
+            "email": self.email,
+            "web": self.web,
+            "bank": {"name": self.bank, "iban": self.iban, "bic": self.bic},
+        })
+    }
+}
+
 impl Config {
     /// Defaults, then the file (if `path` is given it must exist; otherwise
     /// `amtspost.toml` is read when present), then the environment.

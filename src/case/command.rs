@@ -99,8 +99,35 @@ impl Engine {
 
     /// Fires a transition: checks it against the workflow, applies its
     /// effects and records it, or changes nothing and says why.
+    ///
+    /// A case fired here before starts from the row that fire wrote instead
+    /// of being read again. If that row was stale (another instance or
+    /// command moved the case on), the write fails on its version check,
+    /// or the checks refuse the step for the old state; either way nothing
+    /// was written, and the fire is tried once more on the case as the
+    /// database has it, so a clerk never gets an answer from an old row.
+    /// A fault (database, template) is not tried again: a failed commit may
+    /// still have been written.
     pub async fn fire(&self, req: FireRequest) -> Result<CaseView, CaseError> {
+        if let Some(cached) = self.recent.get(&req.file_number)
+            && req.expected_version.is_none_or(|v| v == cached.version)
+        {
+            let version = cached.version;
+            match self.fire_on(CaseRow::clone(&cached), &req).await {
+                Ok(view) => return Ok(view),
+                Err(e) => {
+                    let untouched_since = self.recent.forget_if_at(&req.file_number, version);
+                    if !untouched_since || matches!(e, CaseError::Internal(_)) {
+                        return Err(e);
+                    }
+                }
+            }
+        }
         let case = self.load(&req.file_number).await?;
+        self.fire_on(case, &req).await
+    }
+
+    async fn fire_on(&self, case: CaseRow, req: &FireRequest) -> Result<CaseView, CaseError> {
         if let Some(expected) = req.expected_version
             && expected != case.version
         {
@@ -113,7 +140,7 @@ impl Engine {
         let expected_version = req.expected_version.unwrap_or(case.version);
         let def = self.definition_of(&case).await?;
         let today = self.clock().today();
-        let plan = self.plan(&def, &case, &req, today).await?;
+        let plan = self.plan(&def, &case, req, today).await?;
 
         let now = self.clock().now();
         let at = journal::timestamp(now);
@@ -187,7 +214,7 @@ impl Engine {
                 now,
             )
             .await?;
-            return Ok(self.view_of(
+            return Ok(self.fired(
                 &def,
                 CaseRow {
                     state: StateName::new(plan.to),
@@ -232,7 +259,7 @@ impl Engine {
         )
         .await?;
         tx.commit().await?;
-        Ok(self.view_of(
+        Ok(self.fired(
             &def,
             CaseRow {
                 state: StateName::new(plan.to),
@@ -244,6 +271,12 @@ impl Engine {
                 ..case
             },
         ))
+    }
+
+    /// The view of a case a fire just wrote, keeping the row for the next fire.
+    fn fired(&self, def: &Definition, row: CaseRow) -> CaseView {
+        self.recent.put(row.clone());
+        self.view_of(def, row)
     }
 
     /// The letters a transition would issue, rendered without firing it:

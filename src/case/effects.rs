@@ -439,21 +439,10 @@ impl Engine {
     /// What every letter gets without the workflow saying so: sender,
     /// recipient, file number and a subject.
     fn default_letter_data(&self, party: &PartyRef, file_number: &str, subject: &str) -> Value {
-        let o = &self.config().office;
         let mut lines = vec![Value::from(party.name.as_str())];
         lines.extend(party.address.iter().map(|l| Value::from(l.as_str())));
         json!({
-            "office": {
-                "name": o.name,
-                "unit": o.unit,
-                "street": o.street,
-                "city": format!("{} {}", o.postcode, o.city),
-                "phone": o.phone,
-                "fax": o.fax,
-                "email": o.email,
-                "web": o.web,
-                "bank": {"name": o.bank, "iban": o.iban, "bic": o.bic},
-            },
+            "office": self.config().office.letter_data(),
             "recipient": {"lines": lines},
             "reference": {"ours": file_number},
             "subject": subject,

@@ -41,6 +41,8 @@ pub struct Engine {
     /// a burst of transitions queues here instead of holding a rendered
     /// PDF per waiting transition in memory.
     render_slots: Arc<tokio::sync::Semaphore>,
+    /// The rows this process's fires wrote, where the next fire starts.
+    pub(super) recent: super::recent::RecentCases,
 }
 
 /// One mail for [`Engine::queue_mail`].
@@ -80,6 +82,7 @@ impl Engine {
             render_slots: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             )),
+            recent: super::recent::RecentCases::new(),
         }
     }
 

@@ -7,6 +7,7 @@
 //! - `command`: open, fire, distribute (the write side);
 //! - `effects`: the one interpreter of a transition's effects;
 //! - `query`: the read model ([`CaseDetail`] and friends);
+//! - `recent`: the rows this process fired last, the next fire's start;
 //! - `error`: [`CaseError`], sorted by whose move it is.
 //!
 //! The reminder pass lives in [`crate::reminders`].
@@ -18,6 +19,7 @@ mod error;
 mod links;
 mod portal;
 mod query;
+mod recent;
 mod types;
 
 pub use engine::Engine;

@@ -277,6 +277,47 @@ on_both_databases! {
         assert!(app.engine.audit(None).await.unwrap().broken.is_empty());
     }
 
+    // Two instances on one database, each starting a fire from the row its
+    // own last fire wrote. When the other instance moved the case on
+    // meanwhile, that row is stale: a step allowed only in the new state
+    // still succeeds, a step the old state allowed is refused for the new
+    // state (not written on the old row), and the journal stays one chain.
+    async fn a_fire_after_another_instance_moved_the_case_sees_the_database(db) {
+        let a = TestApp::new(&db).await;
+        let b = TestApp::new(&db).await;
+        let n = a.open_antrag("Gemeinde Nord").await.file_number;
+        a.engine.fire(a.fire(&n, "pruefen", "meier", "clerk", json!({}))).await.unwrap();
+        b.engine
+            .fire(b.fire(&n, "vorschlagen", "schulz", "clerk", json!({"decision": "ablehnen"})))
+            .await
+            .unwrap();
+        // `a` last saw the case in_pruefung; it is entscheidungsreif now.
+        let done = a.engine
+            .fire(a.fire(&n, "ablehnen", "weber", "approver", json!({"reason": "Frist versäumt"})))
+            .await
+            .unwrap();
+        assert_eq!(done.state.as_str(), "abgelehnt");
+        assert_eq!(done.version, 4);
+
+        let m = a.open_antrag("Gemeinde Süd").await.file_number;
+        a.engine.fire(a.fire(&m, "pruefen", "meier", "clerk", json!({}))).await.unwrap();
+        b.engine.fire(b.fire(&m, "nachfordern", "schulz", "clerk", json!({}))).await.unwrap();
+        // From `a`'s old row (in_pruefung) `vorschlagen` would pass every
+        // check; the case waits for documents now, so it is refused.
+        let refused = a.engine
+            .fire(a.fire(&m, "vorschlagen", "meier", "clerk", json!({"decision": "bewilligen"})))
+            .await
+            .unwrap_err();
+        assert!(!refused.is_conflict(), "{refused}");
+        assert!(matches!(refused, amtspost::case::CaseError::Refused(_)), "{refused}");
+        let now = b.engine.show(&m).await.unwrap();
+        assert_eq!((now.state.as_str(), now.version), ("wartet", 3));
+        // And `a` goes on from the database's row.
+        let back = a.engine.fire(a.fire(&m, "unterlagen_da", "meier", "clerk", json!({}))).await.unwrap();
+        assert_eq!((back.state.as_str(), back.version), ("in_pruefung", 4));
+        assert!(a.engine.audit(None).await.unwrap().broken.is_empty());
+    }
+
     async fn sequences_restart_each_year(db) {
         let app = TestApp::new(&db).await;
         assert_eq!(app.open_antrag("A").await.file_number, "AN-2012-0001");
