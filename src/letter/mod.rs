@@ -164,6 +164,11 @@ pub struct LetterEngine {
     library: LazyHash<Library>,
     book: LazyHash<FontBook>,
     fonts: Vec<Font>,
+    /// [`LetterEngine::template_hash`] per template, computed on first use
+    /// and kept: the files do not change after construction, and hashing on
+    /// each render (parsing the layout to follow its imports) cost half a
+    /// millisecond per letter.
+    hashes: BTreeMap<String, std::sync::OnceLock<String>>,
 }
 
 impl LetterEngine {
@@ -203,13 +208,20 @@ impl LetterEngine {
                 Font::iter(Bytes::new(data))
             })
             .collect();
-        Self {
+        let mut engine = Self {
             files,
             display_root,
             library: LazyHash::new(Library::default()),
             book: LazyHash::new(FontBook::from_fonts(&fonts)),
             fonts,
-        }
+            hashes: BTreeMap::new(),
+        };
+        engine.hashes = engine
+            .templates()
+            .into_iter()
+            .map(|name| (name, std::sync::OnceLock::new()))
+            .collect();
+        engine
     }
 
     /// Names of the letter templates: stems of the `.typ` files at the top of the
@@ -234,9 +246,11 @@ impl LetterEngine {
     /// transitively (in practice: the template and `layout.typ`). Each file
     /// contributes its path, its length and its bytes, in path order.
     pub fn template_hash(&self, name: &str) -> Option<String> {
-        if !self.has_template(name) {
-            return None;
-        }
+        let hash = self.hashes.get(name)?;
+        Some(hash.get_or_init(|| self.hash_of(name)).clone())
+    }
+
+    fn hash_of(&self, name: &str) -> String {
         let mut seen = BTreeSet::new();
         self.collect_imports(&format!("{name}.typ"), &mut seen);
         let mut hasher = Sha256::new();
@@ -247,7 +261,7 @@ impl LetterEngine {
             hasher.update((file.bytes.len() as u64).to_le_bytes());
             hasher.update(file.bytes.as_slice());
         }
-        Some(hex::encode(hasher.finalize()))
+        hex::encode(hasher.finalize())
     }
 
     /// Adds `path` and, for Typst sources, every file it imports or includes by
