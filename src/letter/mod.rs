@@ -323,10 +323,20 @@ impl LetterEngine {
         );
 
         let warned = typst::compile::<PagedDocument>(&world);
-        let document = warned.output.map_err(|errors| LetterError::Compile {
+        let mut document = warned.output.map_err(|errors| LetterError::Compile {
             template: req.template.to_owned(),
             message: world.format_diagnostics(&errors),
         })?;
+        // Title and author are set here, not by a set rule in the layout:
+        // a value that differs per letter in the styles keeps Typst from
+        // reusing the layout of the letter before (see `layout.typ`).
+        let info = document.info_mut();
+        if info.title.is_none() {
+            info.title = Some(req.title.into());
+        }
+        if info.author.is_empty() && !req.author.is_empty() {
+            info.author = vec![req.author.into()];
+        }
 
         let timestamp =
             Datetime::from_ymd_hms(date.year(), month, day, 0, 0, 0).map(Timestamp::new_utc);
