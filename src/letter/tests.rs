@@ -786,3 +786,47 @@ fn a_deadline_that_does_not_move_is_printed_with_the_notice_of_31_vwvfg() {
         "{text}"
     );
 }
+
+/// Title and author are set on the document by the engine (not by a set
+/// rule, so that a series' letters share their styles), and pages 2 and
+/// following still name the letter's file number in their header.
+#[test]
+fn title_author_and_the_file_number_of_later_pages_come_from_the_request() {
+    let engine = LetterEngine::embedded();
+    let mut data = example("zuwendungsbescheid");
+    data["reference"]["ours"] = json!("36.04.01-KI/0815");
+    let rendered = engine
+        .render(&RenderRequest {
+            template: "zuwendungsbescheid",
+            data: &data,
+            date: example_date("zuwendungsbescheid"),
+            title: "Zuwendungsbescheid KI/0815",
+            author: "Bezirksregierung Arnsberg",
+        })
+        .unwrap();
+    assert!(rendered.pages >= 2, "{} page(s)", rendered.pages);
+    let dir = std::env::temp_dir().join(format!("amtspost-info-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bescheid.pdf");
+    std::fs::write(&path, &rendered.pdf).unwrap();
+    let out = Command::new("pdfinfo")
+        .arg(&path)
+        .output()
+        .expect("pdfinfo (poppler-utils) not found");
+    std::fs::remove_dir_all(&dir).unwrap();
+    let info = String::from_utf8_lossy(&out.stdout).into_owned();
+    let field = |name: &str| {
+        info.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}:")))
+            .map(str::trim)
+            .unwrap_or_else(|| panic!("no {name} in\n{info}"))
+            .to_owned()
+    };
+    assert_eq!(field("Title"), "Zuwendungsbescheid KI/0815");
+    assert_eq!(field("Author"), "Bezirksregierung Arnsberg");
+    let page2 = pdftotext(&rendered.pdf, &["-f", "2", "-l", "2"]);
+    assert!(
+        page2.contains("Bezirksregierung Arnsberg · 36.04.01-KI/0815 ·"),
+        "{page2}"
+    );
+}
