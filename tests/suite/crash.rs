@@ -291,8 +291,9 @@ async fn crash_loop(db: TestDb) {
             ),
         };
         // A command's first run shows how long it takes; later runs are
-        // killed at a random moment within twice that time (about half of
-        // them complete).
+        // killed at a random moment within twice the time its last complete
+        // run took (about half of them complete). Not the longest run: one
+        // slow first fire (a letter) would make later kills rare.
         let max_ms = max_ms.or_else(|| {
             took.get(&action)
                 .map(|d: &Duration| d.as_millis() as u64 * 2)
@@ -307,8 +308,7 @@ async fn crash_loop(db: TestDb) {
         }
         let killed = child_alive(&mut child);
         if !killed {
-            let d = took.entry(action).or_default();
-            *d = (*d).max(started.elapsed());
+            took.insert(action, started.elapsed());
         }
         if killed {
             child.kill().unwrap();
