@@ -208,31 +208,23 @@ impl LetterEngine {
                 Font::iter(Bytes::new(data))
             })
             .collect();
-        let mut engine = Self {
+        let hashes = template_names(&files)
+            .map(|name| (name.to_owned(), std::sync::OnceLock::new()))
+            .collect();
+        Self {
             files,
             display_root,
             library: LazyHash::new(Library::default()),
             book: LazyHash::new(FontBook::from_fonts(&fonts)),
             fonts,
-            hashes: BTreeMap::new(),
-        };
-        engine.hashes = engine
-            .templates()
-            .into_iter()
-            .map(|name| (name, std::sync::OnceLock::new()))
-            .collect();
-        engine
+            hashes,
+        }
     }
 
     /// Names of the letter templates: stems of the `.typ` files at the top of the
     /// folder, without the shared layout. Sorted.
     pub fn templates(&self) -> Vec<String> {
-        self.files
-            .keys()
-            .filter_map(|k| k.strip_suffix(".typ"))
-            .filter(|stem| !stem.contains('/') && *stem != LAYOUT_STEM)
-            .map(str::to_owned)
-            .collect()
+        template_names(&self.files).map(str::to_owned).collect()
     }
 
     /// Whether a letter template of this name exists.
@@ -366,6 +358,14 @@ impl LetterEngine {
             template_hash,
         })
     }
+}
+
+/// The letter templates among the folder's files (see [`LetterEngine::templates`]).
+fn template_names(files: &BTreeMap<String, TemplateFile>) -> impl Iterator<Item = &str> {
+    files
+        .keys()
+        .filter_map(|k| k.strip_suffix(".typ"))
+        .filter(|stem| !stem.contains('/') && *stem != LAYOUT_STEM)
 }
 
 /// The standards every letter conforms to: PDF/A-2b together with PDF/UA-1.
