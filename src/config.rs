@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::deadline::Region;
 use crate::mail::MailConfig;
+use crate::money::Money;
 use crate::numbering::NumberPattern;
 
 /// The file read when no `--config` is given.
@@ -64,7 +65,7 @@ pub struct Config {
     /// Besides the rates set here, every step of [`Config::dated_rates`]
     /// appears as `<name>_<year>` for each year it applies to (see
     /// [`Config::expand_dated_rates`]).
-    pub rates: BTreeMap<String, f64>,
+    pub rates: BTreeMap<String, Money>,
     /// Rates that change over time, each step with the year it applies from,
     /// its legal source and whether the figure is confirmed for that year,
     /// e.g. the annual Festbetrag per full-time post of a Kommunales
@@ -79,8 +80,8 @@ pub struct Config {
 pub struct DatedRate {
     /// The first (budget) year the amount applies to.
     pub from_year: i32,
-    /// The amount (EUR).
-    pub amount: f64,
+    /// The amount (EUR), exact.
+    pub amount: Money,
     /// The legal source of the figure (guideline, number, publication).
     pub source: String,
     /// Whether the source confirms the figure for these years; an
@@ -168,11 +169,16 @@ impl Default for Config {
             web: WebConfig::default(),
             // Kept for cases opened on version 2 of ki-foerderantrag, which
             // multiplied it by all posts; newer versions use `dated_rates`.
-            rates: [("ki_festbetrag_je_stelle".to_string(), 50_000.0)].into(),
+            rates: [("ki_festbetrag_je_stelle".to_string(), eur(50_000))].into(),
             dated_rates: ki_dated_rates(),
         }
         .with_dated_rates()
     }
+}
+
+/// Whole euros as an amount.
+fn eur(euros: i64) -> Money {
+    Money::from_cents(euros * 100).expect("a configured rate is within the limit")
 }
 
 /// The KI rates per year (`ki_festbetrag_vollzeitstelle`: per full-time
@@ -197,19 +203,19 @@ fn ki_dated_rates() -> BTreeMap<String, Vec<DatedRate>> {
         (
             "ki_festbetrag_vollzeitstelle".to_string(),
             vec![
-                step(2012, 50_000.0, rl2012, false, unbelegt),
-                step(2018, 50_000.0, rl2018, true, ""),
-                step(2021, 55_000.0, rl2020, false, ab2021),
-                step(2024, 57_000.0, heute, false, ab2024),
+                step(2012, eur(50_000), rl2012, false, unbelegt),
+                step(2018, eur(50_000), rl2018, true, ""),
+                step(2021, eur(55_000), rl2020, false, ab2021),
+                step(2024, eur(57_000), heute, false, ab2024),
             ],
         ),
         (
             "ki_festbetrag_halbe_assistenz".to_string(),
             vec![
-                step(2012, 20_000.0, rl2012, false, unbelegt),
-                step(2018, 20_000.0, rl2018, true, ""),
-                step(2021, 22_500.0, rl2020, false, ab2021),
-                step(2024, 22_500.0, heute, false, ab2024),
+                step(2012, eur(20_000), rl2012, false, unbelegt),
+                step(2018, eur(20_000), rl2018, true, ""),
+                step(2021, eur(22_500), rl2020, false, ab2021),
+                step(2024, eur(22_500), heute, false, ab2024),
             ],
         ),
     ]

@@ -49,6 +49,7 @@ pub mod identity;
 pub mod journal;
 pub mod letter;
 pub mod mail;
+pub mod money;
 pub mod municipalities;
 pub mod numbering;
 pub mod outbox;

@@ -21,7 +21,7 @@ impl Engine {
         let mut req = req;
         req.data = self.with_links(&def, &Map::new(), req.data).await?;
         def.apply_lookups(&mut req.data)?;
-        def.check_open(&req.data, req.parties.keys().map(String::as_str))?;
+        def.check_open(&mut req.data, req.parties.keys().map(String::as_str))?;
         self.ensure_published(&def).await?;
         let now = self.clock().now();
         let at = journal::timestamp(now);
@@ -312,11 +312,15 @@ impl Engine {
             return Ok(Vec::new());
         };
         case.state = StateName::new(from.clone());
+        // The draft is what earlier steps will have saved: it stands in the
+        // case's data (typed like any data, computed fields refused), and
+        // the previewed step itself takes nothing.
+        case.data.extend(def.given_data(&payload)?);
         let req = FireRequest {
             file_number: file_number.clone(),
             transition: t.name.as_str().into(),
             actor: Actor::new("Vorschau", role.clone()),
-            payload,
+            payload: Map::new(),
             expected_version: None,
         };
         self.preview_on(case, &def, req).await
@@ -414,20 +418,25 @@ impl Engine {
         } else {
             self.store().actors_of(case.id, &four_eyes).await?
         };
-        // Linked cases' fields (e.g. an RAA case's end of funding) join the payload.
-        let payload = self
+        // Linked cases' fields (e.g. an RAA case's end of funding) join the
+        // event, apart from what the request gives.
+        let taken: Map<String, Value> = self
             .with_links(def, &case.data, req.payload.clone())
-            .await?;
+            .await?
+            .into_iter()
+            .filter(|(k, v)| req.payload.get(k) != Some(v))
+            .collect();
         Ok(def.plan(&FireInput {
             state: &case.state,
             transition: &req.transition,
             actor: &req.actor.name,
             role: &req.actor.role,
             data: &case.data,
-            payload: &payload,
+            payload: &req.payload,
+            taken: &taken,
             prior_actors: &prior_actors,
             today,
-            rates: self.rates(),
+            rates: def.rates(self.rates()),
         })?)
     }
 

@@ -344,7 +344,7 @@ impl Engine {
             cx.today,
             party,
             &state.deadlines,
-            self.rates(),
+            cx.def.rates(self.rates()),
         )
     }
 
@@ -385,12 +385,13 @@ impl Engine {
             })
         };
         let v = value.eval_any(&vars).map_err(|f| fault(f.0))?;
-        if let Some(f) = cx.def.fields.get(field) {
-            f.kind
-                .check(&v)
-                .map_err(|reason| fault(format!("it gave a wrong value: {reason}")))?;
+        match cx.def.fields.get(field) {
+            Some(f) => f
+                .kind
+                .from_expression(v)
+                .map_err(|reason| fault(format!("it gave a wrong value: {reason}"))),
+            None => Ok(v),
         }
-        Ok(v)
     }
 
     /// The complete data of a letter: sender, recipient and file number

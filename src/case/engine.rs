@@ -33,7 +33,7 @@ pub struct Engine {
     letters: Arc<LetterEngine>,
     mail_templates: Arc<MailTemplates>,
     /// `rates` from the configuration as expressions see them, built once.
-    rates: Map<String, Value>,
+    rates: crate::workflow::Rates,
     /// Workflow versions known to be in the store, so that opening a case
     /// publishes its version once per process, not on every call.
     published: Mutex<HashSet<(String, i64)>>,
@@ -71,11 +71,7 @@ impl Engine {
             catalog,
             clock,
             mail_templates,
-            rates: config
-                .rates
-                .iter()
-                .map(|(k, v)| (k.clone(), Value::from(*v)))
-                .collect(),
+            rates: crate::workflow::Rates::new(&config.rates),
             config,
             letters,
             published: Mutex::new(HashSet::new()),
@@ -115,7 +111,7 @@ impl Engine {
         &self.letters
     }
 
-    pub(crate) fn rates(&self) -> &Map<String, Value> {
+    pub(crate) fn rates(&self) -> &crate::workflow::Rates {
         &self.rates
     }
 

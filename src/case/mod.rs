@@ -8,6 +8,7 @@
 //! - `effects`: the one interpreter of a transition's effects;
 //! - `query`: the read model ([`CaseDetail`] and friends);
 //! - `recent`: the rows this process fired last, the next fire's start;
+//! - `steps`: what a person may do on a case now, and why not;
 //! - `error`: [`CaseError`], sorted by whose move it is.
 //!
 //! The reminder pass lives in [`crate::reminders`].
@@ -20,11 +21,13 @@ mod links;
 mod portal;
 mod query;
 mod recent;
+mod steps;
 mod types;
 
 pub use engine::Engine;
 pub use error::{CaseError, ErrorKind, Fault};
 pub use portal::{RETRIEVAL_DAYS, UploadOutcome};
+pub use steps::{acting_roles, actor_for, role_refusal, visible_to};
 pub use types::{
     Actor, AuditReport, BrokenLinkView, CaseDetail, CaseView, DeadlineView, EmailAddress,
     FireRequest, OpenRequest, PartyRef, PreviewLetter, WorkItemView,

@@ -39,10 +39,13 @@ pub enum Command {
         #[arg(long, value_name = "N")]
         expect_version: Option<i64>,
     },
-    /// Show a case with its data and history
+    /// Show a case with its data and history; with --as, the steps that person may take now (or why not)
     Show {
         /// File number (Aktenzeichen)
         case: String,
+        /// A user (login name): list every step from the case's state with whether they may take it now, and why not
+        #[arg(long = "as", value_name = "USER")]
+        as_user: Option<String>,
     },
     /// List the documents issued on a case
     Documents {
@@ -243,13 +246,38 @@ pub async fn run(ctx: &Ctx, cmd: Command) -> Result<()> {
                     .collect()
             });
         }
-        Command::Show { case } => {
+        Command::Show { case, as_user } => {
             let detail = engine.detail(&case).await?;
             let (view, deadlines, history) = (&detail.case, &detail.deadlines, &detail.history);
+            let steps = match &as_user {
+                Some(name) => {
+                    let user = app.identity().user(name).await?;
+                    if !crate::case::visible_to(&user, view) {
+                        bail!("{name} darf den Vorgang {case} nicht sehen");
+                    }
+                    Some(engine.steps(view, &user).await?)
+                }
+                None => None,
+            };
             ctx.print(
-                &json!({"case": view, "deadlines": deadlines, "history": history, "documents": detail.documents}),
+                &json!({"case": view, "deadlines": deadlines, "history": history, "documents": detail.documents, "steps": steps}),
                 || {
                     let mut s = summary(view);
+                    if let (Some(steps), Some(name)) = (&steps, &as_user) {
+                        s.push_str(&format!("Schritte für {name}:\n"));
+                        for o in steps {
+                            let mark = if o.allowed { "erlaubt" } else { "nicht erlaubt" };
+                            s.push_str(&format!("  {:<32} {:<14} {}\n", o.transition, mark, o.title));
+                            if let Some(r) = &o.reason {
+                                s.push_str(&format!("      Grund: {r}\n"));
+                            }
+                            for f in &o.fields {
+                                let req = if f.required { " (Pflicht)" } else { "" };
+                                let value = if f.value.is_null() { String::new() } else { format!(" = {}", f.value) };
+                                s.push_str(&format!("      {} [{}]{req}{value}\n", f.name, f.kind));
+                            }
+                        }
+                    }
                     if !deadlines.is_empty() {
                         s.push_str("deadlines:\n");
                         for d in deadlines {

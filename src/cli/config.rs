@@ -20,7 +20,7 @@ pub struct RateStep {
     pub name: String,
     pub from_year: i32,
     pub until_year: i32,
-    pub amount: f64,
+    pub amount: crate::money::Money,
     pub source: String,
     pub confirmed: bool,
     pub note: String,
@@ -57,20 +57,9 @@ pub fn report(config: &Config) -> Report {
     Report { steps, unconfirmed }
 }
 
-/// German amount: 57000.0 -> "57.000,00 EUR".
-fn euro(x: f64) -> String {
-    let cents = (x * 100.0).round() as i64;
-    let (euros, rest) = (cents.abs() / 100, cents.abs() % 100);
-    let digits = euros.to_string();
-    let mut grouped = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            grouped.push('.');
-        }
-        grouped.push(c);
-    }
-    let sign = if cents < 0 { "-" } else { "" };
-    format!("{sign}{grouped},{rest:02} EUR")
+/// German amount: 57000.00 -> "57.000,00 EUR".
+fn euro(x: crate::money::Money) -> String {
+    format!("{} EUR", x.german())
 }
 
 /// The report as German text for the clerk.
@@ -154,8 +143,9 @@ mod tests {
 
     #[test]
     fn amounts_are_german() {
-        assert_eq!(euro(57_000.0), "57.000,00 EUR");
-        assert_eq!(euro(22_500.5), "22.500,50 EUR");
-        assert_eq!(euro(0.0), "0,00 EUR");
+        let m = |s: &str| s.parse::<crate::money::Money>().unwrap();
+        assert_eq!(euro(m("57000")), "57.000,00 EUR");
+        assert_eq!(euro(m("22500.5")), "22.500,50 EUR");
+        assert_eq!(euro(m("0")), "0,00 EUR");
     }
 }

@@ -8,58 +8,21 @@
 //! role (e.g. `applicant`) under which their municipality takes part.
 
 use crate::case::{Actor, CaseView};
-use crate::identity::{ADMIN, LEAD, MUNICIPALITY, User};
-use crate::workflow::{Definition, Transition};
+use crate::identity::{LEAD, User};
+use crate::workflow::Definition;
 
-/// Roles no person acts in.
-const SYSTEM: &str = "system";
+use crate::workflow::SYSTEM;
 
-/// True if the user may see the case at all.
+/// True if the user may see the case at all (404 otherwise).
 pub fn sees(user: &User, case: &CaseView) -> bool {
-    if !user.is_municipality() {
-        return true;
-    }
-    match &user.party {
-        Some(p) => case.parties.values().any(|party| &party.name == p),
-        None => false,
-    }
+    crate::case::visible_to(user, case)
 }
 
-/// The roles in which the user would act on this case.
-fn roles_on(user: &User, case: &CaseView) -> Vec<String> {
-    if user.is_municipality() {
-        let Some(p) = &user.party else {
-            return Vec::new();
-        };
-        case.parties
-            .iter()
-            .filter(|(_, party)| &party.name == p)
-            .map(|(role, _)| role.clone())
-            .collect()
-    } else {
-        user.roles
-            .iter()
-            .filter(|r| ![ADMIN, LEAD, MUNICIPALITY, SYSTEM].contains(&r.as_str()))
-            .cloned()
-            .collect()
-    }
-}
-
-/// The actor the user fires `transition` as, or `None` if none of their
-/// roles may (the caller then refuses with 403). Without a matching role
-/// the first role is returned so that the engine words the refusal.
-pub fn actor_for(user: &User, case: &CaseView, transition: Option<&Transition>) -> Option<Actor> {
-    let roles = roles_on(user, case);
-    let role = match transition {
-        Some(t) => roles.iter().find(|r| t.roles.contains(r)).or(roles.first()),
-        None => roles.first(),
-    }?;
-    Some(Actor::new(user.name.clone(), role.clone()))
-}
-
-/// True if one of the user's roles may fire `t`.
-pub fn may_fire(user: &User, case: &CaseView, t: &Transition) -> bool {
-    roles_on(user, case).iter().any(|r| t.roles.contains(r))
+/// The actor the user acts as on this case when no particular step is
+/// concerned (an upload, a retrieval): their first role on it.
+pub fn actor_for(user: &User, case: &CaseView) -> Option<Actor> {
+    let roles = crate::case::acting_roles(user, case);
+    Some(Actor::new(user.name.clone(), roles.first()?.clone()))
 }
 
 /// The (workflow, state) pairs in which the user can act: for the

@@ -437,17 +437,31 @@ pub(super) async fn visible_definition(
     Ok((view, def))
 }
 
+/// A case as the API shows it to one caller: the case and the steps from
+/// its state with whether the caller may take them now (the workflow's
+/// answer, [`crate::workflow::Definition::options`]).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CaseResponse {
+    #[serde(flatten)]
+    pub case: CaseView,
+    /// Every step from the current state, for the caller: `allowed`, the
+    /// German `reason` when not, and the fields it takes.
+    pub steps: Vec<crate::workflow::StepOption>,
+}
+
 #[utoipa::path(get, path = "/api/v1/cases/{file_number}", tag = "Vorgänge",
     params(("file_number" = String, Path, description = "Aktenzeichen, z. B. KI-2012-0001")),
-    responses((status = 200, description = "Der Vorgang", body = CaseView),
+    responses((status = 200, description = "Der Vorgang mit den Schritten, die die aufrufende Person jetzt ausführen kann (oder warum nicht)", body = CaseResponse),
               (status = 401, description = "Nicht angemeldet", body = Problem, content_type = "application/problem+json"),
               (status = 404, description = "Kein solcher (sichtbarer) Vorgang", body = Problem, content_type = "application/problem+json")))]
 pub async fn show_case(
     State(state): State<HttpState>,
     ApiCaller(c): ApiCaller,
     Path(file_number): Path<String>,
-) -> Result<Json<CaseView>, Problem> {
-    Ok(Json(visible_case(&state, &c, &file_number).await?))
+) -> Result<Json<CaseResponse>, Problem> {
+    let case = visible_case(&state, &c, &file_number).await?;
+    let steps = state.app.engine().steps(&case, &c.user).await?;
+    Ok(Json(CaseResponse { case, steps }))
 }
 
 #[utoipa::path(get, path = "/api/v1/cases/{file_number}/history", tag = "Vorgänge",
@@ -535,51 +549,17 @@ pub(super) async fn fire_request(
     body: FireBody,
 ) -> Result<FireRequest, Problem> {
     let (view, def) = visible_definition(state, c, file_number).await?;
-    let t = def.transition(transition);
-    if let Some(t) = t
-        && !access::may_fire(&c.user, &view, t)
-    {
+    // A step the person's roles do not allow is refused here (403); every
+    // other rule, and what the request may give, is the engine's to check
+    // when it fires.
+    if let Some(reason) = crate::case::role_refusal(&def, &c.user, &view, transition) {
         return Err(Problem::forbidden(format!(
-            "Den Schritt „{}“ dürfen Sie in diesem Vorgang nicht ausführen; er ist der Rolle {} vorbehalten.",
-            t.title.as_deref().unwrap_or(&t.name),
-            t.roles.iter().map(|r| def.roles.get(r).cloned().unwrap_or(r.clone())).collect::<Vec<_>>().join(" oder ")
+            "Den Schritt „{}“ dürfen Sie in diesem Vorgang nicht ausführen. {reason}",
+            def.transition_title(transition)
         ))
         .field("transition"));
     }
-    // A municipality enters only what the step asks for (e.g. the date of
-    // its Empfangsbekenntnis), never the office's fields.
-    if let Some(t) = t
-        && c.user.is_municipality()
-        && let Some(extra) = body.data.keys().find(|k| !t.requires.contains(k))
-    {
-        let title = |name: &String| {
-            def.fields
-                .get(name)
-                .and_then(|f| f.title.clone())
-                .unwrap_or(name.replace('_', " "))
-        };
-        let allowed: Vec<String> = t
-            .requires
-            .iter()
-            .map(|r| format!("„{}“", title(r)))
-            .collect();
-        return Err(Problem::invalid(
-            extra.clone(),
-            if allowed.is_empty() {
-                format!(
-                    "Die Angabe „{}“ gehört nicht zu diesem Schritt; er braucht keine Angaben.",
-                    title(extra)
-                )
-            } else {
-                format!(
-                    "Die Angabe „{}“ gehört nicht zu diesem Schritt; hier können Sie nur angeben: {}.",
-                    title(extra),
-                    allowed.join(", ")
-                )
-            },
-        ));
-    }
-    let mut actor = access::actor_for(&c.user, &view, t).ok_or_else(|| {
+    let mut actor = crate::case::actor_for(&c.user, &view, transition, &def).ok_or_else(|| {
         Problem::forbidden("Sie haben in diesem Vorgang keine Rolle.".to_string())
     })?;
     // Working an absent colleague's case: the journal names both.
@@ -714,7 +694,7 @@ pub async fn document(
     // bytes leave, so that the record and the retrieval agree.
     if let (true, Some(party)) = (c.user.is_municipality(), &c.user.party)
         && let Ok(view) = visible_case(&state, &c, file_number.as_str()).await
-        && let Some(actor) = access::actor_for(&c.user, &view, None)
+        && let Some(actor) = access::actor_for(&c.user, &view)
     {
         state
             .app

@@ -395,7 +395,7 @@ async fn send(
         }
         Err(e) => return Problem::internal(&e).into_response(),
     };
-    let actor = match crate::http::access::actor_for(&c.user, &case, None) {
+    let actor = match crate::http::access::actor_for(&c.user, &case) {
         Some(a) => a,
         None => {
             return Problem::forbidden("Sie haben in diesem Vorgang keine Rolle.").into_response();

@@ -63,11 +63,11 @@ pub fn workflow_error(e: &WorkflowError) -> String {
             format!("In der Rolle „{role}“ dürfen Sie den Schritt „{transition}“ nicht ausführen.")
         }
         WorkflowError::FourEyes {
-            transition,
-            earlier,
+            title,
+            earlier_title,
             ..
         } => format!(
-            "Vier-Augen-Prinzip: Sie haben in diesem Vorgang „{earlier}“ ausgeführt und dürfen deshalb „{transition}“ nicht selbst ausführen."
+            "Vier-Augen-Prinzip: Sie haben in diesem Vorgang „{earlier_title}“ ausgeführt und dürfen deshalb „{title}“ nicht selbst ausführen."
         ),
         WorkflowError::MissingField { field, .. } => {
             format!("Das Feld „{field}“ ist für diesen Schritt erforderlich, aber leer.")
@@ -83,9 +83,11 @@ pub fn workflow_error(e: &WorkflowError) -> String {
         }
         WorkflowError::GuardFailed { message, .. } => message.clone(),
         // Written in German by the engine already.
-        e @ (WorkflowError::LookupMismatch { .. } | WorkflowError::LinkBroken { .. }) => {
-            e.to_string()
-        }
+        e @ (WorkflowError::LookupMismatch { .. }
+        | WorkflowError::LinkBroken { .. }
+        | WorkflowError::NotAStepField { .. }
+        | WorkflowError::ComputedField { .. }
+        | WorkflowError::Frozen { .. }) => e.to_string(),
         WorkflowError::GuardFault { transition, .. } => format!(
             "Die Voraussetzungen für „{transition}“ konnten nicht geprüft werden (z. B. ein Text, wo eine Zahl erwartet wird). Bitte prüfen Sie die Angaben."
         ),
@@ -154,10 +156,12 @@ mod tests {
             transition: "bewilligen".into(),
             earlier: "bewilligung_vorschlagen".into(),
             actor: "becker".into(),
+            title: "Zuwendungsbescheid zeichnen".into(),
+            earlier_title: "Bewilligung vorschlagen".into(),
         };
         let m = workflow_error(&e);
         assert!(
-            m.contains("Vier-Augen-Prinzip") && m.contains("bewilligung_vorschlagen"),
+            m.contains("Vier-Augen-Prinzip") && m.contains("Bewilligung vorschlagen"),
             "{m}"
         );
     }

@@ -164,7 +164,7 @@ async fn do_upload(
             ));
         }
     };
-    let actor = access::actor_for(&c.user, &view, None)
+    let actor = access::actor_for(&c.user, &view)
         .ok_or_else(|| Problem::forbidden("Sie haben in diesem Vorgang keine Rolle."))?;
     let (name, bytes) = read_file(mp, limit(state)).await?;
     let actor = Actor::new(c.user.name.clone(), actor.role);
@@ -363,14 +363,12 @@ fn application_page(
     let Some(form) = def.forms.get(&p.form) else {
         return Problem::not_found("Dieses Antragsformular gibt es nicht.").into_response();
     };
-    let fields = form_fields(
-        &def,
-        &form.fields,
-        false,
-        &[],
-        &serde_json::Map::new(),
-        &entered,
-    );
+    let names: Vec<(String, bool)> = form
+        .fields
+        .iter()
+        .map(|n| (n.clone(), def.fields.get(n).is_some_and(|f| f.required)))
+        .collect();
+    let fields = form_fields(&def, &names, &serde_json::Map::new(), &entered);
     let base = base_context(c, "portal");
     let page = state.pages.render(
         "portal_antrag.html",
@@ -565,45 +563,33 @@ async fn portal_case(
         .await
         .unwrap_or_default();
     let closed = def.state(&detail.case.state).is_some_and(|s| s.is_final);
-    let mut steps = Vec::new();
-    let today = state.app.clock().today();
-    for t in def.transitions_from(&detail.case.state) {
-        if t.upload || !access::may_fire(&c.user, &detail.case, t) {
-            continue;
-        }
-        // A step whose conditions on the case (not on what the
-        // municipality enters) do not hold is not offered, e.g. the
-        // Empfangsbekenntnis for a notice that was not sent against one.
-        let actor = access::actor_for(&c.user, &detail.case, Some(t));
-        let offered = t.guards.iter().all(|g| {
-            let on_input = super::web::guard_fields(&g.expr)
+    // The workflow's answer for this municipality: a step whose conditions
+    // on the case (not on what it enters) do not hold is not offered, e.g.
+    // the Empfangsbekenntnis for a notice not sent against one.
+    let options = match state.app.engine().steps(&detail.case, &c.user).await {
+        Ok(o) => o,
+        Err(e) => return Problem::from(e).into_response(),
+    };
+    let steps: Vec<Jv> = options
+        .iter()
+        .filter(|o| o.allowed)
+        .filter(|o| def.transition(&o.transition).is_some_and(|t| !t.upload))
+        .map(|o| {
+            let here = error.as_ref().filter(|e| e.at == o.transition);
+            let fields: Vec<(String, bool)> = o
+                .fields
                 .iter()
-                .any(|f| t.requires.contains(f));
-            on_input
-                || g.allows(&crate::workflow::GuardInput {
-                    data: &detail.case.data,
-                    payload: &serde_json::Map::new(),
-                    actor: &c.user.name,
-                    role: actor.as_ref().map(|a| a.role.as_str()).unwrap_or(""),
-                    state: detail.case.state.as_str(),
-                    today,
-                    rates: &serde_json::Map::new(),
-                })
-                .unwrap_or(false)
-        });
-        if !offered {
-            continue;
-        }
-        let here = error.as_ref().filter(|e| e.at == t.name);
-        steps.push(context! {
-            name => t.name.clone(),
-            title => t.title.clone().unwrap_or(t.name.clone()),
-            // Only what the step asks for: the municipality sets no other field.
-            fields => form_fields(&def, &t.requires, true, &[], &detail.case.data, &BTreeMap::new()),
-            error => here.map(|e| e.message.clone()),
-            error_field => here.and_then(|e| e.field.clone()),
-        });
-    }
+                .map(|f| (f.name.clone(), f.required))
+                .collect();
+            context! {
+                name => o.transition.clone(),
+                title => o.title.clone(),
+                fields => form_fields(&def, &fields, &detail.case.data, &BTreeMap::new()),
+                error => here.map(|e| e.message.clone()),
+                error_field => here.and_then(|e| e.field.clone()),
+            }
+        })
+        .collect();
     let upload_step = def
         .transitions_from(&detail.case.state)
         .find(|t| t.upload)

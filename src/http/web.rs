@@ -25,7 +25,7 @@ use super::{ClientAddr, HttpState};
 use crate::assets::TEMPLATES;
 use crate::case::CaseDetail;
 use crate::identity::IdentityError;
-use crate::workflow::{Definition, FieldKind, Guard};
+use crate::workflow::{Definition, FieldKind};
 
 /// The page templates, parsed once.
 pub struct Pages {
@@ -54,7 +54,6 @@ impl Pages {
         }
         env.add_filter("datum", datum);
         env.add_filter("zeit", zeit);
-        env.add_filter("betrag", betrag);
         env.add_filter("zahl", zahl);
         Ok(Pages { env })
     }
@@ -148,11 +147,6 @@ fn zeit(v: String) -> String {
         .unwrap_or(v)
 }
 
-/// 175000 → 175.000,00 EUR
-fn betrag(v: f64) -> String {
-    format!("{} EUR", german_number(v, 2))
-}
-
 /// 2.5 → 2,5 (whole numbers without decimals).
 fn zahl(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 {
@@ -181,20 +175,6 @@ fn german_number(v: f64, decimals: usize) -> String {
         Some(f) => format!("{sign}{grouped},{f}"),
         None => format!("{sign}{grouped}"),
     }
-}
-
-/// A number typed with a decimal comma (and optional thousands dots).
-fn parse_german_number(s: &str) -> Option<f64> {
-    let t = s.trim().replace(['\u{a0}', ' '], "");
-    if t.is_empty() {
-        return None;
-    }
-    let t = if t.contains(',') {
-        t.replace('.', "").replace(',', ".")
-    } else {
-        t
-    };
-    t.parse().ok()
 }
 
 // ---- login ----
@@ -605,78 +585,23 @@ async fn vertretung_eintragen(
 
 // ---- Fallseite ----
 
-/// Data fields a guard expression refers to (`data.x`), in order.
-pub(super) fn guard_fields(expr: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut rest = expr;
-    while let Some(i) = rest.find("data.") {
-        let before_ok = i == 0
-            || !rest[..i]
-                .chars()
-                .next_back()
-                .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.');
-        let tail = &rest[i + 5..];
-        let name: String = tail
-            .chars()
-            .take_while(|c| c.is_alphanumeric() || *c == '_')
-            .collect();
-        if before_ok && !name.is_empty() && !out.contains(&name) {
-            out.push(name.clone());
-        }
-        rest = &tail[name.len()..];
-    }
-    out
-}
-
-/// Fields a transition's effects compute (never typed in).
-fn computed_fields(def: &Definition) -> Vec<String> {
-    def.transitions
-        .iter()
-        .flat_map(|t| t.effects.iter())
-        .filter_map(|e| match e {
-            crate::workflow::Effect::Set { field, .. } => Some(field.clone()),
-            crate::workflow::Effect::Allocate { field, .. } => Some(field.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-/// The form fields of a transition: its required fields first, then the
-/// fields its guards look at; each with its type, title and current value.
-///
-/// `names` are a transition's required fields (`all_required`), or an
-/// application form's fields, required where the workflow says so.
+/// A form's fields (the workflow's answer for a step, or an application
+/// form's), each with its input kind, title and current value.
+/// `fields` are (name, required) pairs in form order.
 pub(super) fn form_fields(
     def: &Definition,
-    names: &[String],
-    all_required: bool,
-    guards: &[Guard],
+    fields: &[(String, bool)],
     data: &Map<String, Value>,
     entered: &BTreeMap<String, String>,
 ) -> Vec<Jv> {
-    let computed = computed_fields(def);
-    let mut names: Vec<(String, bool)> = names
+    fields
         .iter()
-        .map(|n| {
-            let required = all_required || def.fields.get(n).is_some_and(|f| f.required);
-            (n.clone(), required)
-        })
-        .collect();
-    for g in guards {
-        for f in guard_fields(&g.expr) {
-            if !names.iter().any(|(n, _)| *n == f) {
-                names.push((f, false));
-            }
-        }
-    }
-    names
-        .into_iter()
-        .filter(|(n, _)| !computed.contains(n))
         .filter_map(|(name, required)| {
-            let f = def.fields.get(&name)?;
+            let f = def.fields.get(name)?;
             let (input, values) = match &f.kind {
                 FieldKind::Date => ("date", Vec::new()),
                 FieldKind::Integer | FieldKind::Number => ("number", Vec::new()),
+                FieldKind::Money => ("money", Vec::new()),
                 FieldKind::Boolean => ("boolean", Vec::new()),
                 FieldKind::Email => ("email", Vec::new()),
                 FieldKind::Text => ("textarea", Vec::new()),
@@ -686,49 +611,39 @@ pub(super) fn form_fields(
                 FieldKind::String => ("text", Vec::new()),
             };
             let current = entered
-                .get(&name)
+                .get(name)
                 .cloned()
-                .unwrap_or_else(|| match data.get(&name) {
-                    Some(Value::String(s)) => s.clone(),
-                    Some(Value::Number(n)) => zahl(n.as_f64().unwrap_or(0.0)),
-                    Some(Value::Bool(b)) => {
-                        if *b {
-                            "ja".into()
-                        } else {
-                            "nein".into()
-                        }
-                    }
-                    Some(Value::Array(a)) => a
-                        .iter()
-                        .filter_map(|v| v.as_str())
-                        .collect::<Vec<_>>()
-                        .join("\n"),
-                    _ => String::new(),
-                });
+                .unwrap_or_else(|| form_value(&f.kind, data.get(name)));
             Some(context! {
                 name => name.clone(),
-                title => field_title(&name, f.title.as_ref()),
+                title => def.field_title(name),
                 input => input,
                 values => values,
-                required => required,
+                required => *required,
                 value => current,
             })
         })
         .collect()
 }
 
-/// A field's label: its declared title, else its name made readable
-/// (`bewilligungszeitraum_von` → „Bewilligungszeitraum von“), never the raw
-/// identifier.
-fn field_title(name: &str, title: Option<&String>) -> String {
-    if let Some(t) = title {
-        return t.clone();
-    }
-    let words = name.replace('_', " ");
-    let mut c = words.chars();
-    match c.next() {
-        Some(first) => first.to_uppercase().chain(c).collect(),
-        None => String::new(),
+/// A stored value as a form shows it, so that the form sent back
+/// unchanged gives the same value: amounts as `118.450,00`, numbers with
+/// a decimal comma and no grouping (`1000`, `0,5`), yes/no, one list item
+/// a line.
+fn form_value(kind: &FieldKind, v: Option<&Value>) -> String {
+    match v {
+        Some(v) if *kind == FieldKind::Money => crate::money::Money::from_json(v)
+            .map(crate::money::Money::german)
+            .unwrap_or_default(),
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string().replace('.', ","),
+        Some(Value::Bool(b)) => if *b { "ja" } else { "nein" }.into(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
     }
 }
 
@@ -751,12 +666,12 @@ pub(super) fn parse_form(
                 .parse::<i64>()
                 .map(Value::from)
                 .map_err(|_| (name.clone(), "Bitte eine ganze Zahl eingeben.".to_string()))?,
-            FieldKind::Number => parse_german_number(raw).map(Value::from).ok_or_else(|| {
-                (
-                    name.clone(),
-                    "Bitte eine Zahl eingeben, mit Dezimalkomma (z. B. 2,5).".to_string(),
-                )
-            })?,
+            FieldKind::Number => crate::money::parse_german_number(raw)
+                .map(Value::from)
+                .map_err(|e| (name.clone(), e.to_string()))?,
+            FieldKind::Money => crate::money::Money::parse_german(raw)
+                .map(crate::money::Money::to_json)
+                .map_err(|e| (name.clone(), e.to_string()))?,
             FieldKind::Boolean => Value::Bool(matches!(raw, "ja" | "true" | "on")),
             FieldKind::Date => {
                 let d = NaiveDate::parse_from_str(raw, "%Y-%m-%d")
@@ -832,42 +747,34 @@ async fn case_page(
         Err(e) => return Problem::from(e).into_response(),
     };
     let docs = api::documents_for(c, detail.documents.clone());
-    let mut steps = Vec::new();
-    for t in def.transitions_from(&detail.case.state) {
-        if !access::may_fire(&c.user, &detail.case, t) {
-            continue;
-        }
-        // Four-eyes: this person fired an earlier step the rule names.
-        let blocked = t.four_eyes.iter().find(|earlier| {
-            detail.history.iter().any(|e| {
-                e.transition.as_deref() == Some(earlier.as_str()) && e.actor == c.user.name
-            })
-        });
-        let blocked_reason = blocked.map(|earlier| {
-            let title = def
-                .transition(earlier)
-                .and_then(|t| t.title.clone())
-                .unwrap_or(earlier.clone());
-            format!(
-                "Vier-Augen-Prinzip: Sie haben „{title}“ in diesem Vorgang selbst ausgeführt; eine andere Person muss diesen Schritt ausführen."
-            )
-        });
-        let here = refusal.as_ref().filter(|r| r.transition == t.name);
-        let entered = here.map(|r| r.entered.clone()).unwrap_or_default();
-        let issues_letter = t
-            .effects
-            .iter()
-            .any(|e| matches!(e, crate::workflow::Effect::Letter { .. }));
-        steps.push(context! {
-            name => t.name.clone(),
-            title => t.title.clone().unwrap_or(t.name.clone()),
-            fields => form_fields(&def, &t.requires, true, &t.guards, &detail.case.data, &entered),
-            blocked => blocked_reason,
-            letter => issues_letter,
-            error => here.map(|r| r.message.clone()),
-            error_field => here.and_then(|r| r.field.clone()),
-        });
-    }
+    // The workflow's answer for this person: steps of their roles, those
+    // they may not take now shown disabled with the reason.
+    let options = match state.app.engine().steps(&detail.case, &c.user).await {
+        Ok(o) => o,
+        Err(e) => return Problem::from(e).into_response(),
+    };
+    let steps: Vec<Jv> = options
+        .iter()
+        .filter(|o| !matches!(o.rule.as_deref(), Some("role" | "system")))
+        .map(|o| {
+            let here = refusal.as_ref().filter(|r| r.transition == o.transition);
+            let entered = here.map(|r| r.entered.clone()).unwrap_or_default();
+            let fields: Vec<(String, bool)> = o
+                .fields
+                .iter()
+                .map(|f| (f.name.clone(), f.required))
+                .collect();
+            context! {
+                name => o.transition.clone(),
+                title => o.title.clone(),
+                fields => form_fields(&def, &fields, &detail.case.data, &entered),
+                blocked => o.reason.clone(),
+                letter => o.letter,
+                error => here.map(|r| r.message.clone()),
+                error_field => here.and_then(|r| r.field.clone()),
+            }
+        })
+        .collect();
     let timeline: Vec<Jv> = detail
         .history
         .iter()
@@ -940,9 +847,9 @@ async fn case_page(
             let v = detail.case.data.get(name)?;
             let shown = match (v, &f.kind) {
                 (Value::String(s), FieldKind::Date) => datum(s.clone()),
-                (Value::Number(n), _) if name.contains("betrag") || name.contains("ausgaben") => {
-                    betrag(n.as_f64().unwrap_or(0.0))
-                }
+                (v, FieldKind::Money) => crate::money::Money::from_json(v)
+                    .map(|m| format!("{} EUR", m.german()))
+                    .unwrap_or_default(),
                 (Value::Number(n), _) => zahl(n.as_f64().unwrap_or(0.0)),
                 (Value::Bool(b), _) => {
                     if *b {
@@ -959,7 +866,7 @@ async fn case_page(
                     .join("; "),
                 (other, _) => other.to_string(),
             };
-            Some(context! { title => field_title(&name, f.title.as_ref()), value => shown })
+            Some(context! { title => def.field_title(name), value => shown })
         })
         .collect();
     let documents: Vec<Jv> = docs
@@ -1149,10 +1056,7 @@ async fn fire(
     match state.app.engine().fire(req).await {
         Ok(_) => Redirect::to(&format!("/faelle/{file_number}")).into_response(),
         Err(e) => {
-            let field = e
-                .field()
-                .map(str::to_string)
-                .or_else(|| guard_field(&def, &transition, &e));
+            let field = e.field().map(str::to_string);
             let p = Problem::from(e);
             if p.status() == StatusCode::INTERNAL_SERVER_ERROR {
                 return p.into_response();
@@ -1168,20 +1072,6 @@ async fn fire(
             .await
         }
     }
-}
-
-/// The field a refusing guard is about: the first field it looks at.
-fn guard_field(def: &Definition, transition: &str, e: &crate::case::CaseError) -> Option<String> {
-    let crate::case::CaseError::Refused(crate::workflow::WorkflowError::GuardFailed {
-        message,
-        ..
-    }) = e
-    else {
-        return None;
-    };
-    let t = def.transition(transition)?;
-    let g = t.guards.iter().find(|g| &g.message == message)?;
-    guard_fields(&g.expr).into_iter().next()
 }
 
 async fn preview(
@@ -1298,8 +1188,6 @@ mod tests {
 
     #[test]
     fn amounts_and_numbers_read_the_german_way() {
-        assert_eq!(betrag(175000.0), "175.000,00 EUR");
-        assert_eq!(betrag(1234.5), "1.234,50 EUR");
         assert_eq!(zahl(2.5), "2,5");
         assert_eq!(zahl(1000.0), "1.000");
         assert_eq!(datum("2012-03-19".into()), "19.03.2012");
@@ -1307,33 +1195,32 @@ mod tests {
     }
 
     #[test]
-    fn numbers_are_typed_with_a_decimal_comma() {
-        assert_eq!(parse_german_number("2,5"), Some(2.5));
-        assert_eq!(parse_german_number("175.000,00"), Some(175000.0));
-        assert_eq!(parse_german_number("3"), Some(3.0));
-        assert_eq!(parse_german_number("zwei"), None);
-    }
-
-    #[test]
-    fn a_field_without_title_is_labelled_readably() {
+    fn a_form_shows_values_so_that_sending_it_back_changes_nothing() {
+        use serde_json::json;
+        let cases = [
+            (FieldKind::Money, json!("118450.00")),
+            (FieldKind::Money, json!("54300.50")),
+            (FieldKind::Money, json!("21980.00")),
+            (FieldKind::Money, json!("0.05")),
+            (FieldKind::Number, json!(1000.0)),
+            (FieldKind::Number, json!(0.5)),
+            (FieldKind::Number, json!(2)),
+        ];
+        for (kind, v) in cases {
+            let shown = form_value(&kind, Some(&v));
+            let back = match kind {
+                FieldKind::Money => crate::money::Money::parse_german(&shown).unwrap().to_json(),
+                _ => json!(crate::money::parse_german_number(&shown).unwrap()),
+            };
+            let same = match kind {
+                FieldKind::Money => back == v,
+                _ => back.as_f64() == v.as_f64(),
+            };
+            assert!(same, "{v} shown as {shown} reads back as {back}");
+        }
         assert_eq!(
-            field_title("bewilligungszeitraum_von", None),
-            "Bewilligungszeitraum von"
-        );
-        assert_eq!(field_title("x", Some(&"Titel".to_string())), "Titel");
-        assert_eq!(
-            crate::letter::title_of("eingangsbestaetigung"),
-            "Eingangsbestätigung"
-        );
-    }
-
-    #[test]
-    fn guard_fields_are_found_in_the_expression() {
-        assert_eq!(
-            guard_fields(
-                "data.stellen_lehrkraefte >= 2 && size(data.konzept_themen) > 0 && xdata.nope"
-            ),
-            vec!["stellen_lehrkraefte", "konzept_themen"]
+            form_value(&FieldKind::Money, Some(&json!("118450.00"))),
+            "118.450,00"
         );
     }
 

@@ -489,6 +489,7 @@ pub fn title_of(template: &str) -> String {
         "nachforderung" => "Nachforderung von Unterlagen".into(),
         "zuwendungsbescheid" => "Zuwendungsbescheid".into(),
         "ablehnungsbescheid" => "Ablehnungsbescheid".into(),
+        "aenderungsbescheid" => "Änderungsbescheid".into(),
         "erinnerung" => "Erinnerung".into(),
         "rundschreiben" => "Rundschreiben".into(),
         "anlage" => "Anlage".into(),

@@ -76,6 +76,9 @@ fn parse_jsonl(text: &str) -> Vec<Result<Row, RowError>> {
         .collect()
 }
 
+/// The header suffix of a column of German amounts (`grant.amount:betrag`).
+pub const AMOUNT_MARK: &str = ":betrag";
+
 fn parse_csv(file: &str, text: &str) -> Result<Vec<Result<Row, RowError>>, SeriesError> {
     let header_line = text.lines().next().unwrap_or_default();
     let delimiter = if header_line.matches(';').count() >= header_line.matches(',').count() {
@@ -148,10 +151,28 @@ fn parse_csv(file: &str, text: &str) -> Result<Vec<Result<Row, RowError>>, Serie
             continue;
         }
         let mut data = Map::new();
+        let mut bad = None;
         for (key, cell) in headers.iter().zip(record.iter()) {
-            if !cell.is_empty() {
-                insert_path(&mut data, key, Value::String(cell.to_string()));
+            if cell.is_empty() {
+                continue;
             }
+            // `grant.amount:betrag`: a German amount (`118.450,00`), read by
+            // the one parser every door uses and passed on exactly.
+            let value = match key.strip_suffix(AMOUNT_MARK) {
+                Some(path) => match crate::money::Money::parse_german(cell) {
+                    Ok(m) => (path, Value::String(m.to_string())),
+                    Err(e) => {
+                        bad = Some(format!("Spalte `{key}`: {e}"));
+                        break;
+                    }
+                },
+                None => (key.as_str(), Value::String(cell.to_string())),
+            };
+            insert_path(&mut data, value.0, value.1);
+        }
+        if let Some(message) = bad {
+            rows.push(Err(RowError { line, message }));
+            continue;
         }
         rows.push(Ok(Row {
             line,
@@ -412,6 +433,30 @@ mod tests {
             merged(&base, row),
             json!({"office": {"name": "BR Arnsberg"}, "signature": {"note": "Im Auftrag", "name": "Meier"},
                    "subject": ["Ihr Antrag", "Eingangsbestätigung"], "recipient": {"lines": ["Kreis Unna"]}})
+        );
+    }
+
+    #[test]
+    fn amount_columns_take_german_amounts_exactly() {
+        let rows = parse_rows(
+            "r.csv",
+            "name;grant.amount:betrag\nA;118.450,00\nB;118.450\nC;1.5\n",
+        )
+        .unwrap();
+        let ok: Vec<&Value> = rows
+            .iter()
+            .filter_map(|r| r.as_ref().ok())
+            .map(|r| &r.data)
+            .collect();
+        assert_eq!(ok[0]["grant"]["amount"], "118450.00");
+        assert_eq!(ok[1]["grant"]["amount"], "118450.00");
+        let err = rows[2].as_ref().unwrap_err();
+        assert_eq!(err.line, 4);
+        assert!(
+            err.message
+                .contains("Bitte Beträge mit Komma schreiben: 1,50"),
+            "{}",
+            err.message
         );
     }
 

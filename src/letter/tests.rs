@@ -11,8 +11,9 @@ use sha2::{Digest, Sha256};
 
 use super::{EMBEDDED, LetterEngine, LetterError, RenderRequest, Rendered};
 
-const ALL_TEMPLATES: [&str; 7] = [
+const ALL_TEMPLATES: [&str; 8] = [
     "ablehnungsbescheid",
+    "aenderungsbescheid",
     "anlage",
     "eingangsbestaetigung",
     "erinnerung",
@@ -36,6 +37,7 @@ fn example_date(name: &str) -> NaiveDate {
         "nachforderung" => (2013, 4, 22),
         "erinnerung" => (2013, 5, 10),
         "ablehnungsbescheid" => (2013, 6, 3),
+        "aenderungsbescheid" => (2013, 9, 20),
         _ => (2013, 6, 28),
     };
     NaiveDate::from_ymd_opt(y, m, d).unwrap()

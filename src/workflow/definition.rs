@@ -42,6 +42,8 @@ pub struct Definition {
     pub forms: BTreeMap<String, Form>,
     /// Notification by retrieval from the portal, if the workflow offers it.
     pub retrieval: Option<Retrieval>,
+    /// Fields fixed from some states on, changeable there only by a correction step.
+    pub freezes: Vec<Freeze>,
     pub states: Vec<State>,
     pub transitions: Vec<Transition>,
 }
@@ -115,6 +117,17 @@ pub struct Lookup {
     pub entries: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
 }
 
+/// Fields fixed in some states (what a signed notice printed); only the
+/// `corrections` may change them there.
+#[derive(Debug, Clone, Serialize)]
+pub struct Freeze {
+    pub name: String,
+    pub title: Option<String>,
+    pub states: Vec<String>,
+    pub fields: Vec<String>,
+    pub corrections: Vec<String>,
+}
+
 /// Someone letters and mails of a case go to.
 #[derive(Debug, Clone, Serialize)]
 pub struct Party {
@@ -141,6 +154,9 @@ pub enum FieldKind {
     Text,
     Integer,
     Number,
+    /// An exact euro amount with two decimals ([`crate::money::Money`]):
+    /// stored as a string `"118450.00"`, seen by expressions as whole cents.
+    Money,
     Boolean,
     /// A calendar date written `YYYY-MM-DD`.
     Date,
@@ -160,6 +176,7 @@ impl FieldKind {
             "text" => FieldKind::Text,
             "integer" => FieldKind::Integer,
             "number" => FieldKind::Number,
+            "money" => FieldKind::Money,
             "boolean" => FieldKind::Boolean,
             "date" => FieldKind::Date,
             "email" => FieldKind::Email,
@@ -171,10 +188,41 @@ impl FieldKind {
             },
             other => {
                 return Err(format!(
-                    "unknown field type `{other}`; use one of string, text, integer, number, boolean, date, email, list, enum, object"
+                    "unknown field type `{other}`; use one of string, text, integer, number, money, boolean, date, email, list, enum, object"
                 ));
             }
         })
+    }
+
+    /// The value as it is stored: an amount in its canonical string form
+    /// (`118450` and `"118450.0"` both become `"118450.00"`), anything else
+    /// unchanged once it has the type; `Err` says what was expected.
+    pub fn normalize(&self, value: &serde_json::Value) -> Result<serde_json::Value, String> {
+        if *self == FieldKind::Money && !value.is_null() {
+            return crate::money::Money::from_json(value)
+                .map(crate::money::Money::to_json)
+                .map_err(|e| e.to_string());
+        }
+        self.check(value).map(|()| value.clone())
+    }
+
+    /// A value an expression computed (`set`), as it is stored: an amount
+    /// comes as whole cents (an int, e.g. from `money_times`) or as the
+    /// decimal string of `euro(...)`; a float is refused, never rounded.
+    pub fn from_expression(&self, value: serde_json::Value) -> Result<serde_json::Value, String> {
+        use crate::money::Money;
+        if *self != FieldKind::Money || value.is_null() {
+            return self.check(&value).map(|()| value);
+        }
+        let money = match &value {
+            serde_json::Value::Number(n) => n
+                .as_i64()
+                .ok_or_else(|| format!("an amount is computed in whole cents (an int), not `{n}`; use money_times(amount, factor) for products"))
+                .and_then(|c| Money::from_cents(c).map_err(|e| e.to_string()))?,
+            serde_json::Value::String(s) => s.parse::<Money>().map_err(|e| e.to_string())?,
+            other => return Err(format!("expected an amount, got {}", describe_json(other))),
+        };
+        Ok(money.to_json())
     }
 
     /// Checks one value against the type; `Err` says what was expected.
@@ -182,6 +230,11 @@ impl FieldKind {
         use serde_json::Value as V;
         let ok = match (self, value) {
             (_, V::Null) => true,
+            (FieldKind::Money, v) => {
+                return crate::money::Money::from_json(v)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string());
+            }
             (FieldKind::String | FieldKind::Text, V::String(_)) => true,
             (FieldKind::Integer, V::Number(n)) => n.is_i64() || n.is_u64(),
             (FieldKind::Number, V::Number(_)) => true,
@@ -223,6 +276,7 @@ impl FieldKind {
             FieldKind::String | FieldKind::Text => "a string",
             FieldKind::Integer => "a whole number",
             FieldKind::Number => "a number",
+            FieldKind::Money => "an amount",
             FieldKind::Boolean => "true or false",
             FieldKind::Date => "a date YYYY-MM-DD",
             FieldKind::Email => "an email address",
@@ -328,6 +382,8 @@ pub struct Transition {
     pub guards: Vec<Guard>,
     /// Fields that must hold a value once the event's payload is applied.
     pub requires: Vec<String>,
+    /// Further fields the step takes; a request may change only these and `requires`.
+    pub fields: Vec<String>,
     /// Earlier transitions whose actor must not fire this one.
     pub four_eyes: Vec<String>,
     /// Fired by an upload in the portal.
@@ -376,6 +432,62 @@ impl Definition {
 
     pub fn transition(&self, name: &str) -> Option<&Transition> {
         self.transitions.iter().find(|t| t.name == name)
+    }
+
+    /// The fields a step takes, in form order: `requires`, then `fields`.
+    pub fn inputs<'a>(&'a self, t: &'a Transition) -> impl Iterator<Item = &'a String> {
+        t.requires
+            .iter()
+            .chain(t.fields.iter().filter(|f| !t.requires.contains(f)))
+    }
+
+    /// Read-only for every request: allocated by a `number` effect, or
+    /// computed by a `set` effect and taken by no step. (A `set` field that
+    /// a step takes is a preset people may correct, such as the Ab-Vermerk
+    /// preset to the day of signing and corrected by its Nachtrag.)
+    pub fn computed(&self, field: &str) -> bool {
+        let written_by = |number: bool| {
+            self.transitions.iter().any(|t| {
+                t.effects.iter().any(|e| match e {
+                    Effect::Allocate { field: f, .. } => number && f == field,
+                    Effect::Set { field: f, .. } => !number && f == field,
+                    _ => false,
+                })
+            })
+        };
+        written_by(true)
+            || (written_by(false)
+                && !self
+                    .transitions
+                    .iter()
+                    .any(|t| t.requires.iter().chain(&t.fields).any(|i| i == field)))
+    }
+
+    /// The freeze that fixes `field` in `state`, if any.
+    pub fn frozen(&self, state: &str, field: &str) -> Option<&Freeze> {
+        self.freezes
+            .iter()
+            .find(|f| f.states.iter().any(|s| s == state) && f.fields.iter().any(|x| x == field))
+    }
+
+    /// A field's title for people, else its name made readable.
+    pub fn field_title(&self, name: &str) -> String {
+        if let Some(t) = self.fields.get(name).and_then(|f| f.title.clone()) {
+            return t;
+        }
+        let words = name.replace('_', " ");
+        let mut c = words.chars();
+        match c.next() {
+            Some(first) => first.to_uppercase().chain(c).collect(),
+            None => String::new(),
+        }
+    }
+
+    /// A step's title for people, else its name.
+    pub fn transition_title(&self, name: &str) -> String {
+        self.transition(name)
+            .and_then(|t| t.title.clone())
+            .unwrap_or_else(|| name.to_string())
     }
 
     /// Transitions that can fire from a state.
@@ -603,6 +715,8 @@ impl Validator<'_> {
             .and_then(|r| self.retrieval(r, &fields, &deadlines, &transitions));
         self.uploads(&raw.transitions, &parties);
         self.graph(&raw.states, &states, &transitions);
+        self.step_inputs(&raw.transitions, &fields, &transitions);
+        let freezes = self.freezes(raw.freeze, &fields, &state_names, &transitions);
 
         Definition {
             id: raw.id.into_inner(),
@@ -621,9 +735,116 @@ impl Validator<'_> {
             links,
             forms,
             retrieval,
+            freezes,
             states,
             transitions,
         }
+    }
+
+    /// A step's inputs are declared fields, and none is a number from a
+    /// register (those are never typed in).
+    fn step_inputs(
+        &mut self,
+        raw: &[S<super::raw::RawTransition>],
+        fields: &BTreeMap<String, Field>,
+        transitions: &[Transition],
+    ) {
+        let allocated_by = |name: &str| {
+            transitions.iter().find(|t| {
+                t.effects
+                    .iter()
+                    .any(|e| matches!(e, Effect::Allocate { field, .. } if field == name))
+            })
+        };
+        for t in raw {
+            let t = t.get_ref();
+            for f in &t.fields {
+                self.resolve(f, fields, "field");
+            }
+            for f in t.requires.iter().chain(&t.fields) {
+                if let Some(by) = allocated_by(f.get_ref()) {
+                    self.err(
+                        f,
+                        format!(
+                            "`{}` takes field `{}`, which the `number` effect of `{}` allocates; a number from a register is read-only for every request",
+                            t.name.get_ref(),
+                            f.get_ref(),
+                            by.name
+                        ),
+                        Some("take the field out of this step's `requires`/`fields`".into()),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Checks each `[freeze.*]`: its states, fields and corrections are
+    /// declared, and no other step that can fire in a frozen state writes a
+    /// frozen field (by its inputs or its effects).
+    fn freezes(
+        &mut self,
+        raw: BTreeMap<S<String>, super::raw::RawFreeze>,
+        fields: &BTreeMap<String, Field>,
+        states: &BTreeMap<String, ()>,
+        transitions: &[Transition],
+    ) -> Vec<Freeze> {
+        let names: BTreeMap<String, ()> =
+            transitions.iter().map(|t| (t.name.clone(), ())).collect();
+        let mut out = Vec::new();
+        for (name, f) in raw {
+            for s in &f.states {
+                self.resolve(s, states, "state");
+            }
+            for x in &f.fields {
+                self.resolve(x, fields, "field");
+            }
+            for c in &f.corrections {
+                self.resolve(c, &names, "transition");
+            }
+            let freeze = Freeze {
+                name: name.get_ref().clone(),
+                title: f.title,
+                states: f.states.iter().map(|s| s.get_ref().clone()).collect(),
+                fields: f.fields.iter().map(|s| s.get_ref().clone()).collect(),
+                corrections: f.corrections.iter().map(|s| s.get_ref().clone()).collect(),
+            };
+            for t in transitions {
+                if freeze.corrections.contains(&t.name)
+                    || !t.from.iter().any(|s| freeze.states.contains(s))
+                {
+                    continue;
+                }
+                let writes =
+                    t.requires
+                        .iter()
+                        .chain(&t.fields)
+                        .cloned()
+                        .chain(t.effects.iter().filter_map(|e| match e {
+                            Effect::Set { field, .. } | Effect::Allocate { field, .. } => {
+                                Some(field.clone())
+                            }
+                            _ => None,
+                        }));
+                for w in writes {
+                    if freeze.fields.contains(&w) {
+                        self.err(
+                            &name,
+                            format!(
+                                "`{}` writes `{w}` in a state where `[freeze.{}]` fixes it, but is not one of its corrections",
+                                t.name,
+                                name.get_ref()
+                            ),
+                            Some(format!(
+                                "changing what a signed notice printed needs a declared correction step (e.g. an Änderungsbescheid under the four-eyes rule); list it in `corrections` or take `{w}` out of `{}`",
+                                t.name
+                            )),
+                        );
+                    }
+                }
+            }
+            out.push(freeze);
+        }
+        out
     }
 
     /// Checks each `[forms.*]`: the party and fields are declared, the
@@ -1106,6 +1327,7 @@ impl Validator<'_> {
                 roles: t.roles.iter().map(|r| r.get_ref().clone()).collect(),
                 guards,
                 requires: t.requires.iter().map(|r| r.get_ref().clone()).collect(),
+                fields: t.fields.iter().map(|r| r.get_ref().clone()).collect(),
                 four_eyes: t.four_eyes.iter().map(|r| r.get_ref().clone()).collect(),
                 upload: t.upload,
                 effects,

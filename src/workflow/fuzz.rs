@@ -284,6 +284,7 @@ fn check_payload(payload: &Map<String, Value>) -> Result<(), TestCaseError> {
                 role: t.roles.first().map(String::as_str).unwrap_or("clerk"),
                 data: &data,
                 payload,
+                taken: &data,
                 prior_actors: &priors,
                 today: chrono::NaiveDate::from_ymd_opt(2012, 3, 19).unwrap(),
                 rates: &rates,

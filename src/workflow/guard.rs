@@ -16,23 +16,88 @@ use std::fmt;
 use std::sync::{Arc, LazyLock};
 
 use cel::common::ast::{EntryExpr, Expr};
+use cel::common::types::{CelDouble, CelInt, CelString};
 use cel::parser::Expression;
 use cel::{Context, Env, Program, Value, extensions};
 use serde::Serialize;
 
 use super::definition::Field;
+use crate::money::Money;
 
-/// The CEL environment: the standard library and the strings extension.
+/// The CEL environment: the standard library, the strings extension and
+/// the two money functions (amounts are whole cents in expressions):
+/// - `money_times(amount, factor)`: an amount times a number (e.g. posts),
+///   exact, rounded half up to the cent;
+/// - `euro(amount)`: the amount as the decimal string a letter prints
+///   (`19028050` → `"190280.50"`).
 static ENV: LazyLock<Arc<Env>> = LazyLock::new(|| {
     let mut env = Env::stdlib();
     env.add_extension(extensions::strings)
         .expect("the CEL strings extension registers");
+    cel::add_overload!(env, fn money_times_double: (CelInt, CelDouble) -> Result<CelInt>, name = "money_times")
+        .expect("money_times(int, double) registers");
+    cel::add_overload!(env, fn money_times_int: (CelInt, CelInt) -> Result<CelInt>, name = "money_times")
+        .expect("money_times(int, int) registers");
+    cel::add_overload!(env, fn euro: (CelInt) -> Result<CelString>).expect("euro(int) registers");
     Arc::new(env)
 });
+
+fn money_fault(function: &str, e: impl fmt::Display) -> cel::ExecutionError {
+    cel::ExecutionError::function_error(function, e.to_string())
+}
+
+fn money_times(cents: i64, factor: rust_decimal::Decimal) -> Result<CelInt, cel::ExecutionError> {
+    let amount = Money::from_cents(cents).map_err(|e| money_fault("money_times", e))?;
+    let product = amount
+        .times(factor)
+        .map_err(|e| money_fault("money_times", e))?;
+    Ok(CelInt::from(product.cents()))
+}
+
+fn money_times_double(cents: &CelInt, factor: &CelDouble) -> Result<CelInt, cel::ExecutionError> {
+    let f = crate::money::factor_of_f64(*factor.inner())
+        .ok_or_else(|| money_fault("money_times", "the factor is not a finite number"))?;
+    money_times(*cents.inner(), f)
+}
+
+fn money_times_int(cents: &CelInt, factor: &CelInt) -> Result<CelInt, cel::ExecutionError> {
+    money_times(*cents.inner(), rust_decimal::Decimal::from(*factor.inner()))
+}
+
+fn euro(cents: &CelInt) -> Result<CelString<'static>, cel::ExecutionError> {
+    let amount = Money::from_cents(*cents.inner()).map_err(|e| money_fault("euro", e))?;
+    Ok(CelString::from(amount.to_string()))
+}
 
 /// A context that knows the functions of [`ENV`].
 fn context() -> Context<'static, 'static> {
     Context::with_env(ENV.clone())
+}
+
+/// A JSON value as CEL sees it. Whole numbers are CEL `int`s (as CEL's
+/// own literals are), also when positive: going through serde would make
+/// them `uint`, and `uint + int` has no overload, so that a sum of cents
+/// and a literal `0` would fail.
+fn cel_value(v: &serde_json::Value) -> Value {
+    use serde_json::Value as J;
+    match v {
+        J::Null => Value::Null,
+        J::Bool(b) => Value::Bool(*b),
+        J::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => Value::Int(i),
+            (None, Some(u)) => Value::UInt(u),
+            _ => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        J::String(s) => Value::String(Arc::new(s.clone())),
+        J::Array(items) => Value::List(Arc::new(items.iter().map(cel_value).collect())),
+        J::Object(map) => {
+            let m: std::collections::HashMap<cel::objects::Key, Value> = map
+                .iter()
+                .map(|(k, v)| (cel::objects::Key::from(k.clone()), cel_value(v)))
+                .collect();
+            Value::Map(cel::objects::Map::from(m))
+        }
+    }
 }
 
 /// Names a guard may use at the top level.
@@ -56,6 +121,9 @@ pub const LETTER_ROOTS: &[&str] = &[
 pub struct Guard {
     pub expr: String,
     pub message: String,
+    /// The case fields it reads (`data.x`, `payload.x`), in order: the
+    /// field a refusal is about is the first of them a step takes.
+    pub fields: Vec<String>,
     #[serde(skip)]
     program: Arc<Program>,
 }
@@ -112,9 +180,12 @@ impl Guard {
         vars: &GuardVars,
     ) -> Result<Guard, GuardProblem> {
         let program = compile_checked(expr, vars, ROOTS)?;
+        let mut fields = Vec::new();
+        fields_read(program.expression(), &mut BTreeSet::new(), &mut fields);
         Ok(Guard {
             message: message.unwrap_or_else(|| format!("the condition `{expr}` is not met")),
             expr: expr.to_string(),
+            fields,
             program: Arc::new(program),
         })
     }
@@ -122,25 +193,12 @@ impl Guard {
     /// `Ok(true)` if the guard lets the transition fire.
     pub fn allows(&self, input: &GuardInput<'_>) -> Result<bool, GuardFault> {
         let mut ctx = context();
-        let add = |ctx: &mut Context, name: &str, v: serde_json::Value| {
-            ctx.add_variable(name, v)
-                .map_err(|e| GuardFault(format!("cannot pass `{name}` to the guard: {e}")))
+        let object = |m: &serde_json::Map<String, serde_json::Value>| {
+            cel_value(&serde_json::Value::Object(m.clone()))
         };
-        add(
-            &mut ctx,
-            "data",
-            serde_json::Value::Object(input.data.clone()),
-        )?;
-        add(
-            &mut ctx,
-            "payload",
-            serde_json::Value::Object(input.payload.clone()),
-        )?;
-        add(
-            &mut ctx,
-            "rates",
-            serde_json::Value::Object(input.rates.clone()),
-        )?;
+        ctx.add_variable_from_value("data", object(input.data));
+        ctx.add_variable_from_value("payload", object(input.payload));
+        ctx.add_variable_from_value("rates", object(input.rates));
         ctx.add_variable_from_value("actor", input.actor.to_string());
         ctx.add_variable_from_value("role", input.role.to_string());
         ctx.add_variable_from_value("state", input.state.to_string());
@@ -235,8 +293,7 @@ impl DataExpr {
     ) -> Result<serde_json::Value, GuardFault> {
         let mut ctx = context();
         for (k, v) in vars {
-            ctx.add_variable(k.as_str(), v.clone())
-                .map_err(|e| GuardFault(format!("cannot pass `{k}` to the letter data: {e}")))?;
+            ctx.add_variable_from_value(k.as_str(), cel_value(v));
         }
         let value = self
             .program
@@ -249,6 +306,72 @@ impl DataExpr {
 }
 
 type Problem = (u64, String, String);
+
+/// The case fields an expression reads (`data.x`, `payload.x`), in order
+/// of appearance, from the parsed expression (never from its text).
+fn fields_read(e: &Expression, bound: &mut BTreeSet<String>, out: &mut Vec<String>) {
+    let push = |f: &String, out: &mut Vec<String>| {
+        if !out.contains(f) {
+            out.push(f.clone());
+        }
+    };
+    match &e.expr {
+        Expr::Select(sel) => {
+            if let Expr::Ident(root) = &sel.operand.expr
+                && (root == "data" || root == "payload")
+                && !bound.contains(root)
+            {
+                push(&sel.field, out);
+                return;
+            }
+            fields_read(&sel.operand, bound, out);
+        }
+        Expr::Call(call) => {
+            if let Some(t) = &call.target {
+                fields_read(t, bound, out);
+            }
+            for a in &call.args {
+                fields_read(a, bound, out);
+            }
+        }
+        Expr::Comprehension(c) => {
+            fields_read(&c.iter_range, bound, out);
+            let mut names = vec![c.iter_var.clone(), c.accu_var.clone()];
+            names.extend(c.iter_var2.clone());
+            let added: Vec<String> = names
+                .into_iter()
+                .filter(|n| bound.insert(n.clone()))
+                .collect();
+            for part in [&c.accu_init, &c.loop_cond, &c.loop_step, &c.result] {
+                fields_read(part, bound, out);
+            }
+            for n in added {
+                bound.remove(&n);
+            }
+        }
+        Expr::List(list) => {
+            for el in &list.elements {
+                fields_read(el, bound, out);
+            }
+        }
+        Expr::Map(map) => {
+            for entry in &map.entries {
+                if let EntryExpr::MapEntry(me) = &entry.expr {
+                    fields_read(&me.key, bound, out);
+                    fields_read(&me.value, bound, out);
+                }
+            }
+        }
+        Expr::Struct(st) => {
+            for entry in &st.entries {
+                if let EntryExpr::StructField(f) = &entry.expr {
+                    fields_read(&f.value, bound, out);
+                }
+            }
+        }
+        Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => {}
+    }
+}
 
 /// Walks the expression: `data.x` and `payload.x` must name declared fields,
 /// and every other identifier must be a known root or a macro's variable.
@@ -436,6 +559,38 @@ mod tests {
             "{}",
             p.message
         );
+    }
+
+    #[test]
+    fn a_guard_knows_the_fields_it_reads_from_its_syntax_tree() {
+        let g = Guard::compile(
+            "data.b > 1 && data.partners.all(p, p != data.a) && 'data.c' != ''",
+            None,
+            &vars(&["a", "b", "partners"]),
+        )
+        .ok()
+        .unwrap();
+        assert_eq!(g.fields, ["b", "partners", "a"]);
+    }
+
+    #[test]
+    fn money_functions_compute_in_cents_and_round_half_up() {
+        let e = DataExpr::compile(
+            "{'half': money_times(data.a, 0.5), 'two': money_times(data.a, 2), 'text': euro(data.a), 'sum': euro(data.a + data.b)}",
+            &vars(&["a", "b"]),
+        )
+        .ok()
+        .unwrap();
+        let mut v = serde_json::Map::new();
+        v.insert(
+            "data".into(),
+            serde_json::json!({"a": 5_700_005, "b": 4_995}),
+        );
+        let out = e.eval(&v).unwrap();
+        assert_eq!(out["half"], 2_850_003);
+        assert_eq!(out["two"], 11_400_010);
+        assert_eq!(out["text"], "57000.05");
+        assert_eq!(out["sum"], "57050.00");
     }
 
     #[test]

@@ -10,6 +10,32 @@ use serde_json::{Map, Value};
 use super::WorkflowError;
 use super::definition::{Definition, Effect, Transition};
 use super::guard::GuardInput;
+use crate::money::Money;
+
+/// The configured rates (`rates` in expressions), in both views: whole
+/// cents for workflows with amount fields, euros as numbers for the
+/// versions before them (see [`Definition::uses_money`]).
+#[derive(Debug, Clone, Default)]
+pub struct Rates {
+    pub cents: Map<String, Value>,
+    pub euros: Map<String, Value>,
+}
+
+impl Rates {
+    pub fn new(rates: &BTreeMap<String, Money>) -> Rates {
+        use rust_decimal::prelude::ToPrimitive;
+        Rates {
+            cents: rates
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::from(v.cents())))
+                .collect(),
+            euros: rates
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::from(v.decimal().to_f64().unwrap_or(0.0))))
+                .collect(),
+        }
+    }
+}
 
 /// Everything the machine needs to decide on one event.
 pub struct FireInput<'a> {
@@ -18,7 +44,11 @@ pub struct FireInput<'a> {
     pub actor: &'a str,
     pub role: &'a str,
     pub data: &'a Map<String, Value>,
+    /// What the request gives: only the step's inputs.
     pub payload: &'a Map<String, Value>,
+    /// Fields the engine took from linked cases (`[links]`), applied after
+    /// the payload; not the requester's to give.
+    pub taken: &'a Map<String, Value>,
     /// For each transition named in a four-eyes rule: the actors who fired it.
     pub prior_actors: &'a BTreeMap<String, Vec<String>>,
     pub today: NaiveDate,
@@ -40,6 +70,16 @@ impl Definition {
     /// Checks case data against the declared fields: every key declared,
     /// every value of its type.
     pub fn check_data(&self, data: &Map<String, Value>) -> Result<(), WorkflowError> {
+        self.normalize_data(data).map(|_| ())
+    }
+
+    /// [`Definition::check_data`], returning the data as it is stored:
+    /// amounts in their canonical form (`"118450.00"`).
+    pub fn normalize_data(
+        &self,
+        data: &Map<String, Value>,
+    ) -> Result<Map<String, Value>, WorkflowError> {
+        let mut out = Map::with_capacity(data.len());
         for (key, value) in data {
             let Some(field) = self.fields.get(key) else {
                 return Err(WorkflowError::UnknownField {
@@ -48,15 +88,16 @@ impl Definition {
                     known: self.fields.keys().cloned().collect(),
                 });
             };
-            field
+            let v = field
                 .kind
-                .check(value)
+                .normalize(value)
                 .map_err(|reason| WorkflowError::InvalidField {
                     field: key.clone(),
                     reason,
                 })?;
+            out.insert(key.clone(), v);
         }
-        Ok(())
+        Ok(out)
     }
 
     /// Takes the fields that follow from `[lookups]` tables: where the
@@ -96,13 +137,37 @@ impl Definition {
         Ok(())
     }
 
-    /// Validates the data and parties a case is opened with.
-    pub fn check_open<'p>(
+    /// Data a person gives outside a step (opening a case, a draft), as it
+    /// is stored: typed, and without computed fields (written by `set` and
+    /// `number` effects), which nobody types.
+    pub fn given_data(
         &self,
         data: &Map<String, Value>,
+    ) -> Result<Map<String, Value>, WorkflowError> {
+        let data = self.normalize_data(data)?;
+        if let Some(field) = data
+            .iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, _)| k)
+            .find(|k| self.computed(k))
+        {
+            return Err(WorkflowError::ComputedField {
+                field: field.clone(),
+                title: self.field_title(field),
+            });
+        }
+        Ok(data)
+    }
+
+    /// Validates the data and parties a case is opened with, and brings
+    /// the data into its stored form. Computed fields (written by `set`
+    /// and `number` effects) cannot be given.
+    pub fn check_open<'p>(
+        &self,
+        data: &mut Map<String, Value>,
         parties: impl IntoIterator<Item = &'p str> + Clone,
     ) -> Result<(), WorkflowError> {
-        self.check_data(data)?;
+        *data = self.given_data(data)?;
         for field in self.fields.values().filter(|f| f.required) {
             if data.get(&field.name).is_none_or(Value::is_null) {
                 return Err(WorkflowError::MissingField {
@@ -163,7 +228,7 @@ impl Definition {
                 allowed: t.roles.clone(),
             });
         }
-        self.check_data(input.payload)?;
+        let payload = self.step_payload(t, input.state, input.payload)?;
         for earlier in &t.four_eyes {
             if input
                 .prior_actors
@@ -174,11 +239,13 @@ impl Definition {
                     transition: t.name.clone(),
                     earlier: earlier.clone(),
                     actor: input.actor.to_string(),
+                    title: self.transition_title(&t.name),
+                    earlier_title: self.transition_title(earlier),
                 });
             }
         }
         let mut data = input.data.clone();
-        for (k, v) in input.payload {
+        for (k, v) in payload.iter().chain(input.taken) {
             data.insert(k.clone(), v.clone());
         }
         self.apply_lookups(&mut data)?;
@@ -196,7 +263,7 @@ impl Definition {
             let full = self.expression_data(&data);
             let guard_input = GuardInput {
                 data: &full,
-                payload: input.payload,
+                payload: &payload,
                 actor: input.actor,
                 role: input.role,
                 state: input.state,
@@ -210,6 +277,7 @@ impl Definition {
                         return Err(WorkflowError::GuardFailed {
                             transition: t.name.clone(),
                             message: g.message.clone(),
+                            field: self.guard_field(t, g),
                         });
                     }
                     Err(fault) => {
@@ -265,13 +333,101 @@ impl Definition {
         let mut full = data.clone();
         for (name, field) in &self.fields {
             let v = full.entry(name.clone()).or_insert(Value::Null);
-            if field.kind == super::FieldKind::Number
-                && let Some(f) = v.as_f64()
-            {
-                *v = Value::from(f);
+            match field.kind {
+                super::FieldKind::Number => {
+                    if let Some(f) = v.as_f64() {
+                        *v = Value::from(f);
+                    }
+                }
+                // Amounts are whole cents: exact sums and comparisons.
+                super::FieldKind::Money => {
+                    if let Ok(m) = Money::from_json(v) {
+                        *v = Value::from(m.cents());
+                    }
+                }
+                _ => {}
             }
         }
         full
+    }
+
+    /// True if the workflow has amount fields: its expressions then see
+    /// every amount, the configured rates too, as whole cents. Earlier
+    /// versions (numbers in euros) keep seeing euros, so that cases opened
+    /// on them compute as they always did.
+    pub fn uses_money(&self) -> bool {
+        self.fields
+            .values()
+            .any(|f| f.kind == super::FieldKind::Money)
+    }
+
+    /// The configured rates as this workflow's expressions see them.
+    pub fn rates<'r>(&self, rates: &'r Rates) -> &'r Map<String, Value> {
+        if self.uses_money() {
+            &rates.cents
+        } else {
+            &rates.euros
+        }
+    }
+
+    /// The request's data for step `t` in `state`, as it is stored: only
+    /// the step's inputs (`requires` and `fields`), none computed, none
+    /// frozen in this state unless `t` is a declared correction, each of
+    /// its type. The same rule for office users and municipalities.
+    pub fn step_payload(
+        &self,
+        t: &Transition,
+        state: &str,
+        payload: &Map<String, Value>,
+    ) -> Result<Map<String, Value>, WorkflowError> {
+        for key in payload.keys() {
+            if !self.fields.contains_key(key) {
+                return Err(WorkflowError::UnknownField {
+                    workflow: self.id.clone(),
+                    field: key.clone(),
+                    known: self.fields.keys().cloned().collect(),
+                });
+            }
+            if self.computed(key) {
+                return Err(WorkflowError::ComputedField {
+                    field: key.clone(),
+                    title: self.field_title(key),
+                });
+            }
+            if !self.inputs(t).any(|i| i == key) {
+                return Err(WorkflowError::NotAStepField {
+                    transition: t.name.clone(),
+                    field: key.clone(),
+                    title: self.field_title(key),
+                    step: self.transition_title(&t.name),
+                    allowed: self.inputs(t).map(|i| self.field_title(i)).collect(),
+                });
+            }
+            if let Some(f) = self.frozen(state, key)
+                && !f.corrections.contains(&t.name)
+            {
+                return Err(WorkflowError::Frozen {
+                    field: key.clone(),
+                    title: self.field_title(key),
+                    corrections: f
+                        .corrections
+                        .iter()
+                        .map(|c| self.transition_title(c))
+                        .collect(),
+                });
+            }
+        }
+        self.normalize_data(payload)
+    }
+
+    /// The field a guard's refusal is about: the first field it reads that
+    /// the step takes, else the first it reads.
+    pub fn guard_field(&self, t: &Transition, g: &super::Guard) -> Option<String> {
+        g.fields
+            .iter()
+            .find(|f| self.inputs(t).any(|i| i == *f))
+            .or(g.fields.first())
+            .cloned()
     }
 
     /// Names of the transitions that leave a state, for error hints.
@@ -281,3 +437,182 @@ impl Definition {
             .collect()
     }
 }
+
+/// Who asks what they may do on a case, and the case as it stands.
+pub struct AskInput<'a> {
+    pub state: &'a str,
+    /// The person's name (four-eyes compares it).
+    pub actor: &'a str,
+    /// The roles the person holds on this case (office roles, or the party
+    /// roles under which their municipality takes part).
+    pub roles: &'a [String],
+    pub data: &'a Map<String, Value>,
+    /// For each transition named in a four-eyes rule: the actors who fired it.
+    pub prior_actors: &'a BTreeMap<String, Vec<String>>,
+    pub today: NaiveDate,
+    pub rates: &'a Map<String, Value>,
+}
+
+/// One step from the current state, as one person may or may not take it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct StepOption {
+    /// The transition's name, as `fire` takes it.
+    pub transition: String,
+    pub title: String,
+    pub allowed: bool,
+    /// Why not, in German, for the person.
+    pub reason: Option<String>,
+    /// The rule that says no (`role`, `four_eyes`, `guard`, `frozen_field`,
+    /// `case_closed`, `system`), for programs.
+    pub rule: Option<String>,
+    /// The field a refusing guard is about.
+    pub field: Option<String>,
+    /// The role the person would act in.
+    pub role: Option<String>,
+    /// The step issues a letter (the page asks for a preview first).
+    pub letter: bool,
+    /// What the step takes, in form order, with the current values.
+    pub fields: Vec<StepField>,
+}
+
+/// A field a step takes.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct StepField {
+    pub name: String,
+    pub title: String,
+    /// `string`, `text`, `integer`, `number`, `money`, `boolean`, `date`,
+    /// `email`, `list`, `enum`, `object`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// For `enum`: the values allowed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
+    pub required: bool,
+    /// The value the case holds now (amounts as `"118450.00"`).
+    #[schema(value_type = Object)]
+    pub value: Value,
+}
+
+impl Definition {
+    /// Why a person whose roles `t` does not name may not take it, and the
+    /// rule (`system` for steps only amtspost takes, else `role`).
+    pub fn role_refusal(&self, t: &Transition) -> (String, &'static str) {
+        let people: Vec<String> = t
+            .roles
+            .iter()
+            .filter(|r| r.as_str() != SYSTEM)
+            .map(|r| format!("„{}“", self.roles.get(r).cloned().unwrap_or(r.clone())))
+            .collect();
+        if people.is_empty() {
+            ("Diesen Schritt führt amtspost selbst aus.".into(), "system")
+        } else {
+            (
+                format!(
+                    "Diesen Schritt darf nur {} ausführen.",
+                    people.join(" oder ")
+                ),
+                "role",
+            )
+        }
+    }
+
+    /// Every step from the current state with whether this person may take
+    /// it now and, if not, why: the one answer the web pages, the portal,
+    /// the API and the CLI render. Guards that read only fields the step
+    /// does not take are decided here (filling in the form cannot change
+    /// them); the rest are decided when the step is fired.
+    pub fn options(&self, ask: &AskInput<'_>) -> Vec<StepOption> {
+        let closed = self.state(ask.state).is_some_and(|s| s.is_final);
+        let full = self.expression_data(ask.data);
+        let empty = Map::new();
+        self.transitions_from(ask.state)
+            .map(|t| {
+                let role = t.roles.iter().find(|r| ask.roles.contains(r)).cloned();
+                let title = self.transition_title(&t.name);
+                let no: Option<(String, &str, Option<String>)>;
+                if t.to.is_some() && closed {
+                    no = Some(("Der Vorgang ist abgeschlossen; dieser Schritt ist nicht mehr möglich.".into(), "case_closed", None));
+                } else if role.is_none() {
+                    let (reason, rule) = self.role_refusal(t);
+                    no = Some((reason, rule, None));
+                } else if let Some(earlier) = t.four_eyes.iter().find(|e| {
+                    ask.prior_actors
+                        .get(*e)
+                        .is_some_and(|a| a.iter().any(|a| a == ask.actor))
+                }) {
+                    no = Some((
+                        format!(
+                            "Vier-Augen-Prinzip: Sie haben „{}“ in diesem Vorgang selbst ausgeführt; eine andere Person muss „{title}“ ausführen.",
+                            self.transition_title(earlier)
+                        ),
+                        "four_eyes",
+                        None,
+                    ));
+                } else if let Some(f) = self
+                    .inputs(t)
+                    .find_map(|i| self.frozen(ask.state, i).filter(|f| !f.corrections.contains(&t.name)).map(|_| i))
+                {
+                    no = Some((
+                        format!("„{}“ ist festgeschrieben, seit der Bescheid gezeichnet ist.", self.field_title(f)),
+                        "frozen_field",
+                        Some(f.clone()),
+                    ));
+                } else {
+                    let input = GuardInput {
+                        data: &full,
+                        payload: &empty,
+                        actor: ask.actor,
+                        role: role.as_deref().unwrap_or_default(),
+                        state: ask.state,
+                        today: ask.today,
+                        rates: ask.rates,
+                    };
+                    no = t
+                        .guards
+                        .iter()
+                        .filter(|g| !g.fields.iter().any(|f| self.inputs(t).any(|i| i == f)))
+                        .find(|g| matches!(g.allows(&input), Ok(false)))
+                        .map(|g| (g.message.clone(), "guard", self.guard_field(t, g)));
+                }
+                let fields = self
+                    .inputs(t)
+                    .filter_map(|name| {
+                        let f = self.fields.get(name)?;
+                        let (kind, values) = match &f.kind {
+                            super::FieldKind::Enum(v) => ("enum".to_string(), v.clone()),
+                            k => (
+                                serde_json::to_value(k)
+                                    .ok()
+                                    .and_then(|v| v.get("type").and_then(Value::as_str).map(str::to_string))
+                                    .unwrap_or_default(),
+                                Vec::new(),
+                            ),
+                        };
+                        Some(StepField {
+                            name: name.clone(),
+                            title: self.field_title(name),
+                            kind,
+                            values,
+                            required: t.requires.contains(name),
+                            value: ask.data.get(name).cloned().unwrap_or(Value::Null),
+                        })
+                    })
+                    .collect();
+                StepOption {
+                    transition: t.name.clone(),
+                    title,
+                    allowed: no.is_none(),
+                    reason: no.as_ref().map(|n| n.0.clone()),
+                    rule: no.as_ref().map(|n| n.1.to_string()),
+                    field: no.and_then(|n| n.2),
+                    role,
+                    letter: t.effects.iter().any(|e| matches!(e, Effect::Letter { .. })),
+                    fields,
+                }
+            })
+            .collect()
+    }
+}
+
+/// The role amtspost itself acts in (deadline expiry, retrieval); no person holds it.
+pub const SYSTEM: &str = "system";

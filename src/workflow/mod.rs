@@ -13,13 +13,13 @@ mod machine;
 mod raw;
 
 pub use definition::{
-    DataFiles, DeadlineDef, DeadlineKind, Definition, Due, Effect, Field, FieldKind, Form, Link,
-    Lookup, Party, Register, Retrieval, State, Transition, load, load_with_data,
+    DataFiles, DeadlineDef, DeadlineKind, Definition, Due, Effect, Field, FieldKind, Form, Freeze,
+    Link, Lookup, Party, Register, Retrieval, State, Transition, load, load_with_data,
 };
 pub use diagnostic::Diagnostic;
 pub use graph::{GraphFormat, render_graph};
 pub use guard::{DataExpr, Guard, GuardFault, GuardInput, LETTER_ROOTS};
-pub use machine::{FireInput, Plan};
+pub use machine::{AskInput, FireInput, Plan, Rates, SYSTEM, StepField, StepOption};
 
 /// Why a workflow file was not accepted, or why an event was refused.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +60,9 @@ pub enum WorkflowError {
         transition: String,
         earlier: String,
         actor: String,
+        /// The steps' titles, for people.
+        title: String,
+        earlier_title: String,
     },
     /// A field the step needs has no value.
     #[error("field `{field}` is required when {when} but has no value")]
@@ -74,9 +77,35 @@ pub enum WorkflowError {
     /// A field's value has the wrong type or form.
     #[error("field `{field}`: {reason}")]
     InvalidField { field: String, reason: String },
-    /// A guard refused; the message comes from the workflow file.
+    /// A guard refused; the message comes from the workflow file, the
+    /// field is the first the guard reads that the step takes.
     #[error("`{transition}` refused: {message}")]
-    GuardFailed { transition: String, message: String },
+    GuardFailed {
+        transition: String,
+        message: String,
+        field: Option<String>,
+    },
+    /// The request gives a field the step does not take.
+    #[error("Die Angabe „{title}“ ({field}) gehört nicht zum Schritt „{step}“; {}", if .allowed.is_empty() { "er nimmt keine Angaben.".to_string() } else { format!("er nimmt nur: {}.", .allowed.iter().map(|a| format!("„{a}“")).collect::<Vec<_>>().join(", ")) })]
+    NotAStepField {
+        transition: String,
+        field: String,
+        title: String,
+        step: String,
+        allowed: Vec<String>,
+    },
+    /// The request gives a field the engine computes (`set`, `number`).
+    #[error(
+        "Die Angabe „{title}“ ({field}) wird von amtspost berechnet bzw. vergeben und kann nicht eingegeben werden."
+    )]
+    ComputedField { field: String, title: String },
+    /// The field is fixed in this state (a signed notice printed it).
+    #[error("Die Angabe „{title}“ ({field}) ist festgeschrieben, seit der Bescheid gezeichnet ist; ändern lässt sie sich nur mit {}.", if .corrections.is_empty() { "keinem Schritt".to_string() } else { .corrections.iter().map(|c| format!("„{c}“")).collect::<Vec<_>>().join(" oder ") })]
+    Frozen {
+        field: String,
+        title: String,
+        corrections: Vec<String>,
+    },
     /// A field that follows from a table (`[lookups]`) holds another value.
     #[error("Feld `{field}`: für „{key}“ gilt nach {file} „{expected}“, nicht „{got}“{}; der Wert kommt aus der Tabelle und ist nicht frei einzugeben", .basis.as_ref().map(|b| format!(" ({b})")).unwrap_or_default())]
     LookupMismatch {
@@ -113,7 +142,11 @@ impl WorkflowError {
             | WorkflowError::UnknownField { field, .. }
             | WorkflowError::InvalidField { field, .. }
             | WorkflowError::LookupMismatch { field, .. }
+            | WorkflowError::NotAStepField { field, .. }
+            | WorkflowError::ComputedField { field, .. }
+            | WorkflowError::Frozen { field, .. }
             | WorkflowError::LinkBroken { field, .. } => Some(field),
+            WorkflowError::GuardFailed { field, .. } => field.as_deref(),
             WorkflowError::UnknownParty { party, .. }
             | WorkflowError::MissingParty { party, .. } => Some(party),
             _ => None,
@@ -133,6 +166,9 @@ impl WorkflowError {
             WorkflowError::UnknownField { .. } => "unknown_field",
             WorkflowError::InvalidField { .. } => "field_type",
             WorkflowError::GuardFailed { .. } => "guard",
+            WorkflowError::NotAStepField { .. } => "not_a_step_field",
+            WorkflowError::ComputedField { .. } => "computed_field",
+            WorkflowError::Frozen { .. } => "frozen_field",
             WorkflowError::LookupMismatch { .. } => "lookup",
             WorkflowError::LinkBroken { .. } => "link",
             WorkflowError::GuardFault { .. } => "guard_fault",

@@ -37,6 +37,8 @@ pub(crate) struct RawWorkflow {
     #[serde(default)]
     pub retrieval: Option<S<RawRetrieval>>,
     #[serde(default)]
+    pub freeze: BTreeMap<S<String>, RawFreeze>,
+    #[serde(default)]
     pub states: Vec<S<RawState>>,
     #[serde(default)]
     pub transitions: Vec<S<RawTransition>>,
@@ -61,6 +63,20 @@ pub(crate) struct RawField {
     pub required: bool,
     #[serde(default)]
     pub values: Option<S<Vec<String>>>,
+}
+
+/// Fields fixed from some states on (`[freeze.bescheid]`): what a signed
+/// notice printed. Only the `corrections` (e.g. an Änderungsbescheid) may
+/// change them there.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFreeze {
+    #[serde(default)]
+    pub title: Option<String>,
+    pub states: Vec<S<String>>,
+    pub fields: Vec<S<String>>,
+    #[serde(default)]
+    pub corrections: Vec<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -245,6 +261,10 @@ pub(crate) struct RawTransition {
     pub guards: Vec<S<RawGuard>>,
     #[serde(default)]
     pub requires: Vec<S<String>>,
+    /// Further fields the step takes (optional ones), in form order after
+    /// `requires`: a request may change only these and `requires`.
+    #[serde(default)]
+    pub fields: Vec<S<String>>,
     #[serde(default)]
     pub four_eyes: Vec<S<String>>,
     /// Fired by an upload in the portal (e.g. documents sent in answer to

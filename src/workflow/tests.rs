@@ -61,6 +61,7 @@ from = "review"
 to = "review"
 roles = ["clerk"]
 requires = ["decision"]
+fields = ["posts"]
 
 [[transitions]]
 name = "approve"
@@ -69,6 +70,7 @@ to = "approved"
 roles = ["approver"]
 four_eyes = ["propose"]
 requires = ["decision"]
+fields = ["posts"]
 guards = [
   { expr = "data.posts != null && data.posts <= 3.5", message = "at most 3.5 posts are funded" },
 ]
@@ -354,6 +356,7 @@ impl<'a> Fire<'a> {
             role: self.role,
             data: &self.data,
             payload: &self.payload,
+            taken: &Map::new(),
             prior_actors: &self.prior,
             today: NaiveDate::from_ymd_opt(2012, 3, 19).unwrap(),
             rates: &Map::new(),
@@ -471,20 +474,20 @@ fn payload_values_are_type_checked_and_unknown_fields_refused() {
 fn opening_checks_required_fields_and_parties() {
     let d = def();
     assert!(
-        d.check_open(&data(json!({"name": "x"})), ["applicant"])
+        d.check_open(&mut data(json!({"name": "x"})), ["applicant"])
             .is_ok()
     );
-    let e = d.check_open(&Map::new(), ["applicant"]).unwrap_err();
+    let e = d.check_open(&mut Map::new(), ["applicant"]).unwrap_err();
     assert_eq!(
         e.to_string(),
         "field `name` is required when opening a case but has no value"
     );
     let e = d
-        .check_open(&data(json!({"name": "x"})), std::iter::empty())
+        .check_open(&mut data(json!({"name": "x"})), std::iter::empty())
         .unwrap_err();
     assert!(matches!(e, WorkflowError::MissingParty { .. }));
     let e = d
-        .check_open(&data(json!({"name": "x"})), ["applicant", "mayor"])
+        .check_open(&mut data(json!({"name": "x"})), ["applicant", "mayor"])
         .unwrap_err();
     assert!(matches!(e, WorkflowError::UnknownParty { .. }));
 }
@@ -889,4 +892,261 @@ fn retrieval_steps_must_be_the_systems_alone() {
             .any(|p| p.message.contains("only the role `system` may fire")),
         "{problems:?}"
     );
+}
+
+/// A workflow with amounts, a computed field and a freeze, for the trust rules.
+const TRUST: &str = r#"id = "zuwendung"
+version = 1
+title = "Zuwendung"
+register = "ZW"
+
+[roles]
+clerk = "Sachbearbeitung"
+approver = "Zeichnung"
+
+[parties]
+applicant = { title = "Antragsteller", required = true }
+
+[fields]
+name = { type = "string", required = true }
+ausgaben = { type = "money" }
+posts = { type = "number" }
+betrag = { type = "money" }
+notice_number = { type = "string" }
+posted = { type = "date" }
+neuer_betrag = { type = "money" }
+
+[registers.notice]
+pattern = "B-{year}-{seq:03}"
+
+[freeze.bescheid]
+states = ["approved"]
+fields = ["ausgaben", "betrag", "notice_number"]
+corrections = ["amend"]
+
+[[states]]
+name = "review"
+initial = true
+
+[[states]]
+name = "approved"
+final = true
+
+[[transitions]]
+name = "approve"
+from = "review"
+to = "approved"
+roles = ["approver"]
+fields = ["ausgaben", "posts"]
+effects = [
+  { number = "notice", field = "notice_number" },
+  { set = "betrag", value = "money_times(data.ausgaben, data.posts)" },
+  { set = "posted", value = "today" },
+]
+
+[[transitions]]
+name = "post"
+from = "approved"
+roles = ["clerk"]
+requires = ["posted"]
+
+[[transitions]]
+name = "amend"
+from = "approved"
+roles = ["approver"]
+requires = ["neuer_betrag"]
+effects = [{ set = "betrag", value = "data.neuer_betrag" }]
+"#;
+
+fn trust() -> Definition {
+    load_text(TRUST).unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+#[test]
+fn amounts_are_stored_exactly_and_computed_in_cents() {
+    let d = trust();
+    let mut f = Fire::new("review", "approve", "approver");
+    f.payload = data(json!({"ausgaben": "118450.00", "posts": 0.5}));
+    let (_, out) = f.run(&d).unwrap();
+    assert_eq!(out["ausgaben"], "118450.00");
+    // An exact JSON number is taken and stored as the decimal string.
+    f.payload = data(json!({"ausgaben": 54300.5, "posts": 2}));
+    assert_eq!(f.run(&d).unwrap().1["ausgaben"], "54300.50");
+    // More than two decimals, or a float that is not such a number, is refused.
+    for bad in [json!(1.005), json!(0.1 + 0.2), json!("118.450,00")] {
+        f.payload = data(json!({"ausgaben": bad, "posts": 1}));
+        let e = f.run(&d).unwrap_err();
+        assert_eq!(e.field(), Some("ausgaben"), "{e}");
+    }
+    // CEL sees whole cents.
+    let vars = d.expression_data(&data(json!({"ausgaben": "54300.50"})));
+    assert_eq!(vars["ausgaben"], 5_430_050);
+    // A `set` into an amount takes whole cents or euro(...), never a float.
+    let money = FieldKind::Money;
+    assert_eq!(
+        money.from_expression(json!(5_430_050)).unwrap(),
+        json!("54300.50")
+    );
+    assert_eq!(
+        money.from_expression(json!("54300.50")).unwrap(),
+        json!("54300.50")
+    );
+    assert!(money.from_expression(json!(54300.5)).is_err());
+}
+
+#[test]
+fn a_step_takes_only_its_fields_and_never_a_computed_one() {
+    let d = trust();
+    let mut f = Fire::new("review", "approve", "approver");
+    f.payload = data(json!({"ausgaben": "1.00", "name": "Anders"}));
+    let e = f.run(&d).unwrap_err();
+    assert!(
+        matches!(e, WorkflowError::NotAStepField { ref field, .. } if field == "name"),
+        "{e}"
+    );
+    assert!(e.to_string().contains("gehört nicht zum Schritt"), "{e}");
+    f.payload = data(json!({"betrag": "1.00"}));
+    assert!(matches!(
+        f.run(&d).unwrap_err(),
+        WorkflowError::ComputedField { .. }
+    ));
+    f.payload = data(json!({"notice_number": "FAKE-1"}));
+    assert!(matches!(
+        f.run(&d).unwrap_err(),
+        WorkflowError::ComputedField { .. }
+    ));
+    // A value a `set` only presets is the input of the step that corrects it.
+    assert!(!d.computed("posted"));
+    assert!(d.computed("betrag") && d.computed("notice_number"));
+    // Opening a case cannot give computed fields either.
+    let e = d
+        .check_open(
+            &mut data(json!({"name": "x", "betrag": "5.00"})),
+            ["applicant"],
+        )
+        .unwrap_err();
+    assert!(matches!(e, WorkflowError::ComputedField { .. }), "{e}");
+}
+
+#[test]
+fn a_frozen_field_changes_only_by_its_correction_step() {
+    let d = trust();
+    let mut f = Fire::new("approved", "amend", "approver");
+    f.data = data(json!({"name": "x", "betrag": "100.00"}));
+    f.payload = data(json!({"neuer_betrag": "90.00"}));
+    assert!(f.run(&d).is_ok());
+    // A step that could write a frozen field without being its correction
+    // does not pass `workflow check`, located at the freeze.
+    let broken = TRUST.replace(
+        "requires = [\"posted\"]",
+        "requires = [\"posted\"]\nfields = [\"ausgaben\"]",
+    );
+    let problems = load_text(&broken).unwrap_err();
+    let text = format!("{problems:?}");
+    assert!(text.contains("`post` writes `ausgaben`"), "{text}");
+    // Writing it by an effect is refused the same way.
+    let broken = TRUST.replace(
+        "requires = [\"posted\"]",
+        "requires = [\"posted\"]\neffects = [{ set = \"betrag\", value = \"0\" }]",
+    );
+    let text = format!("{:?}", load_text(&broken).unwrap_err());
+    assert!(text.contains("`post` writes `betrag`"), "{text}");
+    // A number from a register is never a step's input.
+    let broken = TRUST.replace(
+        "requires = [\"posted\"]",
+        "requires = [\"posted\", \"notice_number\"]",
+    );
+    let text = format!("{:?}", load_text(&broken).unwrap_err());
+    assert!(text.contains("allocates"), "{text}");
+}
+
+#[test]
+fn the_options_say_who_may_do_what_and_why_not() {
+    let d = def();
+    let rates = Map::new();
+    let mut prior = BTreeMap::new();
+    prior.insert("propose".to_string(), vec!["bob".to_string()]);
+    let case = data(json!({"name": "x", "posts": 2, "decision": "yes"}));
+    let ask = |actor: &'static str, roles: &'static [&'static str]| {
+        let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
+        d.options(&AskInput {
+            state: "review",
+            actor,
+            roles: &roles,
+            data: &case,
+            prior_actors: &prior,
+            today: NaiveDate::from_ymd_opt(2012, 3, 19).unwrap(),
+            rates: &rates,
+        })
+    };
+    let bob = ask("bob", &["clerk", "approver"]);
+    let approve = bob.iter().find(|o| o.transition == "approve").unwrap();
+    assert!(!approve.allowed);
+    assert_eq!(approve.rule.as_deref(), Some("four_eyes"));
+    assert!(
+        approve
+            .reason
+            .as_ref()
+            .unwrap()
+            .starts_with("Vier-Augen-Prinzip")
+    );
+    assert_eq!(approve.fields[0].name, "decision");
+    assert!(approve.fields[0].required);
+    assert_eq!(approve.fields[1].name, "posts");
+    assert_eq!(approve.fields[1].value, json!(2));
+    let alice = ask("alice", &["approver"]);
+    assert!(
+        alice
+            .iter()
+            .find(|o| o.transition == "approve")
+            .unwrap()
+            .allowed
+    );
+    let propose = alice.iter().find(|o| o.transition == "propose").unwrap();
+    assert_eq!(propose.rule.as_deref(), Some("role"));
+    assert_eq!(
+        propose.reason.as_deref(),
+        Some("Diesen Schritt darf nur „Sachbearbeitung“ ausführen.")
+    );
+    // A guard on fields the step takes is decided when it fires, not here.
+    let many = data(json!({"name": "x", "posts": 9}));
+    let opts = d.options(&AskInput {
+        state: "review",
+        actor: "alice",
+        roles: &["approver".to_string()],
+        data: &many,
+        prior_actors: &BTreeMap::new(),
+        today: NaiveDate::from_ymd_opt(2012, 3, 19).unwrap(),
+        rates: &rates,
+    });
+    assert!(
+        opts.iter()
+            .find(|o| o.transition == "approve")
+            .unwrap()
+            .allowed
+    );
+}
+
+#[test]
+fn a_guard_on_what_the_step_does_not_take_is_decided_in_the_options() {
+    let text = BASE.replace("fields = [\"posts\"]\nguards = [", "guards = [");
+    let d = load_text(&text).unwrap();
+    let case = data(json!({"name": "x", "posts": 9}));
+    let opts = d.options(&AskInput {
+        state: "review",
+        actor: "alice",
+        roles: &["approver".to_string()],
+        data: &case,
+        prior_actors: &BTreeMap::new(),
+        today: NaiveDate::from_ymd_opt(2012, 3, 19).unwrap(),
+        rates: &Map::new(),
+    });
+    let approve = opts.iter().find(|o| o.transition == "approve").unwrap();
+    assert!(!approve.allowed);
+    assert_eq!(approve.rule.as_deref(), Some("guard"));
+    assert_eq!(
+        approve.reason.as_deref(),
+        Some("at most 3.5 posts are funded")
+    );
+    assert_eq!(approve.field.as_deref(), Some("posts"));
 }

@@ -406,7 +406,8 @@ fn config_check_names_each_rate_with_year_source_and_unconfirmed_figures() {
         .filter(|s| s["name"] == "ki_festbetrag_vollzeitstelle")
         .collect();
     assert_eq!(full.len(), 1, "{steps:?}");
-    assert_eq!(full[0]["amount"], 48000.0);
+    // Amounts are exact: a decimal string, never a float.
+    assert_eq!(full[0]["amount"], "48000.00");
     assert_eq!(full[0]["confirmed"], true);
 }
 

@@ -22,4 +22,5 @@ mod portal;
 mod reminders;
 mod seed;
 mod series;
+mod trust;
 mod versioning;

@@ -566,7 +566,11 @@ on_both_databases! {
         let r = w.form(&format!("/portal/faelle/{n}/schritte/empfang_bestaetigen"), &unna,
             &[("csrf", &csrf), ("eb_datum", "2012-03-21"), ("foerderbetrag", "1000000")]).await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(r.text().contains("gehört nicht zu diesem Schritt"), "{}", r.text());
+        assert!(r.text().contains("kann nicht eingegeben werden"), "{}", r.text());
+        let r = w.form(&format!("/portal/faelle/{n}/schritte/empfang_bestaetigen"), &unna,
+            &[("csrf", &csrf), ("eb_datum", "2012-03-21"), ("ihr_zeichen", "anders")]).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.text().contains("gehört nicht zum Schritt „Empfang bestätigen (Empfangsbekenntnis)“"), "{}", r.text());
         let r = w.form(&format!("/portal/faelle/{n}/schritte/empfang_bestaetigen"), &unna,
             &[("csrf", &csrf), ("eb_datum", "2012-03-21")]).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());

@@ -130,6 +130,7 @@ fn guard_message(result: Result<CaseView, CaseError>) -> String {
         Err(CaseError::Refused(WorkflowError::GuardFailed {
             transition,
             message,
+            ..
         })) => {
             assert_eq!(transition, "bewilligung_vorschlagen");
             message
@@ -212,15 +213,19 @@ on_both_databases! {
         // its own 20,000 EUR for the half assistant post, never 25,000 pro rata.
         let mut data = antrag_kreis_unna();
         data.insert("stellen_paedagogik".into(), json!(1.5));
-        let mut payload = vorschlag();
-        // A figure typed by the clerk is replaced by the computed one.
-        payload["foerderbetrag"] = json!(999999);
-        let v = propose(data, payload).await;
+        // A figure typed by the clerk is refused: the grant is computed.
+        let mut typed = vorschlag();
+        typed["foerderbetrag"] = json!(999999);
+        let case = open_ki(&app, data.clone(), party_of(&kommune("Kreis Unna"))).await;
+        app.engine.fire(app.fire(&case.file_number, "eingang_bestaetigen", "meier", "clerk", json!({}))).await.unwrap();
+        let refused = app.engine.fire(app.fire(&case.file_number, "bewilligung_vorschlagen", "meier", "clerk", typed)).await;
+        assert!(matches!(refused, Err(CaseError::Refused(WorkflowError::ComputedField { ref field, .. })) if field == "foerderbetrag"), "{refused:?}");
+        let v = propose(data, vorschlag()).await;
         assert_eq!(v.data["finanzierungsart"], "Festbetragsfinanzierung");
-        assert_eq!(v.data["festbetrag_vollzeitstelle"], json!(50000.0));
-        assert_eq!(v.data["festbetrag_halbe_assistenz"], json!(20000.0));
-        assert_eq!(v.data["zuwendungsfaehige_ausgaben"], json!(170495.75));
-        assert_eq!(v.data["foerderbetrag"], json!(145000.0));
+        assert_eq!(v.data["festbetrag_vollzeitstelle"], json!("50000.00"));
+        assert_eq!(v.data["festbetrag_halbe_assistenz"], json!("20000.00"));
+        assert_eq!(v.data["zuwendungsfaehige_ausgaben"], json!("170495.75"));
+        assert_eq!(v.data["foerderbetrag"], json!("145000.00"));
         let history = app.engine.history(&v.file_number).await.unwrap();
         assert!(history.iter().any(|e| e.kind == "field_set" && e.payload["field"] == "foerderbetrag"));
 
@@ -229,8 +234,8 @@ on_both_databases! {
         let mut data = antrag_kreis_unna();
         data.insert("ausgaben_paedagogik".into(), json!(90000.0));
         let v = propose(data, vorschlag()).await;
-        assert_eq!(v.data["zuwendungsfaehige_ausgaben"], json!(156085.75));
-        assert_eq!(v.data["foerderbetrag"], json!(156085.75));
+        assert_eq!(v.data["zuwendungsfaehige_ausgaben"], json!("156085.75"));
+        assert_eq!(v.data["foerderbetrag"], json!("156085.75"));
 
         // 2021: Vollfinanzierung with caps of 55,000 / 22,500 EUR, per group of posts.
         let mut payload = vorschlag();
@@ -239,10 +244,10 @@ on_both_databases! {
         payload["verwendungsnachweis_bis"] = json!("2022-06-30");
         let v = propose(antrag_kreis_unna(), payload).await;
         assert_eq!(v.data["finanzierungsart"], "Vollfinanzierung");
-        assert_eq!(v.data["festbetrag_vollzeitstelle"], json!(55000.0));
-        assert_eq!(v.data["festbetrag_halbe_assistenz"], json!(22500.0));
+        assert_eq!(v.data["festbetrag_vollzeitstelle"], json!("55000.00"));
+        assert_eq!(v.data["festbetrag_halbe_assistenz"], json!("22500.00"));
         // min(104410, 110000) + min(46210.5, 55000) + min(19875.25, 22500)
-        assert_eq!(v.data["foerderbetrag"], json!(170495.75));
+        assert_eq!(v.data["foerderbetrag"], json!("170495.75"));
     }
 
     async fn a_correct_kreis_application_is_accepted_whatever_its_integration_body(db) {
