@@ -95,6 +95,31 @@ on_both_databases! {
         assert_eq!(shown["history"].as_array().unwrap().len(), 4);
     }
 
+    async fn case_show_as_a_user_lists_the_steps_they_may_take_and_why_not(db) {
+        let bin = Bin::new(&db);
+        crate::http::add_user(&bin, &["meier", "--role", "clerk", "--role", "approver"]);
+        crate::http::add_user(&bin, &["schulz", "--role", "approver"]);
+        let n = bin
+            .run(&["--json", "case", "open", "antrag", "--actor", "eingang", "--role", "clerk",
+                   "--set", "name=Stadt Hamm", "--set", "posts=2", "--party", "applicant=Stadt Hamm"])
+            .json()["file_number"].as_str().unwrap().to_string();
+        bin.run(&["case", "fire", &n, "pruefen", "--actor", "meier", "--role", "clerk"]).ok();
+        bin.run(&["case", "fire", &n, "vorschlagen", "--actor", "meier", "--role", "clerk", "--set", "decision=bewilligen"]).ok();
+        // Meier proposed: the four-eyes rule keeps him from approving.
+        let text = bin.run(&["case", "show", &n, "--as", "meier"]).ok();
+        assert!(text.contains("Schritte für meier:"), "{text}");
+        assert!(text.contains("bewilligen") && text.contains("nicht erlaubt"), "{text}");
+        assert!(text.contains("Grund: Vier-Augen-Prinzip"), "{text}");
+        let shown = bin.run(&["--json", "case", "show", &n, "--as", "schulz"]).json();
+        let approve = shown["steps"].as_array().unwrap().iter().find(|s| s["transition"] == "bewilligen").unwrap().clone();
+        assert_eq!(approve["allowed"], true, "{approve}");
+        let refuse = shown["steps"].as_array().unwrap().iter().find(|s| s["transition"] == "ablehnen").unwrap().clone();
+        assert_eq!(refuse["fields"][0]["name"], "reason");
+        // Without --as there are no steps; an unknown user is an error.
+        assert!(bin.run(&["--json", "case", "show", &n]).json()["steps"].is_null());
+        bin.run(&["case", "show", &n, "--as", "niemand"]).fails();
+    }
+
     async fn opening_without_a_required_field_or_party_is_refused(db) {
         let bin = Bin::new(&db);
         let err = bin.run(&["case", "open", "antrag", "--actor", "a", "--role", "clerk", "--party", "applicant=X"]).fails();

@@ -684,7 +684,7 @@ async fn the_openapi_document_is_3_1_and_covers_every_route() {
 }
 
 /// `amtspost user add ARGS --password-stdin` through the binary, with [`PASSWORD`].
-fn add_user(bin: &crate::support::Bin<'_>, args: &[&str]) {
+pub(crate) fn add_user(bin: &crate::support::Bin<'_>, args: &[&str]) {
     use std::io::Write;
     let mut cmd = bin.command(&[&["user", "add"][..], args, &["--password-stdin"]].concat());
     cmd.stdin(std::process::Stdio::piped())
