@@ -401,7 +401,7 @@ pub fn read(bytes: &[u8], name: &str) -> Result<CaseFile, AkteError> {
         let what = e
             .map(|e| match &e.transition {
                 Some(t) => format!("{} {t}", e.kind),
-                None => e.kind.clone(),
+                None => e.kind.to_string(),
             })
             .unwrap_or_default();
         broken(&format!("{JOURNAL}: event {} ({what})", b.seq), b.reason)
@@ -421,7 +421,7 @@ pub fn read(bytes: &[u8], name: &str) -> Result<CaseFile, AkteError> {
     let mut blobs = BTreeMap::new();
     let mut issued: Vec<String> = journal
         .iter()
-        .filter(|e| e.kind == "letter_issued")
+        .filter(|e| e.kind == crate::journal::EventKind::LetterIssued)
         .filter_map(|e| e.payload["sha256"].as_str().map(str::to_owned))
         .collect();
     for d in &akte.documents {

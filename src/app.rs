@@ -190,7 +190,12 @@ impl App {
         .map(String::from)
         .collect();
         for (_, def) in self.catalog().definitions() {
-            roles.extend(def.roles.keys().filter(|r| r.as_str() != "system").cloned());
+            roles.extend(
+                def.roles
+                    .keys()
+                    .filter(|r| r.as_str() != crate::workflow::SYSTEM)
+                    .cloned(),
+            );
         }
         roles.into_iter().collect()
     }
@@ -283,7 +288,11 @@ impl App {
             &file.case.opened_at,
             &file.case.file_number,
         );
-        for e in file.journal.iter().filter(|e| e.kind == "number_allocated") {
+        for e in file
+            .journal
+            .iter()
+            .filter(|e| e.kind == crate::journal::EventKind::NumberAllocated)
+        {
             let (Some(register), Some(number)) =
                 (e.payload["register"].as_str(), e.payload["number"].as_str())
             else {

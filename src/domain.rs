@@ -387,3 +387,41 @@ mod tests {
         assert_eq!(serde_json::to_string(&n).unwrap(), "\"KI-2012-0001\"");
     }
 }
+
+/// The roles amtspost itself knows, beside those a workflow declares;
+/// stored as their names (`admin`, `lead`, …) like any role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BuiltinRole {
+    /// Manages users and sees everything.
+    Admin,
+    /// A municipality's staff, bound to one party.
+    Municipality,
+    /// An office lead: reassigns cases and records absences for others.
+    Lead,
+    /// amtspost itself (deadline expiry, retrieval); no person holds it.
+    System,
+}
+
+impl BuiltinRole {
+    pub const ALL: [BuiltinRole; 4] = [
+        BuiltinRole::Admin,
+        BuiltinRole::Municipality,
+        BuiltinRole::Lead,
+        BuiltinRole::System,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            BuiltinRole::Admin => "admin",
+            BuiltinRole::Municipality => "municipality",
+            BuiltinRole::Lead => "lead",
+            BuiltinRole::System => "system",
+        }
+    }
+
+    /// The built-in role a role name stands for, if any.
+    pub fn of(name: &str) -> Option<BuiltinRole> {
+        BuiltinRole::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+}

@@ -20,14 +20,15 @@ use sha2::{Digest, Sha256};
 
 use crate::clock::Clock;
 use crate::config::WebConfig;
+use crate::domain::BuiltinRole;
 use crate::store::{NewUser, Store, StoreError, SubstitutionRow, UserRow};
 
 /// The role that manages users and sees everything.
-pub const ADMIN: &str = "admin";
+pub const ADMIN: &str = BuiltinRole::Admin.as_str();
 /// The role of a municipality's staff, bound to one party.
-pub const MUNICIPALITY: &str = "municipality";
+pub const MUNICIPALITY: &str = BuiltinRole::Municipality.as_str();
 /// An office lead: reassigns cases and records absences for others.
-pub const LEAD: &str = "lead";
+pub const LEAD: &str = BuiltinRole::Lead.as_str();
 
 /// Why an identity operation failed.
 #[derive(Debug, thiserror::Error)]

@@ -7,15 +7,17 @@
 //! microseconds. Pure: the store reads and writes the rows.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 /// The hash a chain starts from.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// What kind of change an event records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// What kind of change an event records; stored and hashed as the
+/// snake_case name (`fired`, `letter_issued`), so journals written before
+/// the kind was typed verify unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     Opened,
@@ -41,6 +43,29 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    pub const ALL: [EventKind; 15] = [
+        EventKind::Opened,
+        EventKind::Fired,
+        EventKind::NumberAllocated,
+        EventKind::DeadlineSet,
+        EventKind::DeadlineMet,
+        EventKind::DeadlineExpired,
+        EventKind::LetterIssued,
+        EventKind::ReminderQueued,
+        EventKind::MailQueued,
+        EventKind::FieldSet,
+        EventKind::Assigned,
+        EventKind::UploadReceived,
+        EventKind::DocumentRetrieved,
+        EventKind::ProvisionEnded,
+        EventKind::CircularRead,
+    ];
+
+    /// The kind a stored name stands for, if amtspost writes it.
+    pub fn parse(name: &str) -> Option<EventKind> {
+        EventKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             EventKind::Opened => "opened",
@@ -62,6 +87,18 @@ impl EventKind {
     }
 }
 
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for EventKind {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// A journal row as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Event {
@@ -70,7 +107,7 @@ pub struct Event {
     pub recorded_at: String,
     pub actor: String,
     pub role: String,
-    pub kind: String,
+    pub kind: EventKind,
     /// The transition's name for `fired` events.
     pub transition: Option<String>,
     #[schema(value_type = Object)]
@@ -115,7 +152,7 @@ pub fn chain(
                 recorded_at: recorded_at.clone(),
                 actor: e.actor,
                 role: e.role,
-                kind: e.kind.as_str().to_string(),
+                kind: e.kind,
                 transition: e.transition,
                 payload: e.payload,
                 prev_hash: prev.clone(),

@@ -350,12 +350,16 @@ impl Engine {
                             .into_iter()
                             .collect();
                     (
-                        "document_retrieved",
+                        EventKind::DocumentRetrieved,
                         retrieval.on_retrieval.clone(),
                         payload,
                     )
                 }
-                ("beendet", _) => ("provision_ended", retrieval.on_expiry.clone(), Map::new()),
+                ("beendet", _) => (
+                    EventKind::ProvisionEnded,
+                    retrieval.on_expiry.clone(),
+                    Map::new(),
+                ),
                 _ => continue,
             };
             let history = self.store().events(case.id).await?;
@@ -364,9 +368,9 @@ impl Engine {
             }) else {
                 continue;
             };
-            let done = history[recorded + 1..]
-                .iter()
-                .any(|e| e.kind == "fired" && e.transition.as_deref() == Some(step.as_str()));
+            let done = history[recorded + 1..].iter().any(|e| {
+                e.kind == EventKind::Fired && e.transition.as_deref() == Some(step.as_str())
+            });
             let possible = def
                 .transition(&step)
                 .is_some_and(|t| t.from.iter().any(|f| f == case.state.as_str()));

@@ -6,8 +6,9 @@
 use std::collections::BTreeMap;
 
 use super::{Actor, CaseError, CaseView, Engine};
-use crate::identity::{ADMIN, LEAD, MUNICIPALITY, User};
-use crate::workflow::{AskInput, Definition, SYSTEM, StepOption};
+use crate::domain::BuiltinRole;
+use crate::identity::User;
+use crate::workflow::{AskInput, Definition, StepOption};
 
 /// True if `user` may see `case` at all: office users see every case, a
 /// municipality user only cases in which their party takes part.
@@ -37,7 +38,7 @@ pub fn acting_roles(user: &User, case: &CaseView) -> Vec<String> {
     } else {
         user.roles
             .iter()
-            .filter(|r| ![ADMIN, LEAD, MUNICIPALITY, SYSTEM].contains(&r.as_str()))
+            .filter(|r| BuiltinRole::of(r).is_none())
             .cloned()
             .collect()
     }

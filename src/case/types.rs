@@ -32,7 +32,7 @@ impl Actor {
 
     /// The actor of automatic steps (reminder pass, expiry).
     pub fn system() -> Actor {
-        Actor::new("amtspost", "system")
+        Actor::new("amtspost", crate::workflow::SYSTEM)
     }
 }
 

@@ -295,7 +295,7 @@ pub async fn run(ctx: &Ctx, cmd: Command) -> Result<()> {
                     for e in history {
                         let what = match &e.transition {
                             Some(t) => format!("{} {t}", e.kind),
-                            None => e.kind.clone(),
+                            None => e.kind.to_string(),
                         };
                         s.push_str(&format!(
                             "  {:>3}  {}  {:<28} {} ({})\n",

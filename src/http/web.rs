@@ -25,6 +25,7 @@ use super::{ClientAddr, HttpState};
 use crate::assets::TEMPLATES;
 use crate::case::CaseDetail;
 use crate::identity::IdentityError;
+use crate::journal::EventKind;
 use crate::workflow::{Definition, FieldKind};
 
 /// The page templates, parsed once.
@@ -780,16 +781,14 @@ async fn case_page(
         .iter()
         .rev()
         .map(|e| {
-            let what = match e.kind.as_str() {
-                "opened" => "Vorgang angelegt".to_string(),
-                "fired" => e
+            let what = match e.kind {
+                EventKind::Opened => "Vorgang angelegt".to_string(),
+                EventKind::Fired => e
                     .transition
                     .as_deref()
-                    .and_then(|t| def.transition(t))
-                    .and_then(|t| t.title.clone())
-                    .or(e.transition.clone())
+                    .map(|t| def.transition_title(t))
                     .unwrap_or_default(),
-                other => event_title(other),
+                other => event_title(other).to_string(),
             };
             context! {
                 at => e.recorded_at.clone(),
@@ -942,25 +941,24 @@ async fn case_page(
     (status, page).into_response()
 }
 
-fn event_title(kind: &str) -> String {
+fn event_title(kind: EventKind) -> &'static str {
     match kind {
-        "letter_issued" => "Schreiben erlassen",
-        "deadline_set" => "Frist gesetzt",
-        "deadline_met" => "Frist gewahrt",
-        "deadline_expired" => "Frist abgelaufen",
-        "reminder_sent" | "reminder_queued" => "Erinnerung versandt",
-        "number_allocated" => "Nummer vergeben",
-        "field_set" => "Wert berechnet",
-        "mail_queued" => "Mail eingereiht",
-        "escalated" => "Eskaliert",
-        "assigned" => "Zugewiesen",
-        "upload_received" => "Unterlage hochgeladen",
-        "document_retrieved" => "Schreiben im Portal abgerufen",
-        "provision_ended" => "Bereitstellung beendet (nicht abgerufen)",
-        "circular_read" => "Rundschreiben gelesen",
-        other => other,
+        EventKind::Opened => "Vorgang angelegt",
+        EventKind::Fired => "Schritt ausgeführt",
+        EventKind::LetterIssued => "Schreiben erlassen",
+        EventKind::DeadlineSet => "Frist gesetzt",
+        EventKind::DeadlineMet => "Frist gewahrt",
+        EventKind::DeadlineExpired => "Frist abgelaufen",
+        EventKind::ReminderQueued => "Erinnerung versandt",
+        EventKind::NumberAllocated => "Nummer vergeben",
+        EventKind::FieldSet => "Wert berechnet",
+        EventKind::MailQueued => "Mail eingereiht",
+        EventKind::Assigned => "Zugewiesen",
+        EventKind::UploadReceived => "Unterlage hochgeladen",
+        EventKind::DocumentRetrieved => "Schreiben im Portal abgerufen",
+        EventKind::ProvisionEnded => "Bereitstellung beendet (nicht abgerufen)",
+        EventKind::CircularRead => "Rundschreiben gelesen",
     }
-    .to_string()
 }
 
 fn deadline_status(s: crate::domain::DeadlineStatus) -> &'static str {

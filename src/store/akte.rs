@@ -328,7 +328,7 @@ impl Store {
             .bind(&e.recorded_at)
             .bind(&e.actor)
             .bind(&e.role)
-            .bind(&e.kind)
+            .bind(e.kind.as_str())
             .bind(e.transition.as_deref())
             .bind(e.payload.to_string())
             .bind(&e.prev_hash)

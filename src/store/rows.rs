@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 use super::{StoreError, get};
 use crate::domain::PartyRef;
 use crate::domain::{CaseId, DeadlineStatus, FileNumber, StateName};
-use crate::journal::Event;
+use crate::journal::{Event, EventKind};
 
 /// A stored workflow version.
 #[derive(Debug, Clone)]
@@ -128,7 +128,13 @@ pub(super) fn event_from_row(r: &AnyRow) -> Result<Event, StoreError> {
         recorded_at: get(r, "recorded_at")?,
         actor: get(r, "actor")?,
         role: get(r, "role")?,
-        kind: get(r, "kind")?,
+        kind: {
+            let name: String = get(r, "kind")?;
+            EventKind::parse(&name).ok_or_else(|| StoreError::Corrupt {
+                what: "event kind".into(),
+                detail: format!("`{name}` is no kind of event amtspost records"),
+            })?
+        },
         transition: get(r, "transition")?,
         payload: serde_json::from_str(&payload).map_err(|e| StoreError::Corrupt {
             what: "event payload".into(),

@@ -902,7 +902,7 @@ impl Validator<'_> {
                         ok = false;
                     }
                     Some(t)
-                        if !t.roles.iter().any(|r| r == "system")
+                        if !t.roles.iter().any(|r| r == super::SYSTEM)
                             || !initial.as_ref().is_some_and(|i| t.from.contains(i)) =>
                     {
                         self.err(then, format!("`then` must be a transition from the initial state that the role `system` may fire; `{}` is not", t.name), None);
@@ -974,7 +974,7 @@ impl Validator<'_> {
         }
         for t in [&r.on_retrieval, &r.on_expiry] {
             match transitions.iter().find(|x| &x.name == t.get_ref()) {
-                Some(x) if x.roles.iter().all(|r| r == "system") && !x.roles.is_empty() => {}
+                Some(x) if x.roles.iter().all(|r| r == super::SYSTEM) && !x.roles.is_empty() => {}
                 Some(_) => {
                     self.err(t, format!("`{}` must be a transition only the role `system` may fire, so that nobody enters a retrieval by hand", t.get_ref()), None);
                     ok = false;

@@ -615,4 +615,4 @@ impl Definition {
 }
 
 /// The role amtspost itself acts in (deadline expiry, retrieval); no person holds it.
-pub const SYSTEM: &str = "system";
+pub const SYSTEM: &str = crate::domain::BuiltinRole::System.as_str();
