@@ -172,7 +172,6 @@ struct Demo {
     scenario: Value,
     kommunen: Vec<Value>,
     circular: Value,
-    lkt: Office,
     log: Vec<LogLine>,
     progress: bool,
     /// Scenario index / municipality → file number.
@@ -321,7 +320,6 @@ pub async fn run(opts: DemoOptions) -> Result<DemoSummary, DemoError> {
         scenario,
         kommunen,
         circular: data_file(&workflows_dir, "rundschreiben-172-12.json")?,
-        lkt: office("landkreistag_nrw")?,
         log: Vec::new(),
         progress: opts.progress,
         ki_cases: BTreeMap::new(),
@@ -689,30 +687,17 @@ impl Demo {
             .await?;
         let number = self.field(day, &n, "rundschreiben_nr").await?;
         let number = number.as_str().unwrap_or("?").to_string();
-        let recipients: Vec<PartyRef> = members.iter().map(party_of).collect::<Result<_, _>>()?;
-        let context = json!({
-            "office": self.lkt.name,
-            "circular": {
-                "number": number,
-                "title": self.circular["betreff"],
-                "date": day.to_string(),
-                "summary": self.circular["zusammenfassung"],
-            },
-        });
-        let sent = self
-            .engine
-            .distribute(
-                &n,
-                "rundschreiben",
-                "circular",
-                &context,
-                &recipients,
-                &Actor::new(&referent, "referent"),
-            )
-            .await
-            .map_err(failed(day, format!("{n} distribution")))?;
+        // The step sends it: one mail per member, by the workflow's effect.
         self.fire(day, &n, "verteilen", &referent, "referent", json!({}))
             .await?;
+        let sent = self
+            .engine
+            .case_mail(&n)
+            .await
+            .map_err(failed(day, format!("{n} distribution")))?
+            .iter()
+            .filter(|m| m.kind == "distribution")
+            .count();
         self.note(
             day,
             &n,

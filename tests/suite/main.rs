@@ -6,6 +6,7 @@ mod support;
 
 mod akte;
 mod app;
+mod circular;
 mod browser;
 mod cli;
 mod concurrency;
