@@ -222,14 +222,12 @@ impl Engine {
                 data,
             } => {
                 let context = match data {
-                    Some(expr) => expr
-                        .eval(&self.vars(cx, state, Value::Null))
-                        .map_err(|f| {
-                            CaseError::Internal(Fault::LetterData {
-                                template: template.clone(),
-                                reason: format!("its mail data: {}", f.0),
-                            })
-                        })?,
+                    Some(expr) => expr.eval(&self.vars(cx, state, Value::Null)).map_err(|f| {
+                        CaseError::Internal(Fault::LetterData {
+                            template: template.clone(),
+                            reason: format!("its mail data: {}", f.0),
+                        })
+                    })?,
                     None => json!({}),
                 };
                 Step::Distribute(Distribution {

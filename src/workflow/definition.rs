@@ -1436,7 +1436,10 @@ impl Validator<'_> {
                     Ok(p) => {
                         self.err(
                             list,
-                            format!("{file}: `{}` has no `email`; a distribution goes by mail", p.name),
+                            format!(
+                                "{file}: `{}` has no `email`; a distribution goes by mail",
+                                p.name
+                            ),
                             None,
                         );
                         ok = false;

@@ -747,19 +747,54 @@ fn a_distribution_names_an_issued_letter_and_a_list_of_mail_addresses() {
         load_with_data(path, text, &templates(), data).expect_err("refused")[0].clone()
     };
     // A letter no step issues cannot be distributed; the problem points at it.
-    let p = first(&text.replacen("distribute = \"ack\"", "distribute = \"bescheid\"", 1), &good);
-    assert!(p.message.contains("no transition issues the letter `bescheid`"), "{p}");
+    let p = first(
+        &text.replacen("distribute = \"ack\"", "distribute = \"bescheid\"", 1),
+        &good,
+    );
+    assert!(
+        p.message
+            .contains("no transition issues the letter `bescheid`"),
+        "{p}"
+    );
     assert_eq!(p.line, line_of(&text, "distribute"));
-    assert!(first(&text, &DataFiles::new()).message.contains("recipients: no data file `data/members.json`"));
-    assert!(first(&text, &data(r#"{"mitglieder": []}"#)).message.contains("has no list `members`"));
-    let p = first(&text, &data(r#"{"members": [{"name": "Kreis Unna", "member": true}]}"#));
+    assert!(
+        first(&text, &DataFiles::new())
+            .message
+            .contains("recipients: no data file `data/members.json`")
+    );
+    assert!(
+        first(&text, &data(r#"{"mitglieder": []}"#))
+            .message
+            .contains("has no list `members`")
+    );
+    let p = first(
+        &text,
+        &data(r#"{"members": [{"name": "Kreis Unna", "member": true}]}"#),
+    );
     assert!(p.message.contains("`Kreis Unna` has no `email`"), "{p}");
-    let p = first(&text, &data(r#"{"members": [{"name": "Kreis Unna", "email": "kein-mail", "member": true}]}"#));
+    let p = first(
+        &text,
+        &data(r#"{"members": [{"name": "Kreis Unna", "email": "kein-mail", "member": true}]}"#),
+    );
     assert!(p.message.contains("is not a recipient"), "{p}");
-    assert!(first(&text, &data(r#"{"members": [{"name": "Stadt Hamm"}]}"#)).message.contains("selects nobody"));
-    let p = first(&text.replacen("title': data.name", "title': data.nope", 1), &good);
+    assert!(
+        first(&text, &data(r#"{"members": [{"name": "Stadt Hamm"}]}"#))
+            .message
+            .contains("selects nobody")
+    );
+    let p = first(
+        &text.replacen("title': data.name", "title': data.nope", 1),
+        &good,
+    );
     assert!(p.message.starts_with("mail data for `ack`"), "{p}");
-    let p = first(&text.replacen("{ distribute = \"ack\",", "{ distribute = \"ack\", to = \"applicant\",", 1), &good);
+    let p = first(
+        &text.replacen(
+            "{ distribute = \"ack\",",
+            "{ distribute = \"ack\", to = \"applicant\",",
+            1,
+        ),
+        &good,
+    );
     assert!(p.message.contains("not `to`"), "{p}");
 }
 

@@ -36,14 +36,22 @@ async fn released(app: &TestApp) -> String {
         .await
         .unwrap();
     let n = case.file_number.to_string();
-    app.engine.fire(app.fire(&n, "vorlegen", "limbach", "referent", json!({}))).await.unwrap();
-    let issued = app.engine.fire(app.fire(&n, "freigeben", "klein", "leitung", json!({}))).await.unwrap();
+    app.engine
+        .fire(app.fire(&n, "vorlegen", "limbach", "referent", json!({})))
+        .await
+        .unwrap();
+    let issued = app
+        .engine
+        .fire(app.fire(&n, "freigeben", "klein", "leitung", json!({})))
+        .await
+        .unwrap();
     assert_eq!(issued.state, "herausgegeben");
     n
 }
 
 async fn distribution_mails(db: &TestDb) -> i64 {
-    db.count("SELECT COUNT(*) FROM outbox WHERE kind = 'distribution'").await
+    db.count("SELECT COUNT(*) FROM outbox WHERE kind = 'distribution'")
+        .await
 }
 
 on_both_databases! {
@@ -132,6 +140,9 @@ on_both_databases! {
 }
 
 async fn state(w: &Web, cookie: &str, n: &str) -> String {
-    let case = w.json("GET", &format!("/api/v1/cases/{n}"), Some(cookie), None).await.json();
+    let case = w
+        .json("GET", &format!("/api/v1/cases/{n}"), Some(cookie), None)
+        .await
+        .json();
     case["state"].as_str().unwrap().to_string()
 }

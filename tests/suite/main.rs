@@ -6,8 +6,8 @@ mod support;
 
 mod akte;
 mod app;
-mod circular;
 mod browser;
+mod circular;
 mod cli;
 mod concurrency;
 mod crash;

@@ -454,7 +454,9 @@ impl Demo {
                 let (Some(offset), Some(step)) = (s["tag"].as_i64(), step) else {
                     return Err(DemoError::Data {
                         file: "demo.json".into(),
-                        reason: format!("{s} is not a step {{\"tag\": <days after receipt>, \"schritt\": <step>}}"),
+                        reason: format!(
+                            "{s} is not a step {{\"tag\": <days after receipt>, \"schritt\": <step>}}"
+                        ),
                     });
                 };
                 at(days(e, offset), Step::Ki(i, step));
@@ -878,10 +880,16 @@ impl Demo {
                 .await;
             }
             KiStep::ProposeRejection => {
-                let reason = profile["ablehnungsgruende"].as_str().ok_or_else(|| DemoError::Data {
-                    file: "demo.json".into(),
-                    reason: format!("profile {} rejects without `ablehnungsgruende`", a["profil"]),
-                })?;
+                let reason =
+                    profile["ablehnungsgruende"]
+                        .as_str()
+                        .ok_or_else(|| DemoError::Data {
+                            file: "demo.json".into(),
+                            reason: format!(
+                                "profile {} rejects without `ablehnungsgruende`",
+                                a["profil"]
+                            ),
+                        })?;
                 self.fire(
                     day,
                     &case,
