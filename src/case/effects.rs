@@ -220,6 +220,7 @@ impl Engine {
                 template,
                 recipients,
                 data,
+                ..
             } => {
                 let context = match data {
                     Some(expr) => expr.eval(&self.vars(cx, state, Value::Null)).map_err(|f| {

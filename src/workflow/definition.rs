@@ -365,7 +365,13 @@ pub enum Effect {
     /// in the transition's transaction (a circular to the members).
     Distribute {
         template: String,
-        /// The distribution list, read from the workflow's data files.
+        /// Where the list comes from, e.g. `data/kommunen.json: kommunen
+        /// where lkt_mitglied` (shown instead of the addresses).
+        list: String,
+        /// The distribution list, read from the workflow's data files; not
+        /// serialised, like a lookup's entries (every logged-in user may
+        /// read a definition).
+        #[serde(skip)]
         recipients: Vec<crate::domain::PartyRef>,
         /// Builds the mail's context from the case.
         data: Option<DataExpr>,
@@ -1371,8 +1377,22 @@ impl Validator<'_> {
             },
         };
         let recipients = recipients?;
+        let r = e.recipients.as_ref().expect("read above").get_ref();
+        let mut list = format!(
+            "{}: {}",
+            r.file.get_ref(),
+            r.lists
+                .iter()
+                .map(|l| l.get_ref().as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        if let Some(only) = &r.only {
+            list.push_str(&format!(" where {}", only.get_ref()));
+        }
         ok.then(|| Effect::Distribute {
             template: template.get_ref().clone(),
+            list,
             recipients,
             data,
         })

@@ -733,6 +733,7 @@ fn a_distribution_names_an_issued_letter_and_a_list_of_mail_addresses() {
     let def = load_with_data(path, &text, &templates(), &good).unwrap();
     let Effect::Distribute {
         template,
+        list,
         recipients,
         data: Some(_),
     } = &def.transition("approve").unwrap().effects[1]
@@ -742,6 +743,13 @@ fn a_distribution_names_an_issued_letter_and_a_list_of_mail_addresses() {
     assert_eq!(template, "ack");
     assert_eq!(recipients.len(), 1, "only the entries `where` selects");
     assert_eq!(recipients[0].name, "Kreis Unna");
+    // The definition, as the API shows it, names the list, not the addresses.
+    assert_eq!(list, "data/members.json: members where member");
+    let shown = serde_json::to_string(&def).unwrap();
+    assert!(
+        shown.contains("data/members.json: members where member") && !shown.contains("post@unna"),
+        "{shown}"
+    );
 
     let first = |text: &str, data: &DataFiles| {
         load_with_data(path, text, &templates(), data).expect_err("refused")[0].clone()
