@@ -28,9 +28,9 @@
 //! - [`store`]: all SQL, for SQLite and PostgreSQL.
 //! - [`config`]: `amtspost.toml` and `AMTSPOST_*` overrides.
 //! - [`clock`]: the only reader of the system time.
-//! - [`demo`]: the seed procedure end to end in simulated time.
 //! - [`assets`]: workflows and templates shipped inside the binary.
 //! - [`cli`]: the `amtspost` command line; `main.rs` only calls [`cli::main`].
+//!   The demo scenario (`amtspost demo`) is one of its doors, not part of the core.
 
 pub mod akte;
 pub mod app;
@@ -41,7 +41,6 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod deadline;
-pub mod demo;
 pub mod document;
 pub mod domain;
 pub mod http;

@@ -1,7 +1,8 @@
 //! The municipalities amtspost corresponds with: the Kreise, the
 //! StädteRegion and the kreisfreie Städte of `workflows/data/kommunen.json`
 //! (the built-in file in a folder without `workflows/`). The circular's
-//! distribution list is its Landkreistag members (`lkt_mitglied`).
+//! distribution list, its Landkreistag members (`lkt_mitglied`), is read by
+//! the `rundschreiben` workflow itself (`recipients` of `verteilen`).
 
 use std::path::Path;
 
@@ -106,11 +107,6 @@ impl Directory {
     pub fn get(&self, name: &str) -> Option<&Municipality> {
         self.all.iter().find(|m| m.name == name)
     }
-
-    /// The circular's distribution list: the Landkreistag's members.
-    pub fn members(&self) -> impl Iterator<Item = &Municipality> {
-        self.all.iter().filter(|m| m.lkt_mitglied)
-    }
 }
 
 #[cfg(test)]
@@ -120,7 +116,7 @@ mod tests {
     #[test]
     fn the_built_in_list_has_the_31_landkreistag_members_with_addresses() {
         let d = Directory::load(Path::new("/nonexistent-workflows")).unwrap();
-        let members: Vec<_> = d.members().collect();
+        let members: Vec<_> = d.all().iter().filter(|m| m.lkt_mitglied).collect();
         assert_eq!(members.len(), 31);
         assert!(members.iter().all(|m| m.party().unwrap().email.is_some()));
         assert_eq!(

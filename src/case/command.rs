@@ -1,5 +1,5 @@
-//! Commands that change cases: open, fire, distribute. Each is one write
-//! transaction holding the state change, its effects and its journal events.
+//! Commands that change cases: open, fire. Each is one write transaction
+//! holding the state change, its effects and its journal events.
 
 use std::collections::BTreeMap;
 
@@ -7,9 +7,9 @@ use chrono::Datelike;
 use serde_json::{Map, Value, json};
 
 use super::effects::{EffectContext, EffectState, Step, pure_event};
-use super::engine::{Engine, MailOut, Write, address_key, append, event, merge, record, safe_name};
+use super::engine::{Engine, Write, append, event, record};
 use super::{Actor, CaseError, CaseView, FireRequest, OpenRequest, PreviewLetter};
-use crate::domain::{AttachmentRef, DeadlineStatus, FileNumber, PartyRef, StateName};
+use crate::domain::{DeadlineStatus, FileNumber, StateName};
 use crate::journal::{self, EventKind, NewEvent};
 use crate::store::{CaseRow, NewCase};
 use crate::workflow::{Definition, Effect, FireInput, Plan};
@@ -482,95 +482,5 @@ impl Engine {
             }
         }
         Ok(out)
-    }
-
-    /// Sends a case's latest letter from `template` to each recipient of a
-    /// distribution list, one mail each (Message-ID per case and recipient,
-    /// so a repeated distribution sends nothing twice), journaled with the
-    /// list, in one transaction. The documents issued with that letter (in
-    /// the same transition: its enclosures, e.g. Anlage 1) go with it.
-    pub async fn distribute(
-        &self,
-        file_number: &str,
-        template: &str,
-        mail_template: &str,
-        context: &Value,
-        recipients: &[PartyRef],
-        actor: &Actor,
-    ) -> Result<usize, CaseError> {
-        let case = self.load(file_number).await?;
-        let all = self.store().documents(Some(case.id)).await?;
-        let doc = all
-            .iter()
-            .rev()
-            .find(|d| d.template == template)
-            .ok_or_else(|| {
-                CaseError::invalid(
-                    "template",
-                    format!("case {file_number} has no `{template}` letter to distribute"),
-                )
-            })?;
-        let with_it: Vec<_> = std::iter::once(doc)
-            .chain(
-                all.iter()
-                    .filter(|d| d.id != doc.id && d.created_at == doc.created_at),
-            )
-            .collect();
-        let attachments: Vec<AttachmentRef> = with_it
-            .iter()
-            .map(|d| {
-                AttachmentRef::pdf(
-                    format!("{}-{}.pdf", d.template, safe_name(&case.file_number)),
-                    &d.sha256,
-                )
-            })
-            .collect();
-        let now = self.clock().now();
-        let at = journal::timestamp(now);
-        let mut tx = self.store().begin().await?;
-        let mut sent_to = Vec::new();
-        for r in recipients {
-            let Some(email) = &r.email else {
-                return Err(CaseError::invalid(
-                    "recipients",
-                    format!("{} has no mail address", r.name),
-                ));
-            };
-            let mut ctx = context.clone();
-            merge(
-                &mut ctx,
-                json!({"member": {"name": r.name}, "office": context.get("office").cloned().unwrap_or(Value::from(self.config().office.name.clone()))}),
-            );
-            let (subject, body) = self.render_mail(mail_template, &ctx)?;
-            let mail = MailOut {
-                kind: "distribution",
-                key: format!("{}.{template}.{}", case.id, address_key(email.as_str())),
-                case_id: case.id,
-                to: email.as_str(),
-                subject,
-                body,
-                attachments: attachments.clone(),
-            };
-            if self.queue_mail(&mut tx, mail, &at).await? {
-                sent_to.push(json!({"name": r.name, "email": email}));
-            }
-            tx.insert_delivery(case.id, &r.name, &at).await?;
-        }
-        let count = sent_to.len();
-        if count > 0 {
-            let events = vec![event(
-                actor,
-                EventKind::MailQueued,
-                json!({
-                    "distribution": template,
-                    "document": doc.sha256,
-                    "enclosures": with_it[1..].iter().map(|d| &d.sha256).collect::<Vec<_>>(),
-                    "recipients": sent_to,
-                }),
-            )];
-            append(&mut tx, &case, events, now).await?;
-        }
-        tx.commit().await?;
-        Ok(count)
     }
 }

@@ -1,5 +1,6 @@
 //! The effect interpreter: one place that knows what each effect of a
-//! transition (`number`, `set`, `deadline`, `meet`, `letter`) means.
+//! transition (`number`, `set`, `deadline`, `meet`, `letter`, `distribute`)
+//! means.
 //!
 //! [`Engine::resolve`] turns an effect into a [`Step`] with every value
 //! computed, advancing an [`EffectState`] (the data and the open deadlines
@@ -15,7 +16,7 @@
 use serde_json::{Map, Value, json};
 use sha2::Digest;
 
-use super::engine::{Engine, MailOut, event, merge, safe_name};
+use super::engine::{Engine, MailOut, address_key, event, merge, safe_name};
 use super::{Actor, CaseError, Fault};
 use crate::domain::{AttachmentRef, DeadlineStatus, PartyRef};
 use crate::journal::{EventKind, NewEvent};
@@ -71,6 +72,15 @@ pub(super) enum Step {
     /// once one is entered), or a letter whose `when` does not hold.
     Waiting,
     Letter(LetterJob),
+    Distribute(Distribution),
+}
+
+/// A distribution to send: the letter template whose latest document goes
+/// out (with the documents issued with it), to whom, and the mail's context.
+pub(super) struct Distribution {
+    pub template: String,
+    pub recipients: Vec<PartyRef>,
+    pub context: Value,
 }
 
 /// A letter to render and issue: template, recipient and complete data.
@@ -206,6 +216,27 @@ impl Engine {
                 }
                 Step::Letter(job)
             }
+            Effect::Distribute {
+                template,
+                recipients,
+                data,
+                ..
+            } => {
+                let context = match data {
+                    Some(expr) => expr.eval(&self.vars(cx, state, Value::Null)).map_err(|f| {
+                        CaseError::Internal(Fault::LetterData {
+                            template: template.clone(),
+                            reason: format!("its mail data: {}", f.0),
+                        })
+                    })?,
+                    None => json!({}),
+                };
+                Step::Distribute(Distribution {
+                    template: template.clone(),
+                    recipients: recipients.clone(),
+                    context,
+                })
+            }
         })
     }
 
@@ -300,7 +331,99 @@ impl Engine {
                     }),
                 )
             }
+            Step::Distribute(job) => return self.distribute(tx, cx, job).await,
         }))
+    }
+
+    /// Sends the case's latest letter from the job's template to each
+    /// recipient, one mail each, with the documents issued with it (in the
+    /// same transition: its enclosures, e.g. Anlage 1), and records each
+    /// delivery for the portal. A mail's Message-ID is made from the case,
+    /// the template and the address, so nothing goes out twice. Without
+    /// such a letter the transition is refused.
+    async fn distribute(
+        &self,
+        tx: &mut Tx,
+        cx: &EffectContext<'_>,
+        job: Distribution,
+    ) -> Result<Option<NewEvent>, CaseError> {
+        let case = cx.case;
+        let template = job.template.as_str();
+        let all = tx.documents_of(case.id).await?;
+        let doc = all
+            .iter()
+            .rev()
+            .find(|d| d.template == template)
+            .ok_or_else(|| {
+                CaseError::invalid(
+                    "template",
+                    format!(
+                        "case {} has no `{template}` letter to distribute",
+                        case.file_number
+                    ),
+                )
+            })?;
+        let with_it: Vec<_> = std::iter::once(doc)
+            .chain(
+                all.iter()
+                    .filter(|d| d.id != doc.id && d.created_at == doc.created_at),
+            )
+            .collect();
+        let attachments: Vec<AttachmentRef> = with_it
+            .iter()
+            .map(|d| {
+                AttachmentRef::pdf(
+                    format!("{}-{}.pdf", d.template, safe_name(&case.file_number)),
+                    &d.sha256,
+                )
+            })
+            .collect();
+        let office = job
+            .context
+            .get("office")
+            .cloned()
+            .unwrap_or_else(|| Value::from(self.config().office.name.clone()));
+        let mut sent_to = Vec::new();
+        for r in &job.recipients {
+            let Some(email) = &r.email else {
+                return Err(CaseError::invalid(
+                    "recipients",
+                    format!("{} has no mail address", r.name),
+                ));
+            };
+            let mut ctx = job.context.clone();
+            merge(
+                &mut ctx,
+                json!({"member": {"name": r.name}, "office": office}),
+            );
+            let (subject, body) = self.render_mail("circular", &ctx)?;
+            let mail = MailOut {
+                kind: "distribution",
+                key: format!("{}.{template}.{}", case.id, address_key(email.as_str())),
+                case_id: case.id,
+                to: email.as_str(),
+                subject,
+                body,
+                attachments: attachments.clone(),
+            };
+            if self.queue_mail(tx, mail, cx.at).await? {
+                sent_to.push(json!({"name": r.name, "email": email}));
+            }
+            tx.insert_delivery(case.id, &r.name, cx.at).await?;
+        }
+        if sent_to.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(event(
+            cx.actor,
+            EventKind::MailQueued,
+            json!({
+                "distribution": template,
+                "document": doc.sha256,
+                "enclosures": with_it[1..].iter().map(|d| &d.sha256).collect::<Vec<_>>(),
+                "recipients": sent_to,
+            }),
+        )))
     }
 
     /// Renders a letter off the async executor.

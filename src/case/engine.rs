@@ -2,7 +2,7 @@
 //! letters, mail templates, clock, configuration) and the pieces every
 //! command shares: loading a case, chaining events, queueing mail.
 //!
-//! The commands (open, fire, distribute) are in `command.rs`, the effect
+//! The commands (open, fire) are in `command.rs`, the effect
 //! interpreter in `effects.rs`, the read model in `query.rs`. Only
 //! [`crate::app::App`] constructs an engine.
 

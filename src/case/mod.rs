@@ -4,7 +4,7 @@
 //! in one transaction.
 //!
 //! - `engine`: the services a command needs and what commands share;
-//! - `command`: open, fire, distribute (the write side);
+//! - `command`: open, fire (the write side);
 //! - `effects`: the one interpreter of a transition's effects;
 //! - `query`: the read model ([`CaseDetail`] and friends);
 //! - `recent`: the rows this process fired last, the next fire's start;

@@ -9,7 +9,7 @@ mod backup;
 mod case;
 mod config;
 mod deadline;
-mod demo;
+pub mod demo;
 mod document;
 mod init;
 mod letter;

@@ -1,7 +1,8 @@
 //! Rundschreiben in the browser: compose a circular with a live PDF
 //! preview while typing, submit it for release, release by a second person
-//! (on the Fallseite, under the four-eyes rule), send it to the members and
-//! follow its distribution per member (sent, failed, retried).
+//! (on the Fallseite, under the four-eyes rule), send it to the members (the
+//! workflow's `verteilen` step does the sending) and follow its distribution
+//! per member (sent, failed, retried).
 //!
 //! The preview is the letter the release would issue, rendered by the same
 //! engine with the number still to be allocated shown as such; nothing is written.
@@ -15,7 +16,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use minijinja::{Value as Jv, context};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::HttpState;
 use super::api;
@@ -367,51 +368,14 @@ async fn submit(
     }
 }
 
-/// Sends the released circular to every member, one mail each with the
-/// PDF, then records the distribution step.
+/// Fires the distribution step: the workflow's `distribute` effect sends
+/// the circular to every member in the step's own transaction. A second
+/// post finds the circular distributed and is refused; nothing goes twice.
 async fn send(
     State(state): State<HttpState>,
     WebCaller(c): WebCaller,
     Path(file_number): Path<String>,
 ) -> Response {
-    let case = match api::visible_case(&state, &c, &file_number).await {
-        Ok(v) => v,
-        Err(p) => return p.into_response(),
-    };
-    let members: Result<Vec<PartyRef>, _> = state
-        .app
-        .municipalities()
-        .members()
-        .map(|m| m.party())
-        .collect();
-    let members = match members {
-        Ok(m) if !m.is_empty() => m,
-        Ok(_) => {
-            return Problem::invalid(
-                "verteiler",
-                "Es sind keine Mitglieder verzeichnet (workflows/data/kommunen.json).",
-            )
-            .into_response();
-        }
-        Err(e) => return Problem::internal(&e).into_response(),
-    };
-    let actor = match crate::http::access::actor_for(&c.user, &case) {
-        Some(a) => a,
-        None => {
-            return Problem::forbidden("Sie haben in diesem Vorgang keine Rolle.").into_response();
-        }
-    };
-    let data = &case.data;
-    let context = json!({
-        "office": state.app.config().office.name,
-        "circular": {
-            "number": data.get("rundschreiben_nr"),
-            "title": data.get("betreff"),
-            "date": state.app.clock().today().to_string(),
-            "summary": data.get("zusammenfassung"),
-        },
-    });
-    let verteiler = format!("Mitglieder ({} Kreise und StädteRegion)", members.len());
     let fire = api::fire_request(
         &state,
         &c,
@@ -419,31 +383,15 @@ async fn send(
         DISTRIBUTE,
         api::FireBody {
             expected_version: None,
-            data: [("verteiler".to_string(), Value::String(verteiler))]
-                .into_iter()
-                .collect(),
+            data: Map::new(),
         },
     )
     .await;
-    let fire = match fire {
-        Ok(f) => f,
+    let result = match fire {
+        Ok(f) => state.app.engine().fire(f).await,
         Err(p) => return p.into_response(),
     };
-    let engine = state.app.engine();
-    if let Err(e) = engine
-        .distribute(
-            &file_number,
-            "rundschreiben",
-            "circular",
-            &context,
-            &members,
-            &actor,
-        )
-        .await
-    {
-        return Problem::from(e).into_response();
-    }
-    match engine.fire(fire).await {
+    match result {
         Ok(_) => Redirect::to(&format!("/rundschreiben/{file_number}")).into_response(),
         Err(e) => Problem::from(e).into_response(),
     }

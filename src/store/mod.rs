@@ -768,6 +768,21 @@ impl Tx {
         self.tx.commit().await.map_err(q("committing"))
     }
 
+    /// Documents of one case, oldest first, as this transaction sees them
+    /// (with those it issued itself).
+    pub async fn documents_of(&mut self, case_id: CaseId) -> Result<Vec<DocumentRow>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            document_columns!(),
+            " FROM documents WHERE case_id = $1 ORDER BY id"
+        ))
+        .bind(case_id.0)
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(q("reading documents"))?;
+        rows.iter().map(DocumentRow::from_row).collect()
+    }
+
     /// The next number of a register's sequence for a year: gap-free, since
     /// it is taken inside the transaction that uses it and rolled back with it.
     pub async fn next_number(&mut self, register: &str, year: i32) -> Result<i64, StoreError> {

@@ -416,6 +416,22 @@ pub enum Effect {
     Allocate { register: String, field: String },
     /// Compute a case field, e.g. the grant from the staffing plan and the rates.
     Set { field: String, value: DataExpr },
+    /// Send the case's latest letter from `template`, with the documents
+    /// issued with it (its enclosures), to each recipient: one mail each,
+    /// in the transition's transaction (a circular to the members).
+    Distribute {
+        template: String,
+        /// Where the list comes from, e.g. `data/kommunen.json: kommunen
+        /// where lkt_mitglied` (shown instead of the addresses).
+        list: String,
+        /// The distribution list, read from the workflow's data files; not
+        /// serialised, like a lookup's entries (every logged-in user may
+        /// read a definition).
+        #[serde(skip)]
+        recipients: Vec<crate::domain::PartyRef>,
+        /// Builds the mail's context from the case.
+        data: Option<DataExpr>,
+    },
 }
 
 impl Definition {
@@ -573,6 +589,19 @@ fn unspan(m: BTreeMap<S<String>, S<String>>) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The names an effect may refer to.
+#[derive(Clone, Copy)]
+struct Known<'a> {
+    parties: &'a BTreeMap<String, Party>,
+    fields: &'a BTreeMap<String, Field>,
+    registers: &'a BTreeMap<String, Register>,
+    deadlines: &'a BTreeMap<String, ()>,
+    templates: &'a BTreeSet<String>,
+    /// Letter templates some transition issues.
+    issued: &'a BTreeSet<String>,
+    data: &'a DataFiles,
+}
+
 struct Validator<'a> {
     map: &'a SourceMap<'a>,
     problems: Vec<Diagnostic>,
@@ -694,6 +723,7 @@ impl Validator<'_> {
             &registers,
             &raw.deadlines,
             templates,
+            data,
         );
         let transition_names: BTreeMap<String, ()> =
             transitions.iter().map(|t| (t.name.clone(), ())).collect();
@@ -1228,7 +1258,14 @@ impl Validator<'_> {
         registers: &BTreeMap<String, Register>,
         deadlines: &BTreeMap<S<String>, super::raw::RawDeadline>,
         templates: &BTreeSet<String>,
+        data: &DataFiles,
     ) -> Vec<Transition> {
+        // Letters the workflow issues: only those can be distributed.
+        let issued: BTreeSet<String> = raw
+            .iter()
+            .flat_map(|t| &t.get_ref().effects)
+            .filter_map(|e| e.get_ref().letter.as_ref().map(|l| l.get_ref().clone()))
+            .collect();
         let deadline_names: BTreeMap<String, ()> = deadlines
             .keys()
             .map(|k| (k.get_ref().clone(), ()))
@@ -1313,9 +1350,16 @@ impl Validator<'_> {
             }
             let mut effects = Vec::new();
             for e in &t.effects {
-                if let Some(effect) =
-                    self.effect(e, parties, fields, registers, &deadline_names, templates)
-                {
+                let known = Known {
+                    parties,
+                    fields,
+                    registers,
+                    deadlines: &deadline_names,
+                    templates,
+                    issued: &issued,
+                    data,
+                };
+                if let Some(effect) = self.effect(e, &known) {
                     effects.push(effect);
                 }
             }
@@ -1336,15 +1380,15 @@ impl Validator<'_> {
         out
     }
 
-    fn effect(
-        &mut self,
-        at: &S<RawEffect>,
-        parties: &BTreeMap<String, Party>,
-        fields: &BTreeMap<String, Field>,
-        registers: &BTreeMap<String, Register>,
-        deadlines: &BTreeMap<String, ()>,
-        templates: &BTreeSet<String>,
-    ) -> Option<Effect> {
+    fn effect(&mut self, at: &S<RawEffect>, known: &Known<'_>) -> Option<Effect> {
+        let Known {
+            parties,
+            fields,
+            registers,
+            deadlines,
+            templates,
+            ..
+        } = *known;
         let e = at.get_ref();
         let kinds = [
             e.letter.is_some(),
@@ -1352,6 +1396,7 @@ impl Validator<'_> {
             e.meet.is_some(),
             e.number.is_some(),
             e.set.is_some(),
+            e.distribute.is_some(),
         ];
         if (e.electronic.is_some() || e.when.is_some()) && e.letter.is_none() {
             self.err(
@@ -1364,7 +1409,7 @@ impl Validator<'_> {
         if kinds.iter().filter(|k| **k).count() != 1 {
             self.err(
                 at,
-                "an effect needs exactly one of `letter`, `deadline`, `meet`, `number`, `set`",
+                "an effect needs exactly one of `letter`, `deadline`, `meet`, `number`, `set`, `distribute`",
                 Some("e.g. { letter = \"eingangsbestaetigung\", to = \"applicant\" }".into()),
             );
             return None;
@@ -1420,6 +1465,13 @@ impl Validator<'_> {
                 electronic: e.electronic.unwrap_or(false),
                 when,
             });
+        }
+        if e.recipients.is_some() && e.distribute.is_none() {
+            self.err(at, "`recipients` belongs to a distribute effect", None);
+            return None;
+        }
+        if let Some(template) = &e.distribute {
+            return self.distribution(at, template, known);
         }
         if let Some(d) = &e.deadline {
             return self
@@ -1478,6 +1530,181 @@ impl Validator<'_> {
             register: register.get_ref().clone(),
             field: field.get_ref().clone(),
         })
+    }
+
+    /// Checks a `distribute` effect: a letter this workflow issues, a
+    /// distribution list of entries with a name and a mail address, and
+    /// the mail's data expression.
+    fn distribution(
+        &mut self,
+        at: &S<RawEffect>,
+        template: &S<String>,
+        known: &Known<'_>,
+    ) -> Option<Effect> {
+        let e = at.get_ref();
+        let mut ok = true;
+        if !known.issued.contains(template.get_ref()) {
+            let issued: Vec<&str> = known.issued.iter().map(String::as_str).collect();
+            self.err(
+                template,
+                format!(
+                    "no transition issues the letter `{}`, so it cannot be distributed",
+                    template.get_ref()
+                ),
+                Some(if issued.is_empty() {
+                    "this workflow issues no letters".into()
+                } else {
+                    format!("letters issued: {}", issued.join(", "))
+                }),
+            );
+            ok = false;
+        }
+        if e.to.is_some() || e.field.is_some() || e.value.is_some() {
+            self.err(
+                at,
+                "a distribute effect takes `recipients` and `data`, not `to`, `field` or `value`",
+                None,
+            );
+            ok = false;
+        }
+        let recipients = match &e.recipients {
+            Some(r) => self.recipients(r, known.data),
+            None => {
+                self.err(
+                    at,
+                    "a distribute effect needs `recipients = { file = \"data/<file>.json\", lists = [\"<list>\"] }`",
+                    None,
+                );
+                None
+            }
+        };
+        let data = match &e.data {
+            None => None,
+            Some(expr) => match DataExpr::compile(expr.get_ref(), &GuardVars::new(known.fields)) {
+                Ok(d) => Some(d),
+                Err(problem) => {
+                    let start = self.map.content_start(expr.span().start) + problem.offset;
+                    self.problems.push(self.map.error(
+                        start..start,
+                        format!(
+                            "mail data for `{}`: {}",
+                            template.get_ref(),
+                            problem.message
+                        ),
+                        problem.hint,
+                    ));
+                    ok = false;
+                    None
+                }
+            },
+        };
+        let recipients = recipients?;
+        let r = e.recipients.as_ref().expect("read above").get_ref();
+        let mut list = format!(
+            "{}: {}",
+            r.file.get_ref(),
+            r.lists
+                .iter()
+                .map(|l| l.get_ref().as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        if let Some(only) = &r.only {
+            list.push_str(&format!(" where {}", only.get_ref()));
+        }
+        ok.then(|| Effect::Distribute {
+            template: template.get_ref().clone(),
+            list,
+            recipients,
+            data,
+        })
+    }
+
+    /// Reads a distribution list: every entry of the lists (where its
+    /// `where` key is true) with a text `name`, a mail address `email` and
+    /// optionally `address` lines. `None` after reporting what is wrong.
+    fn recipients(
+        &mut self,
+        raw: &S<super::raw::RawRecipients>,
+        data: &DataFiles,
+    ) -> Option<Vec<crate::domain::PartyRef>> {
+        let r = raw.get_ref();
+        let Some(text) = data.get(r.file.get_ref()) else {
+            let known: Vec<&str> = data.keys().map(String::as_str).collect();
+            self.err(
+                &r.file,
+                format!("recipients: no data file `{}`", r.file.get_ref()),
+                Some(if known.is_empty() {
+                    "the workflow folder has no data files (data/*.json)".into()
+                } else {
+                    format!("data files: {}", known.join(", "))
+                }),
+            );
+            return None;
+        };
+        let json: serde_json::Value = match serde_json::from_str(text) {
+            Ok(v) => v,
+            Err(e) => {
+                self.err(&r.file, format!("{}: {e}", r.file.get_ref()), None);
+                return None;
+            }
+        };
+        let file = r.file.get_ref();
+        let mut ok = true;
+        let mut out = Vec::new();
+        for list in &r.lists {
+            let Some(items) = json.get(list.get_ref()).and_then(|v| v.as_array()) else {
+                self.err(
+                    list,
+                    format!("{file} has no list `{}`", list.get_ref()),
+                    None,
+                );
+                ok = false;
+                continue;
+            };
+            for item in items {
+                if let Some(only) = &r.only
+                    && item.get(only.get_ref()) != Some(&serde_json::Value::Bool(true))
+                {
+                    continue;
+                }
+                let party = serde_json::from_value::<crate::domain::PartyRef>(serde_json::json!({
+                    "name": item.get("name"),
+                    "email": item.get("email"),
+                    "address": item.get("address").cloned().unwrap_or(serde_json::json!([])),
+                }));
+                match party {
+                    Ok(p) if p.email.is_some() => out.push(p),
+                    Ok(p) => {
+                        self.err(
+                            list,
+                            format!(
+                                "{file}: `{}` has no `email`; a distribution goes by mail",
+                                p.name
+                            ),
+                            None,
+                        );
+                        ok = false;
+                    }
+                    Err(e) => {
+                        self.err(
+                            list,
+                            format!(
+                                "{file}: an entry of `{}` is not a recipient (text `name`, `email`, list `address`): {e}",
+                                list.get_ref()
+                            ),
+                            None,
+                        );
+                        ok = false;
+                    }
+                }
+            }
+        }
+        if ok && out.is_empty() {
+            self.err(raw, format!("recipients: {file} selects nobody"), None);
+            ok = false;
+        }
+        ok.then_some(out)
     }
 
     fn deadlines(

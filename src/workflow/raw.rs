@@ -304,4 +304,22 @@ pub(crate) struct RawEffect {
     /// For letters: a CEL condition; the letter is issued only when it
     /// holds (e.g. an enclosure only for a circular that has one).
     pub when: Option<S<String>>,
+    /// Sends the case's latest letter from this template, with the
+    /// documents issued with it, to each of `recipients` by mail (`data`:
+    /// the mail's context).
+    pub distribute: Option<S<String>>,
+    /// For `distribute`: the distribution list, a table in a data file.
+    pub recipients: Option<S<RawRecipients>>,
+}
+
+/// A distribution list: the entries of lists in a data file of the
+/// workflow folder, e.g. the Landkreistag's members in `data/kommunen.json`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRecipients {
+    pub file: S<String>,
+    pub lists: Vec<S<String>>,
+    /// Only the entries whose value under this key is `true`.
+    #[serde(rename = "where", default)]
+    pub only: Option<S<String>>,
 }

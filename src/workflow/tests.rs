@@ -718,6 +718,97 @@ fn a_lookup_takes_fields_from_a_data_file_and_refuses_other_values() {
     assert!(p[0].message.contains("unknown field `nummer`"), "{}", p[0]);
 }
 
+/// `distribute`: a letter the workflow issues, to the selected entries of
+/// a data file, each with a mail address; every fault located.
+#[test]
+fn a_distribution_names_an_issued_letter_and_a_list_of_mail_addresses() {
+    let effect = r#"effects = [{ number = "notice", field = "notice_number" }, { distribute = "ack", recipients = { file = "data/members.json", lists = ["members"], where = "member" }, data = "{'circular': {'title': data.name}}" }]"#;
+    let text = BASE.replacen(
+        r#"effects = [{ number = "notice", field = "notice_number" }]"#,
+        effect,
+        1,
+    );
+    let data = |json: &str| DataFiles::from([("data/members.json".to_string(), json.to_string())]);
+    let path = Path::new("workflows/antrag.toml");
+    let good = data(
+        r#"{"members": [{"name": "Kreis Unna", "email": "post@unna.example.org", "member": true, "extra": 1}, {"name": "Stadt Hamm", "member": false}]}"#,
+    );
+    let def = load_with_data(path, &text, &templates(), &good).unwrap();
+    let Effect::Distribute {
+        template,
+        list,
+        recipients,
+        data: Some(_),
+    } = &def.transition("approve").unwrap().effects[1]
+    else {
+        panic!("a distribute effect with its mail data");
+    };
+    assert_eq!(template, "ack");
+    assert_eq!(recipients.len(), 1, "only the entries `where` selects");
+    assert_eq!(recipients[0].name, "Kreis Unna");
+    // The definition, as the API shows it, names the list, not the addresses.
+    assert_eq!(list, "data/members.json: members where member");
+    let shown = serde_json::to_string(&def).unwrap();
+    assert!(
+        shown.contains("data/members.json: members where member") && !shown.contains("post@unna"),
+        "{shown}"
+    );
+
+    let first = |text: &str, data: &DataFiles| {
+        load_with_data(path, text, &templates(), data).expect_err("refused")[0].clone()
+    };
+    // A letter no step issues cannot be distributed; the problem points at it.
+    let p = first(
+        &text.replacen("distribute = \"ack\"", "distribute = \"bescheid\"", 1),
+        &good,
+    );
+    assert!(
+        p.message
+            .contains("no transition issues the letter `bescheid`"),
+        "{p}"
+    );
+    assert_eq!(p.line, line_of(&text, "distribute"));
+    assert!(
+        first(&text, &DataFiles::new())
+            .message
+            .contains("recipients: no data file `data/members.json`")
+    );
+    assert!(
+        first(&text, &data(r#"{"mitglieder": []}"#))
+            .message
+            .contains("has no list `members`")
+    );
+    let p = first(
+        &text,
+        &data(r#"{"members": [{"name": "Kreis Unna", "member": true}]}"#),
+    );
+    assert!(p.message.contains("`Kreis Unna` has no `email`"), "{p}");
+    let p = first(
+        &text,
+        &data(r#"{"members": [{"name": "Kreis Unna", "email": "kein-mail", "member": true}]}"#),
+    );
+    assert!(p.message.contains("is not a recipient"), "{p}");
+    assert!(
+        first(&text, &data(r#"{"members": [{"name": "Stadt Hamm"}]}"#))
+            .message
+            .contains("selects nobody")
+    );
+    let p = first(
+        &text.replacen("title': data.name", "title': data.nope", 1),
+        &good,
+    );
+    assert!(p.message.starts_with("mail data for `ack`"), "{p}");
+    let p = first(
+        &text.replacen(
+            "{ distribute = \"ack\",",
+            "{ distribute = \"ack\", to = \"applicant\",",
+            1,
+        ),
+        &good,
+    );
+    assert!(p.message.contains("not `to`"), "{p}");
+}
+
 /// `posted` and `acknowledged` name date fields.
 #[test]
 fn a_deadline_runs_from_date_fields_that_are_declared() {

@@ -1,7 +1,7 @@
 //! The README's first command: the whole seed procedure in simulated time,
 //! on SQLite and on PostgreSQL, with its counts and contents checked.
 
-use amtspost::demo::{DemoOptions, DemoSummary, run};
+use amtspost::cli::demo::scenario::{DemoOptions, DemoSummary, run};
 
 use crate::on_both_databases;
 

@@ -7,6 +7,7 @@ mod support;
 mod akte;
 mod app;
 mod browser;
+mod circular;
 mod cli;
 mod concurrency;
 mod crash;

@@ -677,7 +677,7 @@ on_both_databases! {
 }
 
 /// Rundschreiben 172/12 of the Landkreistag NRW (shared/seed), as case data.
-fn rundschreiben_172_12() -> Value {
+pub(crate) fn rundschreiben_172_12() -> Value {
     json!({
         "betreff": "Aufbau kommunaler Integrationszentren in NRW auf Grundlage des Teilhabe- und Integrationsgesetzes",
         "aktenzeichen": "50.50.00/33.60.01 Li/Sü",

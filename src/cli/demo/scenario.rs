@@ -6,9 +6,10 @@
 //! Integrationskonzept) with reviews, four-eyes approvals and notices; the
 //! RAA transition with reminders before 31.07.2013 and escalations after it.
 //!
-//! Who applies when is data (`workflows/data/demo.json`), as are the
+//! Who applies when, and what each profile of application leads to on
+//! which day, is data (`workflows/data/demo.json`), as are the
 //! municipalities and the sender identities; this module only plays the
-//! clerks' part, through the same engine the CLI uses.
+//! clerks' part, through the same [`App`] the CLI uses.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -165,6 +166,22 @@ enum KiStep {
     Reject,
 }
 
+impl KiStep {
+    /// A step as demo.json's profiles name it (`schritte`).
+    fn named(name: &str) -> Option<KiStep> {
+        Some(match name {
+            "nachfordern" => KiStep::Request,
+            "unterlagen_eingegangen" => KiStep::Answer,
+            "bewilligung_vorschlagen" => KiStep::Propose,
+            "bewilligen" => KiStep::Approve,
+            "bewilligung_vorschlagen_versuchen" => KiStep::TryPropose,
+            "ablehnung_vorschlagen" => KiStep::ProposeRejection,
+            "ablehnen" => KiStep::Reject,
+            _ => return None,
+        })
+    }
+}
+
 struct Demo {
     engine: Arc<Engine>,
     courier: Arc<Courier>,
@@ -172,7 +189,6 @@ struct Demo {
     scenario: Value,
     kommunen: Vec<Value>,
     circular: Value,
-    lkt: Office,
     log: Vec<LogLine>,
     progress: bool,
     /// Scenario index / municipality → file number.
@@ -321,7 +337,6 @@ pub async fn run(opts: DemoOptions) -> Result<DemoSummary, DemoError> {
         scenario,
         kommunen,
         circular: data_file(&workflows_dir, "rundschreiben-172-12.json")?,
-        lkt: office("landkreistag_nrw")?,
         log: Vec::new(),
         progress: opts.progress,
         ki_cases: BTreeMap::new(),
@@ -405,6 +420,16 @@ impl Demo {
             .to_string()
     }
 
+    /// A profile of demo.json: its steps, what its applications lack, its
+    /// reason for a rejection.
+    fn profile(&self, name: Option<&str>) -> Result<&Value, DemoError> {
+        name.and_then(|n| self.scenario["profile"].get(n))
+            .ok_or_else(|| DemoError::Data {
+                file: "demo.json".into(),
+                reason: format!("unknown profile {name:?}"),
+            })
+    }
+
     /// Every scheduled step, by day.
     fn agenda(&self) -> Result<BTreeMap<NaiveDate, Vec<Step>>, DemoError> {
         let mut agenda: BTreeMap<NaiveDate, Vec<Step>> = BTreeMap::new();
@@ -423,33 +448,18 @@ impl Demo {
         {
             let e = date(&a["eingang"], "demo.json")?;
             at(e, Step::Ki(i, KiStep::Open));
-            let plan: &[(i64, KiStep)] = match a["profil"].as_str() {
-                Some("vollstaendig") => &[(14, KiStep::Propose), (17, KiStep::Approve)],
-                Some("nachforderung") => &[
-                    (7, KiStep::Request),
-                    (24, KiStep::Answer),
-                    (28, KiStep::Propose),
-                    (31, KiStep::Approve),
-                ],
-                Some("keine_antwort") => &[
-                    (7, KiStep::Request),
-                    (52, KiStep::ProposeRejection),
-                    (55, KiStep::Reject),
-                ],
-                Some("ohne_konzept") => &[
-                    (10, KiStep::TryPropose),
-                    (11, KiStep::ProposeRejection),
-                    (14, KiStep::Reject),
-                ],
-                other => {
+            let profile = self.profile(a["profil"].as_str())?;
+            for s in profile["schritte"].as_array().into_iter().flatten() {
+                let step = s["schritt"].as_str().and_then(KiStep::named);
+                let (Some(offset), Some(step)) = (s["tag"].as_i64(), step) else {
                     return Err(DemoError::Data {
                         file: "demo.json".into(),
-                        reason: format!("unknown profile {other:?}"),
+                        reason: format!(
+                            "{s} is not a step {{\"tag\": <days after receipt>, \"schritt\": <step>}}"
+                        ),
                     });
-                }
-            };
-            for (offset, step) in plan {
-                at(days(e, *offset), Step::Ki(i, *step));
+                };
+                at(days(e, offset), Step::Ki(i, step));
             }
         }
         let raa = &self.scenario["raa_umwandlung"];
@@ -689,30 +699,17 @@ impl Demo {
             .await?;
         let number = self.field(day, &n, "rundschreiben_nr").await?;
         let number = number.as_str().unwrap_or("?").to_string();
-        let recipients: Vec<PartyRef> = members.iter().map(party_of).collect::<Result<_, _>>()?;
-        let context = json!({
-            "office": self.lkt.name,
-            "circular": {
-                "number": number,
-                "title": self.circular["betreff"],
-                "date": day.to_string(),
-                "summary": self.circular["zusammenfassung"],
-            },
-        });
-        let sent = self
-            .engine
-            .distribute(
-                &n,
-                "rundschreiben",
-                "circular",
-                &context,
-                &recipients,
-                &Actor::new(&referent, "referent"),
-            )
-            .await
-            .map_err(failed(day, format!("{n} distribution")))?;
+        // The step sends it: one mail per member, by the workflow's effect.
         self.fire(day, &n, "verteilen", &referent, "referent", json!({}))
             .await?;
+        let sent = self
+            .engine
+            .case_mail(&n)
+            .await
+            .map_err(failed(day, format!("{n} distribution")))?
+            .iter()
+            .filter(|m| m.kind == "distribution")
+            .count();
         self.note(
             day,
             &n,
@@ -722,7 +719,7 @@ impl Demo {
     }
 
     /// A complete application of a municipality, as its Kreistag or Rat passed it.
-    fn application(&self, k: &Value, received: NaiveDate, profile: &str) -> Value {
+    fn application(&self, k: &Value, received: NaiveDate) -> Value {
         let art = k["art"].as_str().unwrap_or("Kreis");
         let gremium = match art {
             "Kreis" => "Kreistag",
@@ -761,25 +758,15 @@ impl Demo {
         {
             a[key] = value.clone();
         }
-        match profile {
-            // Documents missing until the Nachforderung is answered.
-            "nachforderung" | "keine_antwort" => {
-                a["konzept_themen"] = json!(["Integration durch Bildung"]);
-                a["kooperationspartner"] = json!(["Schulverwaltung", "Jugendhilfe"]);
-            }
-            "ohne_konzept" => {
-                a["konzept_beschluss_datum"] = Value::Null;
-                a["konzept_gremium"] = Value::Null;
-            }
-            _ => {}
-        }
         a
     }
 
     async fn ki(&mut self, day: NaiveDate, i: usize, step: KiStep) -> Result<(), DemoError> {
         let a = self.scenario["antraege"][i].clone();
         let name = a["kommune"].as_str().unwrap_or_default().to_string();
-        let profile = a["profil"].as_str().unwrap_or_default().to_string();
+        let profile = self.profile(a["profil"].as_str())?.clone();
+        // What the profile's applications lack (until a Nachforderung is answered).
+        let missing = profile["fehlend"].as_object().cloned().unwrap_or_default();
         let k = self.kommune(&name)?;
         let clerk = self.person("sachbearbeitung");
         let approver = self.person("zeichnung");
@@ -791,7 +778,10 @@ impl Demo {
         });
         match step {
             KiStep::Open => {
-                let mut data = self.application(&k, day, &profile);
+                let mut data = self.application(&k, day);
+                for (key, value) in &missing {
+                    data[key] = value.clone();
+                }
                 // A municipality with an RAA names its transition case.
                 if let Some(raa) = self.raa_cases.get(&name) {
                     data["raa_aktenzeichen"] = json!(raa);
@@ -824,17 +814,18 @@ impl Demo {
                 self.note(day, &case, format!("documents requested, deadline {due}"));
             }
             KiStep::Answer => {
-                let complete = self.application(&k, day, "vollstaendig");
+                let complete = self.application(&k, day);
+                let sent: Map<String, Value> = missing
+                    .keys()
+                    .map(|key| (key.clone(), complete[key].clone()))
+                    .collect();
                 self.fire(
                     day,
                     &case,
                     "unterlagen_eingegangen",
                     &clerk,
                     "clerk",
-                    json!({
-                        "konzept_themen": complete["konzept_themen"],
-                        "kooperationspartner": complete["kooperationspartner"],
-                    }),
+                    Value::Object(sent),
                 )
                 .await?;
                 self.note(day, &case, "missing documents received in time");
@@ -853,7 +844,7 @@ impl Demo {
             }
             KiStep::Approve => {
                 // The proposer may not sign (four eyes); the head of unit does.
-                if profile == "vollstaendig" && i == 0 {
+                if a["vier_augen_versuch"] == true {
                     let payload = json!({"zeichnung_name": "Anna Becker"});
                     self.attempt(day, &case, "bewilligen", &clerk, "approver", payload)
                         .await;
@@ -889,11 +880,16 @@ impl Demo {
                 .await;
             }
             KiStep::ProposeRejection => {
-                let reason = if profile == "ohne_konzept" {
-                    "Ein vom Rat beschlossenes Integrationskonzept, Fördervoraussetzung nach Art. 1 § 7 Abs. 1 TIntG NRW, liegt nicht vor."
-                } else {
-                    "Die mit Schreiben angeforderten Unterlagen wurden innerhalb der gesetzten Frist nicht vorgelegt; die Fördervoraussetzungen sind nicht nachgewiesen."
-                };
+                let reason =
+                    profile["ablehnungsgruende"]
+                        .as_str()
+                        .ok_or_else(|| DemoError::Data {
+                            file: "demo.json".into(),
+                            reason: format!(
+                                "profile {} rejects without `ablehnungsgruende`",
+                                a["profil"]
+                            ),
+                        })?;
                 self.fire(
                     day,
                     &case,

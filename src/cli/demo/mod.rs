@@ -1,12 +1,18 @@
 //! `amtspost demo`: the seed procedure end to end in simulated time, on a
-//! fresh SQLite file with mail written to a folder.
+//! fresh SQLite file with mail written to a folder. The scenario
+//! (`scenario`, data in `workflows/data/demo.json`) drives the same [`App`]
+//! as every other door, so it lives with the command line, not in the core.
+//!
+//! [`App`]: crate::app::App
+
+pub mod scenario;
 
 use std::path::PathBuf;
 
 use anyhow::Result;
 
 use super::Ctx;
-use crate::demo::{self, DemoOptions};
+use scenario::DemoOptions;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -21,8 +27,8 @@ pub struct Args {
     quiet: bool,
 }
 
-pub async fn run(ctx: &Ctx, args: Args) -> Result<()> {
-    let summary = demo::run(DemoOptions {
+pub(super) async fn run(ctx: &Ctx, args: Args) -> Result<()> {
+    let summary = scenario::run(DemoOptions {
         out: args.out,
         database_url: args.database_url,
         progress: !args.quiet && !ctx.json,
