@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 /// An e-mail address that failed the check in [`EmailAddress::parse`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not an email address (expected name@domain.example)")]
+#[error("„{0}“ ist keine E-Mail-Adresse (erwartet: name@domain.example)")]
 pub struct InvalidEmail(pub String);
 
 /// An email address, checked once when it enters the system and kept typed

@@ -12,7 +12,7 @@ use crate::workflow::WorkflowError;
 #[derive(Debug, thiserror::Error)]
 pub enum CaseError {
     /// No case with this file number (or none the asker may see).
-    #[error("no case with file number `{0}`")]
+    #[error("Es gibt keinen Vorgang mit dem Aktenzeichen {0}.")]
     NotFound(FileNumber),
     /// The workflow refused the event (role, guard, four-eyes, required
     /// field ...): [`CaseError::rule`], [`CaseError::field`] and
@@ -20,14 +20,14 @@ pub enum CaseError {
     #[error(transparent)]
     Refused(#[from] WorkflowError),
     /// An input value is malformed: which field, and why.
-    #[error("{field}: {reason}")]
+    #[error("Die Angabe „{field}“ ist ungültig: {reason}")]
     Invalid { field: String, reason: String },
     /// Someone else changed the case in between (optimistic concurrency):
     /// either the version the actor saw is stale (`actual` known), or a
     /// concurrent transaction won the race at commit time.
     #[error(
-        "case {file_number} was changed by someone else ({}expected version {expected}); reload it with `case show` and try again",
-        .actual.map(|a| format!("now at version {a}, ")).unwrap_or_default()
+        "Der Vorgang {file_number} wurde inzwischen von jemand anderem geändert ({}erwartet: Stand {expected}). Bitte neu laden (Kommandozeile: case show) und den Schritt wiederholen, wenn er noch passt.",
+        .actual.map(|a| format!("jetzt Stand {a}, ")).unwrap_or_default()
     )]
     Conflict {
         file_number: FileNumber,
@@ -134,7 +134,7 @@ impl CaseError {
         match self {
             CaseError::Refused(e) => e.hint(),
             CaseError::Conflict { .. } => {
-                Some("reload the case and repeat the step if it still applies".into())
+                Some("Vorgang neu laden und den Schritt wiederholen, wenn er noch passt.".into())
             }
             _ => None,
         }

@@ -217,10 +217,10 @@ impl FieldKind {
         let money = match &value {
             serde_json::Value::Number(n) => n
                 .as_i64()
-                .ok_or_else(|| format!("an amount is computed in whole cents (an int), not `{n}`; use money_times(amount, factor) for products"))
+                .ok_or_else(|| format!("ein Betrag wird in ganzen Cent (int) berechnet, nicht „{n}“; Produkte mit money_times(betrag, faktor)"))
                 .and_then(|c| Money::from_cents(c).map_err(|e| e.to_string()))?,
             serde_json::Value::String(s) => s.parse::<Money>().map_err(|e| e.to_string())?,
-            other => return Err(format!("expected an amount, got {}", describe_json(other))),
+            other => return Err(format!("erwartet wird ein Betrag, nicht {}", describe_json(other))),
         };
         Ok(money.to_json())
     }
@@ -242,7 +242,7 @@ impl FieldKind {
             (FieldKind::Date, V::String(s)) => {
                 return NaiveDate::parse_from_str(s, "%Y-%m-%d")
                     .map(|_| ())
-                    .map_err(|_| format!("`{s}` is not a date; write YYYY-MM-DD"));
+                    .map_err(|_| format!("„{s}“ ist kein Datum; bitte JJJJ-MM-TT (im Formular TT.MM.JJJJ) angeben"));
             }
             (FieldKind::Email, V::String(s)) => {
                 return crate::domain::EmailAddress::parse(s)
@@ -254,7 +254,10 @@ impl FieldKind {
                 if values.contains(s) {
                     true
                 } else {
-                    return Err(format!("`{s}` is not one of {}", values.join(", ")));
+                    return Err(format!(
+                        "„{s}“ ist keiner der vorgesehenen Werte ({})",
+                        values.join(", ")
+                    ));
                 }
             }
             (FieldKind::Object, V::Object(_) | V::Array(_)) => true,
@@ -264,7 +267,7 @@ impl FieldKind {
             Ok(())
         } else {
             Err(format!(
-                "expected {}, got {}",
+                "erwartet wird {}, nicht {}",
                 self.describe(),
                 describe_json(value)
             ))
@@ -273,28 +276,28 @@ impl FieldKind {
 
     fn describe(&self) -> &'static str {
         match self {
-            FieldKind::String | FieldKind::Text => "a string",
-            FieldKind::Integer => "a whole number",
-            FieldKind::Number => "a number",
-            FieldKind::Money => "an amount",
-            FieldKind::Boolean => "true or false",
-            FieldKind::Date => "a date YYYY-MM-DD",
-            FieldKind::Email => "an email address",
-            FieldKind::List => "a list of strings",
-            FieldKind::Enum(_) => "one of the listed values",
-            FieldKind::Object => "an object or a list",
+            FieldKind::String | FieldKind::Text => "ein Text",
+            FieldKind::Integer => "eine ganze Zahl",
+            FieldKind::Number => "eine Zahl",
+            FieldKind::Money => "ein Betrag",
+            FieldKind::Boolean => "ja oder nein",
+            FieldKind::Date => "ein Datum (JJJJ-MM-TT)",
+            FieldKind::Email => "eine E-Mail-Adresse",
+            FieldKind::List => "eine Liste von Texten",
+            FieldKind::Enum(_) => "einer der vorgesehenen Werte",
+            FieldKind::Object => "ein Objekt oder eine Liste",
         }
     }
 }
 
 fn describe_json(v: &serde_json::Value) -> String {
     match v {
-        serde_json::Value::Null => "nothing".into(),
-        serde_json::Value::Bool(b) => format!("`{b}`"),
-        serde_json::Value::Number(n) => format!("`{n}`"),
-        serde_json::Value::String(s) => format!("the text `{s}`"),
-        serde_json::Value::Array(_) => "a list".into(),
-        serde_json::Value::Object(_) => "an object".into(),
+        serde_json::Value::Null => "nichts".into(),
+        serde_json::Value::Bool(b) => format!("„{}“", if *b { "ja" } else { "nein" }),
+        serde_json::Value::Number(n) => format!("die Zahl „{n}“"),
+        serde_json::Value::String(s) => format!("der Text „{s}“"),
+        serde_json::Value::Array(_) => "eine Liste".into(),
+        serde_json::Value::Object(_) => "ein Objekt".into(),
     }
 }
 

@@ -172,7 +172,7 @@ impl Definition {
             if data.get(&field.name).is_none_or(Value::is_null) {
                 return Err(WorkflowError::MissingField {
                     field: field.name.clone(),
-                    when: "opening a case".into(),
+                    when: "beim Anlegen eines Vorgangs".into(),
                 });
             }
         }
@@ -253,7 +253,7 @@ impl Definition {
             if data.get(field).is_none_or(Value::is_null) {
                 return Err(WorkflowError::MissingField {
                     field: field.clone(),
-                    when: format!("firing `{}`", t.name),
+                    when: format!("für den Schritt „{}“", self.transition_title(&t.name)),
                 });
             }
         }

@@ -28,14 +28,14 @@ pub enum WorkflowError {
     #[error("{}", render_diagnostics(.0))]
     Invalid(Vec<Diagnostic>),
     /// The event names a transition the workflow does not have.
-    #[error("workflow `{workflow}` has no transition `{transition}`{}", hint_list("transitions possible now", .available))]
+    #[error("Das Verfahren „{workflow}“ kennt den Schritt „{transition}“ nicht{}", hint_list("jetzt möglich", .available))]
     UnknownTransition {
         workflow: String,
         transition: String,
         available: Vec<String>,
     },
     /// The transition does not leave the case's current state.
-    #[error("transition `{transition}` cannot fire in state `{state}` (it leaves {}){}", .from.join(", "), hint_list("transitions possible now", .available))]
+    #[error("Der Schritt „{transition}“ ist im Stand „{state}“ nicht möglich (er geht von {} aus){}", .from.join(", "), hint_list("jetzt möglich", .available))]
     WrongState {
         transition: String,
         state: String,
@@ -43,10 +43,10 @@ pub enum WorkflowError {
         available: Vec<String>,
     },
     /// The case is in a final state.
-    #[error("the case is closed (final state `{state}`); no transition can fire")]
+    #[error("Der Vorgang ist abgeschlossen (Stand „{state}“); es ist kein Schritt mehr möglich.")]
     CaseClosed { state: String },
     /// The actor's role may not fire this transition.
-    #[error("role `{role}` may not fire `{transition}`; allowed: {}", .allowed.join(", "))]
+    #[error("In der Rolle „{role}“ ist der Schritt „{transition}“ nicht erlaubt; er ist der Rolle {} vorbehalten.", .allowed.join(" oder "))]
     WrongRole {
         transition: String,
         role: String,
@@ -54,7 +54,7 @@ pub enum WorkflowError {
     },
     /// Four-eyes rule: the same person fired an earlier step.
     #[error(
-        "four-eyes rule: `{actor}` fired `{earlier}` on this case and so may not fire `{transition}`; another person must do it"
+        "Vier-Augen-Prinzip: {actor} hat in diesem Vorgang „{earlier_title}“ ausgeführt und darf „{title}“ deshalb nicht selbst ausführen; eine andere Person muss es tun."
     )]
     FourEyes {
         transition: String,
@@ -65,21 +65,21 @@ pub enum WorkflowError {
         earlier_title: String,
     },
     /// A field the step needs has no value.
-    #[error("field `{field}` is required when {when} but has no value")]
+    #[error("Die Angabe „{field}“ ist {when} erforderlich, aber leer.")]
     MissingField { field: String, when: String },
     /// Data names a field the workflow does not declare.
-    #[error("field `{field}` is not declared in workflow `{workflow}`; declared: {}", .known.join(", "))]
+    #[error("Die Angabe „{field}“ ist im Verfahren „{workflow}“ nicht vorgesehen.")]
     UnknownField {
         workflow: String,
         field: String,
         known: Vec<String>,
     },
     /// A field's value has the wrong type or form.
-    #[error("field `{field}`: {reason}")]
+    #[error("Die Angabe „{field}“ ist ungültig: {reason}.")]
     InvalidField { field: String, reason: String },
     /// A guard refused; the message comes from the workflow file, the
     /// field is the first the guard reads that the step takes.
-    #[error("`{transition}` refused: {message}")]
+    #[error("{message}")]
     GuardFailed {
         transition: String,
         message: String,
@@ -124,13 +124,15 @@ pub enum WorkflowError {
         basis: Option<String>,
     },
     /// A guard could not be evaluated (e.g. compared a text with a number).
-    #[error("`{transition}`: guard could not be evaluated: {reason}")]
+    #[error(
+        "Die Voraussetzungen für „{transition}“ konnten nicht geprüft werden (z. B. ein Text, wo eine Zahl erwartet wird); bitte die Angaben prüfen. Technisch: {reason}"
+    )]
     GuardFault { transition: String, reason: String },
     /// A party the workflow does not declare.
-    #[error("party `{party}` is not declared; declared parties: {}", .known.join(", "))]
+    #[error("Die Beteiligtenrolle „{party}“ ist in diesem Verfahren nicht vorgesehen; vorgesehen: {}.", .known.join(", "))]
     UnknownParty { party: String, known: Vec<String> },
     /// A required party is missing when opening a case.
-    #[error("party `{party}` ({title}) is required to open a case")]
+    #[error("Zum Anlegen des Vorgangs fehlt: {title} ({party}).")]
     MissingParty { party: String, title: String },
 }
 
@@ -184,18 +186,18 @@ impl WorkflowError {
             | WorkflowError::WrongState { available, .. }
                 if !available.is_empty() =>
             {
-                Some(format!(
-                    "transitions possible now: {}",
-                    available.join(", ")
-                ))
+                Some(format!("jetzt möglich: {}", available.join(", ")))
             }
-            WorkflowError::WrongRole { allowed, .. } => {
-                Some(format!("ask someone in role {}", allowed.join(" or ")))
-            }
-            WorkflowError::FourEyes { .. } => Some("another person must do this step".into()),
-            WorkflowError::MissingField { field, .. } => {
-                Some(format!("give `{field}` a value (--set {field}=...)"))
-            }
+            WorkflowError::WrongRole { allowed, .. } => Some(format!(
+                "Diesen Schritt darf nur die Rolle {} ausführen.",
+                allowed.join(" oder ")
+            )),
+            WorkflowError::FourEyes { .. } => Some(
+                "Eine andere Person muss diesen Schritt ausführen (Vier-Augen-Prinzip).".into(),
+            ),
+            WorkflowError::MissingField { field, .. } => Some(format!(
+                "Bitte „{field}“ angeben (Kommandozeile: --set {field}=…)."
+            )),
             _ => None,
         }
     }

@@ -387,7 +387,7 @@ fn a_wrong_role_is_refused_with_the_allowed_roles() {
         .unwrap_err();
     assert_eq!(
         e.to_string(),
-        "role `approver` may not fire `start_review`; allowed: clerk"
+        "In der Rolle „approver“ ist der Schritt „start_review“ nicht erlaubt; er ist der Rolle clerk vorbehalten."
     );
 }
 
@@ -396,10 +396,7 @@ fn a_failing_guard_gives_its_message() {
     let mut f = Fire::new("review", "approve", "approver");
     f.payload = data(json!({"decision": "yes", "posts": 4}));
     let e = f.run(&def()).unwrap_err();
-    assert_eq!(
-        e.to_string(),
-        "`approve` refused: at most 3.5 posts are funded"
-    );
+    assert_eq!(e.to_string(), "at most 3.5 posts are funded");
 }
 
 #[test]
@@ -409,7 +406,7 @@ fn a_missing_required_field_is_named() {
         .unwrap_err();
     assert_eq!(
         e.to_string(),
-        "field `decision` is required when firing `propose` but has no value"
+        "Die Angabe „decision“ ist für den Schritt „propose“ erforderlich, aber leer."
     );
 }
 
@@ -420,7 +417,11 @@ fn the_four_eyes_rule_refuses_the_same_person() {
     f.prior.insert("propose".into(), vec!["bob".into()]);
     let e = f.run(&def()).unwrap_err();
     assert!(matches!(e, WorkflowError::FourEyes { .. }));
-    assert!(e.to_string().contains("`bob` fired `propose`"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("bob hat in diesem Vorgang „propose“ ausgeführt"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -430,7 +431,7 @@ fn an_unknown_transition_lists_what_is_possible() {
         .unwrap_err();
     assert_eq!(
         e.to_string(),
-        "workflow `antrag` has no transition `aprove`; transitions possible now: start_review"
+        "Das Verfahren „antrag“ kennt den Schritt „aprove“ nicht; jetzt möglich: start_review"
     );
 }
 
@@ -456,12 +457,12 @@ fn payload_values_are_type_checked_and_unknown_fields_refused() {
     f.payload = data(json!({"decision": "maybe"}));
     assert_eq!(
         f.run(&def()).unwrap_err().to_string(),
-        "field `decision`: `maybe` is not one of yes, no"
+        "Die Angabe „decision“ ist ungültig: „maybe“ ist keiner der vorgesehenen Werte (yes, no)."
     );
     f.payload = data(json!({"posts": "two"}));
     assert_eq!(
         f.run(&def()).unwrap_err().to_string(),
-        "field `posts`: expected a number, got the text `two`"
+        "Die Angabe „posts“ ist ungültig: erwartet wird eine Zahl, nicht der Text „two“."
     );
     f.payload = data(json!({"colour": "red"}));
     assert!(matches!(
@@ -480,7 +481,7 @@ fn opening_checks_required_fields_and_parties() {
     let e = d.check_open(&mut Map::new(), ["applicant"]).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "field `name` is required when opening a case but has no value"
+        "Die Angabe „name“ ist beim Anlegen eines Vorgangs erforderlich, aber leer."
     );
     let e = d
         .check_open(&mut data(json!({"name": "x"})), std::iter::empty())

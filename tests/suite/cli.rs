@@ -62,7 +62,7 @@ on_both_databases! {
         let err = bin
             .run(&["case", "fire", &number, "ablehnen", "--actor", "schulz", "--role", "approver"])
             .fails();
-        assert!(err.contains("the case is closed (final state `bewilligt`)"), "{err}");
+        assert!(err.contains("Der Vorgang ist abgeschlossen (Stand „bewilligt“)"), "{err}");
     }
 
     async fn the_binary_refuses_wrong_role_failing_guard_missing_field_and_four_eyes(db) {
@@ -73,21 +73,21 @@ on_both_databases! {
             .json()["file_number"].as_str().unwrap().to_string();
 
         let err = bin.run(&["case", "fire", &n, "pruefen", "--actor", "schulz", "--role", "approver"]).fails();
-        assert!(err.contains("error: role `approver` may not fire `pruefen`; allowed: clerk"), "{err}");
+        assert!(err.contains("error: In der Rolle „approver“ ist der Schritt „pruefen“ nicht erlaubt; er ist der Rolle clerk vorbehalten."), "{err}");
 
         bin.run(&["case", "fire", &n, "pruefen", "--actor", "meier", "--role", "clerk"]).ok();
         let err = bin.run(&["case", "fire", &n, "vorschlagen", "--actor", "meier", "--role", "clerk"]).fails();
-        assert!(err.contains("error: field `decision` is required when firing `vorschlagen` but has no value"), "{err}");
+        assert!(err.contains("error: Die Angabe „decision“ ist für den Schritt „vorschlagen“ erforderlich, aber leer."), "{err}");
 
         bin.run(&["case", "fire", &n, "vorschlagen", "--actor", "meier", "--role", "clerk", "--set", "decision=bewilligen"]).ok();
         let err = bin.run(&["case", "fire", &n, "bewilligen", "--actor", "meier", "--role", "approver"]).fails();
-        assert!(err.contains("four-eyes rule: `meier` fired `vorschlagen` on this case and so may not fire `bewilligen`"), "{err}");
+        assert!(err.contains("Vier-Augen-Prinzip: meier hat in diesem Vorgang „vorschlagen“ ausgeführt und darf „bewilligen“ deshalb nicht selbst ausführen"), "{err}");
 
         let err = bin.run(&["case", "fire", &n, "bewilligen", "--actor", "schulz", "--role", "approver"]).fails();
-        assert!(err.contains("error: `bewilligen` refused: at most 3.5 municipal posts can be funded"), "{err}");
+        assert!(err.contains("error: at most 3.5 municipal posts can be funded"), "{err}");
 
         let err = bin.run(&["case", "fire", &n, "vorschlagen", "--actor", "meier", "--role", "clerk", "--set", "decision=vielleicht"]).fails();
-        assert!(err.contains("transition `vorschlagen` cannot fire in state `entscheidungsreif`"), "{err}");
+        assert!(err.contains("Der Schritt „vorschlagen“ ist im Stand „entscheidungsreif“ nicht möglich"), "{err}");
 
         // Refusals changed nothing: still the state of the last accepted event.
         let shown = bin.run(&["--json", "case", "show", &n]).json();
@@ -123,12 +123,12 @@ on_both_databases! {
     async fn opening_without_a_required_field_or_party_is_refused(db) {
         let bin = Bin::new(&db);
         let err = bin.run(&["case", "open", "antrag", "--actor", "a", "--role", "clerk", "--party", "applicant=X"]).fails();
-        assert!(err.contains("field `name` is required when opening a case"), "{err}");
+        assert!(err.contains("Die Angabe „name“ ist beim Anlegen eines Vorgangs erforderlich"), "{err}");
         let err = bin.run(&["case", "open", "antrag", "--actor", "a", "--role", "clerk", "--set", "name=X"]).fails();
-        assert!(err.contains("party `applicant` (Antragsteller) is required"), "{err}");
+        assert!(err.contains("Zum Anlegen des Vorgangs fehlt: Antragsteller (applicant)."), "{err}");
         let err = bin.run(&["case", "open", "antrag", "--actor", "a", "--role", "clerk", "--set", "name=X",
                             "--party", "applicant=X", "--set", "posts=drei"]).fails();
-        assert!(err.contains("field `posts`: expected a number, got the text `drei`"), "{err}");
+        assert!(err.contains("Die Angabe „posts“ ist ungültig: erwartet wird eine Zahl, nicht der Text „drei“."), "{err}");
         let err = bin.run(&["case", "open", "antrg", "--actor", "a", "--role", "clerk"]).fails();
         assert!(err.contains("no workflow `antrg`; known workflows: antrag"), "{err}");
         let listed = bin.run(&["--json", "case", "list"]).json();
@@ -145,7 +145,7 @@ on_both_databases! {
         let run = bin.run(&["case", "fire", &n, "vorschlagen", "--actor", "a", "--role", "clerk",
                             "--set", "decision=ablehnen", "--expect-version", "1"]);
         assert_eq!(run.code(), 3, "{}", run.stderr());
-        assert!(run.stderr().contains("was changed by someone else"), "{}", run.stderr());
+        assert!(run.stderr().contains("inzwischen von jemand anderem geändert"), "{}", run.stderr());
     }
 }
 

@@ -52,7 +52,9 @@ async fn two_fires_at_once(db: crate::support::TestDb) {
         let loser = ra.as_ref().err().or(rb.as_ref().err()).unwrap();
         assert!(loser.is_conflict(), "{loser}");
         assert!(
-            loser.to_string().contains("changed by someone else"),
+            loser
+                .to_string()
+                .contains("inzwischen von jemand anderem geändert"),
             "{loser}"
         );
         let history = app.engine.history(&case.file_number).await.unwrap();
@@ -214,7 +216,8 @@ fn two_processes_firing_on_one_sqlite_file_have_one_winner() {
         );
         let loser = if a.status.success() { &b } else { &a };
         assert!(
-            String::from_utf8_lossy(&loser.stderr).contains("changed by someone else"),
+            String::from_utf8_lossy(&loser.stderr)
+                .contains("inzwischen von jemand anderem geändert"),
             "{}",
             String::from_utf8_lossy(&loser.stderr)
         );

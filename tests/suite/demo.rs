@@ -67,7 +67,7 @@ on_both_databases! {
         // The circular: number 172/12, refused once under the four-eyes rule.
         let rs = lines_of(&s, "Mitglieder des Landkreistages Nordrhein-Westfalen", "RS");
         assert_eq!(rs[0].0, "2012-03-19");
-        assert!(rs[0].1.starts_with("refused: four-eyes rule"), "{rs:?}");
+        assert!(rs[0].1.starts_with("refused: Vier-Augen-Prinzip"), "{rs:?}");
         assert_eq!(rs[1], ("2012-03-19".into(), "circular 172/12 released and sent to 31 members"));
 
         // Kreis Warendorf never answers the Nachforderung: reminders, expiry, escalation, rejection.
