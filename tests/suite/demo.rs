@@ -85,7 +85,7 @@ on_both_databases! {
 
         // Stadt Bielefeld has no Integrationskonzept: the guard refuses the proposal.
         let b = lines_of(&s, "Stadt Bielefeld", "KI");
-        assert!(b.iter().any(|(_, t)| t.starts_with("refused: `bewilligung_vorschlagen` refused: Fördervoraussetzung fehlt")), "{b:?}");
+        assert!(b.iter().any(|(_, t)| t.starts_with("refused: Fördervoraussetzung fehlt")), "{b:?}");
 
         // RAA municipalities not converted by 31.07.2013 get reminders 30, 14, 7 and 1 days before, then escalation.
         let bonn = lines_of(&s, "Bundesstadt Bonn", "RAA");
