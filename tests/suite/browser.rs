@@ -605,8 +605,44 @@ async fn a_clerk_and_an_approver_take_an_application_to_its_zuwendungsbescheid()
             .starts_with("Verwaltungsgericht Gelsenkirchen"),
         "the court is taken over from the application"
     );
+    // Amounts are shown the German way, and what is shown is what a form
+    // sent back unchanged stores; typed German amounts are stored exactly.
+    for (field, shown) in [
+        ("ausgaben_paedagogik", "104.410,00"),
+        ("ausgaben_verwaltung", "46.210,50"),
+        ("ausgaben_assistenz", "19.875,25"),
+    ] {
+        let input = b.find(&format!("#bewilligung_vorschlagen-{field}")).await;
+        assert_eq!(
+            input.prop("value").await.unwrap().as_deref(),
+            Some(shown),
+            "{field}"
+        );
+    }
+    b.fill("bewilligung_vorschlagen", "ausgaben_paedagogik", "118.450")
+        .await;
+    b.fill(
+        "bewilligung_vorschlagen",
+        "ausgaben_verwaltung",
+        "54.300,50",
+    )
+    .await;
     b.fire("bewilligung_vorschlagen", "Bewilligung zur Zeichnung")
         .await;
+    let case = w
+        .json("GET", &format!("/api/v1/cases/{n}"), Some(&intake), None)
+        .await
+        .json();
+    assert_eq!(case["data"]["ausgaben_paedagogik"], "118450.00");
+    assert_eq!(case["data"]["ausgaben_verwaltung"], "54300.50");
+    assert_eq!(
+        case["data"]["ausgaben_assistenz"], "19875.25",
+        "sent back unchanged"
+    );
+    assert!(
+        b.text().await.contains("118.450,00 EUR"),
+        "the Fallseite shows the amount"
+    );
 
     // Four-eyes: she holds the approver role but proposed it herself.
     let form = b.step("bewilligen").await;
