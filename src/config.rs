@@ -71,6 +71,8 @@ pub struct Config {
     /// e.g. the annual Festbetrag per full-time post of a Kommunales
     /// Integrationszentrum. `amtspost config check` lists them.
     pub dated_rates: BTreeMap<String, Vec<DatedRate>>,
+    /// How large a value people may give a field (every door).
+    pub limits: crate::workflow::Limits,
 }
 
 /// One step of a rate that changes over time: it applies from `from_year`
@@ -171,6 +173,7 @@ impl Default for Config {
             // multiplied it by all posts; newer versions use `dated_rates`.
             rates: [("ki_festbetrag_je_stelle".to_string(), eur(50_000))].into(),
             dated_rates: ki_dated_rates(),
+            limits: crate::workflow::Limits::default(),
         }
         .with_dated_rates()
     }

@@ -19,6 +19,7 @@ impl Engine {
     pub async fn open(&self, req: OpenRequest) -> Result<CaseView, CaseError> {
         let def = self.catalog().current(&req.workflow)?;
         let mut req = req;
+        def.check_limits(&req.data, &self.config().limits)?;
         req.data = self.with_links(&def, &Map::new(), req.data).await?;
         def.apply_lookups(&mut req.data)?;
         def.check_open(&mut req.data, req.parties.keys().map(String::as_str))?;
@@ -315,6 +316,7 @@ impl Engine {
         // The draft is what earlier steps will have saved: it stands in the
         // case's data (typed like any data, computed fields refused), and
         // the previewed step itself takes nothing.
+        def.check_limits(&payload, &self.config().limits)?;
         case.data.extend(def.given_data(&payload)?);
         let req = FireRequest {
             file_number: file_number.clone(),
@@ -418,6 +420,7 @@ impl Engine {
         } else {
             self.store().actors_of(case.id, &four_eyes).await?
         };
+        def.check_limits(&req.payload, &self.config().limits)?;
         // Linked cases' fields (e.g. an RAA case's end of funding) join the
         // event, apart from what the request gives.
         let taken: Map<String, Value> = self

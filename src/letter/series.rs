@@ -139,7 +139,7 @@ fn parse_csv(file: &str, text: &str) -> Result<Vec<Result<Row, RowError>>, Serie
         if record.iter().all(|c| c.trim().is_empty()) {
             continue;
         }
-        if record.len() > headers.len() {
+        if record.len() != headers.len() {
             rows.push(Err(RowError {
                 line,
                 message: format!(
@@ -433,6 +433,20 @@ mod tests {
             merged(&base, row),
             json!({"office": {"name": "BR Arnsberg"}, "signature": {"note": "Im Auftrag", "name": "Meier"},
                    "subject": ["Ihr Antrag", "Eingangsbestätigung"], "recipient": {"lines": ["Kreis Unna"]}})
+        );
+    }
+
+    #[test]
+    fn a_row_with_fewer_cells_than_the_header_is_refused_with_its_line() {
+        let rows = parse_rows("r.csv", "a;b;c\n1;2;3\n1;2\n").unwrap();
+        assert!(rows[0].is_ok());
+        let err = rows[1].as_ref().unwrap_err();
+        assert_eq!(err.line, 3);
+        assert!(
+            err.message
+                .contains("2 cells, but the header names 3 columns"),
+            "{}",
+            err.message
         );
     }
 

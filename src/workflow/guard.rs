@@ -180,6 +180,16 @@ impl Guard {
         vars: &GuardVars,
     ) -> Result<Guard, GuardProblem> {
         let program = compile_checked(expr, vars, ROOTS)?;
+        let cost = Cost::of(program.expression());
+        if let Some(problem) = cost.over_budget() {
+            return Err(GuardProblem {
+                offset: 0,
+                message: problem,
+                hint: Some(
+                    "a guard decides one condition on the case; split it into several guards, or compute a field with a `set` effect".into(),
+                ),
+            });
+        }
         let mut fields = Vec::new();
         fields_read(program.expression(), &mut BTreeSet::new(), &mut fields);
         Ok(Guard {
@@ -306,6 +316,104 @@ impl DataExpr {
 }
 
 type Problem = (u64, String, String);
+
+/// What evaluating a guard can cost, from its syntax tree: CEL has no
+/// loops but its macros (`all`, `exists`, `map`, `filter`), so a guard's
+/// work is bounded by its size and by how deeply those macros nest over
+/// the case's lists. `workflow check` refuses a guard above the budget, so
+/// that no guard can hold a fire (and the server) for long.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Cost {
+    nodes: usize,
+    depth: usize,
+    comprehensions: usize,
+}
+
+impl Cost {
+    /// The budget: generous for the conditions of a funding guideline (the
+    /// largest shipped guard has some 80 nodes), far below what would take
+    /// noticeable time.
+    const MAX_NODES: usize = 400;
+    const MAX_DEPTH: usize = 40;
+    /// A macro over a list inside a macro over a list: quadratic in the
+    /// lists' lengths, which the field limits bound.
+    const MAX_COMPREHENSIONS: usize = 2;
+
+    pub(crate) fn of(e: &Expression) -> Cost {
+        let mut c = Cost::default();
+        c.walk(e, 1, 0);
+        c
+    }
+
+    fn walk(&mut self, e: &Expression, depth: usize, nested: usize) {
+        self.nodes += 1;
+        self.depth = self.depth.max(depth);
+        self.comprehensions = self.comprehensions.max(nested);
+        let d = depth + 1;
+        match &e.expr {
+            Expr::Select(sel) => self.walk(&sel.operand, d, nested),
+            Expr::Call(call) => {
+                if let Some(t) = &call.target {
+                    self.walk(t, d, nested);
+                }
+                for a in &call.args {
+                    self.walk(a, d, nested);
+                }
+            }
+            Expr::Comprehension(c) => {
+                self.walk(&c.iter_range, d, nested);
+                for part in [&c.accu_init, &c.loop_cond, &c.loop_step, &c.result] {
+                    self.walk(part, d, nested + 1);
+                }
+            }
+            Expr::List(list) => {
+                for el in &list.elements {
+                    self.walk(el, d, nested);
+                }
+            }
+            Expr::Map(map) => {
+                for entry in &map.entries {
+                    if let EntryExpr::MapEntry(me) = &entry.expr {
+                        self.walk(&me.key, d, nested);
+                        self.walk(&me.value, d, nested);
+                    }
+                }
+            }
+            Expr::Struct(st) => {
+                for entry in &st.entries {
+                    if let EntryExpr::StructField(f) = &entry.expr {
+                        self.walk(&f.value, d, nested);
+                    }
+                }
+            }
+            Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => {}
+        }
+    }
+
+    fn over_budget(&self) -> Option<String> {
+        if self.nodes > Self::MAX_NODES {
+            Some(format!(
+                "the guard is too large ({} parts; at most {})",
+                self.nodes,
+                Self::MAX_NODES
+            ))
+        } else if self.depth > Self::MAX_DEPTH {
+            Some(format!(
+                "the guard nests too deeply ({} levels; at most {})",
+                self.depth,
+                Self::MAX_DEPTH
+            ))
+        } else if self.comprehensions > Self::MAX_COMPREHENSIONS {
+            Some(format!(
+                "the guard nests {} list macros (all, exists, map, filter) inside each other; at most {}",
+                self.comprehensions,
+                Self::MAX_COMPREHENSIONS
+            ))
+        } else {
+            None
+        }
+    }
+}
 
 /// The case fields an expression reads (`data.x`, `payload.x`), in order
 /// of appearance, from the parsed expression (never from its text).
@@ -591,6 +699,33 @@ mod tests {
         assert_eq!(out["two"], 11_400_010);
         assert_eq!(out["text"], "57000.05");
         assert_eq!(out["sum"], "57050.00");
+    }
+
+    #[test]
+    fn a_guard_above_the_cost_budget_is_refused_by_workflow_check() {
+        let v = vars(&["posts", "partners"]);
+        assert!(
+            Guard::compile(
+                "data.partners.all(p, data.partners.exists(q, q == p))",
+                None,
+                &v
+            )
+            .is_ok()
+        );
+        let nested =
+            "data.partners.all(a, data.partners.all(b, data.partners.all(c, a == b || b == c)))";
+        let Err(p) = Guard::compile(nested, None, &v) else {
+            panic!("three nested list macros must be refused")
+        };
+        assert!(p.message.contains("list macros"), "{}", p.message);
+        let long = vec!["data.posts > 1"; 150].join(" && ");
+        let Err(p) = Guard::compile(&long, None, &v) else {
+            panic!("a huge guard must be refused")
+        };
+        assert!(p.message.contains("too large"), "{}", p.message);
+        let deep = format!("{}data.posts{}", "(".repeat(60), " + 1)".repeat(60));
+        let deep = format!("{deep} > 0");
+        assert!(Guard::compile(&deep, None, &v).is_err());
     }
 
     #[test]

@@ -37,6 +37,48 @@ impl Rates {
     }
 }
 
+/// How large a value a person may give a field: checked by the engine for
+/// every door (API, web and portal forms, `case open --set`, drafts), so
+/// that one oversized or binary value cannot exhaust the server or a
+/// letter. `amtspost` sets them from the configuration (`[limits]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// A one-line value (string, e-mail, enum, date): bytes.
+    pub line_bytes: usize,
+    /// A text field (several paragraphs): bytes.
+    pub text_bytes: usize,
+    /// A list: items, and bytes per item.
+    pub list_items: usize,
+    pub list_item_bytes: usize,
+    /// A structured value (object): bytes of its JSON.
+    pub object_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            line_bytes: 1_000,
+            text_bytes: 20_000,
+            list_items: 200,
+            list_item_bytes: 2_000,
+            object_bytes: 200_000,
+        }
+    }
+}
+
+/// The first character of `s` a field may not hold: a control character
+/// (NUL, escape, …; line breaks and tabs only in texts and objects) or a
+/// Unicode format character such as a bidi override, which could make a
+/// name read backwards on a page or in a letter.
+fn forbidden_char(s: &str, multiline: bool) -> Option<char> {
+    s.chars().find(|c| {
+        let allowed_space = multiline && matches!(c, '\n' | '\r' | '\t');
+        (c.is_control() && !allowed_space)
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+    })
+}
+
 /// Everything the machine needs to decide on one event.
 pub struct FireInput<'a> {
     pub state: &'a str,
@@ -132,6 +174,77 @@ impl Definition {
                     }
                     Some(_) => {}
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks what a person gives against the size limits and refuses
+    /// control and bidi characters, naming the field.
+    pub fn check_limits(
+        &self,
+        data: &Map<String, Value>,
+        limits: &Limits,
+    ) -> Result<(), WorkflowError> {
+        use super::FieldKind as K;
+        for (name, value) in data {
+            let Some(field) = self.fields.get(name) else {
+                continue;
+            };
+            let too_long = |what: String| WorkflowError::TooLarge {
+                field: name.clone(),
+                title: self.field_title(name),
+                what,
+            };
+            let bad_char = |c: char| WorkflowError::InvalidField {
+                field: name.clone(),
+                reason: format!(
+                    "das Zeichen U+{:04X} ist nicht erlaubt (Steuer- oder Richtungszeichen)",
+                    c as u32
+                ),
+            };
+            match (&field.kind, value) {
+                (K::Text, Value::String(s)) => {
+                    if s.len() > limits.text_bytes {
+                        return Err(too_long(format!("höchstens {} Zeichen", limits.text_bytes)));
+                    }
+                    if let Some(c) = forbidden_char(s, true) {
+                        return Err(bad_char(c));
+                    }
+                }
+                (K::List, Value::Array(items)) => {
+                    if items.len() > limits.list_items {
+                        return Err(too_long(format!(
+                            "höchstens {} Einträge",
+                            limits.list_items
+                        )));
+                    }
+                    for s in items.iter().filter_map(Value::as_str) {
+                        if s.len() > limits.list_item_bytes {
+                            return Err(too_long(format!(
+                                "höchstens {} Zeichen je Eintrag",
+                                limits.list_item_bytes
+                            )));
+                        }
+                        if let Some(c) = forbidden_char(s, false) {
+                            return Err(bad_char(c));
+                        }
+                    }
+                }
+                (K::Object, v) => {
+                    if v.to_string().len() > limits.object_bytes {
+                        return Err(too_long(format!("höchstens {} Byte", limits.object_bytes)));
+                    }
+                }
+                (_, Value::String(s)) => {
+                    if s.len() > limits.line_bytes {
+                        return Err(too_long(format!("höchstens {} Zeichen", limits.line_bytes)));
+                    }
+                    if let Some(c) = forbidden_char(s, false) {
+                        return Err(bad_char(c));
+                    }
+                }
+                _ => {}
             }
         }
         Ok(())

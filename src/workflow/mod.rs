@@ -19,7 +19,7 @@ pub use definition::{
 pub use diagnostic::Diagnostic;
 pub use graph::{GraphFormat, render_graph};
 pub use guard::{DataExpr, Guard, GuardFault, GuardInput, LETTER_ROOTS};
-pub use machine::{AskInput, FireInput, Plan, Rates, SYSTEM, StepField, StepOption};
+pub use machine::{AskInput, FireInput, Limits, Plan, Rates, SYSTEM, StepField, StepOption};
 
 /// Why a workflow file was not accepted, or why an event was refused.
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +94,13 @@ pub enum WorkflowError {
         step: String,
         allowed: Vec<String>,
     },
+    /// A value larger than the configured limit (`[limits]`).
+    #[error("Die Angabe „{title}“ ({field}) ist zu lang: {what}.")]
+    TooLarge {
+        field: String,
+        title: String,
+        what: String,
+    },
     /// The request gives a field the engine computes (`set`, `number`).
     #[error(
         "Die Angabe „{title}“ ({field}) wird von amtspost berechnet bzw. vergeben und kann nicht eingegeben werden."
@@ -147,6 +154,7 @@ impl WorkflowError {
             | WorkflowError::NotAStepField { field, .. }
             | WorkflowError::ComputedField { field, .. }
             | WorkflowError::Frozen { field, .. }
+            | WorkflowError::TooLarge { field, .. }
             | WorkflowError::LinkBroken { field, .. } => Some(field),
             WorkflowError::GuardFailed { field, .. } => field.as_deref(),
             WorkflowError::UnknownParty { party, .. }
@@ -171,6 +179,7 @@ impl WorkflowError {
             WorkflowError::NotAStepField { .. } => "not_a_step_field",
             WorkflowError::ComputedField { .. } => "computed_field",
             WorkflowError::Frozen { .. } => "frozen_field",
+            WorkflowError::TooLarge { .. } => "too_large",
             WorkflowError::LookupMismatch { .. } => "lookup",
             WorkflowError::LinkBroken { .. } => "link",
             WorkflowError::GuardFault { .. } => "guard_fault",

@@ -1242,3 +1242,41 @@ fn a_guard_on_what_the_step_does_not_take_is_decided_in_the_options() {
     );
     assert_eq!(approve.field.as_deref(), Some("posts"));
 }
+
+#[test]
+fn values_are_bounded_and_control_or_bidi_characters_refused_at_the_field() {
+    let d = def();
+    let limits = Limits {
+        line_bytes: 10,
+        text_bytes: 20,
+        list_items: 2,
+        list_item_bytes: 5,
+        object_bytes: 50,
+    };
+    let check = |v: Value| d.check_limits(&data(v), &limits);
+    assert!(check(json!({"name": "Kreis Unna"})).is_ok());
+    let e = check(json!({"name": "Kreis Unna!!"})).unwrap_err();
+    assert!(
+        matches!(e, WorkflowError::TooLarge { ref field, .. } if field == "name"),
+        "{e}"
+    );
+    assert_eq!(e.field(), Some("name"));
+    assert!(e.to_string().contains("höchstens 10 Zeichen"), "{e}");
+    for bad in ["a\u{0}b", "a\u{1b}[3", "R\u{202e}fdp", "x\ny"] {
+        let e = check(json!({ "name": bad })).unwrap_err();
+        assert!(
+            matches!(e, WorkflowError::InvalidField { ref field, .. } if field == "name"),
+            "{bad:?}: {e}"
+        );
+    }
+    let big = default_limits_text();
+    assert!(
+        d.check_limits(&data(json!({"name": big})), &Limits::default())
+            .is_err()
+    );
+}
+
+/// A value as large as the one that took the server to 1.29 GB (1.9 MB).
+fn default_limits_text() -> String {
+    "x".repeat(1_900_000)
+}

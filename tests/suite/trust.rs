@@ -256,6 +256,16 @@ on_both_databases! {
         let r = w.fire(&becker, &n, "bewilligung_vorschlagen", None, json!({"ausgaben_assistenz": 1.005})).await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
         assert_eq!(r.json()["field"], "ausgaben_assistenz", "{}", r.text());
+        // Bounded input: an oversized text and a control character are
+        // refused at their field, before anything is planned or stored.
+        let huge = "x".repeat(1_900_000);
+        let r = w.fire(&becker, &n, "zuruecknehmen", None, json!({"vermerk": huge})).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", &r.text()[..200.min(r.text().len())]);
+        assert_eq!(r.json()["field"], "vermerk");
+        assert_eq!(r.json()["rule"], "too_large");
+        let r = w.fire(&becker, &n, "zuruecknehmen", None, json!({"vermerk": "Rücknahme\u{0}"})).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+        assert_eq!(r.json()["field"], "vermerk");
         let case = w.case_json(&becker, &n).await;
         assert_eq!(case["version"], 2, "nothing was stored");
     }
