@@ -177,6 +177,14 @@ struct ManifestEntry {
     bytes: u64,
 }
 
+/// The largest part of an Akte (a letter, an upload, the journal).
+const MAX_ENTRY_BYTES: u64 = 256 << 20;
+/// All parts together.
+const MAX_TOTAL_BYTES: u64 = 2 << 30;
+/// How much more than its stored size a part may inflate to: PDFs and
+/// JSON compress a few times, a zip bomb thousands of times.
+const MAX_RATIO: u64 = 100;
+
 const MANIFEST: &str = "manifest.json";
 const AKTE: &str = "akte.json";
 const JOURNAL: &str = "journal.json";
@@ -289,15 +297,61 @@ pub fn read(bytes: &[u8], name: &str) -> Result<CaseFile, AkteError> {
         .map_err(|e| archive_error(e.to_string()))?;
     let mut entries: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut order = Vec::new();
+    let mut total = 0u64;
     for i in 0..zip.len() {
         let mut entry = zip
             .by_index(i)
             .map_err(|e| archive_error(format!("entry {}: {e}", i + 1)))?;
         let path = entry.name().to_string();
-        let mut content = Vec::new();
-        entry
+        // Nothing is inflated before it is known to be harmless: a name
+        // that leaves the archive, a link, an entry larger than any part
+        // of an Akte or one that inflates like a zip bomb is refused.
+        if entry.enclosed_name().is_none() || path.starts_with('/') || path.contains('\\') {
+            return Err(broken(
+                &path,
+                "its name leaves the archive (absolute path or `..`)".into(),
+            ));
+        }
+        if entry.is_symlink() {
+            return Err(broken(&path, "it is a link, not a file".into()));
+        }
+        if entry.is_dir() {
+            continue;
+        }
+        let declared = entry.size();
+        if declared > MAX_ENTRY_BYTES {
+            return Err(broken(
+                &path,
+                format!(
+                    "it inflates to {declared} bytes, more than the {MAX_ENTRY_BYTES} any part of an Akte may have"
+                ),
+            ));
+        }
+        if declared > 1 << 20 && declared / entry.compressed_size().max(1) > MAX_RATIO {
+            return Err(broken(
+                &path,
+                format!("it inflates more than {MAX_RATIO} times its stored size (a zip bomb?)"),
+            ));
+        }
+        total += declared;
+        if total > MAX_TOTAL_BYTES {
+            return Err(broken(
+                &path,
+                format!("the Akte inflates to more than {MAX_TOTAL_BYTES} bytes"),
+            ));
+        }
+        let mut content = Vec::with_capacity(declared as usize);
+        // The header's size can lie: read one byte more than it says.
+        (&mut entry)
+            .take(declared + 1)
             .read_to_end(&mut content)
             .map_err(|e| archive_error(format!("{path}: {e}")))?;
+        if content.len() as u64 != declared {
+            return Err(broken(
+                &path,
+                "it is longer or shorter than its header says".into(),
+            ));
+        }
         if entries.insert(path.clone(), content).is_some() {
             return Err(broken(&path, "it is in the archive twice".into()));
         }
@@ -339,6 +393,17 @@ pub fn read(bytes: &[u8], name: &str) -> Result<CaseFile, AkteError> {
                 format!("its SHA-256 is {actual}, the manifest says {}", m.sha256),
             ));
         }
+        if content.len() as u64 != m.bytes {
+            return Err(broken(
+                &m.path,
+                format!(
+                    "it has {} bytes, the manifest says {}",
+                    content.len(),
+                    m.bytes
+                ),
+            ));
+        }
+
         listed.insert(m.path.clone());
     }
     if let Some(extra) = order

@@ -150,12 +150,14 @@ fn tamper(zip: &[u8], path: &str, fix_manifest: bool, f: impl Fn(&mut Vec<u8>)) 
     let (_, bytes) = es.iter_mut().find(|(n, _)| n == path).unwrap();
     f(bytes);
     let new_hash = sha(bytes);
+    let new_len = bytes.len();
     if fix_manifest {
         let (_, m) = es.iter_mut().find(|(n, _)| n == MANIFEST).unwrap();
         let mut manifest: serde_json::Value = serde_json::from_slice(m).unwrap();
         for file in manifest["files"].as_array_mut().unwrap() {
             if file["path"] == path {
                 file["sha256"] = json!(new_hash);
+                file["bytes"] = json!(new_len);
             }
         }
         *m = serde_json::to_vec_pretty(&manifest).unwrap();
@@ -338,5 +340,51 @@ fn a_newer_format_or_a_changed_workflow_source_is_refused() {
             "akte.zip: verfahren.toml: its SHA-256 is not the workflow version's content hash"
         ),
         "{e}"
+    );
+}
+
+#[test]
+fn hostile_archives_are_refused_before_anything_is_inflated() {
+    let good = write(&sample(), "2013-01-01T00:00:00Z").unwrap();
+    // A name that leaves the archive.
+    for name in ["../akte.json", "/etc/passwd", "a\\..\\b"] {
+        let mut es = entries(&good);
+        es.push((name.to_string(), b"x".to_vec()));
+        let r = refusal(&rezip(&es));
+        assert!(r.contains("leaves the archive"), "{name}: {r}");
+    }
+    // A zip bomb: 20 MB of zeros stored in a few kilobytes.
+    let mut es = entries(&good);
+    es.push(("bombe.pdf".to_string(), vec![0u8; 20 << 20]));
+    let bomb = {
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for (name, bytes) in &es {
+            w.start_file(
+                name.as_str(),
+                zip::write::SimpleFileOptions::default()
+                    .compression_method(zip::CompressionMethod::Deflated),
+            )
+            .unwrap();
+            w.write_all(bytes).unwrap();
+        }
+        w.finish().unwrap().into_inner()
+    };
+    assert!(bomb.len() < 1 << 20, "the bomb is small: {}", bomb.len());
+    let r = refusal(&bomb);
+    assert!(
+        r.contains("bombe.pdf") && r.contains("inflates more than"),
+        "{r}"
+    );
+    // A manifest whose size for a part is not the part's.
+    let mut es = entries(&good);
+    let (_, m) = es.iter_mut().find(|(n, _)| n == MANIFEST).unwrap();
+    let mut manifest: serde_json::Value = serde_json::from_slice(m).unwrap();
+    manifest["files"][0]["bytes"] = json!(1);
+    let first = manifest["files"][0]["path"].as_str().unwrap().to_string();
+    *m = serde_json::to_vec_pretty(&manifest).unwrap();
+    let r = refusal(&rezip(&es));
+    assert!(
+        r.contains(&first) && r.contains("the manifest says 1"),
+        "{r}"
     );
 }

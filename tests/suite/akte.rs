@@ -220,6 +220,12 @@ async fn a_tampered_akte_is_refused_and_nothing_is_stored(db: TestDb) {
         seq
     };
     use sha2::Digest;
+    let new_len = parts
+        .iter()
+        .find(|(n, _)| n == "journal.json")
+        .unwrap()
+        .1
+        .len();
     let new_hash = hex::encode(sha2::Sha256::digest(
         &parts.iter().find(|(n, _)| n == "journal.json").unwrap().1,
     ));
@@ -229,9 +235,11 @@ async fn a_tampered_akte_is_refused_and_nothing_is_stored(db: TestDb) {
         .unwrap()
         .1;
     let mut m: serde_json::Value = serde_json::from_slice(manifest).unwrap();
+    // A forger who knows the format recomputes the hash and the size.
     for f in m["files"].as_array_mut().unwrap() {
         if f["path"] == "journal.json" {
             f["sha256"] = json!(new_hash);
+            f["bytes"] = json!(new_len);
         }
     }
     *manifest = serde_json::to_vec_pretty(&m).unwrap();
