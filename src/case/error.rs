@@ -85,6 +85,8 @@ pub enum ErrorKind {
     Invalid,
     /// 409: stale version.
     Conflict,
+    /// 503: the database is busy or its disk full; nothing was changed.
+    Unavailable,
     /// 500
     Internal,
 }
@@ -108,6 +110,9 @@ impl CaseError {
             CaseError::Refused(WorkflowError::Invalid(_)) => ErrorKind::Internal,
             CaseError::Refused(_) => ErrorKind::Refused,
             CaseError::Conflict { .. } => ErrorKind::Conflict,
+            CaseError::Internal(Fault::Store(
+                StoreError::Busy { .. } | StoreError::DiskFull { .. },
+            )) => ErrorKind::Unavailable,
             CaseError::Internal(_) => ErrorKind::Internal,
         }
     }

@@ -120,6 +120,7 @@ impl From<CaseError> for Problem {
             ErrorKind::Forbidden => StatusCode::FORBIDDEN,
             ErrorKind::Refused | ErrorKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::Internal => return Problem::internal(&e),
         };
         let title = match e.kind() {
@@ -128,6 +129,7 @@ impl From<CaseError> for Problem {
             ErrorKind::Refused => "Schritt abgelehnt",
             ErrorKind::Invalid => "Ungültige Eingabe",
             ErrorKind::Conflict => "Zwischenzeitlich geändert",
+            ErrorKind::Unavailable => "Vorübergehend nicht möglich",
             ErrorKind::Internal => unreachable!(),
         };
         Problem {

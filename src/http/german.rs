@@ -10,6 +10,9 @@ use crate::workflow::WorkflowError;
 /// The message of a case error for a person.
 pub fn case_error(e: &CaseError) -> String {
     match e {
+        CaseError::Internal(crate::case::Fault::Store(
+            s @ (crate::store::StoreError::Busy { .. } | crate::store::StoreError::DiskFull { .. }),
+        )) => s.to_string(),
         CaseError::Internal(_) => "Interner Fehler; es wurde nichts geändert.".into(),
         CaseError::Refused(WorkflowError::Invalid(_)) => {
             "Die Verfahrensdefinition ist fehlerhaft; bitte wenden Sie sich an die Administration."

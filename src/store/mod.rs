@@ -153,6 +153,17 @@ pub enum StoreError {
     /// A stored value could not be read back.
     #[error("stored {what} is unreadable: {detail}")]
     Corrupt { what: String, detail: String },
+    /// The database did not answer in time: locked by another writer, or
+    /// every connection busy. Nothing was changed; trying again later helps.
+    #[error(
+        "Die Datenbank ist gerade belegt ({what}); es wurde nichts geändert. Bitte in einem Moment erneut versuchen."
+    )]
+    Busy { what: &'static str },
+    /// The disk of the database is full. Nothing was changed.
+    #[error(
+        "Der Speicherplatz der Datenbank ist voll ({what}); es wurde nichts geändert. Bitte die Administration benachrichtigen."
+    )]
+    DiskFull { what: &'static str },
     /// A query failed.
     #[error("database error while {what}: {source}")]
     Query {
@@ -163,7 +174,41 @@ pub enum StoreError {
 }
 
 fn q(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
-    move |source| StoreError::Query { what, source }
+    move |source| classify(what, source)
+}
+
+/// A failed query as what it means for the people waiting on it: a locked
+/// or busy database and a full disk have their own German message (the
+/// driver's "pool timed out" or "database or disk is full" says nothing a
+/// clerk can act on); anything else stays a query error with its cause.
+fn classify(what: &'static str, source: sqlx::Error) -> StoreError {
+    match &source {
+        sqlx::Error::PoolTimedOut => StoreError::Busy { what },
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            let message = db.message().to_ascii_lowercase();
+            // SQLite: SQLITE_BUSY (5), SQLITE_LOCKED (6), SQLITE_FULL (13)
+            // and their extended codes; PostgreSQL: 53100 disk_full,
+            // 55P03 lock_not_available.
+            let base = code.parse::<i64>().map(|c| c & 0xff).unwrap_or(-1);
+            if base == 13
+                || code == "53100"
+                || message.contains("disk is full")
+                || message.contains("no space left")
+            {
+                StoreError::DiskFull { what }
+            } else if base == 5
+                || base == 6
+                || code == "55P03"
+                || message.contains("database is locked")
+            {
+                StoreError::Busy { what }
+            } else {
+                StoreError::Query { what, source }
+            }
+        }
+        _ => StoreError::Query { what, source },
+    }
 }
 
 /// Counts for an overview, see [`Store::stats`].
@@ -1128,4 +1173,23 @@ where
         what: format!("column `{col}`"),
         detail: e.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_busy_database_reads_as_such_in_german_and_changes_nothing() {
+        let e = classify("writing a case", sqlx::Error::PoolTimedOut);
+        assert!(matches!(e, StoreError::Busy { .. }), "{e}");
+        assert!(
+            e.to_string().starts_with("Die Datenbank ist gerade belegt"),
+            "{e}"
+        );
+        let case = crate::case::CaseError::from(e);
+        assert_eq!(case.kind(), crate::case::ErrorKind::Unavailable);
+        let other = classify("reading", sqlx::Error::RowNotFound);
+        assert!(matches!(other, StoreError::Query { .. }));
+    }
 }
