@@ -607,7 +607,14 @@ fn arb_spec() -> impl Strategy<Value = DeadlineSpec> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    // Failures are written to, and replayed first from, a committed file.
+    #![proptest_config(ProptestConfig {
+        cases: 512,
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::Direct("tests/regressions/deadline.txt"),
+        )),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn end_is_a_working_day_unless_it_does_not_move(s in arb_spec()) {

@@ -303,8 +303,13 @@ fn check_payload(payload: &Map<String, Value>) -> Result<(), TestCaseError> {
 fn runner(cases: u32) -> TestRunner {
     TestRunner::new(Config {
         cases,
+        // Failures are written to, and replayed first from, a file that is
+        // committed (tests/regressions/): a case that once broke stays tested.
+        source_file: Some(file!()),
         failure_persistence: Some(Box::new(
-            proptest::test_runner::FileFailurePersistence::SourceParallel("proptest-regressions"),
+            proptest::test_runner::FileFailurePersistence::Direct(
+                "tests/regressions/workflow-fuzz.txt",
+            ),
         )),
         ..Config::default()
     })
@@ -393,4 +398,49 @@ fn fuzz_periods_long() {
 #[ignore]
 fn fuzz_payloads_long() {
     payloads(2_000);
+}
+
+/// The fuzzers' failures are kept: a failing case is written to the
+/// regressions file and is the first case tried on the next run.
+#[test]
+fn a_failure_is_persisted_and_replayed_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let file: &'static str = Box::leak(
+        dir.path()
+            .join("r.txt")
+            .to_string_lossy()
+            .into_owned()
+            .into_boxed_str(),
+    );
+    let make = || {
+        TestRunner::new(Config {
+            cases: 256,
+            source_file: Some(file!()),
+            failure_persistence: Some(Box::new(
+                proptest::test_runner::FileFailurePersistence::Direct(file),
+            )),
+            ..Config::default()
+        })
+    };
+    let original = std::sync::Mutex::new(None);
+    let failed = make().run(&(0u32..10_000), |x| {
+        if x >= 5_000 {
+            original.lock().unwrap().get_or_insert(x);
+        }
+        prop_assert!(x < 5_000);
+        Ok(())
+    });
+    assert!(failed.is_err());
+    let saved = std::fs::read_to_string(file).unwrap();
+    assert!(saved.lines().any(|l| l.starts_with("cc ")), "{saved}");
+    let first = std::sync::Mutex::new(None);
+    let _ = make().run(&(0u32..10_000), |x| {
+        first.lock().unwrap().get_or_insert(x);
+        Ok(())
+    });
+    assert_eq!(
+        *first.lock().unwrap(),
+        *original.lock().unwrap(),
+        "the failing case is replayed first"
+    );
 }
