@@ -202,7 +202,46 @@ fn two_processes_firing_on_one_sqlite_file_have_one_winner() {
             .spawn()
             .unwrap()
         };
-        let (a, b) = (fire("meier"), fire("schulz"));
+        // The barrier: the test holds SQLite's write lock while both
+        // processes start, so neither can write before both are running;
+        // it lets go only once both have opened the database and are
+        // still waiting, which a sequential run could never show.
+        let db_path = db.dir.path().join("amtspost.db");
+        let mut holder = rt.block_on(async {
+            use sqlx::Connection;
+            let mut c = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+            sqlx::query("BEGIN IMMEDIATE")
+                .execute(&mut c)
+                .await
+                .unwrap();
+            c
+        });
+        let (mut a, mut b) = (fire("meier"), fire("schulz"));
+        let opened = |pid: u32| {
+            std::fs::read_dir(format!("/proc/{pid}/fd"))
+                .map(|fds| {
+                    fds.filter_map(|f| std::fs::read_link(f.ok()?.path()).ok())
+                        .any(|l| l == db_path)
+                })
+                .unwrap_or(false)
+        };
+        let start = std::time::Instant::now();
+        while !(opened(a.id()) && opened(b.id())) {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(20),
+                "round {round}: the processes did not open the database"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        // Give both time to read the case and reach the write.
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        assert!(
+            a.try_wait().unwrap().is_none() && b.try_wait().unwrap().is_none(),
+            "round {round}: a process finished while the write lock was held"
+        );
+        rt.block_on(async {
+            sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+        });
         let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
         assert_eq!(
             [a.status.success(), b.status.success()]
