@@ -12,6 +12,7 @@ mod deadline;
 pub mod demo;
 mod document;
 mod init;
+mod interest;
 mod letter;
 mod outbox;
 mod remind;
@@ -78,6 +79,8 @@ enum Command {
     /// Compute legal deadlines and list public holidays
     #[command(subcommand)]
     Deadline(deadline::Command),
+    /// Zinsen nach § 49a Abs. 3 VwVfG NRW berechnen: je Zeitraum des Basiszinssatzes und insgesamt
+    Interest(interest::Args),
     /// Preview letters from templates
     #[command(subcommand)]
     Letter(letter::Command),
@@ -189,6 +192,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Audit(cmd) => audit::run(&ctx, cmd).await,
         Command::Backup(args) => backup::run(&ctx, args).await,
         Command::Deadline(cmd) => deadline::run(&ctx, cmd).await,
+        Command::Interest(args) => interest::run(&ctx, args).await,
         Command::Letter(cmd) => letter::run(&ctx, cmd).await,
         Command::Document(cmd) => document::run(&ctx, cmd).await,
         Command::Remind(cmd) => remind::run(&ctx, cmd).await,

@@ -13,6 +13,7 @@ mod concurrency;
 mod crash;
 mod demo;
 mod http;
+mod interest;
 mod instances;
 mod journal;
 mod letters;
