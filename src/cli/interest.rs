@@ -12,10 +12,7 @@ use super::Ctx;
 use crate::interest::{self, Interest, RateTable};
 use crate::money::Money;
 
-/// Zinsen nach § 49a Abs. 3 VwVfG NRW: Prozentpunkte über dem Basiszinssatz
-/// (§ 247 BGB) jährlich, aufgeteilt an jedem Wechsel des Basiszinssatzes
-/// (1. Januar, 1. Juli); erster und letzter Tag zählen, Tage / 365, jeder
-/// Zeitraum kaufmännisch auf den Cent gerundet
+// The arguments; their help is German, as everything a clerk reads.
 #[derive(Debug, ClapArgs)]
 pub struct Args {
     /// Zu verzinsender Betrag in EUR: 10000.00 oder 10.000,00

@@ -80,6 +80,16 @@ enum Command {
     #[command(subcommand)]
     Deadline(deadline::Command),
     /// Zinsen nach § 49a Abs. 3 VwVfG NRW berechnen: je Zeitraum des Basiszinssatzes und insgesamt
+    ///
+    /// Prozentpunkte (--points, Vorgabe 5) über dem Basiszinssatz (§ 247 BGB)
+    /// jährlich, aufgeteilt an jedem Wechsel des Basiszinssatzes (1. Januar,
+    /// 1. Juli). Erster und letzter Tag zählen mit; Zinsen je Zeitraum =
+    /// Betrag × Zinssatz × Tage / 365 (auch im Schaltjahr), kaufmännisch auf
+    /// den Cent gerundet; die Summe ist die Summe der gerundeten Zeiträume.
+    /// Der Basiszinssatz kommt aus workflows/data/basiszinssatz.json (Quelle:
+    /// Deutsche Bundesbank; eingebaut, wenn der Ordner die Datei nicht hat).
+    ///
+    /// Beispiel: amtspost interest --amount 10000.00 --from 2013-01-01 --to 2013-12-31 --json
     Interest(interest::Args),
     /// Preview letters from templates
     #[command(subcommand)]
