@@ -87,9 +87,7 @@ pub enum InterestError {
         valid_from: String,
         reason: String,
     },
-    #[error(
-        "Der Beginn {from} liegt nach dem Ende {to}; bitte --from nicht nach --to angeben"
-    )]
+    #[error("Der Beginn {from} liegt nach dem Ende {to}; bitte --from nicht nach --to angeben")]
     FromAfterTo { from: String, to: String },
     #[error(
         "Der Basiszinssatz ist erst ab {first} hinterlegt; der Beginn {from} liegt davor ({file})"
@@ -209,9 +207,8 @@ impl RateTable {
                 valid_from: e.gueltig_ab.clone(),
                 reason,
             };
-            let valid_from = NaiveDate::parse_from_str(&e.gueltig_ab, "%Y-%m-%d").map_err(|_| {
-                bad("gueltig_ab ist kein Datum der Form JJJJ-MM-TT".into())
-            })?;
+            let valid_from = NaiveDate::parse_from_str(&e.gueltig_ab, "%Y-%m-%d")
+                .map_err(|_| bad("gueltig_ab ist kein Datum der Form JJJJ-MM-TT".into()))?;
             if valid_from.day() != 1 || !matches!(valid_from.month(), 1 | 7) {
                 return Err(bad(
                     "der Basiszinssatz ändert sich nur zum 1. Januar und 1. Juli (§ 247 Abs. 1 Satz 2 BGB)".into(),
@@ -249,10 +246,15 @@ impl RateTable {
                 )));
             }
             if rate.abs() >= Decimal::from(100) {
-                return Err(bad(format!("satz „{}“ ist kein plausibler Prozentsatz", e.satz)));
+                return Err(bad(format!(
+                    "satz „{}“ ist kein plausibler Prozentsatz",
+                    e.satz
+                )));
             }
             if e.bestaetigt && e.quellen.iter().all(|q| q.trim().is_empty()) {
-                return Err(bad("bestaetigt ist true, aber keine Quelle ist genannt".into()));
+                return Err(bad(
+                    "bestaetigt ist true, aber keine Quelle ist genannt".into()
+                ));
             }
             entries.push(RateEntry {
                 valid_from,
@@ -278,7 +280,11 @@ impl RateTable {
 
     /// The last day the table covers: the end of the last entry's half-year.
     pub fn last_day(&self) -> NaiveDate {
-        let last = self.entries.last().expect("validated: not empty").valid_from;
+        let last = self
+            .entries
+            .last()
+            .expect("validated: not empty")
+            .valid_from;
         next_half_year(last).pred_opt().expect("a day before")
     }
 }
@@ -371,7 +377,9 @@ pub fn compute(
     let mut periods = Vec::new();
     let mut total = Money::ZERO;
     for entry in table.entries() {
-        let half_end = next_half_year(entry.valid_from).pred_opt().expect("a day before");
+        let half_end = next_half_year(entry.valid_from)
+            .pred_opt()
+            .expect("a day before");
         let start = from.max(entry.valid_from);
         let end = to.min(half_end);
         if start > end {
@@ -392,7 +400,10 @@ pub fn compute(
             Money::from_decimal(cents, &cents.to_string()).map_err(|_| overflow())?
         };
         total = Money::from_decimal(
-            total.decimal().checked_add(amount.decimal()).ok_or_else(overflow)?,
+            total
+                .decimal()
+                .checked_add(amount.decimal())
+                .ok_or_else(overflow)?,
             "",
         )
         .map_err(|_| overflow())?;
@@ -488,8 +499,20 @@ mod tests {
         assert_eq!(
             lines(&i),
             [
-                ("2013-01-01".into(), "2013-06-30".into(), "4.87".into(), 181, "241.50".into()),
-                ("2013-07-01".into(), "2013-12-31".into(), "4.62".into(), 184, "232.90".into()),
+                (
+                    "2013-01-01".into(),
+                    "2013-06-30".into(),
+                    "4.87".into(),
+                    181,
+                    "241.50".into()
+                ),
+                (
+                    "2013-07-01".into(),
+                    "2013-12-31".into(),
+                    "4.62".into(),
+                    184,
+                    "232.90".into()
+                ),
             ]
         );
         assert_eq!(i.total.to_string(), "474.40");
@@ -508,14 +531,28 @@ mod tests {
             assert_eq!(negative, (2013..=2022).contains(&y), "{e:?}");
         }
         assert_eq!(t.entries()[0].rate, dec("2.57"));
-        assert!(t.entries().iter().filter(|e| !e.confirmed).all(|e| e.valid_from == d("2026-07-01")));
+        assert!(
+            t.entries()
+                .iter()
+                .filter(|e| !e.confirmed)
+                .all(|e| e.valid_from == d("2026-07-01"))
+        );
     }
 
     #[test]
     fn a_range_inside_one_half_year_is_one_period() {
         let i = five("2013-02-01", "2013-02-28", "10000.00");
         // 10 000 × 4,87 % × 28 / 365 = 37,358…
-        assert_eq!(lines(&i), [("2013-02-01".into(), "2013-02-28".into(), "4.87".into(), 28, "37.36".into())]);
+        assert_eq!(
+            lines(&i),
+            [(
+                "2013-02-01".into(),
+                "2013-02-28".into(),
+                "4.87".into(),
+                28,
+                "37.36".into()
+            )]
+        );
         assert_eq!(i.total, m("37.36"));
     }
 
@@ -523,7 +560,16 @@ mod tests {
     fn from_equal_to_is_one_day() {
         let i = five("2014-07-01", "2014-07-01", "36500.00");
         // 36 500 × 4,27 % / 365 = 4,27
-        assert_eq!(lines(&i), [("2014-07-01".into(), "2014-07-01".into(), "4.27".into(), 1, "4.27".into())]);
+        assert_eq!(
+            lines(&i),
+            [(
+                "2014-07-01".into(),
+                "2014-07-01".into(),
+                "4.27".into(),
+                1,
+                "4.27".into()
+            )]
+        );
     }
 
     #[test]
@@ -537,9 +583,21 @@ mod tests {
         assert_eq!(i.periods[0].rate, dec("4.62"));
         // Two days across 1 July and across 1 January.
         let i = five("2013-06-30", "2013-07-01", "1000.00");
-        assert_eq!(i.periods.iter().map(|p| (p.days, plain_percent(p.rate))).collect::<Vec<_>>(), [(1, "4.87".into()), (1, "4.62".into())]);
+        assert_eq!(
+            i.periods
+                .iter()
+                .map(|p| (p.days, plain_percent(p.rate)))
+                .collect::<Vec<_>>(),
+            [(1, "4.87".into()), (1, "4.62".into())]
+        );
         let i = five("2013-12-31", "2014-01-01", "1000.00");
-        assert_eq!(i.periods.iter().map(|p| (p.days, plain_percent(p.rate))).collect::<Vec<_>>(), [(1, "4.62".into()), (1, "4.37".into())]);
+        assert_eq!(
+            i.periods
+                .iter()
+                .map(|p| (p.days, plain_percent(p.rate)))
+                .collect::<Vec<_>>(),
+            [(1, "4.62".into()), (1, "4.37".into())]
+        );
     }
 
     #[test]
@@ -548,7 +606,17 @@ mod tests {
         let starts: Vec<String> = i.periods.iter().map(|p| p.from.to_string()).collect();
         assert_eq!(
             starts,
-            ["2012-05-15", "2012-07-01", "2013-01-01", "2013-07-01", "2014-01-01", "2014-07-01", "2015-01-01", "2015-07-01", "2016-01-01"]
+            [
+                "2012-05-15",
+                "2012-07-01",
+                "2013-01-01",
+                "2013-07-01",
+                "2014-01-01",
+                "2014-07-01",
+                "2015-01-01",
+                "2015-07-01",
+                "2016-01-01"
+            ]
         );
         assert_eq!(i.periods.last().unwrap().to, d("2016-03-10"));
         assert_eq!(i.days(), (d("2016-03-10") - d("2012-05-15")).num_days() + 1);
@@ -557,7 +625,10 @@ mod tests {
         // Each period on its own: amount × rate × days / 36 500, half up.
         for p in &i.periods {
             let exact = dec("123456.78") * p.rate * Decimal::from(p.days) / Decimal::from(36500);
-            assert_eq!(p.amount.decimal(), exact.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero));
+            assert_eq!(
+                p.amount.decimal(),
+                exact.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+            );
         }
         // 2012-05-15..2012-06-30 lies in a leap year: still / 365.
         assert_eq!(i.periods[0].days, 47);
@@ -585,7 +656,14 @@ mod tests {
         assert_eq!(i.total, m("0.24"));
         // An exact midpoint: 36.50 × 5.00 % × 1 / 365 = 0.005 -> 0.01
         // (rate 5.00 = -0.63 + 5.63 points on 2014-01-01).
-        let i = compute(&table(), m("36.50"), d("2014-01-01"), d("2014-01-01"), dec("5.63")).unwrap();
+        let i = compute(
+            &table(),
+            m("36.50"),
+            d("2014-01-01"),
+            d("2014-01-01"),
+            dec("5.63"),
+        )
+        .unwrap();
         assert_eq!(i.periods[0].rate, dec("5.00"));
         assert_eq!(i.total, m("0.01"));
     }
@@ -602,12 +680,31 @@ mod tests {
     fn a_negative_total_rate_bears_no_interest() {
         // Zero points on a negative Basiszinssatz: the period is listed with
         // its negative rate and 0,00 EUR; positive periods still count.
-        let i = compute(&table(), m("36500.00"), d("2012-12-31"), d("2013-01-02"), Decimal::ZERO).unwrap();
+        let i = compute(
+            &table(),
+            m("36500.00"),
+            d("2012-12-31"),
+            d("2013-01-02"),
+            Decimal::ZERO,
+        )
+        .unwrap();
         assert_eq!(
             lines(&i),
             [
-                ("2012-12-31".into(), "2012-12-31".into(), "0.12".into(), 1, "0.12".into()),
-                ("2013-01-01".into(), "2013-01-02".into(), "-0.13".into(), 2, "0.00".into()),
+                (
+                    "2012-12-31".into(),
+                    "2012-12-31".into(),
+                    "0.12".into(),
+                    1,
+                    "0.12".into()
+                ),
+                (
+                    "2013-01-01".into(),
+                    "2013-01-02".into(),
+                    "-0.13".into(),
+                    2,
+                    "0.00".into()
+                ),
             ]
         );
         assert_eq!(i.total, m("0.12"));
@@ -616,17 +713,56 @@ mod tests {
     #[test]
     fn refusals_say_why_in_german() {
         let t = table();
-        let e = compute(&t, m("100.00"), d("2013-02-01"), d("2013-01-01"), DEFAULT_POINTS).unwrap_err();
+        let e = compute(
+            &t,
+            m("100.00"),
+            d("2013-02-01"),
+            d("2013-01-01"),
+            DEFAULT_POINTS,
+        )
+        .unwrap_err();
         assert!(matches!(e, InterestError::FromAfterTo { .. }));
-        assert!(e.to_string().contains("01.02.2013 liegt nach dem Ende 01.01.2013"), "{e}");
-        let e = compute(&t, m("100.00"), d("2001-12-31"), d("2002-01-05"), DEFAULT_POINTS).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("01.02.2013 liegt nach dem Ende 01.01.2013"),
+            "{e}"
+        );
+        let e = compute(
+            &t,
+            m("100.00"),
+            d("2001-12-31"),
+            d("2002-01-05"),
+            DEFAULT_POINTS,
+        )
+        .unwrap_err();
         assert!(matches!(e, InterestError::BeforeTable { .. }));
         assert!(e.to_string().contains("erst ab 01.01.2002"), "{e}");
-        let e = compute(&t, m("100.00"), d("2026-12-01"), d("2027-01-01"), DEFAULT_POINTS).unwrap_err();
+        let e = compute(
+            &t,
+            m("100.00"),
+            d("2026-12-01"),
+            d("2027-01-01"),
+            DEFAULT_POINTS,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("nur bis 31.12.2026"), "{e}");
-        let e = compute(&t, m("0.00"), d("2013-01-01"), d("2013-01-01"), DEFAULT_POINTS).unwrap_err();
+        let e = compute(
+            &t,
+            m("0.00"),
+            d("2013-01-01"),
+            d("2013-01-01"),
+            DEFAULT_POINTS,
+        )
+        .unwrap_err();
         assert!(matches!(e, InterestError::NotPositive { .. }));
-        let e = compute(&t, m("-5.00"), d("2013-01-01"), d("2013-01-01"), DEFAULT_POINTS).unwrap_err();
+        let e = compute(
+            &t,
+            m("-5.00"),
+            d("2013-01-01"),
+            d("2013-01-01"),
+            DEFAULT_POINTS,
+        )
+        .unwrap_err();
         assert!(matches!(e, InterestError::NotPositive { .. }));
         let e = compute(&t, m("5.00"), d("2013-01-01"), d("2013-01-01"), dec("-1")).unwrap_err();
         assert!(matches!(e, InterestError::NegativePoints { .. }));
@@ -646,14 +782,38 @@ mod tests {
     fn a_table_entry_error_names_the_file_and_the_entry() {
         let ok = r#"{"gueltig_ab": "2013-01-01", "satz": "-0.13", "bestaetigt": true, "quellen": ["x"]}"#;
         let cases = [
-            (r#"{"gueltig_ab": "2013-02-01", "satz": "1.00", "bestaetigt": false}"#, "1. Januar und 1. Juli"),
-            (r#"{"gueltig_ab": "2014-01-01", "satz": "1.00", "bestaetigt": false}"#, "nächste Halbjahr ab 2013-07-01"),
-            (r#"{"gueltig_ab": "2013-01-01", "satz": "1.00", "bestaetigt": false}"#, "nächste Halbjahr ab 2013-07-01"),
-            (r#"{"gueltig_ab": "2013-07-01", "satz": "1,00", "bestaetigt": false}"#, "keine Dezimalzahl"),
-            (r#"{"gueltig_ab": "2013-07-01", "satz": "1.005", "bestaetigt": false}"#, "mehr als zwei Nachkommastellen"),
-            (r#"{"gueltig_ab": "2013-07-01", "satz": "1e2", "bestaetigt": false}"#, "keine Dezimalzahl"),
-            (r#"{"gueltig_ab": "2013-07-01", "satz": "-0.38", "bestaetigt": true, "quellen": []}"#, "keine Quelle"),
-            (r#"{"gueltig_ab": "1.7.2013", "satz": "-0.38", "bestaetigt": false}"#, "JJJJ-MM-TT"),
+            (
+                r#"{"gueltig_ab": "2013-02-01", "satz": "1.00", "bestaetigt": false}"#,
+                "1. Januar und 1. Juli",
+            ),
+            (
+                r#"{"gueltig_ab": "2014-01-01", "satz": "1.00", "bestaetigt": false}"#,
+                "nächste Halbjahr ab 2013-07-01",
+            ),
+            (
+                r#"{"gueltig_ab": "2013-01-01", "satz": "1.00", "bestaetigt": false}"#,
+                "nächste Halbjahr ab 2013-07-01",
+            ),
+            (
+                r#"{"gueltig_ab": "2013-07-01", "satz": "1,00", "bestaetigt": false}"#,
+                "keine Dezimalzahl",
+            ),
+            (
+                r#"{"gueltig_ab": "2013-07-01", "satz": "1.005", "bestaetigt": false}"#,
+                "mehr als zwei Nachkommastellen",
+            ),
+            (
+                r#"{"gueltig_ab": "2013-07-01", "satz": "1e2", "bestaetigt": false}"#,
+                "keine Dezimalzahl",
+            ),
+            (
+                r#"{"gueltig_ab": "2013-07-01", "satz": "-0.38", "bestaetigt": true, "quellen": []}"#,
+                "keine Quelle",
+            ),
+            (
+                r#"{"gueltig_ab": "1.7.2013", "satz": "-0.38", "bestaetigt": false}"#,
+                "JJJJ-MM-TT",
+            ),
         ];
         for (second, why) in cases {
             let e = small(&format!("{ok}, {second}")).unwrap_err();
@@ -662,11 +822,19 @@ mod tests {
             assert!(text.contains(why), "{text} / {why}");
         }
         let e = small("").unwrap_err();
-        assert!(e.to_string().contains("test.json: die Tabelle hat keine Einträge"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("test.json: die Tabelle hat keine Einträge"),
+            "{e}"
+        );
         let e = RateTable::parse("x.json", "{").unwrap_err();
-        assert!(e.to_string().starts_with("x.json: kein gültiges JSON"), "{e}");
+        assert!(
+            e.to_string().starts_with("x.json: kein gültiges JSON"),
+            "{e}"
+        );
         // A rate given as a JSON number is refused: it would be a float.
-        let e = small(r#"{"gueltig_ab": "2013-01-01", "satz": -0.13, "bestaetigt": false}"#).unwrap_err();
+        let e = small(r#"{"gueltig_ab": "2013-01-01", "satz": -0.13, "bestaetigt": false}"#)
+            .unwrap_err();
         assert!(e.to_string().starts_with("test.json:"), "{e}");
         let t = small(ok).unwrap();
         assert_eq!(t.last_day(), d("2013-06-30"));

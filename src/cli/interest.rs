@@ -48,8 +48,7 @@ struct JsonPeriod {
 /// An amount as typed: the canonical `10000.00` or German `10.000,00`.
 fn parse_amount(text: &str) -> Result<Money> {
     let t = text.trim();
-    let canonical = !t.contains(',')
-        && t.rsplit_once('.').is_none_or(|(_, frac)| frac.len() <= 2);
+    let canonical = !t.contains(',') && t.rsplit_once('.').is_none_or(|(_, frac)| frac.len() <= 2);
     let parsed = if canonical {
         t.parse::<Money>()
     } else {
@@ -69,7 +68,9 @@ fn parse_date(flag: &str, text: &str) -> Result<NaiveDate> {
 
 fn parse_points(text: &str) -> Result<Decimal> {
     interest::parse_points(text).ok_or_else(|| {
-        anyhow!("--points: „{text}“ ist keine Zahl von Prozentpunkten; bitte z. B. 5 oder 5,5 schreiben")
+        anyhow!(
+            "--points: „{text}“ ist keine Zahl von Prozentpunkten; bitte z. B. 5 oder 5,5 schreiben"
+        )
     })
 }
 

@@ -65,17 +65,33 @@ async fn json_matches_the_independent_reference_table() {
     let cases = cases();
     assert!(cases.len() >= 60, "{}", cases.len());
     // The table covers a 1 January and a 1 July change and the negative years.
-    assert!(cases.iter().any(|c| c.periods.iter().any(|p| p["from"] == "2013-07-01")));
-    assert!(cases.iter().any(|c| c.periods.iter().any(|p| p["from"] == "2014-01-01")));
+    assert!(
+        cases
+            .iter()
+            .any(|c| c.periods.iter().any(|p| p["from"] == "2013-07-01"))
+    );
+    assert!(
+        cases
+            .iter()
+            .any(|c| c.periods.iter().any(|p| p["from"] == "2014-01-01"))
+    );
     for year in 2013..=2016 {
-        assert!(cases.iter().any(|c| c.periods.iter().any(|p| p["from"].as_str().unwrap().starts_with(&year.to_string()))));
+        assert!(cases.iter().any(|c| {
+            c.periods
+                .iter()
+                .any(|p| p["from"].as_str().unwrap().starts_with(&year.to_string()))
+        }));
     }
     let mut failures = Vec::new();
     for c in &cases {
         let run = bin.run(&[
-            "interest", "--amount", &c.amount, "--from", &c.from, "--to", &c.to, "--points", &c.points, "--json",
+            "interest", "--amount", &c.amount, "--from", &c.from, "--to", &c.to, "--points",
+            &c.points, "--json",
         ]);
-        let what = format!("interest.csv:{} ({} {}..{} +{})", c.line, c.amount, c.from, c.to, c.points);
+        let what = format!(
+            "interest.csv:{} ({} {}..{} +{})",
+            c.line, c.amount, c.from, c.to, c.points
+        );
         if c.total == "ERROR" {
             if run.0.status.success() {
                 failures.push(format!("{what}: expected a refusal, got {}", run.stdout()));
@@ -92,7 +108,13 @@ async fn json_matches_the_independent_reference_table() {
             failures.push(format!("{what}:\n  want {want}\n  got  {got}"));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 #[tokio::test]
@@ -100,7 +122,16 @@ async fn the_issues_example_in_german_text_and_json() {
     let db = TestDb::sqlite().await;
     let bin = Bin::new(&db);
     let json = bin
-        .run(&["interest", "--amount", "10000.00", "--from", "2013-01-01", "--to", "2013-12-31", "--json"])
+        .run(&[
+            "interest",
+            "--amount",
+            "10000.00",
+            "--from",
+            "2013-01-01",
+            "--to",
+            "2013-12-31",
+            "--json",
+        ])
         .json();
     assert_eq!(json["total"], "474.40");
     assert_eq!(
@@ -109,12 +140,31 @@ async fn the_issues_example_in_german_text_and_json() {
     );
     // The global flag before the command works the same.
     let before = bin
-        .run(&["--json", "interest", "--amount", "10000.00", "--from", "2013-01-01", "--to", "2013-12-31"])
+        .run(&[
+            "--json",
+            "interest",
+            "--amount",
+            "10000.00",
+            "--from",
+            "2013-01-01",
+            "--to",
+            "2013-12-31",
+        ])
         .json();
     assert_eq!(before, json);
 
     let text = bin
-        .run(&["interest", "--amount", "10.000,00", "--from", "01.01.2013", "--to", "2013-12-31", "--points", "5"])
+        .run(&[
+            "interest",
+            "--amount",
+            "10.000,00",
+            "--from",
+            "01.01.2013",
+            "--to",
+            "2013-12-31",
+            "--points",
+            "5",
+        ])
         .ok();
     for needle in [
         "§ 49a Abs. 3 VwVfG NRW",
@@ -141,20 +191,98 @@ async fn help_and_refusals_are_german_with_a_non_zero_exit() {
     let db = TestDb::sqlite().await;
     let bin = Bin::new(&db);
     let help = bin.run(&["interest", "--help"]).ok();
-    for needle in ["--amount <BETRAG>", "--from <DATUM>", "--to <DATUM>", "--points <PUNKTE>", "[default: 5]", "§ 49a Abs. 3 VwVfG NRW", "--json"] {
+    for needle in [
+        "--amount <BETRAG>",
+        "--from <DATUM>",
+        "--to <DATUM>",
+        "--points <PUNKTE>",
+        "[default: 5]",
+        "§ 49a Abs. 3 VwVfG NRW",
+        "--json",
+    ] {
         assert!(help.contains(needle), "missing {needle:?} in:\n{help}");
     }
     let top = bin.run(&["--help"]).ok();
     assert!(top.contains("interest"), "{top}");
 
     let refusals: [(&[&str], &str); 7] = [
-        (&["--amount", "zehn", "--from", "2013-01-01", "--to", "2013-12-31"], "--amount: „zehn“ ist kein Betrag"),
-        (&["--amount", "10.000.00", "--from", "2013-01-01", "--to", "2013-12-31"], "„10.000.00“ ist kein Betrag"),
-        (&["--amount", "0", "--from", "2013-01-01", "--to", "2013-12-31"], "größer als 0,00 EUR"),
-        (&["--amount", "100", "--from", "2013-02-30", "--to", "2013-12-31"], "--from: „2013-02-30“ ist kein gültiges Datum"),
-        (&["--amount", "100", "--from", "2013-02-01", "--to", "2013-01-01"], "liegt nach dem Ende"),
-        (&["--amount", "100", "--from", "1999-01-01", "--to", "2013-01-01"], "erst ab 01.01.2002 hinterlegt"),
-        (&["--amount", "100", "--from", "2026-01-01", "--to", "2027-03-01"], "nur bis 31.12.2026 hinterlegt"),
+        (
+            &[
+                "--amount",
+                "zehn",
+                "--from",
+                "2013-01-01",
+                "--to",
+                "2013-12-31",
+            ],
+            "--amount: „zehn“ ist kein Betrag",
+        ),
+        (
+            &[
+                "--amount",
+                "10.000.00",
+                "--from",
+                "2013-01-01",
+                "--to",
+                "2013-12-31",
+            ],
+            "„10.000.00“ ist kein Betrag",
+        ),
+        (
+            &[
+                "--amount",
+                "0",
+                "--from",
+                "2013-01-01",
+                "--to",
+                "2013-12-31",
+            ],
+            "größer als 0,00 EUR",
+        ),
+        (
+            &[
+                "--amount",
+                "100",
+                "--from",
+                "2013-02-30",
+                "--to",
+                "2013-12-31",
+            ],
+            "--from: „2013-02-30“ ist kein gültiges Datum",
+        ),
+        (
+            &[
+                "--amount",
+                "100",
+                "--from",
+                "2013-02-01",
+                "--to",
+                "2013-01-01",
+            ],
+            "liegt nach dem Ende",
+        ),
+        (
+            &[
+                "--amount",
+                "100",
+                "--from",
+                "1999-01-01",
+                "--to",
+                "2013-01-01",
+            ],
+            "erst ab 01.01.2002 hinterlegt",
+        ),
+        (
+            &[
+                "--amount",
+                "100",
+                "--from",
+                "2026-01-01",
+                "--to",
+                "2027-03-01",
+            ],
+            "nur bis 31.12.2026 hinterlegt",
+        ),
     ];
     for (args, needle) in refusals {
         let mut all = vec!["interest"];
@@ -162,9 +290,27 @@ async fn help_and_refusals_are_german_with_a_non_zero_exit() {
         let run = bin.run(&all);
         let err = run.fails();
         assert_ne!(run.code(), 0);
-        assert!(err.contains(needle), "{args:?}: missing {needle:?} in:\n{err}");
+        assert!(
+            err.contains(needle),
+            "{args:?}: missing {needle:?} in:\n{err}"
+        );
         assert!(run.stdout().is_empty(), "{args:?}: {}", run.stdout());
     }
-    let err = bin.run(&["interest", "--amount", "100", "--from", "2013-01-01", "--to", "2013-01-02", "--points", "fünf"]).fails();
-    assert!(err.contains("--points: „fünf“ ist keine Zahl von Prozentpunkten"), "{err}");
+    let err = bin
+        .run(&[
+            "interest",
+            "--amount",
+            "100",
+            "--from",
+            "2013-01-01",
+            "--to",
+            "2013-01-02",
+            "--points",
+            "fünf",
+        ])
+        .fails();
+    assert!(
+        err.contains("--points: „fünf“ ist keine Zahl von Prozentpunkten"),
+        "{err}"
+    );
 }
