@@ -17,6 +17,7 @@
 //! - [`journal`]: the append-only, hash-chained event log (pure).
 //! - [`numbering`]: file-number and register patterns (pure).
 //! - [`deadline`]: legal deadline arithmetic and public holidays (pure).
+//! - [`interest`]: interest under § 49a Abs. 3 VwVfG on the Basiszinssatz table (pure).
 //! - [`letter`]: Typst templates rendered in-process to PDF/A in DIN 5008 layout.
 //! - [`municipalities`]: the Kreise and kreisfreie Städte of `workflows/data/kommunen.json`.
 //! - [`mail`]: mail transports (SMTP or `.eml` files), mail templates, retry backoff.
@@ -45,6 +46,7 @@ pub mod document;
 pub mod domain;
 pub mod http;
 pub mod identity;
+pub mod interest;
 pub mod journal;
 pub mod letter;
 pub mod mail;

@@ -12,6 +12,7 @@ mod deadline;
 pub mod demo;
 mod document;
 mod init;
+mod interest;
 mod letter;
 mod outbox;
 mod remind;
@@ -78,6 +79,18 @@ enum Command {
     /// Compute legal deadlines and list public holidays
     #[command(subcommand)]
     Deadline(deadline::Command),
+    /// Zinsen nach § 49a Abs. 3 VwVfG NRW berechnen: je Zeitraum des Basiszinssatzes und insgesamt
+    ///
+    /// Prozentpunkte (--points, Vorgabe 5) über dem Basiszinssatz (§ 247 BGB)
+    /// jährlich, aufgeteilt an jedem Wechsel des Basiszinssatzes (1. Januar,
+    /// 1. Juli). Erster und letzter Tag zählen mit; Zinsen je Zeitraum =
+    /// Betrag × Zinssatz × Tage / 365 (auch im Schaltjahr), kaufmännisch auf
+    /// den Cent gerundet; die Summe ist die Summe der gerundeten Zeiträume.
+    /// Der Basiszinssatz kommt aus workflows/data/basiszinssatz.json (Quelle:
+    /// Deutsche Bundesbank; eingebaut, wenn der Ordner die Datei nicht hat).
+    ///
+    /// Beispiel: amtspost interest --amount 10000.00 --from 2013-01-01 --to 2013-12-31 --json
+    Interest(interest::Args),
     /// Preview letters from templates
     #[command(subcommand)]
     Letter(letter::Command),
@@ -189,6 +202,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Audit(cmd) => audit::run(&ctx, cmd).await,
         Command::Backup(args) => backup::run(&ctx, args).await,
         Command::Deadline(cmd) => deadline::run(&ctx, cmd).await,
+        Command::Interest(args) => interest::run(&ctx, args).await,
         Command::Letter(cmd) => letter::run(&ctx, cmd).await,
         Command::Document(cmd) => document::run(&ctx, cmd).await,
         Command::Remind(cmd) => remind::run(&ctx, cmd).await,

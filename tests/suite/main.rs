@@ -14,6 +14,7 @@ mod crash;
 mod demo;
 mod http;
 mod instances;
+mod interest;
 mod journal;
 mod letters;
 mod mail;
