@@ -616,17 +616,67 @@ fn a_grant_to_a_municipality_follows_the_vvg_and_is_made_as_zuweisung() {
     }
 }
 
+/// Electronic filing is offered only where and when the court accepted it
+/// (OVG NRW, press release of 28.12.2012): the OVG and the VG Minden before
+/// 2013, every administrative court from 01.01.2013 (LEGAL-REVIEW-2 N1).
+#[test]
+fn electronic_filing_is_offered_only_where_and_when_the_court_accepted_it() {
+    let mut data = example("ablehnungsbescheid");
+    let erv = "in elektronischer Form nach Maßgabe des § 55a";
+    for (court, date, offered) in [
+        (
+            "Verwaltungsgericht Gelsenkirchen, Bahnhofsvorplatz 3, 45879 Gelsenkirchen",
+            (2012, 12, 31),
+            false,
+        ),
+        (
+            "Verwaltungsgericht Gelsenkirchen, Bahnhofsvorplatz 3, 45879 Gelsenkirchen",
+            (2013, 1, 1),
+            true,
+        ),
+        (
+            "Verwaltungsgericht Köln, Appellhofplatz, 50667 Köln",
+            (2012, 6, 1),
+            false,
+        ),
+        (
+            "Verwaltungsgericht Köln, Appellhofplatz, 50667 Köln",
+            (2013, 3, 1),
+            true,
+        ),
+        (
+            "Verwaltungsgericht Minden, Königswall 8, 32423 Minden",
+            (2012, 6, 1),
+            true,
+        ),
+        (
+            "Verwaltungsgericht Arnsberg, Jägerstraße 1, 59821 Arnsberg",
+            (2012, 11, 19),
+            false,
+        ),
+    ] {
+        data["court"] = json!(court);
+        let text = text_on("ablehnungsbescheid", &data, date);
+        assert_eq!(text.contains(erv), offered, "{court} on {date:?}:\n{text}");
+        assert!(
+            text.contains("schriftlich oder zur Niederschrift"),
+            "{text}"
+        );
+    }
+}
+
 #[test]
 fn the_legal_texts_are_those_in_force_on_the_letter_date() {
     let data = example("zuwendungsbescheid");
-    // 2012/2013: § 7 TIntG 2012, the guideline of 25.06.2012, e-filing by the ERVVO VG/FG.
+    // 2012/2013: § 7 TIntG 2012, the guideline of 25.06.2012; no e-filing
+    // at the VG Gelsenkirchen before 01.01.2013 (see the next test).
     let text = text_on("zuwendungsbescheid", &data, (2012, 11, 14));
+    assert!(!text.contains("ERVVO"), "2012 at Gelsenkirchen: {text}");
     for needle in [
         "§ 7 Abs. 1 des Teilhabe- und Integrationsgesetzes",
         "vom 14. Februar 2012, GV. NRW. S. 97",
         "Richtlinien für die Förderung Kommunaler Integrationszentren",
         "vom 25.06.2012",
-        "ERVVO VG/FG",
         "Verwaltungsgericht Gelsenkirchen, Bahnhofsvorplatz 3, 45879 Gelsenkirchen",
         "innerhalb eines Monats nach Bekanntgabe Klage",
     ] {

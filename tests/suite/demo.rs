@@ -201,11 +201,13 @@ async fn the_demo_notices_name_the_court_of_the_seat_and_the_texts_of_2012() {
             "§ 7 Abs. 1 des Teilhabe- und Integrationsgesetzes",
             "vom 25.06.2012",
             "als Zuweisung",
-            "ERVVO VG/FG",
         ] {
             assert!(flat.contains(needle), "{needle} missing in:\n{text}");
         }
+        // Aachen and Gelsenkirchen opened electronic filing on 01.01.2013
+        // (LEGAL-REVIEW-2 N1): a notice of 2012 must not offer it.
         for absent in [
+            "ERVVO VG/FG",
             "§ 55a Abs. 4",
             "§ 55d",
             "§ 8 Abs. 1",
@@ -218,6 +220,21 @@ async fn the_demo_notices_name_the_court_of_the_seat_and_the_texts_of_2012() {
         seen, 2,
         "the notices for StädteRegion Aachen and Kreis Unna"
     );
+    // The VG Minden accepted it before 2013: its 2012 notices offer it.
+    let minden: Vec<String> = documents(&s)
+        .await
+        .into_iter()
+        .filter(|(t, _)| t.ends_with("bescheid"))
+        .map(|(_, text)| text.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|flat| flat.contains("Verwaltungsgericht Minden"))
+        .collect();
+    assert!(!minden.is_empty(), "the demo has notices to the VG Minden");
+    for flat in &minden {
+        assert!(
+            flat.contains("ERVVO VG/FG"),
+            "Minden offers e-filing in 2012:\n{flat}"
+        );
+    }
 
     // The notice goes by post; its mail is only a copy, "vorab zur Information"
     // (§ 41 Abs. 2 Satz 2 with § 3a VwVfG NRW), and says so.
