@@ -478,7 +478,6 @@ on_both_databases! {
             "Verwaltungsvorschriften für Zuwendungen an Gemeinden (GV) zu § 44 LHO (VVG)",
             "Richtlinien für die Förderung Kommunaler Integrationszentren",
             "Kooperationsgebot",
-            "ERVVO VG/FG",
             "30.06.2014",
             "ANBest-G",
             "§ 49a VwVfG NRW",
@@ -487,6 +486,8 @@ on_both_databases! {
             "Klage",
             "Dr. Schulte",
         ]);
+        // Gelsenkirchen accepted electronic filing only from 01.01.2013.
+        assert!(!bescheid.contains("ERVVO"), "{bescheid}");
         assert!(!bescheid.contains("Meier"), "the proposer does not sign:\n{bescheid}");
         for absent in ["nicht rückzahlbarer Zuschuss", "Höchstbetrag", "§ 55a Abs. 4", "§ 8 Abs. 1"] {
             assert!(!bescheid.contains(absent), "{absent:?} in:\n{bescheid}");
@@ -587,9 +588,12 @@ on_both_databases! {
         app.clock.set(at("2012-11-14T08:00:00Z"));
         app.engine.fire(app.fire(&n, "ablehnen", "schulte", "approver", json!({"zeichnung_name": "Dr. Schulte"}))).await.unwrap();
         let letters = letters(&app, &db, &n).await;
+        assert!(!letters["ablehnungsbescheid"].contains("verpflichtet, bei der Ermittlung"));
         assert_contains(&letters["ablehnungsbescheid"], &[
             "Innerhalb der gesetzten Frist ist bei mir nichts eingegangen.",
-            "nach § 26 Abs. 2 VwVfG NRW verpflichtet",
+            // A Mitwirkungslast, not a duty (§ 26 Abs. 2 Satz 3; LEGAL-REVIEW-2 A2).
+            "sollen die Beteiligten bei der Ermittlung des Sachverhalts mitwirken",
+            "Eine Pflicht zur Mitwirkung besteht nicht (§ 26 Abs. 2 Satz 3 VwVfG NRW)",
             "nach Aktenlage",
             "Verwaltungsgericht Gelsenkirchen",
             "Verpflichtungsklage",
