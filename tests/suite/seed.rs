@@ -487,6 +487,11 @@ on_both_databases! {
             "Dr. Schulte",
         ]);
         // Gelsenkirchen accepted electronic filing only from 01.01.2013.
+        // The purpose is the KI's operation with its tasks, not a cost type (LEGAL-REVIEW-2 N6).
+        assert_contains(bescheid, &[
+            "zur Durchführung folgender Maßnahme: Betrieb des Kommunalen Integrationszentrums des Kreises Unna",
+            "„Integration durch Bildung“ und „Integration als kommunale Querschnittsaufgabe“",
+        ]);
         assert!(!bescheid.contains("ERVVO"), "{bescheid}");
         assert!(!bescheid.contains("Meier"), "the proposer does not sign:\n{bescheid}");
         for absent in ["nicht rückzahlbarer Zuschuss", "Höchstbetrag", "§ 55a Abs. 4", "§ 8 Abs. 1"] {
