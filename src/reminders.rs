@@ -82,7 +82,7 @@ impl Engine {
                 continue;
             };
             if end < today {
-                self.expire(&d, ddef, &def.title, end, today, dry_run, &mut report)
+                self.expire(&d, ddef, &def, end, today, dry_run, &mut report)
                     .await?;
             } else {
                 self.remind_one(&d, ddef, &def.title, end, today, dry_run, &mut report)
@@ -253,7 +253,7 @@ impl Engine {
         &self,
         d: &DueDeadline,
         ddef: &DeadlineDef,
-        title: &str,
+        def: &crate::workflow::Definition,
         end: NaiveDate,
         today: NaiveDate,
         dry_run: bool,
@@ -286,11 +286,26 @@ impl Engine {
             return Ok(()); // another process expired it
         }
         let overdue = -deadline::days_left(today, end);
+        let title = &def.title;
+        // The person the case is assigned to, by name; the roles' titles
+        // where nobody is (never a role id).
+        let roles: Vec<String> = ddef
+            .escalate
+            .iter()
+            .map(|r| def.roles.get(r).cloned().unwrap_or_else(|| r.clone()))
+            .collect();
+        let responsible = match self.store().assignee(d.file_number.as_str()).await? {
+            Some(user) => match self.store().user_by_name(&user).await? {
+                Some(u) => u.display_name,
+                None => user,
+            },
+            None => format!("noch niemand zugewiesen ({})", roles.join(", ")),
+        };
         let (subject, body) = self.render_mail(
             "escalation",
             &json!({
                 "office": self.config().office.name,
-                "case": {"file_number": d.file_number, "title": title, "responsible": ddef.escalate.join(", ")},
+                "case": {"file_number": d.file_number, "title": title, "responsible": responsible},
                 "deadline": {"title": d.deadline.title, "end": d.deadline.due_date},
                 "days_overdue": overdue,
                 "legal_basis": ddef.legal_basis.clone().unwrap_or_default(),

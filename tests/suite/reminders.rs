@@ -105,6 +105,12 @@ on_both_databases! {
         let escalations: Vec<_> = mails.iter().filter(|m| m.subject.starts_with("Frist versäumt")).collect();
         assert_eq!(escalations.len(), 1);
         assert_eq!(escalations[0].envelope_to, ["dezernat36@bra.example.org"]);
+        // A proper salutation, and the responsible named for people: the
+        // role's title while nobody is assigned, never its id (LEGAL-REVIEW-2 N9).
+        let text = &escalations[0].text;
+        assert!(text.starts_with("Sehr geehrte Damen und Herren,"), "{text}");
+        assert!(text.contains("Zuständig:       noch niemand zugewiesen (Sachbearbeitung)"), "{text}");
+        assert!(!text.contains("Zuständig:       clerk"), "{text}");
         assert_eq!(app.engine.show(&n).await.unwrap().state, "in_pruefung");
         let d = app.engine.deadlines(&n).await.unwrap();
         assert_eq!(d[0].status, "expired");
