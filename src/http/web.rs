@@ -505,7 +505,7 @@ async fn case_page(
             context! {
                 name => o.transition.clone(),
                 title => o.title.clone(),
-                fields => form_fields(&def, &fields, &detail.case.data, &entered),
+                fields => form_fields(def, &fields, &detail.case.data, &entered),
                 blocked => o.reason.clone(),
                 letter => o.letter,
                 error => here.map(|r| r.message.clone()),
