@@ -6,22 +6,24 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use axum_extra::extract::cookie::{Cookie, CookieJar};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
 use super::access;
-use super::auth::{ApiCaller, Caller, SESSION_COOKIE, Via};
+use super::auth::{ApiCaller, SESSION_COOKIE, Via};
 use super::error::Problem;
+use super::extract::{Staff, VisibleCase};
+use super::schema::{self, Absence, Document, Mail};
+use super::service;
+use super::service::{AbsenceRequest, CaseListParams, FireBody};
 use super::{ClientAddr, HttpState};
-use crate::case::{AuditReport, CaseView, DeadlineView, FireRequest, OpenRequest, PartyRef};
+use crate::case::{AuditReport, CaseView, DeadlineView, OpenRequest, PartyRef};
 use crate::deadline::{self, DeadlineSpec, Period};
-use crate::domain::{FileNumber, TransitionName};
 use crate::journal::Event;
-use crate::store::{DocumentRow, MailRow, WorkQuery};
 use crate::workflow::{GraphFormat, render_graph};
 
 // ---- session ----
@@ -44,16 +46,6 @@ pub struct SessionInfo {
     /// Send as `X-CSRF-Token` (or the form field `csrf`) with form posts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub csrf_token: Option<String>,
-}
-
-/// The session cookie: HttpOnly, SameSite=Strict, Secure behind TLS.
-pub(super) fn session_cookie(state: &HttpState, id: String) -> Cookie<'static> {
-    Cookie::build((SESSION_COOKIE, id))
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .secure(state.secure_cookies)
-        .build()
 }
 
 #[utoipa::path(post, path = "/api/v1/session", tag = "Sitzung",
@@ -80,7 +72,7 @@ pub async fn login(
         party: s.user.party.clone(),
         csrf_token: Some(s.csrf_token),
     };
-    Ok((jar.add(session_cookie(&state, s.id)), Json(info)))
+    Ok((jar.add(service::session_cookie(&state, s.id)), Json(info)))
 }
 
 #[utoipa::path(delete, path = "/api/v1/session", tag = "Sitzung",
@@ -213,28 +205,6 @@ pub async fn workflow_graph(
 
 // ---- cases ----
 
-/// Filters and paging of the case list.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, IntoParams)]
-pub struct CaseListParams {
-    /// Only cases of this workflow
-    pub workflow: Option<String>,
-    /// Only cases in this state
-    pub state: Option<String>,
-    /// Only cases in which this party takes part (e.g. `Kreis Unna`)
-    pub party: Option<String>,
-    /// Only file numbers containing this text
-    pub q: Option<String>,
-    /// Only cases with an open deadline ending on or before this date (YYYY-MM-DD)
-    pub due_until: Option<String>,
-    /// Only cases in which the caller can act now
-    pub mine: Option<bool>,
-    /// The `next` cursor of the previous page
-    pub after: Option<String>,
-    /// Page size (1–500, default 50)
-    #[param(minimum = 1, maximum = 500)]
-    pub limit: Option<i64>,
-}
-
 /// A case in the list, with its nearest open deadline.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CaseListItem {
@@ -252,88 +222,6 @@ pub struct CasePage {
     pub next: Option<String>,
 }
 
-/// Builds the store query for a caller: a municipality user always sees
-/// only their own cases.
-pub(super) async fn work_query(
-    state: &HttpState,
-    c: &Caller,
-    p: &CaseListParams,
-) -> Result<WorkQuery, Problem> {
-    if let Some(l) = p.limit
-        && !(1..=500).contains(&l)
-    {
-        return Err(Problem::bad_request("`limit` muss zwischen 1 und 500 liegen.").field("limit"));
-    }
-    let after = match &p.after {
-        None => None,
-        Some(s) => Some(parse_cursor(s).ok_or_else(|| {
-            Problem::bad_request("Der Blätter-Verweis `after` ist ungültig.").field("after")
-        })?),
-    };
-    if let Some(d) = &p.due_until
-        && chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err()
-    {
-        return Err(
-            Problem::bad_request("`due_until` ist kein Datum (JJJJ-MM-TT).").field("due_until"),
-        );
-    }
-    let party = if c.user.is_municipality() {
-        Some(c.user.party.clone().unwrap_or_default())
-    } else {
-        p.party.clone().filter(|s| !s.is_empty())
-    };
-    let mine = p.mine == Some(true) && !c.user.is_municipality();
-    let actionable = mine.then(|| {
-        access::actionable_states(
-            &c.user,
-            state.app.catalog().definitions().map(|(_, d)| &**d),
-        )
-    });
-    // My Arbeitskorb: my cases, those of whom I stand in for, and unassigned ones.
-    let assignees = if mine {
-        let mut users = state.identity.stands_in_for(&c.user.name).await?;
-        users.push(c.user.name.clone());
-        Some(users)
-    } else {
-        None
-    };
-    Ok(WorkQuery {
-        actionable,
-        workflow: p.workflow.clone().filter(|s| !s.is_empty()),
-        state: p.state.clone().filter(|s| !s.is_empty()),
-        party,
-        assignees,
-        file_number: p.q.clone().filter(|s| !s.is_empty()),
-        due_until: p.due_until.clone().filter(|s| !s.is_empty()),
-        after,
-        limit: p.limit.unwrap_or(50).clamp(1, 500),
-    })
-}
-
-/// One page of cases for a caller, and the cursor of the next page.
-pub(super) async fn page(
-    state: &HttpState,
-    c: &Caller,
-    p: &CaseListParams,
-) -> Result<(Vec<crate::case::WorkItemView>, Option<String>), Problem> {
-    let wq = work_query(state, c, p).await?;
-    let items = state.app.engine().work_items(&wq).await?;
-    let next = (items.len() as i64 == wq.limit)
-        .then(|| items.last().map(|i| cursor(&i.key)))
-        .flatten();
-    Ok((items, next))
-}
-
-fn cursor((due, id): &(String, i64)) -> String {
-    format!("{due}~{id}")
-}
-
-fn parse_cursor(s: &str) -> Option<(String, i64)> {
-    let (due, id) = s.split_once('~')?;
-    chrono::NaiveDate::parse_from_str(due, "%Y-%m-%d").ok()?;
-    Some((due.to_string(), id.parse().ok()?))
-}
-
 #[utoipa::path(get, path = "/api/v1/cases", tag = "Vorgänge",
     params(CaseListParams),
     responses((status = 200, description = "Eine Seite Vorgänge, nächste Frist zuerst", body = CasePage),
@@ -344,11 +232,10 @@ pub async fn list_cases(
     ApiCaller(c): ApiCaller,
     Query(p): Query<CaseListParams>,
 ) -> Result<Json<CasePage>, Problem> {
-    let (items, next) = page(&state, &c, &p).await?;
+    let (items, next) = service::page(&state, &c, &p).await?;
     Ok(Json(CasePage {
         items: items
             .into_iter()
-            .filter(|i| access::sees(&c.user, &i.case))
             .map(|i| CaseListItem {
                 case: i.case,
                 next_due: i.next_due,
@@ -408,35 +295,6 @@ pub async fn open_case(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
-/// Loads a case the caller may see, or 404.
-pub(super) async fn visible_case(
-    state: &HttpState,
-    c: &Caller,
-    file_number: &str,
-) -> Result<CaseView, Problem> {
-    let view = state.app.engine().show(file_number).await?;
-    if access::sees(&c.user, &view) {
-        Ok(view)
-    } else {
-        Err(crate::case::CaseError::NotFound(FileNumber::new(file_number)).into())
-    }
-}
-
-/// A visible case with the workflow version it runs on.
-pub(super) async fn visible_definition(
-    state: &HttpState,
-    c: &Caller,
-    file_number: &str,
-) -> Result<(CaseView, std::sync::Arc<crate::workflow::Definition>), Problem> {
-    let view = visible_case(state, c, file_number).await?;
-    let def = state
-        .app
-        .engine()
-        .definition(&view.workflow, view.workflow_version)
-        .await?;
-    Ok((view, def))
-}
-
 /// A case as the API shows it to one caller: the case and the steps from
 /// its state with whether the caller may take them now (the workflow's
 /// answer, [`crate::workflow::Definition::options`]).
@@ -456,12 +314,13 @@ pub struct CaseResponse {
               (status = 404, description = "Kein solcher (sichtbarer) Vorgang", body = Problem, content_type = "application/problem+json")))]
 pub async fn show_case(
     State(state): State<HttpState>,
-    ApiCaller(c): ApiCaller,
-    Path(file_number): Path<String>,
+    vc: VisibleCase,
 ) -> Result<Json<CaseResponse>, Problem> {
-    let case = visible_case(&state, &c, &file_number).await?;
-    let steps = state.app.engine().steps(&case, &c.user).await?;
-    Ok(Json(CaseResponse { case, steps }))
+    let steps = state.app.engine().steps(&vc.case, &vc.caller.user).await?;
+    Ok(Json(CaseResponse {
+        case: vc.case,
+        steps,
+    }))
 }
 
 #[utoipa::path(get, path = "/api/v1/cases/{file_number}/history", tag = "Vorgänge",
@@ -471,11 +330,15 @@ pub async fn show_case(
               (status = 404, description = "Kein solcher (sichtbarer) Vorgang", body = Problem, content_type = "application/problem+json")))]
 pub async fn history(
     State(state): State<HttpState>,
-    ApiCaller(c): ApiCaller,
-    Path(file_number): Path<String>,
+    vc: VisibleCase,
 ) -> Result<Json<Vec<Event>>, Problem> {
-    visible_case(&state, &c, &file_number).await?;
-    Ok(Json(state.app.engine().history(&file_number).await?))
+    Ok(Json(
+        state
+            .app
+            .engine()
+            .history(vc.case.file_number.as_str())
+            .await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/cases/{file_number}/deadlines", tag = "Vorgänge",
@@ -485,101 +348,32 @@ pub async fn history(
               (status = 404, description = "Kein solcher (sichtbarer) Vorgang", body = Problem, content_type = "application/problem+json")))]
 pub async fn deadlines(
     State(state): State<HttpState>,
-    ApiCaller(c): ApiCaller,
-    Path(file_number): Path<String>,
+    vc: VisibleCase,
 ) -> Result<Json<Vec<DeadlineView>>, Problem> {
-    visible_case(&state, &c, &file_number).await?;
-    Ok(Json(state.app.engine().deadlines(&file_number).await?))
+    Ok(Json(
+        state
+            .app
+            .engine()
+            .deadlines(vc.case.file_number.as_str())
+            .await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/cases/{file_number}/documents", tag = "Vorgänge",
     params(("file_number" = String, Path, description = "Aktenzeichen")),
-    responses((status = 200, description = "Die erlassenen Schreiben, jedes mit seinem SHA-256", body = Vec<DocumentRow>),
+    responses((status = 200, description = "Die erlassenen Schreiben, jedes mit seinem SHA-256", body = Vec<Document>),
               (status = 401, description = "Nicht angemeldet", body = Problem, content_type = "application/problem+json"),
               (status = 404, description = "Kein solcher (sichtbarer) Vorgang", body = Problem, content_type = "application/problem+json")))]
 pub async fn case_documents(
     State(state): State<HttpState>,
-    ApiCaller(c): ApiCaller,
-    Path(file_number): Path<String>,
-) -> Result<Json<Vec<DocumentRow>>, Problem> {
-    let docs = visible_documents(&state, &c, &file_number).await?;
-    Ok(Json(docs))
-}
-
-/// The documents of a case the caller may see: a municipality sees only
-/// the letters addressed to it.
-pub(super) async fn visible_documents(
-    state: &HttpState,
-    c: &Caller,
-    file_number: &str,
-) -> Result<Vec<DocumentRow>, Problem> {
-    visible_case(state, c, file_number).await?;
-    let docs = state.app.engine().case_documents(file_number).await?;
-    Ok(documents_for(c, docs))
-}
-
-/// The documents of a visible case the caller may see: a municipality
-/// only those addressed to it (a document's recipient is the party's name).
-pub(super) fn documents_for(c: &Caller, docs: Vec<DocumentRow>) -> Vec<DocumentRow> {
-    match (&c.user.party, c.user.is_municipality()) {
-        (Some(party), true) => docs.into_iter().filter(|d| &d.recipient == party).collect(),
-        (None, true) => Vec::new(),
-        _ => docs,
-    }
-}
-
-/// Firing a transition.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct FireBody {
-    /// The case version the caller saw (409 if it changed since)
-    pub expected_version: Option<i64>,
-    /// Field values the step sets
-    #[serde(default)]
-    #[schema(value_type = Object)]
-    pub data: Map<String, Value>,
-}
-
-/// Builds the engine request for a caller: the role comes from the
-/// caller's identity, never from the request.
-pub(super) async fn fire_request(
-    state: &HttpState,
-    c: &Caller,
-    file_number: &str,
-    transition: &str,
-    body: FireBody,
-) -> Result<FireRequest, Problem> {
-    let (view, def) = visible_definition(state, c, file_number).await?;
-    // A step the person's roles do not allow is refused here (403); every
-    // other rule, and what the request may give, is the engine's to check
-    // when it fires.
-    if let Some(reason) = crate::case::role_refusal(&def, &c.user, &view, transition) {
-        return Err(Problem::forbidden(format!(
-            "Den Schritt „{}“ dürfen Sie in diesem Vorgang nicht ausführen. {reason}",
-            def.transition_title(transition)
-        ))
-        .field("transition"));
-    }
-    let mut actor = crate::case::actor_for(&c.user, &view, transition, &def).ok_or_else(|| {
-        Problem::forbidden("Sie haben in diesem Vorgang keine Rolle.".to_string())
-    })?;
-    // Working an absent colleague's case: the journal names both.
-    if let Some(assignee) = state.app.engine().assignee(file_number).await?
-        && assignee != c.user.name
-        && state
-            .identity
-            .stands_in_for(&c.user.name)
-            .await?
-            .contains(&assignee)
-    {
-        actor.on_behalf_of = Some(assignee);
-    }
-    Ok(FireRequest {
-        file_number: view.file_number,
-        transition: TransitionName::new(transition),
-        actor,
-        payload: body.data,
-        expected_version: body.expected_version,
-    })
+    vc: VisibleCase,
+) -> Result<Json<Vec<Document>>, Problem> {
+    let docs = state
+        .app
+        .engine()
+        .case_documents(vc.case.file_number.as_str())
+        .await?;
+    Ok(Json(schema::all(service::documents_for(&vc.caller, docs))))
 }
 
 #[utoipa::path(post, path = "/api/v1/cases/{file_number}/fire/{transition}", tag = "Vorgänge",
@@ -594,11 +388,12 @@ pub(super) async fn fire_request(
               (status = 422, description = "Schritt abgelehnt (Voraussetzung, Vier-Augen-Prinzip, Pflichtfeld) mit Feld und Meldung", body = Problem, content_type = "application/problem+json")))]
 pub async fn fire(
     State(state): State<HttpState>,
-    ApiCaller(c): ApiCaller,
-    Path((file_number, transition)): Path<(String, String)>,
+    vc: VisibleCase,
+    Path((_, transition)): Path<(String, String)>,
     Json(body): Json<FireBody>,
 ) -> Result<Json<CaseView>, Problem> {
-    let req = fire_request(&state, &c, &file_number, &transition, body).await?;
+    let req =
+        service::fire_request(&state, &vc.caller, &vc.case, &vc.def, &transition, body).await?;
     Ok(Json(state.app.engine().fire(req).await?))
 }
 
@@ -614,33 +409,22 @@ pub async fn fire(
               (status = 422, description = "Schritt wäre abgelehnt", body = Problem, content_type = "application/problem+json")))]
 pub async fn preview(
     State(state): State<HttpState>,
-    ApiCaller(c): ApiCaller,
-    Path((file_number, transition)): Path<(String, String)>,
+    vc: VisibleCase,
+    Path((_, transition)): Path<(String, String)>,
     Json(body): Json<FireBody>,
 ) -> Result<Response, Problem> {
-    let req = fire_request(&state, &c, &file_number, &transition, body).await?;
+    let req =
+        service::fire_request(&state, &vc.caller, &vc.case, &vc.def, &transition, body).await?;
     let letters = state.app.engine().preview(req).await?;
     let Some(first) = letters.into_iter().next() else {
         return Err(Problem::not_found(format!(
             "Der Schritt „{transition}“ erlässt kein Schreiben."
         )));
     };
-    Ok(pdf_response(
+    Ok(service::pdf_response(
         first.pdf,
         &format!("vorschau_{}.pdf", first.template),
     ))
-}
-
-pub(super) fn pdf_response(pdf: Vec<u8>, filename: &str) -> Response {
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/pdf"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&format!("inline; filename=\"{filename}\"")) {
-        headers.insert(header::CONTENT_DISPOSITION, v);
-    }
-    (headers, pdf).into_response()
 }
 
 #[utoipa::path(get, path = "/api/v1/documents/{sha256}", tag = "Schreiben",
@@ -659,18 +443,27 @@ pub async fn document(
         return Err(not_found());
     }
     let owners = state.app.documents().owners(&sha256).await?;
+    // The case is read once per owner; a letter to the municipality keeps
+    // it for recording the retrieval below.
     let mut allowed = None;
     for (file_number, row) in owners {
         if !c.user.is_municipality() {
-            allowed = Some((file_number, row));
+            allowed = Some((file_number, row, None));
             break;
         }
-        let visible = visible_documents(&state, &c, file_number.as_str()).await;
-        if let Ok(docs) = visible
-            && docs.iter().any(|d| d.sha256 == sha256)
-        {
-            allowed = Some((file_number, row));
-            break;
+        if let Ok((view, _)) = service::visible_case(&state, &c, file_number.as_str()).await {
+            let docs = state
+                .app
+                .engine()
+                .case_documents(file_number.as_str())
+                .await?;
+            if service::documents_for(&c, docs)
+                .iter()
+                .any(|d| d.sha256 == sha256)
+            {
+                allowed = Some((file_number, row, Some(view)));
+                break;
+            }
         }
         // A circular and its enclosures, for the members it went to.
         if let Some(party) = &c.user.party
@@ -682,19 +475,18 @@ pub async fn document(
                 .iter()
                 .any(|d| &d.party == party)
         {
-            allowed = Some((file_number, row));
+            allowed = Some((file_number, row, None));
             break;
         }
     }
-    let Some((file_number, row)) = allowed else {
+    let Some((file_number, row, view)) = allowed else {
         return Err(not_found());
     };
     // A municipality's first download of a letter provided for retrieval
     // is its notification (§ 41 Abs. 2a VwVfG NRW): recorded before the
     // bytes leave, so that the record and the retrieval agree.
-    if let (true, Some(party)) = (c.user.is_municipality(), &c.user.party)
-        && let Ok(view) = visible_case(&state, &c, file_number.as_str()).await
-        && let Some(actor) = access::actor_for(&c.user, &view)
+    if let (true, Some(party), Some(view)) = (c.user.is_municipality(), &c.user.party, &view)
+        && let Some(actor) = access::actor_for(&c.user, view)
     {
         state
             .app
@@ -708,7 +500,7 @@ pub async fn document(
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("schreiben.pdf");
-    Ok(pdf_response(bytes, name))
+    Ok(service::pdf_response(bytes, name))
 }
 
 // ---- outbox, audit, deadlines ----
@@ -724,36 +516,27 @@ pub struct OutboxParams {
 
 #[utoipa::path(get, path = "/api/v1/outbox", tag = "Postausgang",
     params(OutboxParams),
-    responses((status = 200, description = "Mails im Postausgang, mit SMTP-Fehler", body = Vec<MailRow>),
+    responses((status = 200, description = "Mails im Postausgang, mit SMTP-Fehler", body = Vec<Mail>),
               (status = 401, description = "Nicht angemeldet", body = Problem, content_type = "application/problem+json"),
               (status = 403, description = "Nur für die Behörde", body = Problem, content_type = "application/problem+json")))]
 pub async fn outbox(
     State(state): State<HttpState>,
-    ApiCaller(c): ApiCaller,
+    _staff: Staff,
     Query(p): Query<OutboxParams>,
-) -> Result<Json<Vec<MailRow>>, Problem> {
-    office_only(&c)?;
+) -> Result<Json<Vec<Mail>>, Problem> {
     let limit = p.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(
             Problem::bad_request("`limit` muss zwischen 1 und 1000 liegen.").field("limit"),
         );
     }
-    Ok(Json(
+    Ok(Json(schema::all(
         state
             .app
             .courier()
             .list(p.failed.unwrap_or(false), limit)
             .await?,
-    ))
-}
-
-fn office_only(c: &Caller) -> Result<(), Problem> {
-    if access::is_office(&c.user) {
-        Ok(())
-    } else {
-        Err(Problem::forbidden("Nur für Beschäftigte der Behörde."))
-    }
+    )))
 }
 
 #[utoipa::path(post, path = "/api/v1/outbox/{id}/retry", tag = "Postausgang",
@@ -764,28 +547,11 @@ fn office_only(c: &Caller) -> Result<(), Problem> {
               (status = 409, description = "Die Mail ist nicht fehlgeschlagen", body = Problem, content_type = "application/problem+json")))]
 pub async fn outbox_retry(
     State(state): State<HttpState>,
-    ApiCaller(c): ApiCaller,
+    _staff: Staff,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, Problem> {
-    office_only(&c)?;
-    retry_mail(&state, id).await?;
+    service::retry_mail(&state, id).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Queues a failed mail again; 409 for one that did not fail (the API and
-/// the Postausgang page alike).
-pub(super) async fn retry_mail(state: &HttpState, id: i64) -> Result<(), Problem> {
-    match state.app.courier().retry(id).await {
-        Ok(()) => Ok(()),
-        Err(crate::outbox::OutboxError::NotFailed(_)) => {
-            Err(
-                Problem::new(StatusCode::CONFLICT, "Nicht fehlgeschlagen").detail(format!(
-                    "Die Mail {id} ist nicht fehlgeschlagen oder existiert nicht."
-                )),
-            )
-        }
-        Err(e) => Err(e.into()),
-    }
 }
 
 #[utoipa::path(get, path = "/api/v1/audit/verify", tag = "Prüfung",
@@ -794,9 +560,8 @@ pub(super) async fn retry_mail(state: &HttpState, id: i64) -> Result<(), Problem
               (status = 403, description = "Nur für die Behörde", body = Problem, content_type = "application/problem+json")))]
 pub async fn audit(
     State(state): State<HttpState>,
-    ApiCaller(c): ApiCaller,
+    _staff: Staff,
 ) -> Result<Json<AuditReport>, Problem> {
-    office_only(&c)?;
     Ok(Json(state.app.engine().audit(None).await?))
 }
 
@@ -879,40 +644,6 @@ pub struct Assigned {
     pub assigned: usize,
 }
 
-/// Assigns cases to a person (office leads only); shared by the API and the Arbeitskorb.
-pub(super) async fn assign_cases(
-    state: &HttpState,
-    c: &Caller,
-    file_numbers: &[String],
-    user: &str,
-) -> Result<usize, Problem> {
-    if !access::is_lead(&c.user) {
-        return Err(Problem::forbidden(
-            "Nur die Leitung kann Vorgänge zuweisen.",
-        ));
-    }
-    let target = state
-        .identity
-        .user(user)
-        .await
-        .map_err(|_| Problem::invalid("user", format!("Es gibt keine Person „{user}“.")))?;
-    if target.disabled || target.is_municipality() {
-        return Err(Problem::invalid(
-            "user",
-            "Vorgänge können nur aktiven Beschäftigten der Behörde zugewiesen werden.",
-        ));
-    }
-    if file_numbers.is_empty() {
-        return Err(Problem::invalid(
-            "file_numbers",
-            "Bitte mindestens einen Vorgang auswählen.",
-        ));
-    }
-    let numbers: Vec<FileNumber> = file_numbers.iter().map(FileNumber::new).collect();
-    let by = crate::case::Actor::new(c.user.name.clone(), crate::identity::LEAD);
-    Ok(state.app.engine().assign(&numbers, user, &by).await?)
-}
-
 #[utoipa::path(post, path = "/api/v1/cases/assign", tag = "Vorgänge",
     request_body = AssignRequest,
     responses((status = 200, description = "Zugewiesen (im Journal jedes Vorgangs vermerkt)", body = Assigned),
@@ -925,62 +656,20 @@ pub async fn assign(
     ApiCaller(c): ApiCaller,
     Json(req): Json<AssignRequest>,
 ) -> Result<Json<Assigned>, Problem> {
-    let assigned = assign_cases(&state, &c, &req.file_numbers, &req.user).await?;
+    let assigned = service::assign_cases(&state, &c, &req.file_numbers, &req.user).await?;
     Ok(Json(Assigned { assigned }))
 }
 
-/// Recording an absence.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct AbsenceRequest {
-    /// Who is away (default: the caller; others only for the office lead)
-    pub absent: Option<String>,
-    /// Who works the Arbeitskorb meanwhile
-    pub substitute: String,
-    /// First day (YYYY-MM-DD)
-    pub from: String,
-    /// Last day, inclusive (YYYY-MM-DD)
-    pub until: String,
-}
-
-/// Records an absence; shared by the API and the Vertretung page.
-pub(super) async fn add_absence(
-    state: &HttpState,
-    c: &Caller,
-    req: &AbsenceRequest,
-) -> Result<(), Problem> {
-    if !access::is_office(&c.user) {
-        return Err(Problem::forbidden("Nur für Beschäftigte der Behörde."));
-    }
-    let absent = req
-        .absent
-        .clone()
-        .filter(|a| !a.is_empty())
-        .unwrap_or(c.user.name.clone());
-    if absent != c.user.name && !access::is_lead(&c.user) {
-        return Err(Problem::forbidden(
-            "Abwesenheiten anderer trägt die Leitung ein.",
-        ));
-    }
-    let date = |field: &'static str, s: &str| {
-        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
-            .map_err(|_| Problem::invalid(field, "Bitte ein Datum angeben (TT.MM.JJJJ)."))
-    };
-    let (from, until) = (date("from", &req.from)?, date("until", &req.until)?);
-    state
-        .identity
-        .add_absence(&absent, &req.substitute, from, until)
-        .await?;
-    Ok(())
-}
-
 #[utoipa::path(get, path = "/api/v1/absences", tag = "Vorgänge",
-    responses((status = 200, description = "Laufende und künftige Abwesenheiten, an denen ich beteiligt bin", body = Vec<crate::store::SubstitutionRow>),
+    responses((status = 200, description = "Laufende und künftige Abwesenheiten, an denen ich beteiligt bin", body = Vec<Absence>),
               (status = 401, description = "Nicht angemeldet", body = Problem, content_type = "application/problem+json")))]
 pub async fn absences(
     State(state): State<HttpState>,
     ApiCaller(c): ApiCaller,
-) -> Result<Json<Vec<crate::store::SubstitutionRow>>, Problem> {
-    Ok(Json(state.identity.absences(&c.user.name).await?))
+) -> Result<Json<Vec<Absence>>, Problem> {
+    Ok(Json(schema::all(
+        state.identity.absences(&c.user.name).await?,
+    )))
 }
 
 #[utoipa::path(post, path = "/api/v1/absences", tag = "Vorgänge",
@@ -991,9 +680,9 @@ pub async fn absences(
               (status = 422, description = "Ungültige Angaben", body = Problem, content_type = "application/problem+json")))]
 pub async fn add_absence_api(
     State(state): State<HttpState>,
-    ApiCaller(c): ApiCaller,
+    staff: Staff,
     Json(req): Json<AbsenceRequest>,
 ) -> Result<StatusCode, Problem> {
-    add_absence(&state, &c, &req).await?;
+    service::add_absence(&state, &staff, &req).await?;
     Ok(StatusCode::CREATED)
 }

@@ -1,7 +1,8 @@
 //! Who is asking: one middleware resolves the caller once per request (a
 //! bearer token or the session cookie) and enforces the CSRF rule; handlers
 //! take [`ApiCaller`] (401 problem without login) or [`WebCaller`] (redirect
-//! to the login page).
+//! to the login page), or an extractor of `super::extract` built on them
+//! (office staff, a municipality, a visible case).
 //!
 //! CSRF: a cross-site page can make a browser send, with its cookies, only
 //! "simple" requests: a POST with a form body (urlencoded, multipart,

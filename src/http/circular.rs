@@ -19,11 +19,13 @@ use minijinja::{Value as Jv, context};
 use serde_json::{Map, Value};
 
 use super::HttpState;
-use super::api;
 use super::auth::{Caller, WebCaller};
 use super::error::Problem;
-use crate::case::{Actor, OpenRequest, PartyRef};
-use crate::domain::FileNumber;
+use super::extract::{Staff, StaffOrPortal, VisibleCase};
+use super::service::{self, CaseListParams, FireBody};
+use super::view::render_page;
+use crate::case::{Actor, CaseView, OpenRequest, PartyRef};
+use crate::workflow::Definition;
 
 /// The workflow of circulars and its steps.
 const WORKFLOW: &str = "rundschreiben";
@@ -119,12 +121,9 @@ fn is_author(c: &Caller) -> bool {
     c.user.has_role("referent")
 }
 
-async fn list(State(state): State<HttpState>, WebCaller(c): WebCaller) -> Response {
-    // Members read circulars in their portal.
-    if c.user.is_municipality() {
-        return axum::response::Redirect::to("/portal").into_response();
-    }
-    let p = api::CaseListParams {
+/// The circulars; members read theirs in their portal.
+async fn list(State(state): State<HttpState>, StaffOrPortal(Staff(c)): StaffOrPortal) -> Response {
+    let p = CaseListParams {
         workflow: Some(WORKFLOW.into()),
         state: None,
         party: None,
@@ -134,7 +133,7 @@ async fn list(State(state): State<HttpState>, WebCaller(c): WebCaller) -> Respon
         after: None,
         limit: Some(200),
     };
-    let items = match api::page(&state, &c, &p).await {
+    let items = match service::page(&state, &c, &p).await {
         Ok((items, _)) => items,
         Err(p) => return p.into_response(),
     };
@@ -149,10 +148,13 @@ async fn list(State(state): State<HttpState>, WebCaller(c): WebCaller) -> Respon
             }
         })
         .collect();
-    let base = super::web::base_context(&c, "rundschreiben");
-    state.pages.render(
+    render_page(
+        &state,
+        &c,
+        "rundschreiben",
         "rundschreiben.html",
-        context! { ..base, ..context! { rows => rows, author => is_author(&c) } },
+        context! { rows => rows, author => is_author(&c) },
+        StatusCode::OK,
     )
 }
 
@@ -187,26 +189,23 @@ async fn create(
     }
 }
 
-async fn composer(
-    State(state): State<HttpState>,
-    WebCaller(c): WebCaller,
-    Path(file_number): Path<String>,
-) -> Response {
-    composer_page(&state, &c, &file_number, None, StatusCode::OK).await
+async fn composer(State(state): State<HttpState>, vc: VisibleCase<WebCaller>) -> Response {
+    composer_page(&state, &vc.caller, &vc.case, None, StatusCode::OK).await
 }
 
+/// The composer of a (visible) circular: the draft's form, or where its
+/// distribution stands.
 async fn composer_page(
     state: &HttpState,
     c: &Caller,
-    file_number: &str,
+    case: &CaseView,
     error: Option<Problem>,
     status: StatusCode,
 ) -> Response {
-    let case = match api::visible_case(state, c, file_number).await {
-        Ok(v) if v.workflow == WORKFLOW => v,
-        Ok(_) => return Problem::not_found("Das ist kein Rundschreiben.").into_response(),
-        Err(p) => return p.into_response(),
-    };
+    if case.workflow != WORKFLOW {
+        return Problem::not_found("Das ist kein Rundschreiben.").into_response();
+    }
+    let file_number = case.file_number.as_str();
     let mails = match state.app.engine().case_mail(file_number).await {
         Ok(m) => m,
         Err(e) => return Problem::from(e).into_response(),
@@ -255,10 +254,12 @@ async fn composer_page(
             })
             .unwrap_or_default()
     };
-    let base = super::web::base_context(c, "rundschreiben");
-    let page = state.pages.render(
+    render_page(
+        state,
+        c,
+        "rundschreiben",
         "rundschreiben_entwurf.html",
-        context! { ..base, ..context! {
+        context! {
             case => context! {
                 file_number => case.file_number.to_string(),
                 state => case.state.to_string(),
@@ -279,31 +280,24 @@ async fn composer_page(
             receipts => Jv::from_serialize(&receipts),
             error => error.as_ref().and_then(|p| p.detail.clone()),
             error_field => error.and_then(|p| p.field),
-        } },
-    );
-    (status, page).into_response()
+        },
+        status,
+    )
 }
 
 /// Renders the circular as the release would issue it, from the form as it
 /// stands, and answers the iframe that shows it (htmx swaps it in).
 async fn preview(
     State(state): State<HttpState>,
-    WebCaller(c): WebCaller,
-    Path(file_number): Path<String>,
+    vc: VisibleCase<WebCaller>,
     Form(form): Form<BTreeMap<String, String>>,
 ) -> Response {
-    if let Err(p) = api::visible_case(&state, &c, &file_number).await {
-        return p.into_response();
-    }
+    let c = &vc.caller;
     // The letter the release will issue, from the draft as typed.
     let preview = state
         .app
         .engine()
-        .draft_preview(
-            &FileNumber::new(&file_number),
-            RELEASE,
-            circular_data(&form),
-        )
+        .draft_preview(&vc.case.file_number, RELEASE, circular_data(&form))
         .await;
     match preview {
         Ok(letters) => match letters.into_iter().next() {
@@ -337,33 +331,45 @@ async fn preview_pdf(
     Path(id): Path<String>,
 ) -> Response {
     match state.previews.get(&c.user.name, &id) {
-        Some(pdf) => api::pdf_response(pdf, "vorschau_rundschreiben.pdf"),
+        Some(pdf) => service::pdf_response(pdf, "vorschau_rundschreiben.pdf"),
         None => Problem::not_found("Diese Vorschau gibt es nicht mehr; bitte neu anzeigen.")
             .into_response(),
     }
 }
 
+/// Fires a step of the circular on a case the extractor loaded; the
+/// refusal, if any, as a problem.
+async fn fire_step(
+    state: &HttpState,
+    c: &Caller,
+    case: &CaseView,
+    def: &Definition,
+    transition: &str,
+    body: FireBody,
+) -> Result<(), Problem> {
+    let req = service::fire_request(state, c, case, def, transition, body).await?;
+    state.app.engine().fire(req).await?;
+    Ok(())
+}
+
 /// Saves the form and submits the circular for release.
 async fn submit(
     State(state): State<HttpState>,
-    WebCaller(c): WebCaller,
-    Path(file_number): Path<String>,
+    vc: VisibleCase<WebCaller>,
     Form(form): Form<BTreeMap<String, String>>,
 ) -> Response {
-    let body = api::FireBody {
+    let body = FireBody {
         expected_version: form.get("expected_version").and_then(|v| v.parse().ok()),
         data: circular_data(&form),
     };
-    let result = match api::fire_request(&state, &c, &file_number, SUBMIT, body).await {
-        Ok(req) => state.app.engine().fire(req).await.map_err(Problem::from),
-        Err(p) => Err(p),
-    };
-    match result {
-        Ok(_) => Redirect::to(&format!("/rundschreiben/{file_number}")).into_response(),
+    let file_number = vc.case.file_number.as_str();
+    match fire_step(&state, &vc.caller, &vc.case, &vc.def, SUBMIT, body).await {
+        Ok(()) => Redirect::to(&format!("/rundschreiben/{file_number}")).into_response(),
         Err(p) if p.status() == StatusCode::INTERNAL_SERVER_ERROR => p.into_response(),
         Err(p) => {
+            // A refused step changed nothing: the case as loaded is current.
             let status = p.status();
-            composer_page(&state, &c, &file_number, Some(p), status).await
+            composer_page(&state, &vc.caller, &vc.case, Some(p), status).await
         }
     }
 }
@@ -371,28 +377,13 @@ async fn submit(
 /// Fires the distribution step: the workflow's `distribute` effect sends
 /// the circular to every member in the step's own transaction. A second
 /// post finds the circular distributed and is refused; nothing goes twice.
-async fn send(
-    State(state): State<HttpState>,
-    WebCaller(c): WebCaller,
-    Path(file_number): Path<String>,
-) -> Response {
-    let fire = api::fire_request(
-        &state,
-        &c,
-        &file_number,
-        DISTRIBUTE,
-        api::FireBody {
-            expected_version: None,
-            data: Map::new(),
-        },
-    )
-    .await;
-    let result = match fire {
-        Ok(f) => state.app.engine().fire(f).await,
-        Err(p) => return p.into_response(),
+async fn send(State(state): State<HttpState>, vc: VisibleCase<WebCaller>) -> Response {
+    let body = FireBody {
+        expected_version: None,
+        data: Map::new(),
     };
-    match result {
-        Ok(_) => Redirect::to(&format!("/rundschreiben/{file_number}")).into_response(),
-        Err(e) => Problem::from(e).into_response(),
+    match fire_step(&state, &vc.caller, &vc.case, &vc.def, DISTRIBUTE, body).await {
+        Ok(()) => Redirect::to(&format!("/rundschreiben/{}", vc.case.file_number)).into_response(),
+        Err(p) => p.into_response(),
     }
 }

@@ -100,6 +100,8 @@ impl IntoResponse for Problem {
         let status = self.status();
         let retry = self.retry_after;
         let mut resp = (status, axum::Json(&self)).into_response();
+        // For the page layer, which shows a browser the problem as a page.
+        resp.extensions_mut().insert(self.clone());
         resp.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),

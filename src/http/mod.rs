@@ -3,11 +3,20 @@
 //!
 //! - `auth`: who is asking (session cookie or bearer token) and the CSRF rule;
 //! - `access`: what a user may see and in which role they act;
-//! - `api`: the JSON API, `openapi`: its OpenAPI 3.1 document;
-//! - `web`: the pages (minijinja, htmx), `circular`: the Rundschreiben composer,
-//!   `portal`: the municipalities' pages and the upload API,
-//!   `assets`: files served from the binary;
+//! - `extract`: the caller's capacity and the visible case, settled once per
+//!   request before a handler runs;
+//! - `service`: what a request does the same from every door (steps, lists,
+//!   assignment, absences, PDFs); `view`: what every page shares (templates,
+//!   German formatting, forms, the error page);
+//! - `api`: the JSON API, `schema`: its own JSON types for stored rows,
+//!   `openapi`: its OpenAPI 3.1 document;
+//! - `web`: the office's pages (minijinja, htmx), `circular`: the
+//!   Rundschreiben composer, `portal`: the municipalities' pages and the
+//!   upload API, `assets`: files served from the binary;
 //! - `error`: RFC 9457 problem details; `german`: the wording users read.
+//!
+//! The doors (`api`, `web`, `portal`, `circular`) depend on `extract`,
+//! `service` and `view`, never on each other.
 
 mod access;
 mod api;
@@ -15,9 +24,13 @@ mod assets;
 mod auth;
 mod circular;
 mod error;
+mod extract;
 mod german;
 mod openapi;
 mod portal;
+mod schema;
+mod service;
+mod view;
 mod web;
 
 use std::net::SocketAddr;
@@ -45,7 +58,7 @@ pub type ClientAddr = SocketAddr;
 pub struct HttpState {
     pub(crate) app: App,
     pub(crate) identity: Identity,
-    pages: Arc<web::Pages>,
+    pages: Arc<view::Pages>,
     /// Circular previews for the composer's iframe.
     previews: Arc<circular::Previews>,
     /// Mark cookies `Secure` (the server is reached over https).
@@ -67,7 +80,7 @@ pub fn router(app: App) -> Result<Router, HttpError> {
     let state = HttpState {
         identity: app.identity().clone(),
         secure_cookies: app.config().web.public_url.starts_with("https://"),
-        pages: Arc::new(web::Pages::load().map_err(|e| HttpError::Pages(e.to_string()))?),
+        pages: Arc::new(view::Pages::load().map_err(|e| HttpError::Pages(e.to_string()))?),
         previews: Arc::new(circular::Previews::default()),
         app,
     };
@@ -106,7 +119,7 @@ pub fn router(app: App) -> Result<Router, HttpError> {
         .merge(portal::routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            web::problem_page,
+            view::problem_page,
         ));
     let router = Router::new()
         .nest("/api/v1", api)

@@ -18,13 +18,14 @@ use serde::Deserialize;
 
 use super::HttpState;
 use super::access;
-use super::api::{self, CaseListParams, FireBody};
-use super::auth::{ApiCaller, Caller, WebCaller};
+use super::auth::{Caller, WebCaller};
 use super::error::Problem;
-use super::web::{base_context, form_fields, parse_form};
-use crate::case::{Actor, CaseError, UploadOutcome};
+use super::extract::{Municipality, VisibleCase, VisibleDetail};
+use super::schema::{self, Upload};
+use super::service::{self, CaseListParams, FireBody};
+use super::view::{explanation_lines, form_fields, message, parse_form, render_page};
+use crate::case::{Actor, CaseDetail, CaseError, CaseView, UploadOutcome};
 use crate::domain::DeadlineStatus;
-use crate::store::UploadRow;
 use crate::workflow::Definition;
 
 pub fn routes() -> axum::Router<HttpState> {
@@ -63,18 +64,6 @@ pub fn api_routes() -> axum::Router<HttpState> {
         .route("/cases/{file_number}/uploads/{id}", get(upload_file))
 }
 
-/// The portal is for municipality users; an office user is sent to the
-/// office's pages.
-fn municipality(c: &Caller) -> Result<String, Response> {
-    match (&c.user.party, c.user.is_municipality()) {
-        (Some(p), true) => Ok(p.clone()),
-        _ => Err(Problem::not_found(
-            "Das Portal ist den Kommunen vorbehalten; die Behörde arbeitet im Arbeitskorb.",
-        )
-        .into_response()),
-    }
-}
-
 fn limit(state: &HttpState) -> u64 {
     state.app.config().web.upload_limit_mb * 1024 * 1024
 }
@@ -83,16 +72,19 @@ fn limit(state: &HttpState) -> u64 {
 
 #[utoipa::path(get, path = "/api/v1/cases/{file_number}/uploads", tag = "Vorgänge",
     params(("file_number" = String, Path, description = "Aktenzeichen")),
-    responses((status = 200, description = "Die hochgeladenen Unterlagen, älteste zuerst", body = Vec<UploadRow>),
+    responses((status = 200, description = "Die hochgeladenen Unterlagen, älteste zuerst", body = Vec<Upload>),
               (status = 401, description = "Nicht angemeldet", body = Problem, content_type = "application/problem+json"),
               (status = 404, description = "Kein solcher (sichtbarer) Vorgang", body = Problem, content_type = "application/problem+json")))]
 pub async fn list_uploads(
     State(state): State<HttpState>,
-    ApiCaller(c): ApiCaller,
-    Path(file_number): Path<String>,
-) -> Result<Json<Vec<UploadRow>>, Problem> {
-    api::visible_case(&state, &c, &file_number).await?;
-    Ok(Json(state.app.engine().uploads(&file_number).await?))
+    vc: VisibleCase,
+) -> Result<Json<Vec<Upload>>, Problem> {
+    let uploads = state
+        .app
+        .engine()
+        .uploads(vc.case.file_number.as_str())
+        .await?;
+    Ok(Json(schema::all(uploads)))
 }
 
 #[utoipa::path(get, path = "/api/v1/cases/{file_number}/uploads/{id}", tag = "Vorgänge",
@@ -103,18 +95,21 @@ pub async fn list_uploads(
               (status = 404, description = "Kein solcher (sichtbarer) Vorgang oder keine solche Unterlage", body = Problem, content_type = "application/problem+json")))]
 pub async fn upload_file(
     State(state): State<HttpState>,
-    ApiCaller(c): ApiCaller,
-    Path((file_number, id)): Path<(String, i64)>,
+    vc: VisibleCase,
+    Path((_, id)): Path<(String, i64)>,
 ) -> Result<Response, Problem> {
-    api::visible_case(&state, &c, &file_number).await?;
-    let uploads = state.app.engine().uploads(&file_number).await?;
+    let uploads = state
+        .app
+        .engine()
+        .uploads(vc.case.file_number.as_str())
+        .await?;
     let Some(u) = uploads.into_iter().find(|u| u.id == id) else {
         return Err(Problem::not_found(
             "Diese Unterlage gibt es in diesem Vorgang nicht.",
         ));
     };
     let bytes = state.app.documents().bytes(&u.sha256).await?;
-    Ok(api::pdf_response(bytes, &u.file_name))
+    Ok(service::pdf_response(bytes, &u.file_name))
 }
 
 /// Reads the multipart field `file`, refusing it once it passes the limit.
@@ -147,15 +142,16 @@ async fn read_file(mut mp: Multipart, limit: u64) -> Result<(String, Vec<u8>), P
     ))
 }
 
-/// Checks that the caller may upload to this case, stores the file and
-/// fires the upload step; refusals keep the municipality's wording.
+/// Checks that the caller may upload to this (visible) case, stores the
+/// file and fires the upload step; refusals keep the municipality's wording.
 async fn do_upload(
     state: &HttpState,
     c: &Caller,
-    file_number: &str,
+    view: &CaseView,
     mp: Multipart,
 ) -> Result<UploadOutcome, Problem> {
-    let view = api::visible_case(state, c, file_number).await?;
+    // The API's answer to office staff (the portal's pages refuse them
+    // before, as every portal page does).
     let party = match (&c.user.party, c.user.is_municipality()) {
         (Some(p), true) => p.clone(),
         _ => {
@@ -164,14 +160,21 @@ async fn do_upload(
             ));
         }
     };
-    let actor = access::actor_for(&c.user, &view)
+    let actor = access::actor_for(&c.user, view)
         .ok_or_else(|| Problem::forbidden("Sie haben in diesem Vorgang keine Rolle."))?;
     let (name, bytes) = read_file(mp, limit(state)).await?;
     let actor = Actor::new(c.user.name.clone(), actor.role);
     state
         .app
         .engine()
-        .upload(file_number, &actor, &party, &name, &bytes, limit(state))
+        .upload(
+            view.file_number.as_str(),
+            &actor,
+            &party,
+            &name,
+            &bytes,
+            limit(state),
+        )
         .await
         .map_err(|e| match e {
             CaseError::Invalid { field, reason } => Problem::invalid(field, reason),
@@ -182,7 +185,7 @@ async fn do_upload(
 #[utoipa::path(post, path = "/api/v1/cases/{file_number}/uploads", tag = "Vorgänge",
     params(("file_number" = String, Path, description = "Aktenzeichen")),
     request_body(content = String, content_type = "multipart/form-data", description = "Feld `file`: eine PDF-Datei (unverschlüsselt, höchstens `upload_limit_mb` MB, Vorgabe 20)"),
-    responses((status = 201, description = "Gespeichert; ein Schritt, den das Verfahren für Uploads vorsieht, wurde ausgeführt", body = UploadRow),
+    responses((status = 201, description = "Gespeichert; ein Schritt, den das Verfahren für Uploads vorsieht, wurde ausgeführt", body = Upload),
               (status = 400, description = "Kein lesbares Formular", body = Problem, content_type = "application/problem+json"),
               (status = 401, description = "Nicht angemeldet", body = Problem, content_type = "application/problem+json"),
               (status = 403, description = "Nur Kommunen laden hoch", body = Problem, content_type = "application/problem+json"),
@@ -192,17 +195,16 @@ async fn do_upload(
               (status = 422, description = "Keine PDF-Datei, verschlüsselt, leer, unzulässiger Dateiname oder Vorgang abgeschlossen", body = Problem, content_type = "application/problem+json")))]
 pub async fn upload_api(
     State(state): State<HttpState>,
-    ApiCaller(c): ApiCaller,
-    Path(file_number): Path<String>,
+    vc: VisibleCase,
     mp: Result<Multipart, axum::extract::multipart::MultipartRejection>,
-) -> Result<(StatusCode, Json<UploadRow>), Problem> {
+) -> Result<(StatusCode, Json<Upload>), Problem> {
     let mp = mp.map_err(|e| {
         Problem::bad_request(format!(
             "Erwartet wird ein Formular multipart/form-data mit dem Feld „file“ ({e})."
         ))
     })?;
-    let out = do_upload(&state, &c, &file_number, mp).await?;
-    Ok((StatusCode::CREATED, Json(out.upload)))
+    let out = do_upload(&state, &vc.caller, &vc.case, mp).await?;
+    Ok((StatusCode::CREATED, Json(out.upload.into())))
 }
 
 // ---- pages ----
@@ -225,11 +227,10 @@ fn on_expiry_text(def: &Definition, name: &str) -> Option<String> {
     None
 }
 
-async fn overview(State(state): State<HttpState>, WebCaller(c): WebCaller) -> Response {
-    let party = match municipality(&c) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+async fn overview(
+    State(state): State<HttpState>,
+    Municipality { caller: c, party }: Municipality,
+) -> Response {
     let p = CaseListParams {
         workflow: None,
         state: None,
@@ -240,13 +241,13 @@ async fn overview(State(state): State<HttpState>, WebCaller(c): WebCaller) -> Re
         after: None,
         limit: Some(200),
     };
-    let (items, _) = match api::page(&state, &c, &p).await {
+    let (items, _) = match service::page(&state, &c, &p).await {
         Ok(page) => page,
         Err(e) => return e.into_response(),
     };
     let mut cases = Vec::new();
     let mut deadlines = Vec::new();
-    for i in items.iter().filter(|i| access::sees(&c.user, &i.case)) {
+    for i in &items {
         cases.push(context! {
             file_number => i.case.file_number.to_string(),
             workflow => i.case.workflow_title.clone(),
@@ -294,17 +295,20 @@ async fn overview(State(state): State<HttpState>, WebCaller(c): WebCaller) -> Re
         })
         .collect();
     let consent = state.app.engine().consent(&party).await.ok().flatten();
-    let base = base_context(&c, "portal");
-    state.pages.render(
+    render_page(
+        &state,
+        &c,
+        "portal",
         "portal.html",
-        context! { ..base, ..context! {
+        context! {
             party => party,
             cases => cases,
             deadlines => deadlines,
             circulars => circulars,
             forms => forms,
             consent => Jv::from_serialize(&consent),
-        } },
+        },
+        StatusCode::OK,
     )
 }
 
@@ -339,24 +343,20 @@ struct FormPath {
 
 async fn application_form(
     State(state): State<HttpState>,
-    WebCaller(c): WebCaller,
+    m: Municipality,
     Path(p): Path<FormPath>,
 ) -> Response {
-    application_page(&state, &c, &p, BTreeMap::new(), None, StatusCode::OK)
+    application_page(&state, &m, &p, BTreeMap::new(), None, StatusCode::OK)
 }
 
 fn application_page(
     state: &HttpState,
-    c: &Caller,
+    m: &Municipality,
     p: &FormPath,
     entered: BTreeMap<String, String>,
     error: Option<(Option<String>, String)>,
     status: StatusCode,
 ) -> Response {
-    let party = match municipality(c) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
     let Ok(def) = state.app.catalog().current(&p.workflow) else {
         return Problem::not_found("Dieses Antragsformular gibt es nicht.").into_response();
     };
@@ -369,31 +369,30 @@ fn application_page(
         .map(|n| (n.clone(), def.fields.get(n).is_some_and(|f| f.required)))
         .collect();
     let fields = form_fields(&def, &names, &serde_json::Map::new(), &entered);
-    let base = base_context(c, "portal");
-    let page = state.pages.render(
+    render_page(
+        state,
+        &m.caller,
+        "portal",
         "portal_antrag.html",
-        context! { ..base, ..context! {
-            party => party,
+        context! {
+            party => m.party.clone(),
             workflow => def.id.clone(),
             form => context! { name => form.name.clone(), title => form.title.clone(), description => form.description.clone() },
             fields => fields,
             error => error.as_ref().map(|e| e.1.clone()),
             error_field => error.and_then(|e| e.0),
-        } },
-    );
-    (status, page).into_response()
+        },
+        status,
+    )
 }
 
 async fn submit_application(
     State(state): State<HttpState>,
-    WebCaller(c): WebCaller,
+    m: Municipality,
     Path(p): Path<FormPath>,
     Form(form): Form<BTreeMap<String, String>>,
 ) -> Response {
-    let party_name = match municipality(&c) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+    let party_name = &m.party;
     let Ok(def) = state.app.catalog().current(&p.workflow) else {
         return Problem::not_found("Dieses Antragsformular gibt es nicht.").into_response();
     };
@@ -410,7 +409,7 @@ async fn submit_application(
         Err((field, message)) => {
             return application_page(
                 &state,
-                &c,
+                &m,
                 &p,
                 entered,
                 Some((Some(field), message)),
@@ -421,7 +420,7 @@ async fn submit_application(
     let party = match state
         .app
         .municipalities()
-        .get(&party_name)
+        .get(party_name)
         .map(|m| m.party())
     {
         Some(Ok(p)) => p,
@@ -436,23 +435,21 @@ async fn submit_application(
     match state
         .app
         .engine()
-        .apply_online(&p.workflow, &p.form, data, party, &c.user.name)
+        .apply_online(&p.workflow, &p.form, data, party, &m.caller.user.name)
         .await
     {
         Ok(view) => Redirect::to(&format!("/portal/faelle/{}", view.file_number)).into_response(),
         Err(e) => {
-            let field = e.field().map(str::to_string);
             let problem = Problem::from(e);
             if problem.status() == StatusCode::INTERNAL_SERVER_ERROR {
                 return problem.into_response();
             }
-            let message = problem.detail.clone().unwrap_or(problem.title.clone());
             application_page(
                 &state,
-                &c,
+                &m,
                 &p,
                 entered,
-                Some((field, message)),
+                Some((problem.field.clone(), message(&problem))),
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
         }
@@ -467,8 +464,8 @@ struct Notice {
 
 async fn case_page(
     State(state): State<HttpState>,
-    WebCaller(c): WebCaller,
-    Path(file_number): Path<String>,
+    m: Municipality,
+    vd: VisibleDetail,
     Query(n): Query<Notice>,
 ) -> Response {
     let notice = match n.hinweis.as_deref() {
@@ -480,7 +477,16 @@ async fn case_page(
         Some("erledigt") => Some("Der Schritt wurde ausgeführt.".to_string()),
         _ => None,
     };
-    portal_case(&state, &c, &file_number, notice, None, StatusCode::OK).await
+    portal_case(
+        &state,
+        &m,
+        &vd.detail,
+        &vd.def,
+        notice,
+        None,
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// An error shown on the case page: at the upload form or at a step.
@@ -490,41 +496,41 @@ struct PageError {
     message: String,
 }
 
+/// The case page again after a refused upload or step, with the refusal
+/// at its form: from a fresh snapshot.
+async fn portal_case_refused(
+    state: &HttpState,
+    m: &Municipality,
+    file_number: &str,
+    error: PageError,
+    status: StatusCode,
+) -> Response {
+    match service::visible_detail(state, &m.caller, file_number).await {
+        Ok((detail, def)) => portal_case(state, m, &detail, &def, None, Some(error), status).await,
+        Err(p) => p.into_response(),
+    }
+}
+
+/// A municipality's case page from one snapshot: the letters to it, its
+/// open deadlines, its uploads and the steps it may take.
 async fn portal_case(
     state: &HttpState,
-    c: &Caller,
-    file_number: &str,
+    m: &Municipality,
+    detail: &CaseDetail,
+    def: &Definition,
     notice: Option<String>,
     error: Option<PageError>,
     status: StatusCode,
 ) -> Response {
-    let party = match municipality(c) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let detail = match state.app.engine().detail(file_number).await {
-        Ok(d) if access::sees(&c.user, &d.case) => d,
-        Ok(_) => {
-            return Problem::from(CaseError::NotFound(file_number.into())).into_response();
-        }
-        Err(e) => return Problem::from(e).into_response(),
-    };
-    let def = match state
-        .app
-        .engine()
-        .definition(&detail.case.workflow, detail.case.workflow_version)
-        .await
-    {
-        Ok(d) => d,
-        Err(e) => return Problem::from(e).into_response(),
-    };
+    let c = &m.caller;
+    let file_number = detail.case.file_number.as_str();
     let provisions = state
         .app
         .engine()
         .provisions(file_number)
         .await
         .unwrap_or_default();
-    let documents: Vec<Jv> = api::documents_for(c, detail.documents.clone())
+    let documents: Vec<Jv> = service::documents_for(c, detail.documents.clone())
         .into_iter()
         .map(|d| {
             let p = provisions.iter().find(|p| p.sha256 == d.sha256);
@@ -551,8 +557,8 @@ async fn portal_case(
                 due => d.due_date.clone(),
                 days => d.days_left,
                 legal_basis => d.legal_basis.clone(),
-                explanation => super::web::explanation_lines(&d.explanation),
-                then => on_expiry_text(&def, &d.name),
+                explanation => explanation_lines(&d.explanation),
+                then => on_expiry_text(def, &d.name),
             }
         })
         .collect();
@@ -584,7 +590,7 @@ async fn portal_case(
             context! {
                 name => o.transition.clone(),
                 title => o.title.clone(),
-                fields => form_fields(&def, &fields, &detail.case.data, &BTreeMap::new()),
+                fields => form_fields(def, &fields, &detail.case.data, &BTreeMap::new()),
                 error => here.map(|e| e.message.clone()),
                 error_field => here.and_then(|e| e.field.clone()),
             }
@@ -598,11 +604,13 @@ async fn portal_case(
         .as_ref()
         .filter(|e| e.at == "upload")
         .map(|e| e.message.clone());
-    let base = base_context(c, "portal");
-    let page = state.pages.render(
+    render_page(
+        state,
+        c,
+        "portal",
         "portal_fall.html",
-        context! { ..base, ..context! {
-            party => party,
+        context! {
+            party => m.party.clone(),
             case => context! {
                 file_number => detail.case.file_number.to_string(),
                 workflow => detail.case.workflow_title.clone(),
@@ -618,22 +626,20 @@ async fn portal_case(
             upload_step => upload_step,
             upload_error => upload_error,
             limit_mb => state.app.config().web.upload_limit_mb,
-        } },
-    );
-    (status, page).into_response()
+        },
+        status,
+    )
 }
 
 async fn upload_page(
     State(state): State<HttpState>,
-    WebCaller(c): WebCaller,
-    Path(file_number): Path<String>,
+    m: Municipality,
+    vc: VisibleCase<WebCaller>,
     mp: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Response {
-    if let Err(r) = municipality(&c) {
-        return r;
-    }
+    let file_number = vc.case.file_number.as_str();
     let result = match mp {
-        Ok(mp) => do_upload(&state, &c, &file_number, mp).await,
+        Ok(mp) => do_upload(&state, &m.caller, &vc.case, mp).await,
         Err(e) => Err(Problem::bad_request(format!(
             "Das Formular konnte nicht gelesen werden ({e})."
         ))),
@@ -649,64 +655,37 @@ async fn upload_page(
         }
         Err(p) if p.status() == StatusCode::NOT_FOUND => p.into_response(),
         Err(p) => {
-            let status = p.status();
-            let message = p.detail.clone().unwrap_or(p.title.clone());
-            portal_case(
-                &state,
-                &c,
-                &file_number,
-                None,
-                Some(PageError {
-                    at: "upload".into(),
-                    field: Some("file".into()),
-                    message,
-                }),
-                status,
-            )
-            .await
+            let error = PageError {
+                at: "upload".into(),
+                field: Some("file".into()),
+                message: message(&p),
+            };
+            portal_case_refused(&state, &m, file_number, error, p.status()).await
         }
     }
 }
 
 async fn fire_step(
     State(state): State<HttpState>,
-    WebCaller(c): WebCaller,
+    m: Municipality,
+    vc: VisibleCase<WebCaller>,
     Path((file_number, transition)): Path<(String, String)>,
     Form(form): Form<BTreeMap<String, String>>,
 ) -> Response {
-    if let Err(r) = municipality(&c) {
-        return r;
-    }
-    let def = match api::visible_definition(&state, &c, &file_number).await {
-        Ok((_, d)) => d,
-        Err(p) => return p.into_response(),
-    };
-    let refuse = |field: Option<String>, message: String| PageError {
-        at: transition.clone(),
-        field,
-        message,
-    };
-    let data = match parse_form(&def, &form) {
-        Ok(d) => d,
-        Err((field, message)) => {
-            return portal_case(
-                &state,
-                &c,
-                &file_number,
-                None,
-                Some(refuse(Some(field), message)),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
+    let result = match parse_form(&vc.def, &form) {
+        Err((field, message)) => Err(Problem::invalid(field, message)),
+        Ok(data) => {
+            let body = FireBody {
+                expected_version: form.get("expected_version").and_then(|v| v.parse().ok()),
+                data,
+            };
+            match service::fire_request(&state, &m.caller, &vc.case, &vc.def, &transition, body)
+                .await
+            {
+                Ok(req) => state.app.engine().fire(req).await.map_err(Problem::from),
+                Err(p) => Err(p),
+            }
         }
-    };
-    let body = FireBody {
-        expected_version: form.get("expected_version").and_then(|v| v.parse().ok()),
-        data,
-    };
-    let result = match api::fire_request(&state, &c, &file_number, &transition, body).await {
-        Ok(req) => state.app.engine().fire(req).await.map_err(Problem::from),
-        Err(p) => Err(p),
     };
     match result {
         Ok(_) => {
@@ -716,30 +695,21 @@ async fn fire_step(
             p.into_response()
         }
         Err(p) => {
-            let status = p.status();
-            let message = p.detail.clone().unwrap_or(p.title.clone());
-            portal_case(
-                &state,
-                &c,
-                &file_number,
-                None,
-                Some(refuse(p.field.clone(), message)),
-                status,
-            )
-            .await
+            let error = PageError {
+                at: transition.clone(),
+                field: p.field.clone(),
+                message: message(&p),
+            };
+            portal_case_refused(&state, &m, &file_number, error, p.status()).await
         }
     }
 }
 
 async fn circular(
     State(state): State<HttpState>,
-    WebCaller(c): WebCaller,
+    Municipality { caller: c, party }: Municipality,
     Path(file_number): Path<String>,
 ) -> Response {
-    let party = match municipality(&c) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
     let not_found = || {
         Problem::not_found("Dieses Rundschreiben gibt es nicht oder es ging nicht an Sie.")
             .into_response()
@@ -781,25 +751,27 @@ async fn circular(
             .and_then(|v| v.as_str())
             .map(str::to_string)
     };
-    let base = base_context(&c, "portal");
-    state.pages.render(
+    render_page(
+        &state,
+        &c,
+        "portal",
         "portal_rundschreiben.html",
-        context! { ..base, ..context! {
+        context! {
             party => party,
             file_number => file_number,
             number => text("rundschreiben_nr"),
             title => text("betreff"),
             summary => text("zusammenfassung"),
             documents => documents,
-        } },
+        },
+        StatusCode::OK,
     )
 }
 
-async fn consent_page(State(state): State<HttpState>, WebCaller(c): WebCaller) -> Response {
-    let party = match municipality(&c) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+async fn consent_page(
+    State(state): State<HttpState>,
+    Municipality { caller: c, party }: Municipality,
+) -> Response {
     let history = state
         .app
         .engine()
@@ -807,14 +779,17 @@ async fn consent_page(State(state): State<HttpState>, WebCaller(c): WebCaller) -
         .await
         .unwrap_or_default();
     let consented = history.iter().any(|h| h.withdrawn_at.is_none());
-    let base = base_context(&c, "einwilligung");
-    state.pages.render(
+    render_page(
+        &state,
+        &c,
+        "einwilligung",
         "portal_einwilligung.html",
-        context! { ..base, ..context! {
+        context! {
             party => party,
             consented => consented,
             history => Jv::from_serialize(&history),
-        } },
+        },
+        StatusCode::OK,
     )
 }
 
@@ -825,13 +800,9 @@ struct ConsentForm {
 
 async fn consent_change(
     State(state): State<HttpState>,
-    WebCaller(c): WebCaller,
+    Municipality { caller: c, party }: Municipality,
     Form(f): Form<ConsentForm>,
 ) -> Response {
-    let party = match municipality(&c) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
     let engine = state.app.engine();
     let r = match f.aktion.as_str() {
         "erteilen" => engine.give_consent(&party, &c.user.name).await,

@@ -11,68 +11,22 @@ use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
-use chrono::{DateTime, NaiveDate};
-use chrono_tz::Europe::Berlin;
-use minijinja::{Environment, Value as Jv, context};
+use chrono::NaiveDate;
+use minijinja::{Value as Jv, context};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::access;
-use super::api::{self, CaseListParams, FireBody};
-use super::auth::{LOGIN_CSRF_COOKIE, WebCaller};
+use super::auth::{Caller, LOGIN_CSRF_COOKIE, WebCaller};
 use super::error::Problem;
+use super::extract::{Staff, StaffOrPortal, VisibleCase, VisibleDetail, WebStaff};
+use super::service::{self, AbsenceRequest, CaseListParams, FireBody};
+use super::view::{datum, explanation_lines, form_fields, message, parse_form, render_page, zahl};
 use super::{ClientAddr, HttpState};
-use crate::assets::TEMPLATES;
 use crate::case::CaseDetail;
 use crate::identity::IdentityError;
 use crate::journal::EventKind;
 use crate::workflow::{Definition, FieldKind};
-
-/// The page templates, parsed once.
-pub struct Pages {
-    env: Environment<'static>,
-}
-
-impl Pages {
-    pub fn load() -> Result<Pages, minijinja::Error> {
-        let mut env = Environment::new();
-        let dir = TEMPLATES.get_dir("web").expect("templates/web is embedded");
-        for file in dir.files() {
-            let path = file.path();
-            if path.extension().and_then(|e| e.to_str()) != Some("html") {
-                continue;
-            }
-            let name = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .expect("template names are UTF-8")
-                .to_string();
-            let source = file
-                .contents_utf8()
-                .expect("templates are UTF-8")
-                .to_string();
-            env.add_template_owned(name, source)?;
-        }
-        env.add_filter("datum", datum);
-        env.add_filter("zeit", zeit);
-        env.add_filter("zahl", zahl);
-        Ok(Pages { env })
-    }
-
-    pub(super) fn render(&self, name: &str, ctx: Jv) -> Response {
-        match self.env.get_template(name).and_then(|t| t.render(ctx)) {
-            Ok(html) => Html(html).into_response(),
-            Err(e) => {
-                tracing::error!(template = name, error = %e, "page template failed");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    Html("<!doctype html><html lang=\"de\"><title>Fehler</title><p>Die Seite konnte nicht angezeigt werden. Die Ursache ist protokolliert.</p></html>".to_string()),
-                )
-                    .into_response()
-            }
-        }
-    }
-}
 
 pub fn routes() -> axum::Router<HttpState> {
     axum::Router::new()
@@ -89,93 +43,6 @@ pub fn routes() -> axum::Router<HttpState> {
         .route("/fristen", get(fristen))
         .route("/postausgang", get(postausgang))
         .route("/postausgang/{id}/erneut", post(retry))
-}
-
-/// Shows a problem (404, 403, 422 …) that a page handler answered as a
-/// German error page when a browser asked for HTML; API clients and tests
-/// that do not ask for HTML keep the problem+json.
-pub(super) async fn problem_page(
-    State(state): State<HttpState>,
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let wants_html = req
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("text/html"));
-    let resp = next.run(req).await;
-    let is_problem = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
-    if !wants_html || !is_problem {
-        return resp;
-    }
-    let status = resp.status();
-    let Ok(bytes) = axum::body::to_bytes(resp.into_body(), 1 << 20).await else {
-        return (status, "Fehler").into_response();
-    };
-    let problem: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    let page = state.pages.render(
-        "fehler.html",
-        context! {
-            title => problem.get("title").and_then(|v| v.as_str()).unwrap_or("Fehler"),
-            detail => problem.get("detail").and_then(|v| v.as_str()),
-            status => status.as_u16(),
-        },
-    );
-    (status, page).into_response()
-}
-
-// ---- formatting (German) ----
-
-/// 2012-03-19 → 19.03.2012 (other text passes through).
-fn datum(v: String) -> String {
-    NaiveDate::parse_from_str(&v, "%Y-%m-%d")
-        .map(|d| d.format("%d.%m.%Y").to_string())
-        .unwrap_or(v)
-}
-
-/// An RFC 3339 UTC time → 19.03.2012, 09:00 Uhr (Europe/Berlin).
-fn zeit(v: String) -> String {
-    DateTime::parse_from_rfc3339(&v)
-        .map(|t| {
-            t.with_timezone(&Berlin)
-                .format("%d.%m.%Y, %H:%M Uhr")
-                .to_string()
-        })
-        .unwrap_or(v)
-}
-
-/// 2.5 → 2,5 (whole numbers without decimals).
-fn zahl(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 {
-        german_number(v, 0)
-    } else {
-        let s = format!("{v}");
-        s.replace('.', ",")
-    }
-}
-
-fn german_number(v: f64, decimals: usize) -> String {
-    let s = format!("{:.*}", decimals, v.abs());
-    let (int, frac) = match s.split_once('.') {
-        Some((i, f)) => (i.to_string(), Some(f.to_string())),
-        None => (s.clone(), None),
-    };
-    let mut grouped = String::new();
-    for (i, c) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            grouped.push('.');
-        }
-        grouped.push(c);
-    }
-    let sign = if v < 0.0 { "-" } else { "" };
-    match frac {
-        Some(f) => format!("{sign}{grouped},{f}"),
-        None => format!("{sign}{grouped}"),
-    }
 }
 
 // ---- login ----
@@ -266,7 +133,7 @@ async fn login(
         Ok(s) => {
             let jar = jar
                 .remove(Cookie::build(LOGIN_CSRF_COOKIE).path("/login"))
-                .add(api::session_cookie(&state, s.id));
+                .add(service::session_cookie(&state, s.id));
             (jar, Redirect::to(&next)).into_response()
         }
         Err(IdentityError::RateLimited { retry_after }) => {
@@ -314,20 +181,6 @@ async fn logout(
 
 // ---- Arbeitskorb ----
 
-pub(super) fn base_context(c: &super::auth::Caller, active: &str) -> Jv {
-    context! {
-        me => context! {
-            name => c.user.name.clone(),
-            display_name => c.user.display_name.clone(),
-            roles => c.user.roles.clone(),
-            party => c.user.party.clone(),
-            office => access::is_office(&c.user),
-        },
-        csrf => c.csrf().to_string(),
-        active => active,
-    }
-}
-
 /// Days from today to a due date; and whether it is overdue or due within
 /// two working days (the Arbeitskorb's marks).
 fn urgency(state: &HttpState, due: Option<&str>) -> (Option<i64>, &'static str) {
@@ -351,16 +204,13 @@ fn urgency(state: &HttpState, due: Option<&str>) -> (Option<i64>, &'static str) 
 /// The name under which a person's Arbeitskorb filter is saved.
 const FILTER_SETTING: &str = "arbeitskorb.filter";
 
+/// The Arbeitskorb; a municipality's start page is its portal.
 async fn arbeitskorb(
     State(state): State<HttpState>,
-    WebCaller(c): WebCaller,
+    StaffOrPortal(Staff(c)): StaffOrPortal,
     RawQuery(raw): RawQuery,
     Query(mut p): Query<CaseListParams>,
 ) -> Response {
-    // A municipality's start page is its portal.
-    if !access::is_office(&c.user) {
-        return Redirect::to("/portal").into_response();
-    }
     // Coming back without a filter: the one this person used last.
     // Filtering (not paging on): remember it.
     if raw.as_deref().unwrap_or("").is_empty() {
@@ -388,13 +238,12 @@ async fn arbeitskorb(
         }
     }
     p.mine = Some(p.mine.unwrap_or(true));
-    let (items, next) = match api::page(&state, &c, &p).await {
+    let (items, next) = match service::page(&state, &c, &p).await {
         Ok(page) => page,
         Err(e) => return e.into_response(),
     };
     let rows: Vec<Jv> = items
         .iter()
-        .filter(|i| access::sees(&c.user, &i.case))
         .map(|i| {
             let (days, mark) = urgency(&state, i.next_due.as_deref());
             let kommune = i
@@ -437,12 +286,12 @@ async fn arbeitskorb(
         .stands_in_for(&c.user.name)
         .await
         .unwrap_or_default();
-    let base = base_context(&c, "arbeitskorb");
-    state.pages.render(
+    render_page(
+        &state,
+        &c,
+        "arbeitskorb",
         "arbeitskorb.html",
         context! {
-            ..base,
-            ..context! {
                 lead => access::is_lead(&c.user),
                 staff => staff,
                 stands_in_for => stands_in_for,
@@ -457,8 +306,8 @@ async fn arbeitskorb(
                     due_until => p.due_until.clone().unwrap_or_default(),
                     mine => p.mine == Some(true),
                 },
-            }
         },
+        StatusCode::OK,
     )
 }
 
@@ -474,7 +323,7 @@ async fn badge(State(state): State<HttpState>, WebCaller(c): WebCaller) -> Respo
         after: None,
         limit: Some(100),
     };
-    let n = api::page(&state, &c, &p)
+    let n = service::page(&state, &c, &p)
         .await
         .map(|(i, _)| i.len())
         .unwrap_or(0);
@@ -512,22 +361,22 @@ async fn zuweisen(
     WebCaller(c): WebCaller,
     axum_extra::extract::Form(form): axum_extra::extract::Form<AssignForm>,
 ) -> Response {
-    match api::assign_cases(&state, &c, &form.case, &form.user).await {
+    match service::assign_cases(&state, &c, &form.case, &form.user).await {
         Ok(_) => Redirect::to("/arbeitskorb?mine=false").into_response(),
         Err(p) => p.into_response(),
     }
 }
 
-async fn vertretung(State(state): State<HttpState>, WebCaller(c): WebCaller) -> Response {
-    if !access::is_office(&c.user) {
-        return Redirect::to("/portal").into_response();
-    }
+async fn vertretung(
+    State(state): State<HttpState>,
+    StaffOrPortal(Staff(c)): StaffOrPortal,
+) -> Response {
     vertretung_page(&state, &c, None, StatusCode::OK).await
 }
 
 async fn vertretung_page(
     state: &HttpState,
-    c: &super::auth::Caller,
+    c: &Caller,
     error: Option<(String, String)>,
     status: StatusCode,
 ) -> Response {
@@ -540,163 +389,47 @@ async fn vertretung_page(
         .into_iter()
         .filter(|u| u.get_attr("name").map(|n| n.to_string()).ok() != Some(c.user.name.clone()))
         .collect();
-    let base = base_context(c, "vertretung");
-    let page = state.pages.render(
+    render_page(
+        state,
+        c,
+        "vertretung",
         "vertretung.html",
-        context! { ..base, ..context! {
+        context! {
             absences => Jv::from_serialize(&absences),
             staff => staff,
             lead => access::is_lead(&c.user),
             error_field => error.as_ref().map(|e| e.0.clone()),
             error => error.map(|e| e.1),
-        } },
-    );
-    (status, page).into_response()
+        },
+        status,
+    )
 }
 
 async fn vertretung_eintragen(
     State(state): State<HttpState>,
-    WebCaller(c): WebCaller,
+    WebStaff(staff): WebStaff,
     Form(form): Form<BTreeMap<String, String>>,
 ) -> Response {
-    if !access::is_office(&c.user) {
-        return Problem::forbidden("Nur für Beschäftigte der Behörde.").into_response();
-    }
-    let req = api::AbsenceRequest {
+    let req = AbsenceRequest {
         absent: form.get("absent").cloned(),
         substitute: form.get("substitute").cloned().unwrap_or_default(),
         from: form.get("from").cloned().unwrap_or_default(),
         until: form.get("until").cloned().unwrap_or_default(),
     };
-    match api::add_absence(&state, &c, &req).await {
+    match service::add_absence(&state, &staff, &req).await {
         Ok(()) => Redirect::to("/vertretung").into_response(),
         Err(p) if p.status() == StatusCode::UNPROCESSABLE_ENTITY => {
             let field = p.field.clone().unwrap_or_default();
             vertretung_page(
                 &state,
-                &c,
-                Some((field, p.detail.unwrap_or(p.title))),
+                &staff.0,
+                Some((field, message(&p))),
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await
         }
         Err(p) => p.into_response(),
     }
-}
-
-// ---- Fallseite ----
-
-/// A form's fields (the workflow's answer for a step, or an application
-/// form's), each with its input kind, title and current value.
-/// `fields` are (name, required) pairs in form order.
-pub(super) fn form_fields(
-    def: &Definition,
-    fields: &[(String, bool)],
-    data: &Map<String, Value>,
-    entered: &BTreeMap<String, String>,
-) -> Vec<Jv> {
-    fields
-        .iter()
-        .filter_map(|(name, required)| {
-            let f = def.fields.get(name)?;
-            let (input, values) = match &f.kind {
-                FieldKind::Date => ("date", Vec::new()),
-                FieldKind::Integer | FieldKind::Number => ("number", Vec::new()),
-                FieldKind::Money => ("money", Vec::new()),
-                FieldKind::Boolean => ("boolean", Vec::new()),
-                FieldKind::Email => ("email", Vec::new()),
-                FieldKind::Text => ("textarea", Vec::new()),
-                FieldKind::List => ("list", Vec::new()),
-                FieldKind::Enum(v) => ("enum", v.clone()),
-                FieldKind::Object => return None,
-                FieldKind::String => ("text", Vec::new()),
-            };
-            let current = entered
-                .get(name)
-                .cloned()
-                .unwrap_or_else(|| form_value(&f.kind, data.get(name)));
-            Some(context! {
-                name => name.clone(),
-                title => def.field_title(name),
-                input => input,
-                values => values,
-                required => *required,
-                value => current,
-            })
-        })
-        .collect()
-}
-
-/// A stored value as a form shows it, so that the form sent back
-/// unchanged gives the same value: amounts as `118.450,00`, numbers with
-/// a decimal comma and no grouping (`1000`, `0,5`), yes/no, one list item
-/// a line.
-fn form_value(kind: &FieldKind, v: Option<&Value>) -> String {
-    match v {
-        Some(v) if *kind == FieldKind::Money => crate::money::Money::from_json(v)
-            .map(crate::money::Money::german)
-            .unwrap_or_default(),
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Number(n)) => n.to_string().replace('.', ","),
-        Some(Value::Bool(b)) => if *b { "ja" } else { "nein" }.into(),
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(|v| v.as_str())
-            .collect::<Vec<_>>()
-            .join("\n"),
-        _ => String::new(),
-    }
-}
-
-/// Turns the submitted form into typed field values; errors name the field.
-pub(super) fn parse_form(
-    def: &Definition,
-    form: &BTreeMap<String, String>,
-) -> Result<Map<String, Value>, (String, String)> {
-    let mut out = Map::new();
-    for (name, raw) in form {
-        let Some(f) = def.fields.get(name) else {
-            continue;
-        };
-        let raw = raw.trim();
-        if raw.is_empty() {
-            continue;
-        }
-        let v = match &f.kind {
-            FieldKind::Integer => raw
-                .parse::<i64>()
-                .map(Value::from)
-                .map_err(|_| (name.clone(), "Bitte eine ganze Zahl eingeben.".to_string()))?,
-            FieldKind::Number => crate::money::parse_german_number(raw)
-                .map(Value::from)
-                .map_err(|e| (name.clone(), e.to_string()))?,
-            FieldKind::Money => crate::money::Money::parse_german(raw)
-                .map(crate::money::Money::to_json)
-                .map_err(|e| (name.clone(), e.to_string()))?,
-            FieldKind::Boolean => Value::Bool(matches!(raw, "ja" | "true" | "on")),
-            FieldKind::Date => {
-                let d = NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-                    .or_else(|_| NaiveDate::parse_from_str(raw, "%d.%m.%Y"))
-                    .map_err(|_| {
-                        (
-                            name.clone(),
-                            "Bitte ein Datum angeben (TT.MM.JJJJ).".to_string(),
-                        )
-                    })?;
-                Value::String(d.format("%Y-%m-%d").to_string())
-            }
-            FieldKind::List => Value::Array(
-                raw.lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty())
-                    .map(|l| Value::String(l.to_string()))
-                    .collect(),
-            ),
-            _ => Value::String(raw.to_string()),
-        };
-        out.insert(name.clone(), v);
-    }
-    Ok(out)
 }
 
 /// A refusal shown on the Fallseite: at its field, or above the form.
@@ -707,47 +440,51 @@ struct Refusal {
     entered: BTreeMap<String, String>,
 }
 
-async fn fallseite(
-    State(state): State<HttpState>,
-    WebCaller(c): WebCaller,
-    Path(file_number): Path<String>,
-) -> Response {
-    if !access::is_office(&c.user) {
-        return match api::visible_case(&state, &c, &file_number).await {
-            Ok(_) => Redirect::to(&format!("/portal/faelle/{file_number}")).into_response(),
-            Err(p) => p.into_response(),
-        };
+/// The Fallseite; a municipality user who may see the case is sent to
+/// its portal page.
+async fn fallseite(State(state): State<HttpState>, vd: VisibleDetail) -> Response {
+    if !access::is_office(&vd.caller.user) {
+        let to = format!("/portal/faelle/{}", vd.detail.case.file_number);
+        return Redirect::to(&to).into_response();
     }
-    case_page(&state, &c, &file_number, None, StatusCode::OK).await
+    case_page(
+        &state,
+        &vd.caller,
+        &vd.detail,
+        &vd.def,
+        None,
+        StatusCode::OK,
+    )
+    .await
 }
 
+/// The Fallseite again after a refused step, with the refusal at its form:
+/// from a fresh snapshot.
+async fn case_page_refused(
+    state: &HttpState,
+    c: &Caller,
+    file_number: &str,
+    refusal: Refusal,
+    status: StatusCode,
+) -> Response {
+    match service::visible_detail(state, c, file_number).await {
+        Ok((detail, def)) => case_page(state, c, &detail, &def, Some(refusal), status).await,
+        Err(p) => p.into_response(),
+    }
+}
+
+/// The Fallseite from one snapshot: the case, its deadlines, journal and
+/// documents.
 async fn case_page(
     state: &HttpState,
-    c: &super::auth::Caller,
-    file_number: &str,
+    c: &Caller,
+    detail: &CaseDetail,
+    def: &Definition,
     refusal: Option<Refusal>,
     status: StatusCode,
 ) -> Response {
-    // One snapshot serves the whole page: the case, whether the caller may
-    // see it, its deadlines, journal and documents.
-    let detail: CaseDetail = match state.app.engine().detail(file_number).await {
-        Ok(d) if access::sees(&c.user, &d.case) => d,
-        Ok(_) => {
-            return Problem::from(crate::case::CaseError::NotFound(file_number.into()))
-                .into_response();
-        }
-        Err(e) => return Problem::from(e).into_response(),
-    };
-    let def = match state
-        .app
-        .engine()
-        .definition(&detail.case.workflow, detail.case.workflow_version)
-        .await
-    {
-        Ok(d) => d,
-        Err(e) => return Problem::from(e).into_response(),
-    };
-    let docs = api::documents_for(c, detail.documents.clone());
+    let file_number = detail.case.file_number.as_str();
+    let docs = service::documents_for(c, detail.documents.clone());
     // The workflow's answer for this person: steps of their roles, those
     // they may not take now shown disabled with the reason.
     let options = match state.app.engine().steps(&detail.case, &c.user).await {
@@ -768,7 +505,7 @@ async fn case_page(
             context! {
                 name => o.transition.clone(),
                 title => o.title.clone(),
-                fields => form_fields(&def, &fields, &detail.case.data, &entered),
+                fields => form_fields(def, &fields, &detail.case.data, &entered),
                 blocked => o.reason.clone(),
                 letter => o.letter,
                 error => here.map(|r| r.message.clone()),
@@ -912,12 +649,12 @@ async fn case_page(
         .provisions(file_number)
         .await
         .unwrap_or_default();
-    let base = base_context(c, "arbeitskorb");
-    let page = state.pages.render(
+    render_page(
+        state,
+        c,
+        "arbeitskorb",
         "fall.html",
         context! {
-            ..base,
-            ..context! {
                 case => context! {
                     file_number => detail.case.file_number.to_string(),
                     workflow => detail.case.workflow_title.clone(),
@@ -935,10 +672,9 @@ async fn case_page(
                 documents => documents,
                 uploads => Jv::from_serialize(&uploads),
                 provisions => Jv::from_serialize(&provisions),
-            }
         },
-    );
-    (status, page).into_response()
+        status,
+    )
 }
 
 fn event_title(kind: EventKind) -> &'static str {
@@ -972,117 +708,53 @@ fn deadline_status(s: crate::domain::DeadlineStatus) -> &'static str {
     }
 }
 
-/// The explanation's steps as lines of German text.
-pub(super) fn explanation_lines(v: &Value) -> Vec<String> {
-    match v.get("steps").and_then(|s| s.as_array()) {
-        Some(steps) => steps
-            .iter()
-            .map(|s| {
-                let text = s
-                    .get("text")
-                    .or(s.get("reason"))
-                    .and_then(|t| t.as_str())
-                    .unwrap_or("");
-                let rule = s.get("rule").and_then(|t| t.as_str()).unwrap_or("");
-                if rule.is_empty() {
-                    text.to_string()
-                } else {
-                    format!("{text} ({rule})")
-                }
-            })
-            .filter(|l| !l.is_empty())
-            .collect(),
-        None => Vec::new(),
-    }
-}
-
 async fn fire(
     State(state): State<HttpState>,
-    WebCaller(c): WebCaller,
+    vc: VisibleCase<WebCaller>,
     Path((file_number, transition)): Path<(String, String)>,
     Form(form): Form<BTreeMap<String, String>>,
 ) -> Response {
-    let def = match api::visible_definition(&state, &c, &file_number).await {
-        Ok((_, d)) => d,
-        Err(p) => return p.into_response(),
-    };
+    let c = &vc.caller;
     let entered: BTreeMap<String, String> = form
         .iter()
-        .filter(|(k, _)| def.fields.contains_key(*k))
+        .filter(|(k, _)| vc.def.fields.contains_key(*k))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let refuse = |field: Option<String>, message: String| Refusal {
-        transition: transition.clone(),
-        field,
-        message,
-        entered: entered.clone(),
-    };
-    let data = match parse_form(&def, &form) {
-        Ok(d) => d,
-        Err((field, message)) => {
-            return case_page(
-                &state,
-                &c,
-                &file_number,
-                Some(refuse(Some(field), message)),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
-        }
-    };
-    let expected_version = form.get("expected_version").and_then(|v| v.parse().ok());
-    let body = FireBody {
-        expected_version,
-        data,
-    };
-    let req = match api::fire_request(&state, &c, &file_number, &transition, body).await {
-        Ok(r) => r,
-        Err(p) => {
-            return case_page(
-                &state,
-                &c,
-                &file_number,
-                Some(refuse(
-                    p.field.clone(),
-                    p.detail.clone().unwrap_or(p.title.clone()),
-                )),
-                p.status(),
-            )
-            .await;
-        }
-    };
-    match state.app.engine().fire(req).await {
-        Ok(_) => Redirect::to(&format!("/faelle/{file_number}")).into_response(),
-        Err(e) => {
-            let field = e.field().map(str::to_string);
-            let p = Problem::from(e);
-            if p.status() == StatusCode::INTERNAL_SERVER_ERROR {
-                return p.into_response();
+    let result = match parse_form(&vc.def, &form) {
+        Err((field, message)) => Err(Problem::invalid(field, message)),
+        Ok(data) => {
+            let body = FireBody {
+                expected_version: form.get("expected_version").and_then(|v| v.parse().ok()),
+                data,
+            };
+            match service::fire_request(&state, c, &vc.case, &vc.def, &transition, body).await {
+                Ok(req) => state.app.engine().fire(req).await.map_err(Problem::from),
+                Err(p) => Err(p),
             }
-            let message = p.detail.clone().unwrap_or(p.title.clone());
-            case_page(
-                &state,
-                &c,
-                &file_number,
-                Some(refuse(field, message)),
-                p.status(),
-            )
-            .await
+        }
+    };
+    match result {
+        Ok(_) => Redirect::to(&format!("/faelle/{file_number}")).into_response(),
+        Err(p) if p.status().is_server_error() => p.into_response(),
+        Err(p) => {
+            let refusal = Refusal {
+                transition: transition.clone(),
+                field: p.field.clone(),
+                message: message(&p),
+                entered,
+            };
+            case_page_refused(&state, c, &file_number, refusal, p.status()).await
         }
     }
 }
 
 async fn preview(
     State(state): State<HttpState>,
-    WebCaller(c): WebCaller,
-    Path((file_number, transition)): Path<(String, String)>,
+    vc: VisibleCase<WebCaller>,
+    Path((_, transition)): Path<(String, String)>,
     Form(form): Form<BTreeMap<String, String>>,
 ) -> Response {
-    let def = match api::visible_definition(&state, &c, &file_number).await {
-        Ok((_, d)) => d,
-        Err(p) => return p.into_response(),
-    };
-    let data = match parse_form(&def, &form) {
+    let data = match parse_form(&vc.def, &form) {
         Ok(d) => d,
         Err((field, message)) => return Problem::invalid(field, message).into_response(),
     };
@@ -1090,13 +762,15 @@ async fn preview(
         expected_version: None,
         data,
     };
-    let req = match api::fire_request(&state, &c, &file_number, &transition, body).await {
+    let req = match service::fire_request(&state, &vc.caller, &vc.case, &vc.def, &transition, body)
+        .await
+    {
         Ok(r) => r,
         Err(p) => return p.into_response(),
     };
     match state.app.engine().preview(req).await {
         Ok(letters) => match letters.into_iter().next() {
-            Some(l) => api::pdf_response(l.pdf, &format!("vorschau_{}.pdf", l.template)),
+            Some(l) => service::pdf_response(l.pdf, &format!("vorschau_{}.pdf", l.template)),
             None => Problem::not_found("Dieser Schritt erlässt kein Schreiben.").into_response(),
         },
         Err(e) => Problem::from(e).into_response(),
@@ -1107,20 +781,17 @@ async fn preview(
 
 async fn fristen(
     State(state): State<HttpState>,
-    WebCaller(c): WebCaller,
+    StaffOrPortal(Staff(c)): StaffOrPortal,
     Query(mut p): Query<CaseListParams>,
 ) -> Response {
-    if !access::is_office(&c.user) {
-        return Redirect::to("/portal").into_response();
-    }
     p.mine = Some(false);
     p.due_until = p.due_until.or(Some("9999-12-30".into()));
-    let (items, next) = match api::page(&state, &c, &p).await {
+    let (items, next) = match service::page(&state, &c, &p).await {
         Ok(page) => page,
         Err(e) => return e.into_response(),
     };
     let mut rows = Vec::new();
-    for i in items.iter().filter(|i| access::sees(&c.user, &i.case)) {
+    for i in &items {
         let deadlines = state
             .app
             .engine()
@@ -1144,37 +815,33 @@ async fn fristen(
         }
     }
     rows.sort_by(|a, b| a["due"].as_str().cmp(&b["due"].as_str()));
-    let base = base_context(&c, "fristen");
-    state.pages.render(
+    render_page(
+        &state,
+        &c,
+        "fristen",
         "fristen.html",
-        context! { ..base, ..context! { rows => Jv::from_serialize(&rows), next => next } },
+        context! { rows => Jv::from_serialize(&rows), next => next },
+        StatusCode::OK,
     )
 }
 
-async fn postausgang(State(state): State<HttpState>, WebCaller(c): WebCaller) -> Response {
-    if !access::is_office(&c.user) {
-        return Problem::forbidden("Nur für Beschäftigte der Behörde.").into_response();
-    }
+async fn postausgang(State(state): State<HttpState>, WebStaff(Staff(c)): WebStaff) -> Response {
     let mails = match state.app.courier().list(true, 200).await {
         Ok(m) => m,
         Err(e) => return Problem::from(e).into_response(),
     };
-    let base = base_context(&c, "postausgang");
-    state.pages.render(
+    render_page(
+        &state,
+        &c,
+        "postausgang",
         "postausgang.html",
-        context! { ..base, ..context! { mails => Jv::from_serialize(&mails) } },
+        context! { mails => Jv::from_serialize(&mails) },
+        StatusCode::OK,
     )
 }
 
-async fn retry(
-    State(state): State<HttpState>,
-    WebCaller(c): WebCaller,
-    Path(id): Path<i64>,
-) -> Response {
-    if !access::is_office(&c.user) {
-        return Problem::forbidden("Nur für Beschäftigte der Behörde.").into_response();
-    }
-    match api::retry_mail(&state, id).await {
+async fn retry(State(state): State<HttpState>, _staff: WebStaff, Path(id): Path<i64>) -> Response {
+    match service::retry_mail(&state, id).await {
         Ok(()) => Redirect::to("/postausgang").into_response(),
         Err(p) => p.into_response(),
     }
@@ -1183,44 +850,6 @@ async fn retry(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn amounts_and_numbers_read_the_german_way() {
-        assert_eq!(zahl(2.5), "2,5");
-        assert_eq!(zahl(1000.0), "1.000");
-        assert_eq!(datum("2012-03-19".into()), "19.03.2012");
-        assert_eq!(zeit("2012-03-19T08:00:00Z".into()), "19.03.2012, 09:00 Uhr");
-    }
-
-    #[test]
-    fn a_form_shows_values_so_that_sending_it_back_changes_nothing() {
-        use serde_json::json;
-        let cases = [
-            (FieldKind::Money, json!("118450.00")),
-            (FieldKind::Money, json!("54300.50")),
-            (FieldKind::Money, json!("21980.00")),
-            (FieldKind::Money, json!("0.05")),
-            (FieldKind::Number, json!(1000.0)),
-            (FieldKind::Number, json!(0.5)),
-            (FieldKind::Number, json!(2)),
-        ];
-        for (kind, v) in cases {
-            let shown = form_value(&kind, Some(&v));
-            let back = match kind {
-                FieldKind::Money => crate::money::Money::parse_german(&shown).unwrap().to_json(),
-                _ => json!(crate::money::parse_german_number(&shown).unwrap()),
-            };
-            let same = match kind {
-                FieldKind::Money => back == v,
-                _ => back.as_f64() == v.as_f64(),
-            };
-            assert!(same, "{v} shown as {shown} reads back as {back}");
-        }
-        assert_eq!(
-            form_value(&FieldKind::Money, Some(&json!("118450.00"))),
-            "118.450,00"
-        );
-    }
 
     #[test]
     fn login_redirects_only_to_local_paths() {

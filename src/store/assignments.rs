@@ -7,7 +7,7 @@ use super::{Store, StoreError, Tx, get, q};
 use crate::domain::CaseId;
 
 /// An absence with its substitute.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct SubstitutionRow {
     pub id: i64,
     /// Who is away.

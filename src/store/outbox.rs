@@ -23,18 +23,16 @@ pub struct DueDeadline {
 }
 
 /// A mail in the outbox.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct MailRow {
     pub id: i64,
     pub message_id: String,
-    #[schema(value_type = Option<i64>)]
     pub case_id: Option<CaseId>,
     pub kind: String,
     pub recipients: Vec<String>,
     pub subject: String,
     pub body: String,
     /// Stored documents to attach, by content hash.
-    #[schema(value_type = Vec<Object>)]
     pub attachments: Vec<AttachmentRef>,
     pub status: MailStatus,
     pub attempts: i64,

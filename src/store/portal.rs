@@ -8,7 +8,7 @@ use super::{Store, StoreError, Tx, get, q};
 use crate::domain::CaseId;
 
 /// A PDF a municipality uploaded to a case.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct UploadRow {
     pub id: i64,
     #[serde(skip)]

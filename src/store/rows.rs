@@ -193,10 +193,9 @@ pub struct NewDeadline<'a> {
 }
 
 /// An issued document as recorded.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct DocumentRow {
     pub id: i64,
-    #[schema(value_type = i64)]
     pub case_id: CaseId,
     pub template: String,
     pub template_hash: String,
