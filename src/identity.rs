@@ -275,15 +275,18 @@ impl Identity {
             }
         }
         let row = self.store.user_by_name(name).await?;
-        let ok = match row.as_ref().filter(|u| !u.disabled) {
-            Some(u) => match &u.password_hash {
-                Some(hash) => verify_password(password.to_string(), hash.clone()).await,
-                None => false,
-            },
+        // Every attempt costs one Argon2 verification, whatever the name
+        // and the password's length: an unknown, disabled or token-only
+        // user is checked against a fixed dummy hash, so that timing does
+        // not tell which user names exist.
+        let ok = match row
+            .as_ref()
+            .filter(|u| !u.disabled)
+            .and_then(|u| u.password_hash.clone())
+        {
+            Some(hash) => verify_password(password.to_string(), hash).await,
             None => {
-                // Spend the same time as a real check, so that timing does
-                // not tell which user names exist.
-                let _ = hash_password(password.to_string()).await;
+                let _ = verify_password(password.to_string(), dummy_hash().await).await;
                 false
             }
         };
@@ -443,6 +446,23 @@ pub async fn hash_password(password: String) -> Result<String, IdentityError> {
     })
     .await
     .map_err(|e| IdentityError::Hash(e.to_string()))?
+}
+
+/// A hash no password matches in practice, made once with the same
+/// parameters as every real one, for the dummy verification of a login
+/// attempt on a user that cannot log in by password.
+async fn dummy_hash() -> String {
+    static DUMMY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    DUMMY
+        .get_or_init(|| async {
+            let mut bytes = [0u8; 32];
+            getrandom::getrandom(&mut bytes).expect("the operating system provides random numbers");
+            hash_password(hex::encode(bytes))
+                .await
+                .expect("a random password of 64 characters hashes")
+        })
+        .await
+        .clone()
 }
 
 /// Checks a password against an Argon2 PHC string, on a blocking thread.

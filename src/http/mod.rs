@@ -132,6 +132,11 @@ pub fn router(app: App) -> Result<Router, HttpError> {
         // Health checks answer before (and without) any login.
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        // Security headers on every answer (SECURITY-REVIEW D7).
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security_headers,
+        ))
         // One line per request at INFO: method, path, status, latency.
         .layer(
             TraceLayer::new_for_http()
@@ -140,6 +145,54 @@ pub fn router(app: App) -> Result<Router, HttpError> {
         )
         .with_state(state);
     Ok(router)
+}
+
+/// The headers every answer carries: a strict Content-Security-Policy
+/// (scripts only from this server, no inline script, no framing by other
+/// sites; a PDF may be shown in this server's own pages), no MIME
+/// sniffing, the referrer kept to this server, nothing stored by browsers
+/// or proxies but the static assets, and HSTS where the server is reached
+/// over https.
+async fn security_headers(
+    State(state): State<HttpState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    let asset = req.uri().path().starts_with("/static/");
+    let mut resp = next.run(req).await;
+    let pdf = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/pdf"));
+    let h = resp.headers_mut();
+    let csp = if pdf {
+        "frame-ancestors 'self'"
+    } else {
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    };
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(csp),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    if !asset {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if state.secure_cookies {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+    resp
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "Betrieb", security(()),

@@ -53,10 +53,22 @@ struct NextParam {
 }
 
 /// Only local paths, so the login cannot redirect elsewhere.
+/// Where to go after the login: only a path on this server. A browser
+/// drops tabs and line breaks from a URL and reads `\\` as `/`, so any
+/// control character, whitespace or backslash is refused, and so is `//`
+/// (another host); anything else goes to `/`.
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
-        _ => "/arbeitskorb".to_string(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n
+                    .chars()
+                    .any(|c| c.is_control() || c.is_whitespace() || c == '\\') =>
+        {
+            n.to_string()
+        }
+        _ => "/".to_string(),
     }
 }
 
@@ -857,8 +869,19 @@ mod tests {
             safe_next(Some("/faelle/KI-2012-0001")),
             "/faelle/KI-2012-0001"
         );
-        assert_eq!(safe_next(Some("//evil.example")), "/arbeitskorb");
-        assert_eq!(safe_next(Some("https://evil.example")), "/arbeitskorb");
-        assert_eq!(safe_next(None), "/arbeitskorb");
+        // SECURITY-REVIEW D4: the tab that Chromium drops made `/\t/evil`
+        // a link to another host.
+        for bad in [
+            "//evil.example",
+            "https://evil.example",
+            "/\t/evil.example/phish",
+            "/\n/evil.example",
+            "/\\evil.example",
+            "/ /evil.example",
+            "\u{0}/x",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/", "{bad:?}");
+        }
+        assert_eq!(safe_next(None), "/");
     }
 }
