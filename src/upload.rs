@@ -30,6 +30,13 @@ pub enum UploadError {
     NoPages,
     #[error("Der Dateiname ist nicht zulässig: {0}")]
     BadName(&'static str),
+    /// Refused rather than stored with a warning: a clerk who opens the
+    /// file in a viewer would run it, and a warning on the page does not
+    /// travel with the file into the Akte or a download folder.
+    #[error(
+        "Die PDF-Datei enthält ausführbare Inhalte ({0}). Bitte speichern Sie das Dokument ohne sie (z. B. über „Drucken als PDF“) und laden Sie es erneut hoch."
+    )]
+    Active(&'static str),
 }
 
 /// An upload that passed every check.
@@ -46,7 +53,10 @@ const MAX_NAME: usize = 200;
 
 /// Checks a file name: a plain name, no path, no control characters.
 pub fn check_name(name: &str) -> Result<String, UploadError> {
-    let name = name.trim();
+    // Unicode format characters (bidi overrides, zero-width marks) are
+    // dropped: `Rechnung\u{202E}fdp.exe` would read as „Rechnung…exe.pdf“.
+    let cleaned: String = name.chars().filter(|c| !is_format_char(*c)).collect();
+    let name = cleaned.trim();
     if name.is_empty() {
         return Err(UploadError::BadName("er fehlt"));
     }
@@ -61,7 +71,51 @@ pub fn check_name(name: &str) -> Result<String, UploadError> {
     if name.chars().count() > MAX_NAME {
         return Err(UploadError::BadName("er ist länger als 200 Zeichen"));
     }
-    Ok(name.to_string())
+    // Stored and served as what it is: a PDF, whatever the name claimed.
+    if name.to_lowercase().ends_with(".pdf") {
+        Ok(name.to_string())
+    } else {
+        Ok(format!("{name}.pdf"))
+    }
+}
+
+/// Unicode format characters (general category Cf) that can reorder or
+/// hide text: bidi marks, embeddings, overrides and isolates, zero-width
+/// characters, the soft hyphen and the byte order mark.
+fn is_format_char(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
+}
+
+/// The first kind of active content a PDF holds, if any: JavaScript, an
+/// action run on opening (`/OpenAction`), additional actions (`/AA`), a
+/// launch action.
+fn active_content(doc: &lopdf::Document) -> Option<&'static str> {
+    for object in doc.objects.values() {
+        let dict = match object {
+            lopdf::Object::Dictionary(d) => d,
+            lopdf::Object::Stream(s) => &s.dict,
+            _ => continue,
+        };
+        for (key, what) in [
+            (&b"JavaScript"[..], "JavaScript"),
+            (b"JS", "JavaScript"),
+            (b"OpenAction", "eine Aktion beim Öffnen"),
+            (b"AA", "automatische Aktionen"),
+            (b"Launch", "ein Programmaufruf"),
+        ] {
+            if dict.has(key) {
+                return Some(what);
+            }
+        }
+        if let Ok(s) = dict.get(b"S").and_then(|o| o.as_name())
+            && matches!(s, b"JavaScript" | b"Launch")
+        {
+            return Some("JavaScript");
+        }
+    }
+    None
 }
 
 fn megabytes(bytes: u64) -> String {
@@ -78,9 +132,9 @@ pub fn check(name: &str, bytes: &[u8], limit: u64) -> Result<Checked, UploadErro
     if bytes.len() as u64 > limit {
         return Err(too_large(bytes.len() as u64, limit));
     }
-    // The header may follow some junk, but within the first KiB (PDF 1.7, 7.5.2 note).
-    let head = &bytes[..bytes.len().min(1024)];
-    if !head.windows(5).any(|w| w == b"%PDF-") {
+    // The header at offset 0: a file with anything before it (an HTML
+    // page, say) may be read as that by a browser or another program.
+    if !bytes.starts_with(b"%PDF-") {
         return Err(UploadError::NotPdf);
     }
     let doc = match lopdf::Document::load_mem(bytes) {
@@ -97,6 +151,9 @@ pub fn check(name: &str, bytes: &[u8], limit: u64) -> Result<Checked, UploadErro
     };
     if doc.was_encrypted() || doc.is_encrypted() {
         return Err(UploadError::Encrypted);
+    }
+    if let Some(what) = active_content(&doc) {
+        return Err(UploadError::Active(what));
     }
     let pages = doc.get_pages().len() as i64;
     if pages == 0 {
@@ -238,5 +295,46 @@ mod tests {
             check_name(" Anlage 1 – Konzept.pdf ").unwrap(),
             "Anlage 1 – Konzept.pdf"
         );
+    }
+
+    /// SECURITY-REVIEW D5: the polyglot, the hostile names, active content.
+    #[test]
+    fn polyglots_hostile_names_and_active_content_are_refused_or_cleaned() {
+        // An HTML page in front of a valid PDF.
+        let mut polyglot = b"<html><script>alert(1)</script><!--".to_vec();
+        polyglot.extend(pdf());
+        assert!(matches!(
+            check("x.pdf", &polyglot, 1 << 20),
+            Err(UploadError::NotPdf)
+        ));
+        // Names are stored as PDFs, without format characters.
+        assert_eq!(
+            check_name("Stellenplan.html").unwrap(),
+            "Stellenplan.html.pdf"
+        );
+        assert_eq!(
+            check_name("Rechnung\u{202E}fdp.exe").unwrap(),
+            "Rechnungfdp.exe.pdf"
+        );
+        assert_eq!(check_name("Antrag\u{200B}.PDF").unwrap(), "Antrag.PDF");
+        // JavaScript run on opening.
+        let mut doc = lopdf::Document::load_mem(&pdf()).unwrap();
+        use lopdf::dictionary;
+        let js = doc.add_object(dictionary! {
+            "S" => "JavaScript",
+            "JS" => lopdf::Object::string_literal("app.alert(1)"),
+        });
+        let root = doc.trailer.get(b"Root").unwrap().as_reference().unwrap();
+        doc.get_object_mut(root)
+            .unwrap()
+            .as_dict_mut()
+            .unwrap()
+            .set("OpenAction", js);
+        let mut bytes = Vec::new();
+        doc.save_to(&mut bytes).unwrap();
+        let e = check("x.pdf", &bytes, 1 << 20).unwrap_err();
+        assert!(matches!(e, UploadError::Active(_)), "{e}");
+        assert!(e.to_string().contains("ausführbare Inhalte"), "{e}");
+        assert!(check("x.pdf", &pdf(), 1 << 20).is_ok());
     }
 }

@@ -109,7 +109,7 @@ pub async fn upload_file(
         ));
     };
     let bytes = state.app.documents().bytes(&u.sha256).await?;
-    Ok(service::pdf_response(bytes, &u.file_name))
+    Ok(service::pdf_download(bytes, &u.file_name))
 }
 
 /// Reads the multipart field `file`, refusing it once it passes the limit.

@@ -278,6 +278,37 @@ pub(super) fn pdf_response(pdf: Vec<u8>, filename: &str) -> Response {
     (headers, pdf).into_response()
 }
 
+/// A PDF people upload, answered as a download (`attachment`), never shown
+/// inline: its name in RFC 6266/5987 form (`filename*=UTF-8''…`) with an
+/// ASCII fallback.
+pub(super) fn pdf_download(pdf: Vec<u8>, filename: &str) -> Response {
+    let ascii: String = filename
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded: String = form_urlencoded::byte_serialize(filename.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+        .replace('*', "%2A");
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/pdf"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"
+    )) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    (headers, pdf).into_response()
+}
+
 // ---- outbox ----
 
 /// Queues a failed mail again; 409 for one that did not fail (the API and

@@ -319,6 +319,7 @@ on_both_databases! {
             ("gross.pdf", big, StatusCode::PAYLOAD_TOO_LARGE, "zu groß"),
             ("../../etc/passwd.pdf", pdf("x"), StatusCode::UNPROCESSABLE_ENTITY, "Pfadangaben"),
             ("zeile\t.pdf", pdf("x"), StatusCode::UNPROCESSABLE_ENTITY, "Steuerzeichen"),
+            ("polyglott.pdf", [b"<html><script>alert(1)</script><!--".to_vec(), pdf("x")].concat(), StatusCode::UNPROCESSABLE_ENTITY, "keine PDF-Datei"),
         ] {
             let r = w.upload((&unna, &unna_csrf), &n, name, &bytes).await;
             assert_eq!(r.status, status, "{name}: {}", r.text());
@@ -345,6 +346,12 @@ on_both_databases! {
         let id = uploads[0]["id"].as_i64().unwrap();
         let back = w.get(&format!("/api/v1/cases/{n}/uploads/{id}"), &becker).await;
         assert_eq!(back.body, doc, "stored byte for byte");
+        // Served as a download, its name encoded (SECURITY-REVIEW D5), not sniffed.
+        assert_eq!(
+            back.headers[header::CONTENT_DISPOSITION],
+            "attachment; filename=\"Beschluss_Kreistag.pdf\"; filename*=UTF-8''Beschluss%20Kreistag.pdf"
+        );
+        assert_eq!(back.headers["x-content-type-options"], "nosniff");
         let case = w.get(&format!("/api/v1/cases/{n}"), &becker).await.json();
         assert_eq!(case["state"], "in_pruefung");
         let ds = w.get(&format!("/api/v1/cases/{n}/deadlines"), &becker).await.json();
