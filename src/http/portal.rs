@@ -23,7 +23,9 @@ use super::error::Problem;
 use super::extract::{Municipality, VisibleCase, VisibleDetail};
 use super::schema::{self, Upload};
 use super::service::{self, CaseListParams, FireBody};
-use super::view::{explanation_lines, form_fields, message, parse_form, render_page};
+use super::view::{
+    explanation_lines, form_fields, message, parse_form, render_page, step_form_fields,
+};
 use crate::case::{Actor, CaseDetail, CaseError, CaseView, UploadOutcome};
 use crate::domain::DeadlineStatus;
 use crate::workflow::Definition;
@@ -582,15 +584,10 @@ async fn portal_case(
         .filter(|o| def.transition(&o.transition).is_some_and(|t| !t.upload))
         .map(|o| {
             let here = error.as_ref().filter(|e| e.at == o.transition);
-            let fields: Vec<(String, bool)> = o
-                .fields
-                .iter()
-                .map(|f| (f.name.clone(), f.required))
-                .collect();
             context! {
                 name => o.transition.clone(),
                 title => o.title.clone(),
-                fields => form_fields(def, &fields, &detail.case.data, &BTreeMap::new()),
+                fields => step_form_fields(def, o, &detail.case.data, &BTreeMap::new()),
                 error => here.map(|e| e.message.clone()),
                 error_field => here.and_then(|e| e.field.clone()),
             }

@@ -184,6 +184,21 @@ pub(super) fn base_context(c: &Caller, active: &str) -> Jv {
     }
 }
 
+/// The form of one step, as the workflow's answer lists its fields.
+pub(super) fn step_form_fields(
+    def: &Definition,
+    step: &crate::workflow::StepOption,
+    data: &Map<String, Value>,
+    entered: &BTreeMap<String, String>,
+) -> Vec<Jv> {
+    let fields: Vec<(String, bool)> = step
+        .fields
+        .iter()
+        .map(|f| (f.name.clone(), f.required))
+        .collect();
+    form_fields(def, &fields, data, entered)
+}
+
 /// A form's fields (the workflow's answer for a step, or an application
 /// form's), each with its input kind, title and current value.
 /// `fields` are (name, required) pairs in form order.

@@ -21,7 +21,9 @@ use super::auth::{Caller, LOGIN_CSRF_COOKIE, WebCaller};
 use super::error::Problem;
 use super::extract::{Staff, StaffOrPortal, VisibleCase, VisibleDetail, WebStaff};
 use super::service::{self, AbsenceRequest, CaseListParams, FireBody};
-use super::view::{datum, explanation_lines, form_fields, message, parse_form, render_page, zahl};
+use super::view::{
+    datum, explanation_lines, message, parse_form, render_page, step_form_fields, zahl,
+};
 use super::{ClientAddr, HttpState};
 use crate::case::CaseDetail;
 use crate::identity::IdentityError;
@@ -509,15 +511,10 @@ async fn case_page(
         .map(|o| {
             let here = refusal.as_ref().filter(|r| r.transition == o.transition);
             let entered = here.map(|r| r.entered.clone()).unwrap_or_default();
-            let fields: Vec<(String, bool)> = o
-                .fields
-                .iter()
-                .map(|f| (f.name.clone(), f.required))
-                .collect();
             context! {
                 name => o.transition.clone(),
                 title => o.title.clone(),
-                fields => form_fields(def, &fields, &detail.case.data, &entered),
+                fields => step_form_fields(def, o, &detail.case.data, &entered),
                 blocked => o.reason.clone(),
                 letter => o.letter,
                 error => here.map(|r| r.message.clone()),

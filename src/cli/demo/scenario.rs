@@ -528,13 +528,7 @@ impl Demo {
         payload: Value,
     ) -> Result<(), DemoError> {
         self.engine
-            .fire(FireRequest {
-                file_number: case.into(),
-                transition: transition.into(),
-                actor: Actor::new(who, role),
-                payload: obj(payload),
-                expected_version: None,
-            })
+            .fire(request(case, transition, who, role, payload))
             .await
             .map_err(failed(day, format!("{case} {transition}")))?;
         Ok(())
@@ -576,13 +570,7 @@ impl Demo {
     ) {
         let result = self
             .engine
-            .fire(FireRequest {
-                file_number: case.into(),
-                transition: transition.into(),
-                actor: Actor::new(who, role),
-                payload: obj(payload),
-                expected_version: None,
-            })
+            .fire(request(case, transition, who, role, payload))
             .await;
         match result {
             Err(e) => self.note(day, case, format!("refused: {e}")),
@@ -933,4 +921,15 @@ fn party_of(k: &Value) -> Result<PartyRef, DemoError> {
             file: "kommunen.json".into(),
             reason: format!("{}: {e}", k["name"]),
         })
+}
+
+/// The request a scenario step fires.
+fn request(case: &str, transition: &str, who: &str, role: &str, payload: Value) -> FireRequest {
+    FireRequest {
+        file_number: case.into(),
+        transition: transition.into(),
+        actor: Actor::new(who, role),
+        payload: obj(payload),
+        expected_version: None,
+    }
 }
