@@ -40,10 +40,12 @@ pub enum EventKind {
     ProvisionEnded,
     /// A member read a circular in the portal (read receipt).
     CircularRead,
+    /// A running deadline was lifted because it no longer applies.
+    DeadlineCancelled,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 15] = [
+    pub const ALL: [EventKind; 16] = [
         EventKind::Opened,
         EventKind::Fired,
         EventKind::NumberAllocated,
@@ -59,6 +61,7 @@ impl EventKind {
         EventKind::DocumentRetrieved,
         EventKind::ProvisionEnded,
         EventKind::CircularRead,
+        EventKind::DeadlineCancelled,
     ];
 
     /// The kind a stored name stands for, if amtspost writes it.
@@ -83,6 +86,7 @@ impl EventKind {
             EventKind::DocumentRetrieved => "document_retrieved",
             EventKind::ProvisionEnded => "provision_ended",
             EventKind::CircularRead => "circular_read",
+            EventKind::DeadlineCancelled => "deadline_cancelled",
         }
     }
 }

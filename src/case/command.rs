@@ -359,9 +359,16 @@ impl Engine {
                 let rendered = self.render(&cx, &job).await?;
                 out.push(PreviewLetter {
                     template: job.template,
-                    to: job.to,
-                    pdf: rendered.pdf,
+                    to: job.to.clone(),
+                    pdf: rendered.letter.pdf,
                 });
+                for (e, r) in job.enclosures.into_iter().zip(rendered.enclosures) {
+                    out.push(PreviewLetter {
+                        template: e.name,
+                        to: job.to.clone(),
+                        pdf: r.pdf,
+                    });
+                }
             }
         }
         Ok(out)

@@ -618,7 +618,7 @@ async fn case_page(
         .iter()
         .map(|d| {
             context! {
-                template => crate::letter::title_of(&d.template),
+                template => def.document_title(&d.template),
                 date => d.letter_date.clone(),
                 sha256 => d.sha256.clone(),
                 recipient => def.parties.get(&d.recipient).map(|p| p.title.clone()).unwrap_or(d.recipient.clone()),
@@ -703,6 +703,7 @@ fn event_title(kind: EventKind) -> &'static str {
         EventKind::DocumentRetrieved => "Schreiben im Portal abgerufen",
         EventKind::ProvisionEnded => "Bereitstellung beendet (nicht abgerufen)",
         EventKind::CircularRead => "Rundschreiben gelesen",
+        EventKind::DeadlineCancelled => "Frist aufgehoben",
     }
 }
 
@@ -714,6 +715,7 @@ fn deadline_status(s: crate::domain::DeadlineStatus) -> &'static str {
         S::Superseded => "ersetzt",
         S::Expired => "versäumt",
         S::Elapsed => "abgelaufen",
+        S::Cancelled => "aufgehoben",
     }
 }
 

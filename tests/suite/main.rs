@@ -18,6 +18,7 @@ mod interest;
 mod journal;
 mod letters;
 mod mail;
+mod notices;
 mod notification;
 mod outbox;
 mod portal;
