@@ -374,6 +374,12 @@ impl Xml {
         self.out.push_str(&format!("</xdomea:{element}>\n"));
     }
 
+    /// `Medium`: the object exists in electronic form only.
+    fn electronic(&mut self) {
+        let (list, version, code) = MEDIUM_ELEKTRONISCH;
+        self.code("Medium", (list, version), code, None);
+    }
+
     fn institution(&mut self, element: &str, name: &str) {
         self.start(element);
         self.start("Institution");
@@ -457,12 +463,7 @@ fn vorgang(x: &mut Xml, file: &CaseFile, def: &Definition, documents: &[Doc]) {
             def.title, c.workflow_version
         ),
     );
-    x.code(
-        "Medium",
-        (MEDIUM_ELEKTRONISCH.0, MEDIUM_ELEKTRONISCH.1),
-        MEDIUM_ELEKTRONISCH.2,
-        None,
-    );
+    x.electronic();
     x.end();
     x.leaf("Typ", &def.title);
     x.leaf("ZdA", if closed { "1" } else { "0" });
@@ -629,12 +630,7 @@ fn dokument(x: &mut Xml, d: &Doc, number: usize) {
     if let Some(k) = &d.kennzeichen {
         x.leaf("Kennzeichen", k);
     }
-    x.code(
-        "Medium",
-        (MEDIUM_ELEKTRONISCH.0, MEDIUM_ELEKTRONISCH.1),
-        MEDIUM_ELEKTRONISCH.2,
-        None,
-    );
+    x.electronic();
     x.end();
     if d.letter {
         x.leaf("Postausgangsdatum", &d.date);

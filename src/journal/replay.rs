@@ -414,14 +414,14 @@ fn fire(def: &Definition, r: &mut Replayed, e: &Event) -> Result<(), String> {
             r.state
         ));
     }
-    if !t.from.iter().any(|f| *f == r.state) {
+    if !t.from.contains(&r.state) {
         return Err(format!(
             "der Schritt ist aus „{}“ nicht möglich (nur aus {})",
             r.state,
             t.from.join(", ")
         ));
     }
-    if !t.roles.iter().any(|role| *role == e.role) {
+    if !t.roles.contains(&e.role) {
         return Err(format!(
             "die Rolle `{}` darf den Schritt nicht ausführen",
             e.role

@@ -162,7 +162,7 @@ async fn export_and_import_into_the_other_database(db: TestDb) {
 }
 
 /// An archive's entries in order, as (name, bytes).
-fn unzip(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn unzip(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
     use std::io::Read;
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
     (0..archive.len())

@@ -39,16 +39,20 @@ fn xmllint(xml: &[u8], dir: &Path) -> Result<(), String> {
 
 /// A ZIP's entries by name.
 fn unzip(bytes: &[u8]) -> BTreeMap<String, Vec<u8>> {
-    use std::io::Read;
-    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
-    (0..archive.len())
-        .map(|i| {
-            let mut e = archive.by_index(i).unwrap();
-            let mut v = Vec::new();
-            e.read_to_end(&mut v).unwrap();
-            (e.name().to_string(), v)
-        })
-        .collect()
+    crate::akte::unzip(bytes).into_iter().collect()
+}
+
+/// `case export N --format FORMAT -o DIR`.
+fn export(bin: &Bin, n: &str, format: &str, dir: &Path) -> crate::support::Run {
+    bin.run(&[
+        "case",
+        "export",
+        n,
+        "--format",
+        format,
+        "-o",
+        dir.to_str().unwrap(),
+    ])
 }
 
 /// The messages written into `dir`, by file name.
@@ -397,17 +401,7 @@ async fn the_demo_cases_export_as_valid_xdomea_0401_and_0503() {
     let n = list[0]["file_number"].as_str().unwrap().to_string();
 
     let abgabe = db.dir.path().join("abgabe");
-    let out = bin
-        .run(&[
-            "case",
-            "export",
-            &n,
-            "--format",
-            "xdomea",
-            "-o",
-            abgabe.to_str().unwrap(),
-        ])
-        .ok();
+    let out = export(&bin, &n, "xdomea", &abgabe).ok();
     assert!(out.contains("Abgabe.Abgabe.0401 written to"), "{out}");
     let written = messages(&abgabe);
     assert_eq!(written.len(), 1);
@@ -469,16 +463,7 @@ async fn a_closed_case_exports_with_stable_uuids(db: TestDb) {
     for (round, dir) in ["eins", "zwei"].iter().enumerate() {
         let dir = db.dir.path().join(dir);
         for (format, code) in [("xdomea", "0401"), ("xdomea-archive", "0503")] {
-            bin.run(&[
-                "case",
-                "export",
-                &n,
-                "--format",
-                format,
-                "-o",
-                dir.to_str().unwrap(),
-            ])
-            .ok();
+            export(&bin, &n, format, &dir).ok();
             let written = messages(&dir);
             let (name, zip) = written.iter().find(|(k, _)| k.contains(code)).unwrap();
             let c = check(name, zip, code, db.dir.path());
@@ -492,17 +477,7 @@ async fn a_closed_case_exports_with_stable_uuids(db: TestDb) {
             }
         }
         // Never over an existing message.
-        let again = bin
-            .run(&[
-                "case",
-                "export",
-                &n,
-                "--format",
-                "xdomea",
-                "-o",
-                dir.to_str().unwrap(),
-            ])
-            .fails();
+        let again = export(&bin, &n, "xdomea", &dir).fails();
         assert!(again.contains("exists already"), "{again}");
     }
     // The Vorgang and its documents keep their UUIDs across message types.
@@ -517,29 +492,10 @@ async fn an_open_case_is_not_given_to_the_archive(db: TestDb) {
     let n = app.open_antrag("Kreis Soest").await.file_number.to_string();
     app.app.close().await;
     let bin = Bin::new(&db);
-    let err = bin
-        .run(&[
-            "case",
-            "export",
-            &n,
-            "--format",
-            "xdomea-archive",
-            "-o",
-            "archiv",
-        ])
-        .fails();
+    let err = export(&bin, &n, "xdomea-archive", Path::new("archiv")).fails();
     assert!(err.contains("ist nicht abgeschlossen"), "{err}");
     let dir = db.dir.path().join("abgabe");
-    bin.run(&[
-        "case",
-        "export",
-        &n,
-        "--format",
-        "xdomea",
-        "-o",
-        dir.to_str().unwrap(),
-    ])
-    .ok();
+    export(&bin, &n, "xdomea", &dir).ok();
     let written = messages(&dir);
     let (name, zip) = written.iter().next().unwrap();
     check(name, zip, "0401", db.dir.path());
