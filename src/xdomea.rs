@@ -601,6 +601,7 @@ fn action(def: &Definition, e: &Event) -> String {
         EventKind::NumberAllocated => format!("Nummer {} vergeben", s("number")),
         EventKind::DeadlineSet => format!("Frist {} gesetzt bis {}", s("deadline"), s("due")),
         EventKind::DeadlineMet => format!("Frist {} gewahrt", s("deadline")),
+        EventKind::DeadlineCancelled => format!("Frist {} aufgehoben", s("deadline")),
         EventKind::DeadlineExpired => format!("Frist {} abgelaufen", s("deadline")),
         EventKind::LetterIssued => format!(
             "Schreiben erlassen: {}",

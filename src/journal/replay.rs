@@ -278,6 +278,12 @@ pub fn replay(def: &Definition, events: &[Event]) -> Result<Replayed, ReplayErro
                     return Err(fail(e, format!("die Frist `{name}` läuft nicht")));
                 }
             }
+            EventKind::DeadlineCancelled => {
+                let name = text(p, "deadline").unwrap_or_default();
+                if !close(&mut r.deadlines, &mut open, &name, "cancelled", &e.recorded_at) {
+                    return Err(fail(e, format!("die Frist `{name}` läuft nicht")));
+                }
+            }
             EventKind::DeadlineExpired => {
                 let name = text(p, "deadline").unwrap_or_default();
                 let status = def
@@ -391,6 +397,7 @@ fn starts_write(previous: Option<&Event>, e: &Event) -> bool {
         EventKind::NumberAllocated
         | EventKind::DeadlineSet
         | EventKind::DeadlineMet
+        | EventKind::DeadlineCancelled
         | EventKind::LetterIssued
         | EventKind::MailQueued
         | EventKind::FieldSet => previous.is_none(),
