@@ -426,6 +426,28 @@ impl Engine {
         )))
     }
 
+    /// Renders a letter to be issued and seals it if its template is sealed:
+    /// the stored PDF and its hash are the sealed ones. A signing service or
+    /// TSA that is down fails the transition before anything is written.
+    pub(super) async fn issue(
+        &self,
+        cx: &EffectContext<'_>,
+        job: &LetterJob,
+    ) -> Result<Rendered, CaseError> {
+        let rendered = self.render(cx, job).await?;
+        match self.sealer() {
+            Some(sealer) if sealer.applies_to(&job.template) => {
+                let pdf = sealer.seal(rendered.pdf, self.clock().now()).await?;
+                Ok(Rendered {
+                    sha256: hex::encode(sha2::Sha256::digest(&pdf)),
+                    pdf,
+                    ..rendered
+                })
+            }
+            _ => Ok(rendered),
+        }
+    }
+
     /// Renders a letter off the async executor.
     pub(super) async fn render(
         &self,
