@@ -233,10 +233,15 @@ pub fn subject_common_name(der: &[u8]) -> Result<Option<String>, SealError> {
 
 /// The common name (CN) of a distinguished name, if it has one.
 pub fn common_name(name: &x509_cert::name::Name) -> Option<String> {
+    name_attribute(name, rfc4519::COMMON_NAME)
+}
+
+/// The first value of attribute `oid` (CN, O, …) of a distinguished name.
+pub fn name_attribute(name: &x509_cert::name::Name, oid: ObjectIdentifier) -> Option<String> {
     name.0
         .iter()
         .flat_map(|rdn| rdn.0.iter())
-        .find(|atv| atv.oid == rfc4519::COMMON_NAME)
+        .find(|atv| atv.oid == oid)
         .and_then(|atv| {
             der::asn1::Utf8StringRef::try_from(&atv.value)
                 .map(|s| s.as_str().to_owned())

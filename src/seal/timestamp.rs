@@ -5,10 +5,13 @@
 
 use cms::signed_data::SignedData;
 use const_oid::db::rfc5912;
+use der::Sequence;
 use der::asn1::{Int, OctetString};
 use der::{Decode, Encode};
 use ring::rand::SecureRandom;
-use x509_tsp::{MessageImprint, TimeStampReq, TimeStampResp, TspVersion, TstInfo};
+use x509_cert::ext::Extensions;
+use x509_cert::ext::pkix::name::GeneralName;
+use x509_tsp::{Accuracy, MessageImprint, TimeStampReq, TimeStampResp, TspVersion};
 
 use super::SealError;
 
@@ -84,6 +87,37 @@ pub async fn request(
         return Err(failed(url, "der Zeitstempel trägt eine andere Nonce"));
     }
     Ok(token.to_der()?)
+}
+
+/// TSTInfo (RFC 3161) as `x509_tsp::TstInfo`, but with `genTime` kept
+/// raw: TSAs commonly send fractional seconds, which RFC 3161 allows and
+/// `der`'s strict GeneralizedTime refuses. [`TstInfo::time`] reads it.
+#[derive(Clone, Debug, Eq, PartialEq, Sequence)]
+pub struct TstInfo {
+    pub version: TspVersion,
+    pub policy: der::oid::ObjectIdentifier,
+    pub message_imprint: MessageImprint,
+    pub serial_number: Int,
+    pub gen_time: der::Any,
+    #[asn1(optional = "true")]
+    pub accuracy: Option<Accuracy>,
+    #[asn1(default = "Default::default")]
+    pub ordering: bool,
+    #[asn1(optional = "true")]
+    pub nonce: Option<Int>,
+    #[asn1(context_specific = "0", tag_mode = "EXPLICIT", optional = "true")]
+    pub tsa: Option<GeneralName>,
+    #[asn1(context_specific = "1", tag_mode = "IMPLICIT", optional = "true")]
+    pub extensions: Option<Extensions>,
+}
+
+impl TstInfo {
+    /// `genTime` (YYYYMMDDHHMMSS[.f…]Z) as a UTC time, to the second.
+    pub fn time(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        let text = std::str::from_utf8(self.gen_time.value()).ok()?;
+        let t = chrono::NaiveDateTime::parse_from_str(text.get(..14)?, "%Y%m%d%H%M%S").ok()?;
+        text.ends_with('Z').then(|| t.and_utc())
+    }
 }
 
 /// The TSTInfo a token's SignedData encapsulates.

@@ -370,19 +370,7 @@ fn covers(pdf: &[u8], end: usize, problems: &mut Vec<String>) -> bool {
 }
 
 fn organization(name: &x509_cert::name::Name) -> Option<String> {
-    name.0
-        .iter()
-        .flat_map(|rdn| rdn.0.iter())
-        .find(|atv| atv.oid == const_oid::db::rfc4519::O)
-        .and_then(|atv| {
-            der::asn1::Utf8StringRef::try_from(&atv.value)
-                .map(|s| s.as_str().to_owned())
-                .or_else(|_| {
-                    der::asn1::PrintableStringRef::try_from(&atv.value)
-                        .map(|s| s.as_str().to_owned())
-                })
-                .ok()
-        })
+    cades::name_attribute(name, const_oid::db::rfc4519::O)
 }
 
 /// Checks a SignerInfo: message digest (if `digest` is given), content
@@ -479,11 +467,7 @@ fn check_timestamp(
     let digest = Sha256::digest(content.value());
     let tsa = check_signer_info(si, &tsa_pool, Some(&digest[..]))
         .map_err(|p| format!("Zeitstempel: {p}"))?;
-    let secs = info.gen_time.to_unix_duration().as_secs() as i64;
-    let at = Utc
-        .timestamp_opt(secs, 0)
-        .single()
-        .ok_or("Zeitstempel mit ungültiger Zeit")?;
+    let at = info.time().ok_or("Zeitstempel mit ungültiger Zeit")?;
     chain_to_anchor(&tsa, &tsa_pool, anchors, at).map_err(|p| format!("Zeitstempeldienst: {p}"))?;
     Ok(at)
 }

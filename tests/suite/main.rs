@@ -22,6 +22,7 @@ mod notification;
 mod outbox;
 mod portal;
 mod reminders;
+mod seal;
 mod security;
 mod seed;
 mod series;
