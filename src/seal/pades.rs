@@ -82,10 +82,7 @@ fn root_id(doc: &Document) -> Result<ObjectId, SealError> {
 }
 
 /// Makes `id` (an object of the previous revision) editable in the update.
-fn edit<'a>(
-    inc: &'a mut IncrementalDocument,
-    id: ObjectId,
-) -> Result<&'a mut Dictionary, SealError> {
+fn edit(inc: &mut IncrementalDocument, id: ObjectId) -> Result<&mut Dictionary, SealError> {
     inc.opt_clone_object_to_new_document(id)?;
     Ok(inc.new_document.get_object_mut(id)?.as_dict_mut()?)
 }
