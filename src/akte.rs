@@ -22,6 +22,9 @@ use sha2::{Digest, Sha256};
 
 use crate::journal::{self, Event};
 
+mod difference;
+pub use difference::{Difference, first_difference};
+
 /// What the manifest says the archive is.
 pub const FORMAT: &str = "amtspost-akte";
 /// The layout's version; a reader refuses a newer one.
@@ -134,6 +137,45 @@ pub struct UploadRecord {
     pub file: String,
 }
 
+/// A mail the outbox queued for the case, with how its delivery went.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MailRecord {
+    pub message_id: String,
+    pub kind: String,
+    pub recipients: Vec<String>,
+    pub subject: String,
+    pub body: String,
+    pub attachments: Value,
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub created_at: String,
+    pub sent_at: Option<String>,
+}
+
+/// A letter provided in the portal for retrieval, and what became of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProvisionRecord {
+    pub sha256: String,
+    pub template: String,
+    pub party: String,
+    pub notified_on: String,
+    pub provided_at: String,
+    pub status: String,
+    pub retrieved_at: Option<String>,
+    pub retrieved_by: Option<String>,
+    pub ended_at: Option<String>,
+}
+
+/// A circular delivered to a member, with its read receipt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryRecord {
+    pub party: String,
+    pub queued_at: String,
+    pub read_at: Option<String>,
+    pub read_by: Option<String>,
+}
+
 /// One case's complete file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CaseFile {
@@ -143,8 +185,19 @@ pub struct CaseFile {
     pub deadlines: Vec<DeadlineRecord>,
     pub documents: Vec<DocumentRecord>,
     pub uploads: Vec<UploadRecord>,
+    /// The outbox's mail of the case, the portal's provisions and read
+    /// receipts; `None` in an Akte written before they were part of it.
+    pub history: Option<History>,
     /// The bytes of every letter and upload, by SHA-256.
     pub blobs: BTreeMap<String, Vec<u8>>,
+}
+
+/// What the outbox and the portal hold of a case.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    pub mail: Vec<MailRecord>,
+    pub provisions: Vec<ProvisionRecord>,
+    pub deliveries: Vec<DeliveryRecord>,
 }
 
 /// `akte.json`: everything but the journal and the files.
@@ -155,6 +208,8 @@ struct AkteJson {
     deadlines: Vec<DeadlineRecord>,
     documents: Vec<DocumentRecord>,
     uploads: Vec<UploadRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    history: Option<History>,
 }
 
 /// `manifest.json`.
@@ -226,6 +281,7 @@ pub fn write(file: &CaseFile, exported_at: &str) -> Result<Vec<u8>, AkteError> {
         deadlines: file.deadlines.clone(),
         documents,
         uploads,
+        history: file.history.clone(),
     };
     let mut head = vec![
         (AKTE.to_string(), pretty(&akte)),
@@ -533,8 +589,31 @@ pub fn read(bytes: &[u8], name: &str) -> Result<CaseFile, AkteError> {
         deadlines: akte.deadlines,
         documents: akte.documents,
         uploads: akte.uploads,
+        history: akte.history,
         blobs,
     })
+}
+
+/// Checks that every datum of `file` is what replaying its journal under
+/// `def` (its workflow version) gives: case data, state, version, parties,
+/// deadlines, letters, uploads. A forged `akte.json` whose manifest was
+/// made to match is refused here, naming the first item that differs.
+pub fn verify_replay(
+    file: &CaseFile,
+    def: &crate::workflow::Definition,
+    name: &str,
+) -> Result<(), AkteError> {
+    let broken = |item: String, reason: String| AkteError::Broken {
+        file: name.into(),
+        item,
+        reason,
+    };
+    let replayed = journal::replay::replay(def, &file.journal)
+        .map_err(|e| broken(format!("{JOURNAL}: event {} ({})", e.seq, e.what), e.reason))?;
+    match first_difference(file, &replayed) {
+        Some(d) => Err(broken(format!("{AKTE}: {}", d.item), d.reason)),
+        None => Ok(()),
+    }
 }
 
 fn parse_json<T: serde::de::DeserializeOwned>(

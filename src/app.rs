@@ -275,11 +275,70 @@ impl App {
         crate::akte::write(&file, &crate::journal::timestamp(self.clock.now()))
     }
 
+    /// A case as an xdomea message (0401 to another authority, 0503 to
+    /// the archive), from this office to `recipient`.
+    pub async fn export_xdomea(
+        &self,
+        file_number: &str,
+        message: crate::xdomea::Message,
+        recipient: &str,
+    ) -> Result<crate::xdomea::Package, crate::xdomea::XdomeaError> {
+        let file = self
+            .store
+            .case_file(file_number)
+            .await?
+            .ok_or_else(|| crate::xdomea::XdomeaError::NotFound(file_number.into()))?;
+        let def = self
+            .catalog()
+            .version(
+                &self.store,
+                &file.case.workflow_id,
+                file.case.workflow_version,
+            )
+            .await?;
+        let header = crate::xdomea::Header {
+            sender: self.config.office.name.clone(),
+            recipient: recipient.into(),
+            created_at: crate::journal::timestamp(self.clock.now()),
+        };
+        crate::xdomea::package(&file, &def, message, &header)
+    }
+
+    /// The file numbers of the cases closed (in a final state) and last
+    /// changed before `before` (a date: its start in UTC).
+    pub async fn closed_cases_before(
+        &self,
+        before: chrono::NaiveDate,
+    ) -> Result<Vec<String>, crate::xdomea::XdomeaError> {
+        let mut out = Vec::new();
+        for (number, workflow, version, state) in
+            self.store.cases_changed_before(&before.to_string()).await?
+        {
+            let def = self
+                .catalog()
+                .version(&self.store, &workflow, version)
+                .await?;
+            if def.state(&state).is_some_and(|s| s.is_final) {
+                out.push(number);
+            }
+        }
+        Ok(out)
+    }
+
     /// Verifies an Akte (`name` is its file name, for the messages) and
     /// stores the case: all of it, or, when anything is broken or refused,
     /// nothing. Registers move on past the imported numbers.
     pub async fn import_case(&self, bytes: &[u8], name: &str) -> Result<CaseFile, AkteError> {
         let file = crate::akte::read(bytes, name)?;
+        let def = self
+            .catalog()
+            .parse(&file.definition.path, &file.definition.source)
+            .map_err(|e| AkteError::Broken {
+                file: name.into(),
+                item: "verfahren.toml".into(),
+                reason: format!("the enclosed workflow version does not load here: {e}"),
+            })?;
+        crate::akte::verify_replay(&file, &def, name)?;
         let numbers = self.imported_numbers(&file);
         self.store.import_case_file(&file, &numbers).await?;
         Ok(file)

@@ -270,6 +270,13 @@ impl Catalog {
         Ok(())
     }
 
+    /// A workflow version from its published source (e.g. the one an Akte
+    /// brings), read with this catalog's templates and data files.
+    pub fn parse(&self, path: &str, source: &str) -> Result<Definition, CatalogError> {
+        workflow::load_with_data(Path::new(path), source, &self.templates, &self.data)
+            .map_err(CatalogError::Invalid)
+    }
+
     /// The definition a case runs on: the content stored when its version
     /// was published (the file's, if the file still has that content).
     pub async fn version(

@@ -308,6 +308,8 @@ status_enum!(
         Expired => "expired",
         /// A period ran out (e.g. the Klagefrist: the notice is final).
         Elapsed => "elapsed",
+        /// Lifted: it no longer applies (e.g. a transition that is not made).
+        Cancelled => "cancelled",
     }
 );
 

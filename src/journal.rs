@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+pub mod replay;
+
 /// The hash a chain starts from.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -40,10 +42,12 @@ pub enum EventKind {
     ProvisionEnded,
     /// A member read a circular in the portal (read receipt).
     CircularRead,
+    /// A running deadline was lifted because it no longer applies.
+    DeadlineCancelled,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 15] = [
+    pub const ALL: [EventKind; 16] = [
         EventKind::Opened,
         EventKind::Fired,
         EventKind::NumberAllocated,
@@ -59,6 +63,7 @@ impl EventKind {
         EventKind::DocumentRetrieved,
         EventKind::ProvisionEnded,
         EventKind::CircularRead,
+        EventKind::DeadlineCancelled,
     ];
 
     /// The kind a stored name stands for, if amtspost writes it.
@@ -83,6 +88,7 @@ impl EventKind {
             EventKind::DocumentRetrieved => "document_retrieved",
             EventKind::ProvisionEnded => "provision_ended",
             EventKind::CircularRead => "circular_read",
+            EventKind::DeadlineCancelled => "deadline_cancelled",
         }
     }
 }

@@ -14,7 +14,11 @@
 //! - [`case`]: cases (Vorgänge) and the [`case::Engine`] that opens them and
 //!   fires transitions with their effects, atomically.
 //! - [`document`]: issued PDFs, stored content-addressed in the database.
-//! - [`journal`]: the append-only, hash-chained event log (pure).
+//! - [`journal`]: the append-only, hash-chained event log, and its replay
+//!   into what a case must be (pure).
+//! - [`akte`]: one case's file as amtspost's own ZIP (export, verified import).
+//! - [`xdomea`]: one case as an xdomea 3.0.0 message (Abgabe 0401,
+//!   Aussonderung 0503) for other authorities and the archive (pure).
 //! - [`numbering`]: file-number and register patterns (pure).
 //! - [`deadline`]: legal deadline arithmetic and public holidays (pure).
 //! - [`interest`]: interest under § 49a Abs. 3 VwVfG on the Basiszinssatz table (pure).
@@ -60,3 +64,4 @@ pub mod seal;
 pub mod store;
 pub mod upload;
 pub mod workflow;
+pub mod xdomea;

@@ -171,6 +171,7 @@ impl Engine {
                 "deadline": {"title": d.deadline.title, "end": d.deadline.due_date},
                 "days_left": days_left,
                 "legal_basis": ddef.legal_basis.clone().unwrap_or_default(),
+                "action": ddef.action,
             }),
         )?;
         let line = |step: &Offset, r: &str| ReminderLine {

@@ -116,6 +116,7 @@ fn sample() -> CaseFile {
             uploaded_at: "2012-03-20T08:00:00.000000Z".into(),
             file: String::new(),
         }],
+        history: Some(Default::default()),
         blobs: [(sha(&pdf), pdf), (sha(&upload), upload)].into(),
     }
 }

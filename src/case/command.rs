@@ -141,7 +141,7 @@ impl Engine {
         let expected_version = req.expected_version.unwrap_or(case.version);
         let def = self.definition_of(&case).await?;
         let today = self.clock().today();
-        let plan = self.plan(&def, &case, req, today).await?;
+        let (plan, taken) = self.plan(&def, &case, req, today).await?;
 
         let now = self.clock().now();
         let at = journal::timestamp(now);
@@ -183,7 +183,7 @@ impl Engine {
         {
             let renders = resolved.iter().map(|step| async {
                 match step {
-                    Step::Letter(job) => self.issue(&cx, job).await.map(Some),
+                    Step::Letter(job) => self.render_sealed(&cx, job).await.map(Some),
                     _ => Ok(None),
                 }
             });
@@ -197,7 +197,7 @@ impl Engine {
             ..event(
                 &req.actor,
                 EventKind::Fired,
-                json!({"from": case.state, "to": plan.to, "payload": req.payload}),
+                fired_payload(&case.state, plan.to, &req.payload, &taken),
             )
         }];
         // A transition whose effects only compute fields writes nothing but
@@ -244,7 +244,7 @@ impl Engine {
             };
             let step = self.resolve(&cx, effect, &mut state, number)?;
             let pdf = match &step {
-                Step::Letter(job) => Some(self.issue(&cx, job).await?),
+                Step::Letter(job) => Some(self.render_sealed(&cx, job).await?),
                 _ => None,
             };
             events.extend(self.apply(&mut tx, &cx, step, pdf).await?);
@@ -335,7 +335,7 @@ impl Engine {
         req: FireRequest,
     ) -> Result<Vec<PreviewLetter>, CaseError> {
         let today = self.clock().today();
-        let plan = self.plan(def, &case, &req, today).await?;
+        let (plan, _) = self.plan(def, &case, &req, today).await?;
         let at = journal::timestamp(self.clock().now());
         let consents = self.consents_of(def, &case).await?;
         let cx = EffectContext {
@@ -359,9 +359,16 @@ impl Engine {
                 let rendered = self.render(&cx, &job).await?;
                 out.push(PreviewLetter {
                     template: job.template,
-                    to: job.to,
-                    pdf: rendered.pdf,
+                    to: job.to.clone(),
+                    pdf: rendered.letter.pdf,
                 });
+                for (e, r) in job.enclosures.into_iter().zip(rendered.enclosures) {
+                    out.push(PreviewLetter {
+                        template: e.name,
+                        to: job.to.clone(),
+                        pdf: r.pdf,
+                    });
+                }
             }
         }
         Ok(out)
@@ -403,14 +410,16 @@ impl Engine {
     }
 
     /// What firing `req` would do: the workflow's checks (role, state,
-    /// guards, four-eyes against the case's earlier actors) and the effects.
+    /// guards, four-eyes against the case's earlier actors) and the effects,
+    /// with the fields taken from linked cases (journaled with the step, so
+    /// that a replay of the journal applies them too).
     async fn plan<'d>(
         &self,
         def: &'d Definition,
         case: &CaseRow,
         req: &FireRequest,
         today: chrono::NaiveDate,
-    ) -> Result<Plan<'d>, CaseError> {
+    ) -> Result<(Plan<'d>, Map<String, Value>), CaseError> {
         let four_eyes = def
             .transition(&req.transition)
             .map(|t| t.four_eyes.clone())
@@ -429,7 +438,7 @@ impl Engine {
             .into_iter()
             .filter(|(k, v)| req.payload.get(k) != Some(v))
             .collect();
-        Ok(def.plan(&FireInput {
+        let plan = def.plan(&FireInput {
             state: &case.state,
             transition: &req.transition,
             actor: &req.actor.name,
@@ -440,7 +449,8 @@ impl Engine {
             prior_actors: &prior_actors,
             today,
             rates: def.rates(self.rates()),
-        })?)
+        })?;
+        Ok((plan, taken))
     }
 
     /// Continues a register's numbering kept elsewhere before amtspost:
@@ -486,4 +496,21 @@ impl Engine {
         }
         Ok(out)
     }
+}
+
+/// The payload of a `fired` event: where the case went and what the step
+/// took, the request's fields and those taken from linked cases (`taken`,
+/// only when there are any, so journals of workflows without links stay as
+/// they were).
+fn fired_payload(
+    from: &str,
+    to: &str,
+    payload: &Map<String, Value>,
+    taken: &Map<String, Value>,
+) -> Value {
+    let mut p = json!({"from": from, "to": to, "payload": payload});
+    if !taken.is_empty() {
+        p["taken"] = Value::Object(taken.clone());
+    }
+    p
 }

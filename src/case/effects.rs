@@ -67,6 +67,9 @@ pub(super) enum Step {
     Meet {
         name: String,
     },
+    Cancel {
+        name: String,
+    },
     /// Nothing to do now: a deadline that runs from a posting day
     /// (Ab-Vermerk) or an Empfangsbekenntnis not recorded yet (it starts
     /// once one is entered), or a letter whose `when` does not hold.
@@ -96,6 +99,22 @@ pub(super) struct LetterJob {
     /// Provided in the portal for retrieval (§ 41 Abs. 2a VwVfG NRW): the
     /// mail only says where to find it.
     pub retrieval: bool,
+    /// The enclosures issued with it, in the order its „Anlagen“ line lists them.
+    pub enclosures: Vec<EnclosureJob>,
+}
+
+/// An enclosure to render with its letter: the enclosure's name (the
+/// document's name in the case), its template and complete data.
+pub(super) struct EnclosureJob {
+    pub name: String,
+    pub template: String,
+    pub data: Value,
+}
+
+/// A letter's PDF and its enclosures', rendered together.
+pub(super) struct RenderedLetter {
+    pub letter: Rendered,
+    pub enclosures: Vec<Rendered>,
 }
 
 impl LetterJob {
@@ -191,12 +210,16 @@ impl Engine {
             Effect::MeetDeadline { deadline } => Step::Meet {
                 name: deadline.clone(),
             },
+            Effect::CancelDeadline { deadline } => Step::Cancel {
+                name: deadline.clone(),
+            },
             Effect::Letter {
                 template,
                 to,
                 data: expr,
                 electronic,
                 when,
+                enclosures,
             } => {
                 if let Some(when) = when
                     && !self.holds(cx, state, template, when)?
@@ -205,8 +228,10 @@ impl Engine {
                 }
                 let mut job = self.letter_job(cx, state, template, to, expr.as_ref())?;
                 job.electronic = *electronic;
+                self.enclose(cx, state, &mut job, enclosures)?;
                 if let Some(r) = &cx.def.retrieval
                     && r.letters.contains(template)
+                    && r.in_force(cx.today)
                     && cx.consents.contains(&job.party.name)
                 {
                     job.retrieval = true;
@@ -247,14 +272,14 @@ impl Engine {
         tx: &mut Tx,
         cx: &EffectContext<'_>,
         step: Step,
-        rendered: Option<Rendered>,
-    ) -> Result<Option<NewEvent>, CaseError> {
+        rendered: Option<RenderedLetter>,
+    ) -> Result<Vec<NewEvent>, CaseError> {
         let actor = cx.actor;
-        Ok(Some(match step {
+        Ok([match step {
             Step::Number { .. } | Step::Set { .. } => {
-                return Ok(pure_event(cx, &step));
+                return Ok(pure_event(cx, &step).into_iter().collect());
             }
-            Step::Waiting => return Ok(None),
+            Step::Waiting => return Ok(Vec::new()),
             Step::Deadline {
                 name,
                 due,
@@ -283,7 +308,7 @@ impl Engine {
                     .await?
                     == 0
                 {
-                    return Ok(None);
+                    return Ok(Vec::new());
                 }
                 event(
                     actor,
@@ -291,48 +316,177 @@ impl Engine {
                     json!({"deadline": name, "on": cx.today.to_string()}),
                 )
             }
-            Step::Letter(job) => {
-                let rendered = rendered.expect("a letter step is applied with its PDF");
-                let row = DocumentRow {
-                    id: 0,
-                    case_id: cx.case.id,
-                    template: job.template.clone(),
-                    template_hash: rendered.template_hash.clone(),
-                    data_hash: hex::encode(sha2::Sha256::digest(job.data.to_string().as_bytes())),
-                    sha256: rendered.sha256.clone(),
-                    size_bytes: rendered.pdf.len() as i64,
-                    pages: rendered.pages as i64,
-                    recipient: job.party.name.clone(),
-                    letter_date: cx.today.to_string(),
-                    created_at: cx.at.to_string(),
-                    reference: job.reference.clone(),
-                };
-                tx.insert_document(&NewDocument {
-                    row: &row,
-                    pdf: &rendered.pdf,
-                })
-                .await?;
-                if job.retrieval {
-                    self.provide(tx, cx, &job, &row).await?;
-                } else {
-                    self.queue_letter_mail(tx, cx, &job, &row).await?;
+            Step::Cancel { name } => {
+                if tx
+                    .close_deadline(cx.case.id, &name, DeadlineStatus::Cancelled, cx.at)
+                    .await?
+                    == 0
+                {
+                    return Ok(Vec::new());
                 }
                 event(
                     actor,
-                    EventKind::LetterIssued,
-                    json!({
-                        "template": job.template,
-                        "template_hash": row.template_hash,
-                        "data_hash": row.data_hash,
-                        "sha256": row.sha256,
-                        "pages": row.pages,
-                        "recipient": job.to,
-                        "channel": job.channel(),
-                    }),
+                    EventKind::DeadlineCancelled,
+                    json!({"deadline": name, "on": cx.today.to_string()}),
                 )
             }
-            Step::Distribute(job) => return self.distribute(tx, cx, job).await,
-        }))
+            Step::Letter(job) => {
+                let rendered = rendered.expect("a letter step is applied with its PDF");
+                return self.issue(tx, cx, job, rendered).await;
+            }
+            Step::Distribute(job) => {
+                return Ok(self.distribute(tx, cx, job).await?.into_iter().collect());
+            }
+        }]
+        .into_iter()
+        .collect())
+    }
+
+    /// Stores a letter and its enclosures, sends or provides it, and
+    /// journals each document (one `letter_issued` event per document; an
+    /// enclosure's names the letter it goes with).
+    async fn issue(
+        &self,
+        tx: &mut Tx,
+        cx: &EffectContext<'_>,
+        job: LetterJob,
+        rendered: RenderedLetter,
+    ) -> Result<Vec<NewEvent>, CaseError> {
+        let row_of = |template: &str, data: &Value, r: &Rendered| DocumentRow {
+            id: 0,
+            case_id: cx.case.id,
+            template: template.to_string(),
+            template_hash: r.template_hash.clone(),
+            data_hash: hex::encode(sha2::Sha256::digest(data.to_string().as_bytes())),
+            sha256: r.sha256.clone(),
+            size_bytes: r.pdf.len() as i64,
+            pages: r.pages as i64,
+            recipient: job.party.name.clone(),
+            letter_date: cx.today.to_string(),
+            created_at: cx.at.to_string(),
+            reference: job.reference.clone(),
+        };
+        let row = row_of(&job.template, &job.data, &rendered.letter);
+        tx.insert_document(&NewDocument {
+            row: &row,
+            pdf: &rendered.letter.pdf,
+        })
+        .await?;
+        let mut rows = Vec::with_capacity(job.enclosures.len());
+        for (e, r) in job.enclosures.iter().zip(&rendered.enclosures) {
+            let erow = row_of(&e.name, &e.data, r);
+            tx.insert_document(&NewDocument {
+                row: &erow,
+                pdf: &r.pdf,
+            })
+            .await?;
+            rows.push(erow);
+        }
+        if job.retrieval {
+            self.provide(tx, cx, &job, &row).await?;
+        } else {
+            self.queue_letter_mail(tx, cx, &job, &row, &rows).await?;
+        }
+        let mut events = vec![event(
+            cx.actor,
+            EventKind::LetterIssued,
+            json!({
+                "template": job.template,
+                "template_hash": row.template_hash,
+                "data_hash": row.data_hash,
+                "sha256": row.sha256,
+                "pages": row.pages,
+                "recipient": job.to,
+                "channel": job.channel(),
+                "enclosures": rows.iter().map(|r| &r.template).collect::<Vec<_>>(),
+            }),
+        )];
+        for (e, r) in job.enclosures.iter().zip(&rows) {
+            events.push(event(
+                cx.actor,
+                EventKind::LetterIssued,
+                json!({
+                    "template": e.name,
+                    "typst": e.template,
+                    "template_hash": r.template_hash,
+                    "data_hash": r.data_hash,
+                    "sha256": r.sha256,
+                    "pages": r.pages,
+                    "recipient": job.to,
+                    "enclosure_of": row.sha256,
+                }),
+            ));
+        }
+        Ok(events)
+    }
+
+    /// Adds the letter's enclosures whose condition holds: each gets the
+    /// letter's sender and recipient, its fixed content, its case data and
+    /// a label („Anlage 2 zu: Zuwendungsbescheid Nr. … vom …“); the letter
+    /// lists their titles as its „Anlagen“, so the two cannot disagree.
+    fn enclose(
+        &self,
+        cx: &EffectContext<'_>,
+        state: &EffectState,
+        job: &mut LetterJob,
+        names: &[String],
+    ) -> Result<(), CaseError> {
+        if names.is_empty() {
+            return Ok(());
+        }
+        let vars = self.vars(
+            cx,
+            state,
+            serde_json::to_value(&job.party).expect("party serialises"),
+        );
+        let mut titles = Vec::new();
+        for name in names {
+            let e = &cx.def.enclosures[name];
+            let fault = |reason: String| {
+                CaseError::Internal(Fault::LetterData {
+                    template: name.clone(),
+                    reason,
+                })
+            };
+            if let Some(when) = &e.when {
+                match when.eval_any(&vars).map_err(|f| fault(f.0))? {
+                    Value::Bool(true) => {}
+                    Value::Bool(false) => continue,
+                    other => {
+                        return Err(fault(format!(
+                            "its condition `when` gave {other}, not true or false"
+                        )));
+                    }
+                }
+            }
+            let mut data =
+                self.default_letter_data(&job.party, &cx.case.file_number, &cx.def.title);
+            merge(&mut data, Value::Object(e.content.clone()));
+            if let Some(expr) = &e.data {
+                merge(&mut data, expr.eval(&vars).map_err(|f| fault(f.0))?);
+            }
+            if data.get("label").is_none_or(Value::is_null) {
+                let of = crate::letter::title_of(&job.template);
+                let number = job
+                    .reference
+                    .as_ref()
+                    .map(|r| format!(" Nr. {r}"))
+                    .unwrap_or_default();
+                data["label"] = Value::from(format!(
+                    "Anlage {} zu: {of}{number} vom {}",
+                    titles.len() + 1,
+                    cx.today.format("%d.%m.%Y")
+                ));
+            }
+            titles.push(Value::from(e.title.clone()));
+            job.enclosures.push(EnclosureJob {
+                name: name.clone(),
+                template: e.template.clone(),
+                data,
+            });
+        }
+        job.data["attachments"] = Value::Array(titles);
+        Ok(())
     }
 
     /// Sends the case's latest letter from the job's template to each
@@ -426,39 +580,58 @@ impl Engine {
         )))
     }
 
-    /// Renders a letter to be issued and seals it if its template is sealed:
-    /// the stored PDF and its hash are the sealed ones. A signing service or
-    /// TSA that is down fails the transition before anything is written.
-    pub(super) async fn issue(
+    /// Renders a letter to be issued, with its enclosures, and seals the
+    /// letter if its template is sealed: the stored PDF and its hash are the
+    /// sealed ones. A signing service or TSA that is down fails the
+    /// transition before anything is written.
+    pub(super) async fn render_sealed(
         &self,
         cx: &EffectContext<'_>,
         job: &LetterJob,
-    ) -> Result<Rendered, CaseError> {
-        let rendered = self.render(cx, job).await?;
-        match self.sealer() {
-            Some(sealer) if sealer.applies_to(&job.template) => {
-                let pdf = sealer.seal(rendered.pdf, self.clock().now()).await?;
-                Ok(Rendered {
-                    sha256: hex::encode(sha2::Sha256::digest(&pdf)),
-                    pdf,
-                    ..rendered
-                })
-            }
-            _ => Ok(rendered),
+    ) -> Result<RenderedLetter, CaseError> {
+        let mut rendered = self.render(cx, job).await?;
+        if let Some(sealer) = self.sealer()
+            && sealer.applies_to(&job.template)
+        {
+            let unsealed = std::mem::take(&mut rendered.letter.pdf);
+            let pdf = sealer.seal(unsealed, self.clock().now()).await?;
+            rendered.letter.sha256 = hex::encode(sha2::Sha256::digest(&pdf));
+            rendered.letter.pdf = pdf;
         }
+        Ok(rendered)
     }
 
-    /// Renders a letter off the async executor.
+    /// Renders a letter and its enclosures off the async executor.
     pub(super) async fn render(
         &self,
         cx: &EffectContext<'_>,
         job: &LetterJob,
+    ) -> Result<RenderedLetter, CaseError> {
+        let letter = self.render_one(cx, &job.template, &job.data);
+        let enclosures = futures_util::future::join_all(
+            job.enclosures
+                .iter()
+                .map(|e| self.render_one(cx, &e.template, &e.data)),
+        );
+        let (letter, enclosures) = futures_util::future::join(letter, enclosures).await;
+        Ok(RenderedLetter {
+            letter: letter?,
+            enclosures: enclosures.into_iter().collect::<Result<_, _>>()?,
+        })
+    }
+
+    /// Renders one PDF off the async executor.
+    async fn render_one(
+        &self,
+        cx: &EffectContext<'_>,
+        template: &str,
+        data: &Value,
     ) -> Result<Rendered, CaseError> {
         let letters = self.letters().clone();
         let title = format!("{} {}", cx.def.title, cx.case.file_number);
         let author = self.config().office.name.clone();
-        let template = job.template.clone();
-        let data = job.data.clone();
+        let template = template.to_string();
+        let data = data.clone();
         let date = cx.today;
         let slot = self.render_slot().await;
         tokio::task::spawn_blocking(move || {
@@ -579,6 +752,7 @@ impl Engine {
             reference: state.reference.clone(),
             electronic: false,
             retrieval: false,
+            enclosures: Vec::new(),
         })
     }
 
@@ -661,11 +835,19 @@ impl Engine {
         cx: &EffectContext<'_>,
         job: &LetterJob,
         row: &DocumentRow,
+        enclosures: &[DocumentRow],
     ) -> Result<(), CaseError> {
         let Some(email) = &job.party.email else {
             return Ok(());
         };
-        let filename = format!("{}-{}.pdf", job.template, safe_name(&cx.case.file_number));
+        let file = safe_name(&cx.case.file_number);
+        let filename = format!("{}-{file}.pdf", job.template);
+        let mut attachments = vec![AttachmentRef::pdf(filename.clone(), &row.sha256)];
+        attachments.extend(
+            enclosures
+                .iter()
+                .map(|d| AttachmentRef::pdf(format!("{}-{file}.pdf", d.template), &d.sha256)),
+        );
         let (subject, body) = self.render_mail(
             "letter",
             &json!({
@@ -675,8 +857,13 @@ impl Engine {
                     "subject": cx.def.title,
                     "date": row.letter_date,
                     "electronic_notification": job.electronic,
+                    // How the letter is served when not by plain post, as
+                    // the workflow's letter data says (e.g. gegen Empfangsbekenntnis).
+                    "delivery": job.data.get("delivery"),
                 },
-                "attachments": [filename],
+                "attachments": attachments.iter().map(|a| &a.filename).collect::<Vec<_>>(),
+                // How the letter is notified when not by plain post, as
+                // the workflow's letter data says (e.g. gegen Empfangsbekenntnis).
             }),
         )?;
         let mail = MailOut {
@@ -686,7 +873,7 @@ impl Engine {
             to: email.as_str(),
             subject,
             body,
-            attachments: vec![AttachmentRef::pdf(filename, &row.sha256)],
+            attachments,
         };
         self.queue_mail(tx, mail, cx.at).await?;
         Ok(())

@@ -283,6 +283,15 @@ impl Engine {
                 *date,
                 d.legal_basis.as_deref().unwrap_or("festes Fristende"),
             ),
+            Due::Field(field) => match day(&Some(field.clone())) {
+                Some(date) => deadline::fixed_end(
+                    date,
+                    d.legal_basis
+                        .as_deref()
+                        .unwrap_or("im Schreiben bestimmtes Fristende"),
+                ),
+                None => return Ok(None),
+            },
         };
         if let Some((rule, text)) = start {
             computed.steps.insert(

@@ -29,6 +29,6 @@ pub use error::{CaseError, ErrorKind, Fault};
 pub use portal::{RETRIEVAL_DAYS, UploadOutcome};
 pub use steps::{acting_roles, actor_for, role_refusal, visible_to};
 pub use types::{
-    Actor, AuditReport, BrokenLinkView, CaseDetail, CaseView, DeadlineView, EmailAddress,
-    FireRequest, OpenRequest, PartyRef, PreviewLetter, WorkItemView,
+    Actor, AuditReport, BrokenLinkView, CaseDetail, CaseDifferenceView, CaseView, DeadlineView,
+    EmailAddress, FireRequest, OpenRequest, PartyRef, PreviewLetter, WorkItemView,
 };

@@ -3,10 +3,12 @@
 
 use super::engine::Engine;
 use super::{
-    AuditReport, BrokenLinkView, CaseDetail, CaseError, CaseView, DeadlineView, WorkItemView,
+    AuditReport, BrokenLinkView, CaseDetail, CaseDifferenceView, CaseError, CaseView, DeadlineView,
+    WorkItemView,
 };
+use crate::akte::Difference;
 use crate::deadline;
-use crate::domain::DeadlineStatus;
+use crate::domain::{DeadlineStatus, FileNumber};
 use crate::journal::{self, Event};
 use crate::store::{CaseFilter, CaseRow, DeadlineRow, DocumentRow, WorkQuery};
 use crate::workflow::Definition;
@@ -160,6 +162,7 @@ impl Engine {
             cases: heads.len(),
             events: 0,
             broken: Vec::new(),
+            differs: Vec::new(),
         };
         for (id, number, head) in heads {
             let events = self.store().events(id).await?;
@@ -169,8 +172,44 @@ impl Engine {
                     file_number: number,
                     link,
                 });
+                continue;
+            }
+            if let Some(difference) = self.replay_difference(&number, &events).await? {
+                report.differs.push(CaseDifferenceView {
+                    file_number: number,
+                    difference,
+                });
             }
         }
         Ok(report)
+    }
+
+    /// Replays an intact journal under the case's workflow version and
+    /// compares the result with the stored rows: the first item that
+    /// differs, if any (an event the workflow cannot have produced counts
+    /// as one).
+    async fn replay_difference(
+        &self,
+        number: &FileNumber,
+        events: &[journal::Event],
+    ) -> Result<Option<Difference>, CaseError> {
+        let Some(file) = self.store().case_rows(number).await? else {
+            return Ok(None);
+        };
+        let def = self
+            .catalog()
+            .version(
+                self.store(),
+                &file.case.workflow_id,
+                file.case.workflow_version,
+            )
+            .await?;
+        Ok(match journal::replay::replay(&def, events) {
+            Err(e) => Some(Difference {
+                item: format!("journal: event {} ({})", e.seq, e.what),
+                reason: e.reason,
+            }),
+            Ok(replayed) => crate::akte::first_difference(&file, &replayed),
+        })
     }
 }

@@ -113,6 +113,16 @@ pub struct AuditReport {
     pub cases: usize,
     pub events: usize,
     pub broken: Vec<BrokenLinkView>,
+    /// Cases whose intact journal replays to other rows than stored.
+    pub differs: Vec<CaseDifferenceView>,
+}
+
+/// A case whose rows are not what its journal gives: the first item.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CaseDifferenceView {
+    pub file_number: FileNumber,
+    #[serde(flatten)]
+    pub difference: crate::akte::Difference,
 }
 
 /// A broken link with the case's file number.

@@ -52,13 +52,26 @@ pub enum Command {
         /// File number (Aktenzeichen)
         case: String,
     },
-    /// Write a case's Akte: a zip with its data, journal, deadlines, letters, uploads and a manifest of hashes
+    /// Write a case's Akte (a zip with its data, journal, deadlines, letters, uploads and a manifest of hashes), or an xdomea 3.0.0 message
     Export {
-        /// File number (Aktenzeichen)
-        case: String,
-        /// The zip file to write [default: FILE_NUMBER.zip, slashes as `_`]
-        #[arg(short, long, value_name = "FILE")]
+        /// File number (Aktenzeichen); leave it out with --all
+        #[arg(required_unless_present = "all")]
+        case: Option<String>,
+        /// akte: amtspost's own Akte; xdomea: Abgabe.Abgabe.0401 (hand-over to another authority or system); xdomea-archive: Aussonderung.Aussonderung.0503 (a closed case to the archive)
+        #[arg(long, value_enum, default_value_t = ExportFormat::Akte)]
+        format: ExportFormat,
+        /// akte: the zip file to write [default: FILE_NUMBER.zip, slashes as `_`]; xdomea: the folder to write `<ProzessID>_<Nachrichtentyp>.zip` into [default: .]
+        #[arg(short, long, value_name = "PATH")]
         output: Option<PathBuf>,
+        /// Every case closed before --closed-before, one message (one process) each; xdomea formats only
+        #[arg(long, requires = "closed_before", conflicts_with = "case")]
+        all: bool,
+        /// With --all: cases closed and last changed before this day (YYYY-MM-DD)
+        #[arg(long, value_name = "DATE")]
+        closed_before: Option<chrono::NaiveDate>,
+        /// The receiving authority or archive the message names
+        #[arg(long, value_name = "NAME")]
+        recipient: Option<String>,
     },
     /// Verify an Akte (every hash, the journal's chain) and store its case; a tampered file is refused, nothing stored
     Import {
@@ -180,33 +193,67 @@ pub async fn run(ctx: &Ctx, cmd: Command) -> Result<()> {
                 )
             });
         }
-        Command::Export { case, output } => {
-            let bytes = app.export_case(&case).await?;
-            let path = output.unwrap_or_else(|| {
-                PathBuf::from(format!("{}.zip", case.replace(['/', '\\'], "_")))
+        Command::Export {
+            case,
+            format,
+            output,
+            all,
+            closed_before,
+            recipient,
+        } => {
+            let message = match format {
+                ExportFormat::Akte => None,
+                ExportFormat::Xdomea => Some(crate::xdomea::Message::Abgabe),
+                ExportFormat::XdomeaArchive => Some(crate::xdomea::Message::Aussonderung),
+            };
+            let Some(message) = message else {
+                if all || recipient.is_some() {
+                    bail!("--all and --recipient go with --format xdomea or xdomea-archive");
+                }
+                let case = case.expect("clap requires a file number without --all");
+                export_akte(ctx, &app, &case, output).await?;
+                app.close().await;
+                return Ok(());
+            };
+            let dir = output.unwrap_or_else(|| PathBuf::from("."));
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            let recipient = recipient.unwrap_or_else(|| match message {
+                crate::xdomea::Message::Abgabe => "Übernehmende Stelle".into(),
+                crate::xdomea::Message::Aussonderung => "Zuständiges Archiv".into(),
             });
-            if path.exists() {
-                bail!(
-                    "{} exists already; name another file with -o, or remove it",
-                    path.display()
-                );
+            let cases = match (case, closed_before) {
+                (Some(c), _) => vec![c],
+                (None, Some(before)) => app.closed_cases_before(before).await?,
+                (None, None) => bail!("name a file number, or --all with --closed-before"),
+            };
+            let mut written = Vec::new();
+            for n in &cases {
+                let package = app.export_xdomea(n, message, &recipient).await?;
+                let path = dir.join(&package.file_name);
+                write_new(&path, &package.bytes)?;
+                written.push(json!({
+                    "file_number": n, "file": path, "process_id": package.process_id.to_string(),
+                    "bytes": package.bytes.len(),
+                }));
             }
-            // Written beside, then renamed: never a half-written Akte under its name.
-            let partial = path.with_extension("zip.partial");
-            std::fs::write(&partial, &bytes)
-                .with_context(|| format!("cannot write {}", partial.display()))?;
-            std::fs::rename(&partial, &path)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            ctx.print(
-                &json!({"file_number": case, "file": path, "bytes": bytes.len()}),
-                || {
-                    format!(
-                        "{case}: Akte written to {} ({} bytes)\n",
-                        path.display(),
-                        bytes.len()
-                    )
-                },
-            );
+            app.close().await;
+            ctx.print(&json!(written), || {
+                let mut s: String = written
+                    .iter()
+                    .map(|w| {
+                        format!(
+                            "{}: {} written to {}\n",
+                            w["file_number"].as_str().unwrap_or_default(),
+                            message.element(),
+                            w["file"].as_str().unwrap_or_default()
+                        )
+                    })
+                    .collect();
+                s.push_str(&format!("{} message(s)\n", written.len()));
+                s
+            });
+            return Ok(());
         }
         Command::Import { file } => {
             let bytes =
@@ -332,6 +379,58 @@ pub async fn run(ctx: &Ctx, cmd: Command) -> Result<()> {
         }
     }
     app.close().await;
+    Ok(())
+}
+
+/// Which file `case export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// amtspost's own Akte (re-importable with `case import`).
+    Akte,
+    /// xdomea 3.0.0 Abgabe.Abgabe.0401.
+    Xdomea,
+    /// xdomea 3.0.0 Aussonderung.Aussonderung.0503 (closed cases only).
+    XdomeaArchive,
+}
+
+/// Writes a file that must not exist yet: beside, then renamed, so that
+/// nothing half-written ever stands under its name.
+fn write_new(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    if path.exists() {
+        bail!(
+            "{} exists already; name another file with -o, or remove it",
+            path.display()
+        );
+    }
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    std::fs::write(&partial, bytes)
+        .with_context(|| format!("cannot write {}", partial.display()))?;
+    std::fs::rename(&partial, path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// `case export` of amtspost's own Akte.
+async fn export_akte(
+    ctx: &Ctx,
+    app: &crate::app::App,
+    case: &str,
+    output: Option<PathBuf>,
+) -> Result<()> {
+    let bytes = app.export_case(case).await?;
+    let path =
+        output.unwrap_or_else(|| PathBuf::from(format!("{}.zip", case.replace(['/', '\\'], "_"))));
+    write_new(&path, &bytes)?;
+    ctx.print(
+        &json!({"file_number": case, "file": path, "bytes": bytes.len()}),
+        || {
+            format!(
+                "{case}: Akte written to {} ({} bytes)\n",
+                path.display(),
+                bytes.len()
+            )
+        },
+    );
     Ok(())
 }
 

@@ -253,7 +253,14 @@ pub fn compute_as(spec: &DeadlineSpec, basis: Basis) -> Result<Computed, Deadlin
             "§ 57 Abs. 2 VwGO, § 222 Abs. 2 ZPO",
         )
     } else {
-        ("§ 187 Abs. 1 BGB", "§ 188", "§ 193 BGB, § 31 Abs. 3 VwVfG")
+        // § 31 Abs. 1 VwVfG applies §§ 187–193 BGB; for the end on a
+        // weekend or holiday § 31 Abs. 3 Satz 1 VwVfG is the rule itself
+        // (LEGAL-REVIEW-2 N10).
+        (
+            "§ 31 Abs. 1 VwVfG i. V. m. § 187 Abs. 1 BGB",
+            "§ 31 Abs. 1 VwVfG i. V. m. § 188",
+            "§ 31 Abs. 3 Satz 1 VwVfG",
+        )
     };
     steps.push(Step {
         rule: r187.into(),

@@ -45,20 +45,29 @@ fn one_month_from_31_january_ends_on_last_day_of_february() {
     let c = compute(&spec(d(2013, 1, 31), "1M")).unwrap();
     assert_eq!(c.unshifted_end, d(2013, 2, 28));
     assert_eq!(c.end, d(2013, 2, 28));
-    assert_eq!(c.steps[1].rule, "§ 188 Abs. 3 BGB");
+    assert_eq!(
+        c.steps[1].rule,
+        "§ 31 Abs. 1 VwVfG i. V. m. § 188 Abs. 3 BGB"
+    );
     // Leap year.
     assert_eq!(end_of(spec(d(2012, 1, 31), "1M")), d(2012, 2, 29));
     // One year from 29 February.
     let c = compute(&spec(d(2024, 2, 29), "1Y")).unwrap();
     assert_eq!(c.unshifted_end, d(2025, 2, 28));
-    assert_eq!(c.steps[1].rule, "§ 188 Abs. 3 BGB");
+    assert_eq!(
+        c.steps[1].rule,
+        "§ 31 Abs. 1 VwVfG i. V. m. § 188 Abs. 3 BGB"
+    );
 }
 
 #[test]
 fn month_ends_on_same_day_number() {
     let c = compute(&spec(d(2012, 3, 19), "1M")).unwrap();
     assert_eq!(c.unshifted_end, d(2012, 4, 19));
-    assert_eq!(c.steps[1].rule, "§ 188 Abs. 2 BGB");
+    assert_eq!(
+        c.steps[1].rule,
+        "§ 31 Abs. 1 VwVfG i. V. m. § 188 Abs. 2 BGB"
+    );
     // 30 April + 1 month is 30 May, not 31 May (no "end of month" rule).
     assert_eq!(
         compute(&spec(d(2013, 4, 30), "1M")).unwrap().unshifted_end,
@@ -70,9 +79,15 @@ fn month_ends_on_same_day_number() {
 fn days_do_not_count_the_event_day() {
     let c = compute(&spec(d(2025, 3, 3), "14D")).unwrap();
     assert_eq!(c.unshifted_end, d(2025, 3, 17));
-    assert_eq!(c.steps[0].rule, "§ 187 Abs. 1 BGB");
+    assert_eq!(
+        c.steps[0].rule,
+        "§ 31 Abs. 1 VwVfG i. V. m. § 187 Abs. 1 BGB"
+    );
     assert_eq!(c.steps[0].date, d(2025, 3, 4));
-    assert_eq!(c.steps[1].rule, "§ 188 Abs. 1 BGB");
+    assert_eq!(
+        c.steps[1].rule,
+        "§ 31 Abs. 1 VwVfG i. V. m. § 188 Abs. 1 BGB"
+    );
 }
 
 #[test]
@@ -80,7 +95,10 @@ fn weeks_end_on_the_same_weekday() {
     let c = compute(&spec(d(2025, 3, 5), "2W")).unwrap();
     assert_eq!(c.unshifted_end, d(2025, 3, 19));
     assert_eq!(c.unshifted_end.weekday(), Weekday::Wed);
-    assert_eq!(c.steps[1].rule, "§ 188 Abs. 2 BGB");
+    assert_eq!(
+        c.steps[1].rule,
+        "§ 31 Abs. 1 VwVfG i. V. m. § 188 Abs. 2 BGB"
+    );
 }
 
 #[test]
@@ -89,7 +107,7 @@ fn end_on_good_friday_moves_to_tuesday_after_easter_monday() {
     assert_eq!(c.unshifted_end, d(2025, 4, 18));
     assert_eq!(c.end, d(2025, 4, 22));
     let last = c.steps.last().unwrap();
-    assert_eq!(last.rule, "§ 193 BGB, § 31 Abs. 3 VwVfG");
+    assert_eq!(last.rule, "§ 31 Abs. 3 Satz 1 VwVfG");
     assert!(last.text.contains("Karfreitag"), "{}", last.text);
     assert!(last.text.contains("22.04.2025"), "{}", last.text);
 }
@@ -166,12 +184,15 @@ fn explanation_is_numbered_and_names_the_dates() {
     let c = compute(&s).unwrap();
     let text = c.to_string();
     assert!(text.starts_with("1. § 41 Abs. 2 VwVfG NRW: "), "{text}");
-    assert!(text.contains("\n2. § 187 Abs. 1 BGB: "), "{text}");
-    assert!(text.contains("\n3. § 188 Abs. 2 BGB: "), "{text}");
     assert!(
-        text.contains("\n4. § 193 BGB, § 31 Abs. 3 VwVfG: "),
+        text.contains("\n2. § 31 Abs. 1 VwVfG i. V. m. § 187 Abs. 1 BGB: "),
         "{text}"
     );
+    assert!(
+        text.contains("\n3. § 31 Abs. 1 VwVfG i. V. m. § 188 Abs. 2 BGB: "),
+        "{text}"
+    );
+    assert!(text.contains("\n4. § 31 Abs. 3 Satz 1 VwVfG: "), "{text}");
     assert!(text.contains("18.03.2025"), "{text}");
     assert!(
         text.ends_with("Die Frist endet mit Ablauf des 22.04.2025 (Dienstag)."),
@@ -188,7 +209,10 @@ fn computed_serialises_to_json() {
     let json = serde_json::to_value(&c).unwrap();
     assert_eq!(json["end"], "2013-02-28");
     assert_eq!(json["notified"], serde_json::Value::Null);
-    assert_eq!(json["steps"][0]["rule"], "§ 187 Abs. 1 BGB");
+    assert_eq!(
+        json["steps"][0]["rule"],
+        "§ 31 Abs. 1 VwVfG i. V. m. § 187 Abs. 1 BGB"
+    );
 }
 
 // ------------------------------------------------------------------ holidays

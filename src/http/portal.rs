@@ -222,7 +222,7 @@ fn on_expiry_text(def: &Definition, name: &str) -> Option<String> {
     }
     if d.court {
         return Some(
-            "Nach Ablauf der Frist ist der Bescheid bestandskräftig; eine Klage ist dann nicht mehr zulässig."
+            "Nach Ablauf der Frist wird der Bescheid bestandskräftig; eine danach erhobene Klage ist in der Regel unzulässig (Ausnahmen: § 58 Abs. 2 und § 60 VwGO)."
                 .into(),
         );
     }
@@ -543,7 +543,7 @@ async fn portal_case(
         .map(|(d, seal)| {
             let p = provisions.iter().find(|p| p.sha256 == d.sha256);
             context! {
-                title => crate::letter::title_of(&d.template),
+                title => def.document_title(&d.template),
                 date => d.letter_date.clone(),
                 sha256 => d.sha256.clone(),
                 seal => seal,

@@ -220,6 +220,7 @@ pub(super) fn form_fields(
                 FieldKind::Email => ("email", Vec::new()),
                 FieldKind::Text => ("textarea", Vec::new()),
                 FieldKind::List => ("list", Vec::new()),
+                FieldKind::Choices(v) => ("list", v.clone()),
                 FieldKind::Enum(v) => ("enum", v.clone()),
                 FieldKind::Object => return None,
                 FieldKind::String => ("text", Vec::new()),
@@ -298,7 +299,7 @@ pub(super) fn parse_form(
                     })?;
                 Value::String(d.format("%Y-%m-%d").to_string())
             }
-            FieldKind::List => Value::Array(
+            FieldKind::List | FieldKind::Choices(_) => Value::Array(
                 raw.lines()
                     .map(str::trim)
                     .filter(|l| !l.is_empty())

@@ -623,7 +623,7 @@ async fn case_page(
         .zip(seals)
         .map(|(d, seal)| {
             context! {
-                template => crate::letter::title_of(&d.template),
+                template => def.document_title(&d.template),
                 date => d.letter_date.clone(),
                 sha256 => d.sha256.clone(),
                 seal => seal,
@@ -709,6 +709,7 @@ fn event_title(kind: EventKind) -> &'static str {
         EventKind::DocumentRetrieved => "Schreiben im Portal abgerufen",
         EventKind::ProvisionEnded => "Bereitstellung beendet (nicht abgerufen)",
         EventKind::CircularRead => "Rundschreiben gelesen",
+        EventKind::DeadlineCancelled => "Frist aufgehoben",
     }
 }
 
@@ -720,6 +721,7 @@ fn deadline_status(s: crate::domain::DeadlineStatus) -> &'static str {
         S::Superseded => "ersetzt",
         S::Expired => "versäumt",
         S::Elapsed => "abgelaufen",
+        S::Cancelled => "aufgehoben",
     }
 }
 

@@ -493,6 +493,8 @@ pub fn title_of(template: &str) -> String {
         "erinnerung" => "Erinnerung".into(),
         "rundschreiben" => "Rundschreiben".into(),
         "anlage" => "Anlage".into(),
+        "schreiben" => "Schreiben".into(),
+        "vordruck" => "Vordruck".into(),
         other => {
             let words = other.replace('_', " ");
             let mut c = words.chars();

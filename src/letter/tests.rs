@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::{EMBEDDED, LetterEngine, LetterError, RenderRequest, Rendered};
 
-const ALL_TEMPLATES: [&str; 8] = [
+const ALL_TEMPLATES: [&str; 10] = [
     "ablehnungsbescheid",
     "aenderungsbescheid",
     "anlage",
@@ -19,6 +19,8 @@ const ALL_TEMPLATES: [&str; 8] = [
     "erinnerung",
     "nachforderung",
     "rundschreiben",
+    "schreiben",
+    "vordruck",
     "zuwendungsbescheid",
 ];
 
@@ -38,6 +40,8 @@ fn example_date(name: &str) -> NaiveDate {
         "erinnerung" => (2013, 5, 10),
         "ablehnungsbescheid" => (2013, 6, 3),
         "aenderungsbescheid" => (2013, 9, 20),
+        "schreiben" => (2012, 11, 16),
+        "vordruck" => (2012, 10, 15),
         _ => (2013, 6, 28),
     };
     NaiveDate::from_ymd_opt(y, m, d).unwrap()

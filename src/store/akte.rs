@@ -9,8 +9,8 @@ use sqlx::any::AnyRow;
 
 use super::{Backend, Store, StoreError, get, q};
 use crate::akte::{
-    CaseFile, CaseRecord, DeadlineRecord, DefinitionRecord, DocumentRecord, ReminderRecord,
-    UploadRecord,
+    CaseFile, CaseRecord, DeadlineRecord, DefinitionRecord, DeliveryRecord, DocumentRecord,
+    History, MailRecord, ProvisionRecord, ReminderRecord, UploadRecord,
 };
 
 fn corrupt(what: &str) -> impl FnOnce(serde_json::Error) -> StoreError + '_ {
@@ -43,6 +43,20 @@ impl Store {
     /// A case's complete file, read in one snapshot; `None` if there is no
     /// case with this file number.
     pub async fn case_file(&self, file_number: &str) -> Result<Option<CaseFile>, StoreError> {
+        self.case_file_with(file_number, true).await
+    }
+
+    /// A case's rows without the bytes of its letters and uploads: what
+    /// `audit verify` compares with the journal's replay.
+    pub async fn case_rows(&self, file_number: &str) -> Result<Option<CaseFile>, StoreError> {
+        self.case_file_with(file_number, false).await
+    }
+
+    async fn case_file_with(
+        &self,
+        file_number: &str,
+        with_bytes: bool,
+    ) -> Result<Option<CaseFile>, StoreError> {
         let what = "reading a case for its export";
         let mut tx = self.pool.begin().await.map_err(q(what))?;
         if self.backend == Backend::Postgres {
@@ -184,12 +198,13 @@ impl Store {
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
+        let history = history_of(&mut tx, case.id).await?;
         let mut blobs = BTreeMap::new();
         let shas = documents
             .iter()
             .map(|d| d.sha256.clone())
             .chain(uploads.iter().map(|u| u.sha256.clone()));
-        for sha in shas {
+        for sha in shas.filter(|_| with_bytes) {
             if blobs.contains_key(&sha) {
                 continue;
             }
@@ -211,8 +226,36 @@ impl Store {
             deadlines,
             documents,
             uploads,
+            history: Some(history),
             blobs,
         }))
+    }
+
+    /// The cases last changed before `before` (RFC 3339 or a date), with
+    /// their workflow version and state, oldest first: the candidates of an
+    /// export of closed cases.
+    pub async fn cases_changed_before(
+        &self,
+        before: &str,
+    ) -> Result<Vec<(String, String, i64, String)>, StoreError> {
+        sqlx::query(
+            "SELECT file_number, workflow_id, workflow_version, state FROM cases
+             WHERE updated_at < $1 ORDER BY updated_at, id",
+        )
+        .bind(before)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("listing cases to export"))?
+        .iter()
+        .map(|r| {
+            Ok((
+                get(r, "file_number")?,
+                get(r, "workflow_id")?,
+                get(r, "workflow_version")?,
+                get(r, "state")?,
+            ))
+        })
+        .collect()
     }
 
     /// Writes a verified case file in one transaction, under the case's own
@@ -411,9 +454,168 @@ impl Store {
             .await
             .map_err(q(what))?;
         }
+        if let Some(h) = &f.history {
+            write_history(&mut tx, c.id, h).await?;
+        }
         for (register, year, last) in numbers {
             tx.raise_sequence(register, *year, *last).await?;
         }
         tx.commit().await
     }
+}
+
+/// The outbox's mail of a case and the portal's provisions and deliveries,
+/// in the order they were written.
+async fn history_of(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    case_id: i64,
+) -> Result<History, StoreError> {
+    let what = "reading a case's mail and portal history";
+    let mail = sqlx::query(
+        "SELECT message_id, kind, recipients, subject, body, attachments, status, attempts,
+                last_error, created_at, sent_at FROM outbox WHERE case_id = $1 ORDER BY id",
+    )
+    .bind(case_id)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(q(what))?
+    .iter()
+    .map(|r| {
+        let recipients: String = get(r, "recipients")?;
+        let attachments: String = get(r, "attachments")?;
+        Ok(MailRecord {
+            message_id: get(r, "message_id")?,
+            kind: get(r, "kind")?,
+            recipients: serde_json::from_str(&recipients).map_err(corrupt("mail recipients"))?,
+            subject: get(r, "subject")?,
+            body: get(r, "body")?,
+            attachments: serde_json::from_str(&attachments).map_err(corrupt("mail attachments"))?,
+            status: get(r, "status")?,
+            attempts: get(r, "attempts")?,
+            last_error: get(r, "last_error")?,
+            created_at: get(r, "created_at")?,
+            sent_at: get(r, "sent_at")?,
+        })
+    })
+    .collect::<Result<Vec<_>, StoreError>>()?;
+    let provisions = sqlx::query(
+        "SELECT sha256, template, party, notified_on, provided_at, status, retrieved_at,
+                retrieved_by, ended_at FROM provisions WHERE case_id = $1 ORDER BY id",
+    )
+    .bind(case_id)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(q(what))?
+    .iter()
+    .map(|r| {
+        Ok(ProvisionRecord {
+            sha256: get(r, "sha256")?,
+            template: get(r, "template")?,
+            party: get(r, "party")?,
+            notified_on: get(r, "notified_on")?,
+            provided_at: get(r, "provided_at")?,
+            status: get(r, "status")?,
+            retrieved_at: get(r, "retrieved_at")?,
+            retrieved_by: get(r, "retrieved_by")?,
+            ended_at: get(r, "ended_at")?,
+        })
+    })
+    .collect::<Result<Vec<_>, StoreError>>()?;
+    let deliveries = sqlx::query(
+        "SELECT party, queued_at, read_at, read_by FROM deliveries WHERE case_id = $1
+         ORDER BY queued_at, party",
+    )
+    .bind(case_id)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(q(what))?
+    .iter()
+    .map(|r| {
+        Ok(DeliveryRecord {
+            party: get(r, "party")?,
+            queued_at: get(r, "queued_at")?,
+            read_at: get(r, "read_at")?,
+            read_by: get(r, "read_by")?,
+        })
+    })
+    .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(History {
+        mail,
+        provisions,
+        deliveries,
+    })
+}
+
+/// Writes an imported case's mail, provisions and deliveries. Mail not
+/// delivered at the source is kept as failed: the new installation must
+/// not send a letter the old one may still send.
+async fn write_history(tx: &mut super::Tx, case_id: i64, h: &History) -> Result<(), StoreError> {
+    let what = "importing a case's mail and portal history";
+    for m in &h.mail {
+        let (status, last_error) = match m.status.as_str() {
+            "sent" | "failed" => (m.status.clone(), m.last_error.clone()),
+            other => (
+                "failed".to_string(),
+                Some(format!(
+                    "aus einer Akte übernommen, beim Export „{other}“: hier nicht versandt"
+                )),
+            ),
+        };
+        sqlx::query(
+            "INSERT INTO outbox (message_id, case_id, kind, recipients, subject, body, attachments,
+                                 status, attempts, next_attempt_at, last_error, created_at, sent_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(&m.message_id)
+        .bind(case_id)
+        .bind(&m.kind)
+        .bind(serde_json::to_string(&m.recipients).expect("recipients serialise"))
+        .bind(&m.subject)
+        .bind(&m.body)
+        .bind(m.attachments.to_string())
+        .bind(status)
+        .bind(m.attempts)
+        .bind(&m.created_at)
+        .bind(last_error)
+        .bind(&m.created_at)
+        .bind(m.sent_at.as_deref())
+        .execute(&mut *tx.tx)
+        .await
+        .map_err(|e| super::constraint_error(e, what))?;
+    }
+    for p in &h.provisions {
+        sqlx::query(
+            "INSERT INTO provisions (case_id, sha256, template, party, notified_on, provided_at,
+                                     status, retrieved_at, retrieved_by, ended_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(case_id)
+        .bind(&p.sha256)
+        .bind(&p.template)
+        .bind(&p.party)
+        .bind(&p.notified_on)
+        .bind(&p.provided_at)
+        .bind(&p.status)
+        .bind(p.retrieved_at.as_deref())
+        .bind(p.retrieved_by.as_deref())
+        .bind(p.ended_at.as_deref())
+        .execute(&mut *tx.tx)
+        .await
+        .map_err(q(what))?;
+    }
+    for d in &h.deliveries {
+        sqlx::query(
+            "INSERT INTO deliveries (case_id, party, queued_at, read_at, read_by)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(case_id)
+        .bind(&d.party)
+        .bind(&d.queued_at)
+        .bind(d.read_at.as_deref())
+        .bind(d.read_by.as_deref())
+        .execute(&mut *tx.tx)
+        .await
+        .map_err(q(what))?;
+    }
+    Ok(())
 }

@@ -44,8 +44,32 @@ pub struct Definition {
     pub retrieval: Option<Retrieval>,
     /// Fields fixed from some states on, changeable there only by a correction step.
     pub freezes: Vec<Freeze>,
+    /// Enclosures (Anlagen) letters are issued with, by name.
+    pub enclosures: BTreeMap<String, Enclosure>,
     pub states: Vec<State>,
     pub transitions: Vec<Transition>,
+}
+
+/// An enclosure (Anlage) a letter is issued with: a PDF of its own from
+/// `template`, stored with the case, attached to the letter's mail, shown
+/// with it in the portal and listed in its „Anlagen“ line. The text of a
+/// legal enclosure (e.g. the ANBest-G) is a data file of the workflow
+/// folder, so a notice that declares it „Bestandteil dieses Bescheides“
+/// can never go out without it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Enclosure {
+    pub name: String,
+    pub title: String,
+    pub template: String,
+    /// The data file its fixed content comes from, e.g. `data/anbest-g.json`.
+    pub file: Option<String>,
+    /// That file's content (a JSON object); not serialised, like a lookup's entries.
+    #[serde(skip)]
+    pub content: serde_json::Map<String, serde_json::Value>,
+    /// Case-specific data merged over the content.
+    pub data: Option<DataExpr>,
+    /// Enclosed only when this holds (e.g. the Empfangsbekenntnis).
+    pub when: Option<DataExpr>,
 }
 
 /// A case field that names a case of another workflow: the linked case
@@ -92,6 +116,16 @@ pub struct Retrieval {
     pub deadlines: Vec<String>,
     pub on_retrieval: String,
     pub on_expiry: String,
+    /// The first letter date the rule is in force for (§ 41 Abs. 2a VwVfG
+    /// NRW did not exist in 2012); earlier letters go by post.
+    pub since: Option<NaiveDate>,
+}
+
+impl Retrieval {
+    /// Whether a letter dated `day` may be provided for retrieval.
+    pub fn in_force(&self, day: NaiveDate) -> bool {
+        self.since.is_none_or(|since| day >= since)
+    }
 }
 
 /// The data files of a workflow folder, by path relative to it
@@ -163,6 +197,10 @@ pub enum FieldKind {
     Email,
     /// A list of strings.
     List,
+    /// A list of strings, each one of a fixed set (e.g. the two
+    /// Schwerpunktthemen a guard checks by name: a variant spelling is
+    /// refused at the field, not silently missed by the guard).
+    Choices(Vec<String>),
     /// One of a fixed set of strings.
     Enum(Vec<String>),
     /// Free structured data (an object or a list of objects), e.g. a table of cost items.
@@ -180,7 +218,10 @@ impl FieldKind {
             "boolean" => FieldKind::Boolean,
             "date" => FieldKind::Date,
             "email" => FieldKind::Email,
-            "list" => FieldKind::List,
+            "list" => match values {
+                Some(v) if !v.is_empty() => FieldKind::Choices(v),
+                _ => FieldKind::List,
+            },
             "object" => FieldKind::Object,
             "enum" => match values {
                 Some(v) if !v.is_empty() => FieldKind::Enum(v),
@@ -250,6 +291,26 @@ impl FieldKind {
                     .map_err(|e| e.to_string());
             }
             (FieldKind::List, V::Array(items)) => items.iter().all(|i| i.is_string()),
+            (FieldKind::Choices(values), V::Array(items)) => {
+                for i in items {
+                    match i.as_str() {
+                        Some(s) if values.iter().any(|v| v == s) => {}
+                        Some(s) => {
+                            return Err(format!(
+                                "„{s}“ ist keiner der vorgesehenen Einträge ({})",
+                                values.join(", ")
+                            ));
+                        }
+                        None => {
+                            return Err(format!(
+                                "erwartet wird eine Liste aus: {}",
+                                values.join(", ")
+                            ));
+                        }
+                    }
+                }
+                true
+            }
             (FieldKind::Enum(values), V::String(s)) => {
                 if values.contains(s) {
                     true
@@ -284,6 +345,7 @@ impl FieldKind {
             FieldKind::Date => "ein Datum (JJJJ-MM-TT)",
             FieldKind::Email => "eine E-Mail-Adresse",
             FieldKind::List => "eine Liste von Texten",
+            FieldKind::Choices(_) => "eine Liste der vorgesehenen Einträge",
             FieldKind::Enum(_) => "einer der vorgesehenen Werte",
             FieldKind::Object => "ein Objekt oder eine Liste",
         }
@@ -328,6 +390,9 @@ pub struct DeadlineDef {
     /// has a value, the deadline runs from it without the postal fiction.
     pub acknowledged: Option<String>,
     pub legal_basis: Option<String>,
+    /// What a reminder asks of the person reminded (e.g. for the Klagefrist
+    /// the office: check for a suit, record the Bestandskraft).
+    pub action: Option<String>,
     pub reminders: Vec<Offset>,
     pub remind: Vec<String>,
     pub escalate: Vec<String>,
@@ -363,6 +428,9 @@ pub enum Due {
     Period(Period),
     /// A fixed calendar date, e.g. the RAA transition date 2013-07-31.
     Date(NaiveDate),
+    /// The date a case field holds, e.g. `verwendungsnachweis_bis` as the
+    /// notice set it; the deadline waits while the field is empty.
+    Field(String),
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -410,11 +478,15 @@ pub enum Effect {
         electronic: bool,
         /// Issued only when this condition holds.
         when: Option<DataExpr>,
+        /// Names of the enclosures issued with it (`[enclosures.*]`), in order.
+        enclosures: Vec<String>,
     },
     /// Start a deadline.
     SetDeadline { deadline: String },
     /// Mark a running deadline as met.
     MeetDeadline { deadline: String },
+    /// Lift a running deadline that no longer applies (no reminders, not missed).
+    CancelDeadline { deadline: String },
     /// Take the next number from a register and store it in a case field.
     Allocate { register: String, field: String },
     /// Compute a case field, e.g. the grant from the staffing plan and the rates.
@@ -510,6 +582,15 @@ impl Definition {
     }
 
     /// Transitions that can fire from a state.
+    /// The title of an issued document: an enclosure's declared title, else
+    /// the letter template's title.
+    pub fn document_title(&self, template: &str) -> String {
+        match self.enclosures.get(template) {
+            Some(e) => e.title.clone(),
+            None => crate::letter::title_of(template),
+        }
+    }
+
     pub fn transitions_from<'a>(&'a self, state: &'a str) -> impl Iterator<Item = &'a Transition> {
         self.transitions
             .iter()
@@ -600,6 +681,7 @@ struct Known<'a> {
     registers: &'a BTreeMap<String, Register>,
     deadlines: &'a BTreeMap<String, ()>,
     templates: &'a BTreeSet<String>,
+    enclosures: &'a BTreeMap<String, Enclosure>,
     /// Letter templates some transition issues.
     issued: &'a BTreeSet<String>,
     data: &'a DataFiles,
@@ -713,6 +795,7 @@ impl Validator<'_> {
             }
         }
 
+        let enclosures = self.enclosures(raw.enclosures, &fields, templates, data);
         let states = self.states(&raw.states);
         let state_names: BTreeMap<String, ()> =
             states.iter().map(|s| (s.name.clone(), ())).collect();
@@ -726,6 +809,7 @@ impl Validator<'_> {
             &registers,
             &raw.deadlines,
             templates,
+            &enclosures,
             data,
         );
         let transition_names: BTreeMap<String, ()> =
@@ -769,9 +853,108 @@ impl Validator<'_> {
             forms,
             retrieval,
             freezes,
+            enclosures,
             states,
             transitions,
         }
+    }
+
+    /// `[enclosures.*]`: each names a known template, its data file holds a
+    /// JSON object, and its expressions compile.
+    fn enclosures(
+        &mut self,
+        raw: BTreeMap<S<String>, super::raw::RawEnclosure>,
+        fields: &BTreeMap<String, Field>,
+        templates: &BTreeSet<String>,
+        data: &DataFiles,
+    ) -> BTreeMap<String, Enclosure> {
+        let vars = GuardVars::new(fields);
+        let mut out = BTreeMap::new();
+        for (name, e) in raw {
+            let mut ok = true;
+            if !templates.contains(e.template.get_ref()) {
+                let known: Vec<&str> = templates.iter().map(String::as_str).collect();
+                self.err(
+                    &e.template,
+                    format!(
+                        "enclosure `{}`: unknown template `{}`",
+                        name.get_ref(),
+                        e.template.get_ref()
+                    ),
+                    Some(format!("templates/ has: {}", known.join(", "))),
+                );
+                ok = false;
+            }
+            let mut content = serde_json::Map::new();
+            if let Some(file) = &e.file {
+                match data.get(file.get_ref()).map(|t| serde_json::from_str(t)) {
+                    Some(Ok(serde_json::Value::Object(m))) => content = m,
+                    Some(Ok(_)) => {
+                        self.err(
+                            file,
+                            format!("{}: must hold a JSON object", file.get_ref()),
+                            None,
+                        );
+                        ok = false;
+                    }
+                    Some(Err(err)) => {
+                        self.err(file, format!("{}: {err}", file.get_ref()), None);
+                        ok = false;
+                    }
+                    None => {
+                        let known: Vec<&str> = data.keys().map(String::as_str).collect();
+                        self.err(
+                            file,
+                            format!(
+                                "enclosure `{}`: no data file `{}`",
+                                name.get_ref(),
+                                file.get_ref()
+                            ),
+                            Some(format!("data files: {}", known.join(", "))),
+                        );
+                        ok = false;
+                    }
+                }
+            }
+            let mut compile = |expr: &Option<S<String>>, what: &str| match expr {
+                None => Ok(None),
+                Some(expr) => match DataExpr::compile(expr.get_ref(), &vars) {
+                    Ok(d) => Ok(Some(d)),
+                    Err(problem) => {
+                        let start = self.map.content_start(expr.span().start) + problem.offset;
+                        self.problems.push(self.map.error(
+                            start..start,
+                            format!(
+                                "{what} of enclosure `{}`: {}",
+                                name.get_ref(),
+                                problem.message
+                            ),
+                            problem.hint,
+                        ));
+                        Err(())
+                    }
+                },
+            };
+            let (Ok(d), Ok(when)) = (compile(&e.data, "data"), compile(&e.when, "condition"))
+            else {
+                continue;
+            };
+            if ok {
+                out.insert(
+                    name.get_ref().clone(),
+                    Enclosure {
+                        name: name.into_inner(),
+                        title: e.title.into_inner(),
+                        template: e.template.into_inner(),
+                        file: e.file.map(|f| f.into_inner()),
+                        content,
+                        data: d,
+                        when,
+                    },
+                );
+            }
+        }
+        out
     }
 
     /// A step's inputs are declared fields, and none is a number from a
@@ -1018,7 +1201,19 @@ impl Validator<'_> {
                 }
             }
         }
+        let since = match &r.since {
+            None => None,
+            Some(d) => match NaiveDate::parse_from_str(&d.get_ref().to_string(), "%Y-%m-%d") {
+                Ok(day) => Some(day),
+                Err(_) => {
+                    self.err(d, "`since` must be a plain date such as 2022-05-20", None);
+                    ok = false;
+                    None
+                }
+            },
+        };
         ok.then(|| Retrieval {
+            since,
             letters: r.letters.into_iter().map(S::into_inner).collect(),
             provided: r.provided.into_inner(),
             retrieved: r.retrieved.into_inner(),
@@ -1261,6 +1456,7 @@ impl Validator<'_> {
         registers: &BTreeMap<String, Register>,
         deadlines: &BTreeMap<S<String>, super::raw::RawDeadline>,
         templates: &BTreeSet<String>,
+        enclosures: &BTreeMap<String, Enclosure>,
         data: &DataFiles,
     ) -> Vec<Transition> {
         // Letters the workflow issues: only those can be distributed.
@@ -1359,6 +1555,7 @@ impl Validator<'_> {
                     registers,
                     deadlines: &deadline_names,
                     templates,
+                    enclosures,
                     issued: &issued,
                     data,
                 };
@@ -1397,14 +1594,17 @@ impl Validator<'_> {
             e.letter.is_some(),
             e.deadline.is_some(),
             e.meet.is_some(),
+            e.cancel.is_some(),
             e.number.is_some(),
             e.set.is_some(),
             e.distribute.is_some(),
         ];
-        if (e.electronic.is_some() || e.when.is_some()) && e.letter.is_none() {
+        if (e.electronic.is_some() || e.when.is_some() || e.enclosures.is_some())
+            && e.letter.is_none()
+        {
             self.err(
                 at,
-                "`electronic` and `when` belong to a letter effect",
+                "`electronic`, `when` and `enclosures` belong to a letter effect",
                 None,
             );
             return None;
@@ -1412,7 +1612,7 @@ impl Validator<'_> {
         if kinds.iter().filter(|k| **k).count() != 1 {
             self.err(
                 at,
-                "an effect needs exactly one of `letter`, `deadline`, `meet`, `number`, `set`, `distribute`",
+                "an effect needs exactly one of `letter`, `deadline`, `meet`, `cancel`, `number`, `set`, `distribute`",
                 Some("e.g. { letter = \"eingangsbestaetigung\", to = \"applicant\" }".into()),
             );
             return None;
@@ -1440,6 +1640,9 @@ impl Validator<'_> {
                 return None;
             };
             ok &= self.resolve(to, parties, "party");
+            for name in e.enclosures.iter().flatten() {
+                ok &= self.resolve(name, known.enclosures, "enclosure");
+            }
             let mut compile = |expr: &Option<S<String>>, what: &str| match expr {
                 None => Ok(None),
                 Some(expr) => match DataExpr::compile(expr.get_ref(), &GuardVars::new(fields)) {
@@ -1467,6 +1670,12 @@ impl Validator<'_> {
                 data,
                 electronic: e.electronic.unwrap_or(false),
                 when,
+                enclosures: e
+                    .enclosures
+                    .iter()
+                    .flatten()
+                    .map(|n| n.get_ref().clone())
+                    .collect(),
             });
         }
         if e.recipients.is_some() && e.distribute.is_none() {
@@ -1480,6 +1689,13 @@ impl Validator<'_> {
             return self
                 .resolve(d, deadlines, "deadline")
                 .then(|| Effect::SetDeadline {
+                    deadline: d.get_ref().clone(),
+                });
+        }
+        if let Some(d) = &e.cancel {
+            return self
+                .resolve(d, deadlines, "deadline")
+                .then(|| Effect::CancelDeadline {
                     deadline: d.get_ref().clone(),
                 });
         }
@@ -1762,15 +1978,29 @@ impl Validator<'_> {
                     ),
                 );
             }
-            let due = match (&d.period, &d.date) {
-                (Some(p), None) => match Period::from_str(p.get_ref()) {
+            let due = match (&d.period, &d.date, &d.date_field) {
+                (None, None, Some(f)) => match fields.get(f.get_ref()).map(|x| &x.kind) {
+                    Some(FieldKind::Date) => Some(Due::Field(f.get_ref().clone())),
+                    _ => {
+                        self.err(
+                            f,
+                            format!(
+                                "deadline `{}`: `date_field` must name a date field",
+                                name.get_ref()
+                            ),
+                            None,
+                        );
+                        None
+                    }
+                },
+                (Some(p), None, None) => match Period::from_str(p.get_ref()) {
                     Ok(p) => Some(Due::Period(p)),
                     Err(e) => {
                         self.err(p, e.to_string(), None);
                         None
                     }
                 },
-                (None, Some(date)) => {
+                (None, Some(date), None) => {
                     match NaiveDate::parse_from_str(&date.get_ref().to_string(), "%Y-%m-%d") {
                         Ok(date) => Some(Due::Date(date)),
                         Err(_) => {
@@ -1787,7 +2017,7 @@ impl Validator<'_> {
                     self.err(
                         &name,
                         format!(
-                            "deadline `{}` needs exactly one of `period` or `date`",
+                            "deadline `{}` needs exactly one of `period`, `date` or `date_field`",
                             name.get_ref()
                         ),
                         Some("e.g. period = \"4W\" or date = 2013-07-31".into()),
@@ -1841,6 +2071,7 @@ impl Validator<'_> {
                         posted: d.posted.map(S::into_inner),
                         acknowledged: d.acknowledged.map(S::into_inner),
                         legal_basis: d.legal_basis,
+                        action: d.action,
                         reminders,
                         remind: d.remind.into_iter().map(S::into_inner).collect(),
                         escalate: d.escalate.into_iter().map(S::into_inner).collect(),

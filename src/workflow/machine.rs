@@ -693,6 +693,7 @@ impl Definition {
                         let f = self.fields.get(name)?;
                         let (kind, values) = match &f.kind {
                             super::FieldKind::Enum(v) => ("enum".to_string(), v.clone()),
+                            super::FieldKind::Choices(v) => ("list".to_string(), v.clone()),
                             k => (
                                 serde_json::to_value(k)
                                     .ok()

@@ -13,8 +13,9 @@ mod machine;
 mod raw;
 
 pub use definition::{
-    DataFiles, DeadlineDef, DeadlineKind, Definition, Due, Effect, Field, FieldKind, Form, Freeze,
-    Link, Lookup, Party, Register, Retrieval, State, Transition, load, load_with_data,
+    DataFiles, DeadlineDef, DeadlineKind, Definition, Due, Effect, Enclosure, Field, FieldKind,
+    Form, Freeze, Link, Lookup, Party, Register, Retrieval, State, Transition, load,
+    load_with_data,
 };
 pub use diagnostic::Diagnostic;
 pub use graph::{GraphFormat, render_graph};

@@ -39,6 +39,8 @@ pub(crate) struct RawWorkflow {
     #[serde(default)]
     pub freeze: BTreeMap<S<String>, RawFreeze>,
     #[serde(default)]
+    pub enclosures: BTreeMap<S<String>, RawEnclosure>,
+    #[serde(default)]
     pub states: Vec<S<RawState>>,
     #[serde(default)]
     pub transitions: Vec<S<RawTransition>>,
@@ -63,6 +65,24 @@ pub(crate) struct RawField {
     pub required: bool,
     #[serde(default)]
     pub values: Option<S<Vec<String>>>,
+}
+
+/// An enclosure (Anlage) a letter effect names in `enclosures`: a document
+/// of its own, issued with the letter.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawEnclosure {
+    pub title: S<String>,
+    pub template: S<String>,
+    /// Fixed content: a JSON object in a data file of the workflow folder.
+    #[serde(default)]
+    pub file: Option<S<String>>,
+    /// A CEL map expression merged over the file's content.
+    #[serde(default)]
+    pub data: Option<S<String>>,
+    /// A CEL condition: enclosed only when it holds.
+    #[serde(default)]
+    pub when: Option<S<String>>,
 }
 
 /// Fields fixed from some states on (`[freeze.bescheid]`): what a signed
@@ -175,6 +195,10 @@ pub(crate) struct RawRetrieval {
     pub on_retrieval: S<String>,
     /// System transition fired when the provision ends unretrieved.
     pub on_expiry: S<String>,
+    /// The first letter date for which the rule is in force; letters
+    /// dated before go by post whatever the party consented to.
+    #[serde(default)]
+    pub since: Option<S<toml::value::Datetime>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -187,6 +211,10 @@ pub(crate) struct RawDeadline {
     /// A fixed end date such as `2013-07-31`.
     #[serde(default)]
     pub date: Option<S<toml::value::Datetime>>,
+    /// Ends on the date a case field holds (e.g. the Verwendungsnachweis
+    /// date a notice sets); waits while the field is empty.
+    #[serde(default)]
+    pub date_field: Option<S<String>>,
     /// Count from the postal notification fiction, not from the event day.
     #[serde(default)]
     pub by_post: bool,
@@ -213,6 +241,9 @@ pub(crate) struct RawDeadline {
     pub acknowledged: Option<S<String>>,
     #[serde(default)]
     pub legal_basis: Option<String>,
+    /// What the reminded person is asked to do (reminder mails).
+    #[serde(default)]
+    pub action: Option<String>,
     /// Reminder offsets before the end, e.g. `["30d", "7wd"]`.
     #[serde(default)]
     pub reminders: Vec<S<String>>,
@@ -291,6 +322,8 @@ pub(crate) struct RawEffect {
     pub to: Option<S<String>>,
     pub deadline: Option<S<String>>,
     pub meet: Option<S<String>>,
+    /// Lifts a running deadline that no longer applies.
+    pub cancel: Option<S<String>>,
     pub number: Option<S<String>>,
     pub field: Option<S<String>>,
     /// For letters: a CEL map expression with the template's data.
@@ -304,6 +337,8 @@ pub(crate) struct RawEffect {
     /// For letters: a CEL condition; the letter is issued only when it
     /// holds (e.g. an enclosure only for a circular that has one).
     pub when: Option<S<String>>,
+    /// For letters: the enclosures (`[enclosures.*]`) issued with it.
+    pub enclosures: Option<Vec<S<String>>>,
     /// Sends the case's latest letter from this template, with the
     /// documents issued with it, to each of `recipients` by mail (`data`:
     /// the mail's context).

@@ -875,7 +875,7 @@ fn a_letter_may_be_electronic_and_conditional() {
     );
     assert!(
         p.message
-            .contains("`electronic` and `when` belong to a letter effect"),
+            .contains("`electronic`, `when` and `enclosures` belong to a letter effect"),
         "{p}"
     );
     let p = problem(

@@ -8,7 +8,7 @@ use crate::support::{Bin, TestApp, TestDb};
 
 /// A case with a letter, an upload, a deadline with a reminder sent, and a
 /// notice number: everything an Akte carries.
-async fn full_case(app: &TestApp) -> String {
+pub(crate) async fn full_case(app: &TestApp) -> String {
     let n = app.open_antrag("Kreis Unna").await.file_number.to_string();
     app.engine
         .fire(app.fire(&n, "pruefen", "meier", "clerk", json!({})))
@@ -162,7 +162,7 @@ async fn export_and_import_into_the_other_database(db: TestDb) {
 }
 
 /// An archive's entries in order, as (name, bytes).
-fn unzip(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn unzip(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
     use std::io::Read;
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
     (0..archive.len())
@@ -364,7 +364,140 @@ async fn a_backup_restores_what_it_held(db: TestDb) {
     }
 }
 
+/// Rewrites `akte.json` (and adds parts) as a forger who knows the format
+/// would: every hash and size in the manifest made to match.
+fn forge(
+    bytes: &[u8],
+    edit: impl FnOnce(&mut serde_json::Value, &mut Vec<(String, Vec<u8>)>),
+) -> Vec<u8> {
+    use sha2::Digest;
+    let mut parts = unzip(bytes);
+    let mut akte: serde_json::Value =
+        serde_json::from_slice(&parts.iter().find(|(n, _)| n == "akte.json").unwrap().1).unwrap();
+    let mut added = Vec::new();
+    edit(&mut akte, &mut added);
+    parts.iter_mut().find(|(n, _)| n == "akte.json").unwrap().1 =
+        serde_json::to_vec_pretty(&akte).unwrap();
+    parts.extend(added);
+    let files: Vec<serde_json::Value> = parts
+        .iter()
+        .filter(|(n, _)| n != "manifest.json")
+        .map(|(n, v)| {
+            json!({"path": n, "sha256": hex::encode(sha2::Sha256::digest(v)), "bytes": v.len()})
+        })
+        .collect();
+    let manifest = &mut parts
+        .iter_mut()
+        .find(|(n, _)| n == "manifest.json")
+        .unwrap()
+        .1;
+    let mut m: serde_json::Value = serde_json::from_slice(manifest).unwrap();
+    m["files"] = json!(files);
+    *manifest = serde_json::to_vec_pretty(&m).unwrap();
+    rezip(&parts)
+}
+
+/// A forged `akte.json` with a consistent manifest: every datum is checked
+/// against the replay of the journal, the first differing item named, and
+/// nothing stored. The unforged Akte still imports.
+async fn a_forged_akte_json_is_refused_by_the_replay(db: TestDb) {
+    let app = TestApp::new(&db).await;
+    let n = full_case(&app).await;
+    let pdf = {
+        let docs = app.engine.case_documents(&n).await.unwrap();
+        app.app.documents().bytes(&docs[0].sha256).await.unwrap()
+    };
+    app.app.close().await;
+    let zip = db.dir.path().join("akte.zip");
+    Bin::new(&db)
+        .run(&["case", "export", &n, "-o", zip.to_str().unwrap()])
+        .ok();
+    let bytes = std::fs::read(&zip).unwrap();
+
+    type Edit = Box<dyn FnOnce(&mut serde_json::Value, &mut Vec<(String, Vec<u8>)>)>;
+    let forgeries: Vec<(&str, Edit)> = vec![
+        (
+            "akte.json: data.posts",
+            Box::new(|a, _| a["case"]["data"]["posts"] = json!(20)),
+        ),
+        (
+            "akte.json: state",
+            Box::new(|a, _| a["case"]["state"] = json!("abgelehnt")),
+        ),
+        (
+            "akte.json: deadlines",
+            Box::new(|a, _| {
+                a["deadlines"].as_array_mut().unwrap().clear();
+            }),
+        ),
+        (
+            "akte.json: uploads",
+            Box::new(move |a, added| {
+                use sha2::Digest;
+                let mut upload = a["uploads"][0].clone();
+                let mut other = pdf.clone();
+                other.extend_from_slice(b"\n% Nachtrag\n");
+                upload["sha256"] = json!(hex::encode(sha2::Sha256::digest(&other)));
+                upload["size_bytes"] = json!(other.len());
+                upload["file_name"] = json!("Nachtrag.pdf");
+                upload["file"] = json!("uploads/002-Nachtrag.pdf");
+                a["uploads"].as_array_mut().unwrap().push(upload);
+                added.push(("uploads/002-Nachtrag.pdf".to_string(), other));
+            }),
+        ),
+        (
+            "akte.json: mail",
+            Box::new(|a, _| {
+                let mail = a["history"]["mail"].as_array_mut().unwrap();
+                assert!(!mail.is_empty(), "the letters went by mail too");
+                mail.remove(0);
+            }),
+        ),
+        (
+            "akte.json: parties.applicant.email",
+            Box::new(|a, _| {
+                a["case"]["parties"]["applicant"]["email"] = json!("kasse@example.net")
+            }),
+        ),
+    ];
+    let fresh = if db.is_postgres() {
+        TestDb::postgres().await
+    } else {
+        TestDb::sqlite().await
+    };
+    let target = Bin::new(&fresh);
+    target.run(&["init"]).ok();
+    let forged = db.dir.path().join("forged.zip");
+    for (item, edit) in forgeries {
+        std::fs::write(&forged, forge(&bytes, edit)).unwrap();
+        let err = target
+            .run(&["case", "import", forged.to_str().unwrap()])
+            .fails();
+        assert!(err.contains(item), "{item}: {err}");
+        assert!(err.contains("aus dem Journal folgt"), "{err}");
+        assert!(err.contains("nothing was imported"), "{err}");
+        assert_eq!(fresh.count("SELECT COUNT(*) FROM cases").await, 0, "{item}");
+        assert_eq!(
+            fresh.count("SELECT COUNT(*) FROM uploads").await,
+            0,
+            "{item}"
+        );
+    }
+    // The Akte as exported imports, and verifies there.
+    let ok = target.run(&["case", "import", zip.to_str().unwrap()]).ok();
+    assert!(ok.contains(&format!("{n}: imported")), "{ok}");
+    let audit = target.run(&["audit", "verify"]).ok();
+    assert!(
+        audit.contains("every case is what its journal replays to"),
+        "{audit}"
+    );
+}
+
 on_both_databases! {
+    async fn a_forged_akte_json_with_a_consistent_manifest_is_refused_naming_the_item(db) {
+        a_forged_akte_json_is_refused_by_the_replay(db).await;
+    }
+
     async fn a_backup_is_restored_with_its_chains_and_documents(db) {
         a_backup_restores_what_it_held(db).await;
     }

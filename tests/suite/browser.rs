@@ -830,7 +830,8 @@ async fn mail_like(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_municipality_applies_uploads_and_retrieves_its_notice_in_the_browser() {
     let db = TestDb::sqlite().await;
-    let w = web(&db).await;
+    // Retrieval offered for 2012 letters: see crate::http::retrieval_any_date.
+    let w = crate::http::web_on(&db, &crate::http::retrieval_any_date()).await;
     let sink = SmtpSink::start().await;
     let courier = w.app.courier(sink.port, 3);
     let circular = crate::portal::send_circular(&w).await;

@@ -372,9 +372,10 @@ fn deadline_compute_explains_a_deadline_ending_on_karfreitag() {
     assert_eq!(v["end"], "2013-04-02");
     let steps = v["steps"].as_array().unwrap();
     assert!(
-        steps
-            .iter()
-            .any(|s| s["rule"].as_str().unwrap().contains("§ 193 BGB")),
+        steps.iter().any(|s| s["rule"]
+            .as_str()
+            .unwrap()
+            .contains("§ 31 Abs. 3 Satz 1 VwVfG")),
         "{steps:?}"
     );
 }

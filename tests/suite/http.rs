@@ -27,7 +27,55 @@ pub(crate) struct Web {
 }
 
 pub(crate) async fn web(db: &TestDb) -> Web {
-    let app = TestApp::with_workflows(db, &shipped()).await;
+    web_on(db, &shipped()).await
+}
+
+/// The shipped workflows with notification by retrieval offered for
+/// letters of any date: the KI workflow offers it only from the day
+/// § 41 Abs. 2a VwVfG NRW is known to be in force in NRW (`since`), and the
+/// retrieval tests keep the 2012 calendar the other tests use. The date
+/// rule itself is tested on the shipped file.
+pub(crate) fn retrieval_any_date() -> std::path::PathBuf {
+    let dir = tempfile::tempdir().unwrap().keep();
+    for entry in walkdir(&shipped()) {
+        let rel = entry.strip_prefix(shipped()).unwrap();
+        let to = dir.join(rel);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        let text = std::fs::read(&entry).unwrap();
+        if rel == std::path::Path::new("ki-foerderantrag.toml") {
+            let text = String::from_utf8(text).unwrap();
+            let kept: Vec<&str> = text
+                .lines()
+                .filter(|l| !l.starts_with("since = "))
+                .collect();
+            assert_ne!(
+                kept.len(),
+                text.lines().count(),
+                "the shipped KI workflow names `since`"
+            );
+            std::fs::write(&to, kept.join("\n")).unwrap();
+        } else {
+            std::fs::write(&to, text).unwrap();
+        }
+    }
+    dir
+}
+
+fn walkdir(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walkdir(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+pub(crate) async fn web_on(db: &TestDb, workflows: &std::path::Path) -> Web {
+    let app = TestApp::with_workflows(db, workflows).await;
     let known = app.app.known_roles();
     for (name, display, roles, party) in [
         ("becker", "Anna Becker", vec!["clerk"], None),

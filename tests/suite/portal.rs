@@ -375,7 +375,7 @@ on_both_databases! {
     }
 
     async fn a_notice_provided_for_retrieval_counts_as_notified_the_day_after_the_first_retrieval(db) {
-        let w = web(&db).await;
+        let w = crate::http::web_on(&db, &crate::http::retrieval_any_date()).await;
         let (unna, csrf) = w.login("unna").await;
         let (becker, _) = w.login("becker").await;
         // Consent, given and recorded with who and when.
@@ -429,7 +429,7 @@ on_both_databases! {
     }
 
     async fn a_retrieval_recorded_just_before_a_crash_gets_its_step_in_the_next_reminder_pass(db) {
-        let w = web(&db).await;
+        let w = crate::http::web_on(&db, &crate::http::retrieval_any_date()).await;
         let (unna, csrf) = w.login("unna").await;
         let r = w.form("/portal/einwilligung", &unna, &[("csrf", &csrf), ("aktion", "erteilen")]).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER);
@@ -492,7 +492,7 @@ on_both_databases! {
     }
 
     async fn a_notice_retrieved_on_a_saturday_is_notified_on_the_sunday(db) {
-        let w = web(&db).await;
+        let w = crate::http::web_on(&db, &crate::http::retrieval_any_date()).await;
         let (unna, csrf) = w.login("unna").await;
         w.form("/portal/einwilligung", &unna, &[("csrf", &csrf), ("aktion", "erteilen")]).await;
         let n = apply(&w, &unna, &csrf).await;
@@ -510,7 +510,7 @@ on_both_databases! {
     }
 
     async fn a_notice_not_retrieved_within_ten_days_goes_by_post_with_the_postal_fiction(db) {
-        let w = web(&db).await;
+        let w = crate::http::web_on(&db, &crate::http::retrieval_any_date()).await;
         let (unna, csrf) = w.login("unna").await;
         w.form("/portal/einwilligung", &unna, &[("csrf", &csrf), ("aktion", "erteilen")]).await;
         let n = apply(&w, &unna, &csrf).await;

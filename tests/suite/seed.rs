@@ -423,7 +423,9 @@ on_both_databases! {
         assert_eq!(deadlines.iter().find(|d| d.name == "klagefrist").unwrap().due_date, "2012-12-17");
 
         let letters = letters(&app, &db, &n).await;
-        assert_eq!(letters.len(), 3, "{:?}", letters.keys());
+        // Acknowledgement, Nachforderung and the notice with its four
+        // enclosures (tests/suite/notices.rs looks at those).
+        assert_eq!(letters.len(), 7, "{:?}", letters.keys());
 
         let eingang = &letters["eingangsbestaetigung"];
         assert_contains(eingang, &[
@@ -509,6 +511,11 @@ on_both_databases! {
         let case = open_ki(&app, data, party_of(&kommune("Kreis Unna"))).await;
         let n = case.file_number.clone();
         app.engine.fire(app.fire(&n, "eingang_bestaetigen", "meier", "clerk", json!({}))).await.unwrap();
+        // Heard first (§ 28 Abs. 1 VwVfG NRW); the period ran out unanswered.
+        app.engine.fire(app.fire(&n, "anhoeren", "meier", "clerk", json!({
+            "anhoerung_gruende": "Einen Beschluss des Kreistags über das Integrationskonzept haben Sie nicht vorgelegt.",
+        }))).await.unwrap();
+        app.engine.fire(app.fire(&n, "anhoerungsfrist_abgelaufen", "amtspost", "system", json!({}))).await.unwrap();
         app.engine
             .fire(app.fire(&n, "ablehnung_vorschlagen", "meier", "clerk", json!({
                 "ablehnungsgruende": "Ein vom Kreistag beschlossenes Integrationskonzept liegt nicht vor.",
@@ -588,6 +595,9 @@ on_both_databases! {
         app.clock.set(at("2012-11-06T08:00:00Z"));
         let expired = app.engine.fire(app.fire(&n, "frist_abgelaufen", "amtspost", "system", json!({}))).await.unwrap();
         assert_eq!(expired.data["nachforderung_unbeantwortet"], true);
+        // The last reminder and its period come before a decision on the file.
+        app.engine.fire(app.fire(&n, "letzte_erinnerung", "meier", "clerk", json!({}))).await.unwrap();
+        app.engine.fire(app.fire(&n, "letzte_frist_abgelaufen", "amtspost", "system", json!({}))).await.unwrap();
         app.engine.fire(app.fire(&n, "ablehnung_vorschlagen", "meier", "clerk", json!({
             "ablehnungsgruende": "Die Fördervoraussetzungen sind nicht nachgewiesen.",
         }))).await.unwrap();
@@ -596,7 +606,7 @@ on_both_databases! {
         let letters = letters(&app, &db, &n).await;
         assert!(!letters["ablehnungsbescheid"].contains("verpflichtet, bei der Ermittlung"));
         assert_contains(&letters["ablehnungsbescheid"], &[
-            "Innerhalb der gesetzten Frist ist bei mir nichts eingegangen.",
+            "Innerhalb dieser Frist ist bei mir nichts eingegangen.",
             // A Mitwirkungslast, not a duty (§ 26 Abs. 2 Satz 3; LEGAL-REVIEW-2 A2).
             "sollen die Beteiligten bei der Ermittlung des Sachverhalts mitwirken",
             "Eine Pflicht zur Mitwirkung besteht nicht (§ 26 Abs. 2 Satz 3 VwVfG NRW)",

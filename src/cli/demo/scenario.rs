@@ -175,6 +175,8 @@ enum KiStep {
     Propose,
     Approve,
     TryPropose,
+    LastReminder,
+    Hear,
     ProposeRejection,
     Reject,
 }
@@ -188,6 +190,8 @@ impl KiStep {
             "bewilligung_vorschlagen" => KiStep::Propose,
             "bewilligen" => KiStep::Approve,
             "bewilligung_vorschlagen_versuchen" => KiStep::TryPropose,
+            "letzte_erinnerung" => KiStep::LastReminder,
+            "anhoeren" => KiStep::Hear,
             "ablehnung_vorschlagen" => KiStep::ProposeRejection,
             "ablehnen" => KiStep::Reject,
             _ => return None,
@@ -891,26 +895,45 @@ impl Demo {
                 )
                 .await;
             }
+            KiStep::LastReminder => {
+                self.fire(day, &case, "letzte_erinnerung", &clerk, "clerk", json!({}))
+                    .await?;
+                self.note(
+                    day,
+                    &case,
+                    "last reminder sent before a decision on the file",
+                );
+            }
+            KiStep::Hear => {
+                let reasons = profile_text(&profile, &a, "anhoerungsgruende")?;
+                self.fire(
+                    day,
+                    &case,
+                    "anhoeren",
+                    &clerk,
+                    "clerk",
+                    json!({"anhoerung_gruende": reasons}),
+                )
+                .await?;
+                self.note(
+                    day,
+                    &case,
+                    "heard before the intended rejection (§ 28 VwVfG NRW)",
+                );
+            }
             KiStep::ProposeRejection => {
-                let reason =
-                    profile["ablehnungsgruende"]
-                        .as_str()
-                        .ok_or_else(|| DemoError::Data {
-                            file: "demo.json".into(),
-                            reason: format!(
-                                "profile {} rejects without `ablehnungsgruende`",
-                                a["profil"]
-                            ),
-                        })?;
+                let reason = profile_text(&profile, &a, "ablehnungsgruende")?;
+                let mut payload = json!({"ablehnungsgruende": reason});
+                if let Some(facts) = profile["ablehnung_sachverhalt"].as_str() {
+                    payload["ablehnung_sachverhalt"] = json!(facts);
+                }
                 self.fire(
                     day,
                     &case,
                     "ablehnung_vorschlagen",
                     &clerk,
                     "clerk",
-                    json!({
-                        "ablehnungsgruende": reason,
-                    }),
+                    payload,
                 )
                 .await?;
                 self.note(day, &case, "rejection proposed");
@@ -927,10 +950,39 @@ impl Demo {
                 )
                 .await?;
                 self.note(day, &case, "Ablehnungsbescheid issued");
+                // Without a KI there is nothing to convert: the RAA's
+                // transition deadline is lifted (no more reminders).
+                if let Some(raa) = self.raa_cases.get(&name).cloned() {
+                    let vermerk = format!(
+                        "KI-Antrag {case} abgelehnt; keine Umwandlung in ein Kommunales Integrationszentrum."
+                    );
+                    self.fire(
+                        day,
+                        &raa,
+                        "umwandlung_entfaellt",
+                        &clerk,
+                        "clerk",
+                        json!({"vermerk": vermerk}),
+                    )
+                    .await?;
+                    self.note(
+                        day,
+                        &raa,
+                        "RAA transition cancelled: the KI application was refused",
+                    );
+                }
             }
         }
         Ok(())
     }
+}
+
+/// A text a profile of demo.json must give for one of its steps.
+fn profile_text<'a>(profile: &'a Value, a: &Value, key: &str) -> Result<&'a str, DemoError> {
+    profile[key].as_str().ok_or_else(|| DemoError::Data {
+        file: "demo.json".into(),
+        reason: format!("profile {} has a step that needs `{key}`", a["profil"]),
+    })
 }
 
 /// Turns a refused scenario step into a demo error naming the day and step.
