@@ -4,7 +4,9 @@
 //! bare Typst compile and export of the same letter, on one core and on all
 //! cores. Before criterion runs, a burst of 1,000 transitions submitted at
 //! once, then 10,000 letters are issued, and the peak resident memory after
-//! each is printed (VmHWM from /proc/self/status).
+//! each is printed (VmHWM from /proc/self/status). Beside the unsealed
+//! figure, the same letter issued with a B-B seal from a PKCS#12 key file
+//! (ECDSA P-256, a throwaway test certificate): the cost of sealing.
 
 use std::path::Path;
 
@@ -34,13 +36,27 @@ fn runtime(workers: usize) -> tokio::runtime::Runtime {
 }
 
 async fn setup() -> Bench {
+    setup_with(false).await
+}
+
+/// A fresh app; `sealed`: every letter carries a B-B seal from a PKCS#12 file.
+async fn setup_with(sealed: bool) -> Bench {
     let dir = tempfile::tempdir().unwrap();
+    let mut seal = amtspost::seal::SealConfig::default();
+    if sealed {
+        let pki = amtspost::seal::testpki::TestPki::generate("Bezirksregierung Arnsberg").unwrap();
+        let p12 = dir.path().join("siegel.p12");
+        std::fs::write(&p12, pki.to_pkcs12("").unwrap()).unwrap();
+        seal.mode = amtspost::seal::SealMode::Pkcs12;
+        seal.pkcs12 = Some(p12);
+    }
     let wf = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/suite/fixtures/workflows");
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
     let config = Config {
         database_url: url.clone(),
         workflows_dir: wf.clone(),
         documents_dir: dir.path().join("documents"),
+        seal,
         ..Config::default()
     };
     let clock = Arc::new(ManualClock::new(
@@ -201,12 +217,14 @@ fn letters(c: &mut Criterion) {
         })
     });
 
-    for (name, workers) in [
-        ("issued_end_to_end/1_core", 1usize),
-        ("issued_end_to_end/all_cores", 2),
+    for (name, workers, sealed) in [
+        ("issued_end_to_end/1_core", 1usize, false),
+        ("issued_end_to_end/all_cores", 2, false),
+        ("issued_end_to_end_sealed_b_b_pkcs12/1_core", 1, true),
+        ("issued_end_to_end_sealed_b_b_pkcs12/all_cores", 2, true),
     ] {
         let rt = runtime(workers);
-        let bench = rt.block_on(setup());
+        let bench = rt.block_on(setup_with(sealed));
         let mut offset = 0u64;
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {

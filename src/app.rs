@@ -48,6 +48,9 @@ pub enum AppError {
     /// Stored documents could not be imported.
     #[error(transparent)]
     Documents(#[from] DocumentError),
+    /// The `[seal]` configuration is unusable (key file, password, service).
+    #[error(transparent)]
+    Seal(#[from] crate::seal::SealError),
     /// `workflows/data/kommunen.json` is unreadable.
     #[error(transparent)]
     Municipalities(#[from] DirectoryError),
@@ -73,6 +76,9 @@ pub struct AppOptions {
     /// A letter engine to use instead of the configured templates (tests
     /// and benchmarks with templates of their own).
     pub letters: Option<Arc<LetterEngine>>,
+    /// A sealer to use instead of the configured `[seal]` (the demo's
+    /// throwaway test seal).
+    pub sealer: Option<Arc<crate::seal::Sealer>>,
 }
 
 /// The application: every service, built once.
@@ -86,6 +92,8 @@ pub struct App {
     documents: Documents,
     identity: Identity,
     municipalities: Arc<Directory>,
+    /// The roots seals are checked against (`[seal] trust_anchors`, DER).
+    seal_anchors: Arc<Vec<Vec<u8>>>,
 }
 
 impl App {
@@ -112,6 +120,10 @@ impl App {
         if config.documents_dir.is_dir() {
             documents.import_files(&config.documents_dir).await?;
         }
+        let sealer = match options.sealer {
+            Some(s) => Some(s),
+            None => crate::seal::Sealer::from_config(&config.seal)?.map(Arc::new),
+        };
         let engine = Arc::new(Engine::new(
             store.clone(),
             catalog,
@@ -119,6 +131,7 @@ impl App {
             config.clone(),
             letters,
             mail_templates,
+            sealer,
         ));
         let courier = Arc::new(Courier::new(
             store.clone(),
@@ -128,6 +141,7 @@ impl App {
         )?);
         let identity = Identity::new(store.clone(), clock.clone(), config.web.clone());
         let municipalities = Arc::new(Directory::load(&config.workflows_dir)?);
+        let seal_anchors = Arc::new(crate::seal::load_certificates(&config.seal.trust_anchors)?);
         let app = App {
             config,
             clock,
@@ -137,6 +151,7 @@ impl App {
             documents,
             identity,
             municipalities,
+            seal_anchors,
         };
         if options.publish {
             app.publish().await?;
@@ -211,6 +226,19 @@ impl App {
 
     pub fn config(&self) -> &Arc<Config> {
         &self.config
+    }
+
+    /// The seals of a stored document, each checked against the configured
+    /// trust anchors now (for the Fallseite and the portal); none if unsealed.
+    pub async fn seals(
+        &self,
+        sha256: &str,
+    ) -> Result<Vec<crate::seal::verify::SealReport>, DocumentError> {
+        let bytes = self.documents.bytes(sha256).await?;
+        let anchors = self.seal_anchors.clone();
+        tokio::task::spawn_blocking(move || crate::seal::verify::verify_pdf(&bytes, &anchors))
+            .await
+            .map_err(|e| DocumentError::Seal(e.to_string()))
     }
 
     pub fn clock(&self) -> &Arc<dyn Clock> {

@@ -73,6 +73,9 @@ pub struct Config {
     pub dated_rates: BTreeMap<String, Vec<DatedRate>>,
     /// How large a value people may give a field (every door).
     pub limits: crate::workflow::Limits,
+    /// Which letters carry the office's electronic seal, at which level,
+    /// made with which key (`[seal]`, see `crate::seal`).
+    pub seal: crate::seal::SealConfig,
 }
 
 /// One step of a rate that changes over time: it applies from `from_year`
@@ -174,6 +177,7 @@ impl Default for Config {
             rates: [("ki_festbetrag_je_stelle".to_string(), eur(50_000))].into(),
             dated_rates: ki_dated_rates(),
             limits: crate::workflow::Limits::default(),
+            seal: crate::seal::SealConfig::default(),
         }
         .with_dated_rates()
     }

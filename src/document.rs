@@ -25,6 +25,9 @@ pub enum DocumentError {
     /// A recorded document has no bytes in the database.
     #[error("document {sha256} is recorded but its PDF is missing from the database")]
     Missing { sha256: String },
+    /// A seal check stopped (its task crashed).
+    #[error("seal check: {0}")]
+    Seal(String),
     /// A file could not be written or read.
     #[error("{path}: {source}")]
     Io {
@@ -44,6 +47,11 @@ pub enum FileCheck {
     Altered {
         actual: String,
     },
+    /// The hash matches, but a seal of the PDF is not valid (broken,
+    /// untrusted, or not covering the document): the German findings.
+    SealInvalid {
+        problems: Vec<String>,
+    },
 }
 
 /// One problem found by [`Documents::verify`].
@@ -58,6 +66,8 @@ pub struct Problem {
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifyReport {
     pub documents: usize,
+    /// How many distinct PDFs carry a seal (each one checked).
+    pub sealed: usize,
     pub problems: Vec<Problem>,
 }
 
@@ -98,9 +108,11 @@ impl Documents {
         Ok(self.store.documents_by_sha256(sha256).await?)
     }
 
-    /// Recomputes the hash of every recorded document's PDF.
-    pub async fn verify(&self) -> Result<VerifyReport, DocumentError> {
+    /// Recomputes the hash of every recorded document's PDF and checks
+    /// every seal against the trusted roots `anchors` (DER).
+    pub async fn verify(&self, anchors: &[Vec<u8>]) -> Result<VerifyReport, DocumentError> {
         let docs = self.store.documents(None).await?;
+        let mut sealed = 0;
         let mut problems = Vec::new();
         let mut checked = BTreeSet::new();
         for d in &docs {
@@ -112,7 +124,23 @@ impl Documents {
                 Some(bytes) => {
                     let actual = hex::encode(Sha256::digest(&bytes));
                     if actual == d.sha256 {
-                        FileCheck::Ok
+                        let anchors = anchors.to_vec();
+                        let seals = tokio::task::spawn_blocking(move || {
+                            crate::seal::verify::verify_pdf(&bytes, &anchors)
+                        })
+                        .await
+                        .map_err(|e| DocumentError::Seal(e.to_string()))?;
+                        sealed += usize::from(!seals.is_empty());
+                        let broken: Vec<String> = seals
+                            .iter()
+                            .filter(|r| !r.valid())
+                            .flat_map(|r| r.problems.iter().cloned())
+                            .collect();
+                        if seals.iter().all(|r| r.valid()) {
+                            FileCheck::Ok
+                        } else {
+                            FileCheck::SealInvalid { problems: broken }
+                        }
                     } else {
                         FileCheck::Altered { actual }
                     }
@@ -128,6 +156,7 @@ impl Documents {
         }
         Ok(VerifyReport {
             documents: docs.len(),
+            sealed,
             problems,
         })
     }

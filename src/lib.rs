@@ -60,6 +60,7 @@ pub mod numbering;
 pub mod outbox;
 pub mod reminders;
 pub mod scheduler;
+pub mod seal;
 pub mod store;
 pub mod upload;
 pub mod workflow;

@@ -183,7 +183,7 @@ impl Engine {
         {
             let renders = resolved.iter().map(|step| async {
                 match step {
-                    Step::Letter(job) => self.render(&cx, job).await.map(Some),
+                    Step::Letter(job) => self.render_sealed(&cx, job).await.map(Some),
                     _ => Ok(None),
                 }
             });
@@ -244,7 +244,7 @@ impl Engine {
             };
             let step = self.resolve(&cx, effect, &mut state, number)?;
             let pdf = match &step {
-                Step::Letter(job) => Some(self.render(&cx, job).await?),
+                Step::Letter(job) => Some(self.render_sealed(&cx, job).await?),
                 _ => None,
             };
             events.extend(self.apply(&mut tx, &cx, step, pdf).await?);

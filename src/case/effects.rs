@@ -580,6 +580,27 @@ impl Engine {
         )))
     }
 
+    /// Renders a letter to be issued, with its enclosures, and seals the
+    /// letter if its template is sealed: the stored PDF and its hash are the
+    /// sealed ones. A signing service or TSA that is down fails the
+    /// transition before anything is written.
+    pub(super) async fn render_sealed(
+        &self,
+        cx: &EffectContext<'_>,
+        job: &LetterJob,
+    ) -> Result<RenderedLetter, CaseError> {
+        let mut rendered = self.render(cx, job).await?;
+        if let Some(sealer) = self.sealer()
+            && sealer.applies_to(&job.template)
+        {
+            let unsealed = std::mem::take(&mut rendered.letter.pdf);
+            let pdf = sealer.seal(unsealed, self.clock().now()).await?;
+            rendered.letter.sha256 = hex::encode(sha2::Sha256::digest(&pdf));
+            rendered.letter.pdf = pdf;
+        }
+        Ok(rendered)
+    }
+
     /// Renders a letter and its enclosures off the async executor.
     pub(super) async fn render(
         &self,

@@ -43,6 +43,8 @@ pub struct Engine {
     render_slots: Arc<tokio::sync::Semaphore>,
     /// The rows this process's fires wrote, where the next fire starts.
     pub(super) recent: super::recent::RecentCases,
+    /// Seals issued letters (none: letters are issued unsealed).
+    sealer: Option<Arc<crate::seal::Sealer>>,
 }
 
 /// One mail for [`Engine::queue_mail`].
@@ -65,6 +67,7 @@ impl Engine {
         config: Arc<Config>,
         letters: Arc<LetterEngine>,
         mail_templates: Arc<MailTemplates>,
+        sealer: Option<Arc<crate::seal::Sealer>>,
     ) -> Engine {
         Engine {
             store,
@@ -79,7 +82,13 @@ impl Engine {
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             )),
             recent: super::recent::RecentCases::new(),
+            sealer,
         }
+    }
+
+    /// The sealer of issued letters, if letters are sealed.
+    pub fn sealer(&self) -> Option<&Arc<crate::seal::Sealer>> {
+        self.sealer.as_ref()
     }
 
     /// A render slot (see `render_slots`), held while one letter renders.

@@ -34,6 +34,11 @@ pub enum CaseError {
         expected: i64,
         actual: Option<i64>,
     },
+    /// A letter could not be sealed: the signing service, the TSA or a
+    /// revocation service is down, or the seal key is unusable. The message
+    /// names the service; the step can be fired again later.
+    #[error(transparent)]
+    Seal(#[from] crate::seal::SealError),
     /// The server's own fault (database, templates, workflow expressions):
     /// logged in full, shown to users without internals.
     #[error(transparent)]
@@ -113,6 +118,8 @@ impl CaseError {
             CaseError::Internal(Fault::Store(
                 StoreError::Busy { .. } | StoreError::DiskFull { .. },
             )) => ErrorKind::Unavailable,
+            CaseError::Seal(e) if e.is_unavailable() => ErrorKind::Unavailable,
+            CaseError::Seal(_) => ErrorKind::Internal,
             CaseError::Internal(_) => ErrorKind::Internal,
         }
     }

@@ -532,14 +532,21 @@ async fn portal_case(
         .provisions(file_number)
         .await
         .unwrap_or_default();
-    let documents: Vec<Jv> = service::documents_for(c, detail.documents.clone())
+    let visible = service::documents_for(c, detail.documents.clone());
+    let mut seals = Vec::with_capacity(visible.len());
+    for d in &visible {
+        seals.push(service::seal_view(state, &d.sha256).await);
+    }
+    let documents: Vec<Jv> = visible
         .into_iter()
-        .map(|d| {
+        .zip(seals)
+        .map(|(d, seal)| {
             let p = provisions.iter().find(|p| p.sha256 == d.sha256);
             context! {
                 title => def.document_title(&d.template),
                 date => d.letter_date.clone(),
                 sha256 => d.sha256.clone(),
+                seal => seal,
                 reference => d.reference.clone(),
                 pages => d.pages,
                 provision => p.map(|p| p.status.clone()),

@@ -90,6 +90,33 @@ pub(super) fn documents_for(c: &Caller, docs: Vec<DocumentRow>) -> Vec<DocumentR
     }
 }
 
+/// What a page shows of a document's seal: who sealed, when (the
+/// time-stamp's time if there is one), and whether it is valid now; `None`
+/// for an unsealed document (or one that cannot be read: the page still
+/// lists it).
+pub(super) async fn seal_view(state: &HttpState, sha256: &str) -> Option<minijinja::Value> {
+    let reports = state.app.seals(sha256).await.ok()?;
+    let r = reports.first()?;
+    let when = r
+        .timestamp
+        .as_deref()
+        .or(r.signed_at.as_deref())
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| {
+            t.with_timezone(&chrono_tz::Europe::Berlin)
+                .format("%d.%m.%Y %H:%M Uhr")
+                .to_string()
+        });
+    Some(minijinja::context! {
+        signer => r.signer.clone().unwrap_or_else(|| "(unbekannt)".into()),
+        organization => r.organization.clone(),
+        when => when,
+        level => r.level.clone(),
+        valid => r.valid(),
+        problems => r.problems.clone(),
+    })
+}
+
 // ---- lists ----
 
 /// Filters and paging of the case list.

@@ -614,13 +614,19 @@ async fn case_page(
             Some(context! { title => def.field_title(name), value => shown })
         })
         .collect();
+    let mut seals = Vec::with_capacity(docs.len());
+    for d in &docs {
+        seals.push(service::seal_view(state, &d.sha256).await);
+    }
     let documents: Vec<Jv> = docs
         .iter()
-        .map(|d| {
+        .zip(seals)
+        .map(|(d, seal)| {
             context! {
                 template => def.document_title(&d.template),
                 date => d.letter_date.clone(),
                 sha256 => d.sha256.clone(),
+                seal => seal,
                 recipient => def.parties.get(&d.recipient).map(|p| p.title.clone()).unwrap_or(d.recipient.clone()),
                 reference => d.reference.clone(),
                 pages => d.pages,

@@ -423,7 +423,8 @@ fn invalid_form_is_reported() {
 /// explained by Preflight applying part-1 rules to a part-2 file: the ICC
 /// profile version (v4 is allowed from PDF/A-2 on) and the PDF/UA
 /// identification namespace `pdfuaid` (which Preflight does not resolve
-/// through the extension schema the file declares). Files are left in
+/// through the extension schema the file declares). The same holds for the
+/// letter with the office's seal (issue 26). Files are left in
 /// `$TMPDIR/amtspost-preflight/`. Needs Java and Debian's PDFBox Preflight
 /// (`.ci/run` installs them): it fails, never skips, when they are missing.
 #[test]
@@ -487,59 +488,71 @@ fn preflight_validation() {
         assert!(valid, "{name} as PDF/A-1b: {findings:?}");
 
         let real = engine.render(&req).unwrap();
-        let path = dir.join(format!("{name}-a2b-ua1.pdf"));
-        std::fs::write(&path, &real.pdf).unwrap();
-        let (_, findings) = validate(&path);
-        for f in &findings {
-            assert!(
-                f.contains("Invalid version of the ICCProfile")
-                    || f.contains("http://www.aiim.org/pdfua/ns/id/"),
-                "{name} as PDF/A-2b + PDF/UA-1: unexpected finding {f}"
-            );
+        // The same letter with the office's seal (issue 26): the signature
+        // in an incremental update must not cost the PDF/A conformance.
+        let sealed = sealed_for_preflight(&real.pdf);
+        for (label, pdf) in [("a2b-ua1", &real.pdf), ("a2b-ua1-sealed", &sealed)] {
+            let path = dir.join(format!("{name}-{label}.pdf"));
+            std::fs::write(&path, pdf).unwrap();
+            let (_, findings) = validate(&path);
+            for f in &findings {
+                assert!(
+                    f.contains("Invalid version of the ICCProfile")
+                        || f.contains("http://www.aiim.org/pdfua/ns/id/"),
+                    "{name} ({label}) as PDF/A-2b + PDF/UA-1: unexpected finding {f}"
+                );
+            }
+            // Preflight stops checking the metadata at its first finding there
+            // (the PDF/UA namespace it does not know). So the rest is checked on
+            // a copy with what part-1 rules cannot accept in a part-2 file
+            // neutralised, byte for byte the same length (the cross-reference
+            // table stays right): the PDF/UA identification and part 2.
+            let mut copy = pdf.clone();
+            for (from, to) in [
+                (
+                    &b"<pdfuaid:part>1</pdfuaid:part>"[..],
+                    &b"                              "[..],
+                ),
+                (
+                    &b" xmlns:pdfuaid=\"http://www.aiim.org/pdfua/ns/id/\""[..],
+                    &b"                                                 "[..],
+                ),
+                (
+                    &b"<pdfaid:part>2</pdfaid:part>"[..],
+                    &b"<pdfaid:part>1</pdfaid:part>"[..],
+                ),
+            ] {
+                assert_eq!(from.len(), to.len());
+                let at = copy
+                    .windows(from.len())
+                    .position(|w| w == from)
+                    .unwrap_or_else(|| {
+                        panic!(
+                            "{name}: {} not in the XMP metadata",
+                            String::from_utf8_lossy(from)
+                        )
+                    });
+                copy[at..at + from.len()].copy_from_slice(to);
+            }
+            let path = dir.join(format!("{name}-{label}-metadata.pdf"));
+            std::fs::write(&path, &copy).unwrap();
+            let (_, rest) = validate(&path);
+            for f in &rest {
+                assert!(
+                    f.contains("Invalid version of the ICCProfile"),
+                    "{name}: the metadata has a finding besides the PDF/UA namespace: {f}"
+                );
+            }
         }
-        // Preflight stops checking the metadata at its first finding there
-        // (the PDF/UA namespace it does not know). So the rest is checked on
-        // a copy with what part-1 rules cannot accept in a part-2 file
-        // neutralised, byte for byte the same length (the cross-reference
-        // table stays right): the PDF/UA identification and part 2.
-        let mut copy = real.pdf.clone();
-        for (from, to) in [
-            (
-                &b"<pdfuaid:part>1</pdfuaid:part>"[..],
-                &b"                              "[..],
-            ),
-            (
-                &b" xmlns:pdfuaid=\"http://www.aiim.org/pdfua/ns/id/\""[..],
-                &b"                                                 "[..],
-            ),
-            (
-                &b"<pdfaid:part>2</pdfaid:part>"[..],
-                &b"<pdfaid:part>1</pdfaid:part>"[..],
-            ),
-        ] {
-            assert_eq!(from.len(), to.len());
-            let at = copy
-                .windows(from.len())
-                .position(|w| w == from)
-                .unwrap_or_else(|| {
-                    panic!(
-                        "{name}: {} not in the XMP metadata",
-                        String::from_utf8_lossy(from)
-                    )
-                });
-            copy[at..at + from.len()].copy_from_slice(to);
-        }
-        let path = dir.join(format!("{name}-a2b-ua1-metadata.pdf"));
-        std::fs::write(&path, &copy).unwrap();
-        let (_, rest) = validate(&path);
-        for f in &rest {
-            assert!(
-                f.contains("Invalid version of the ICCProfile"),
-                "{name}: the metadata has a finding besides the PDF/UA namespace: {f}"
-            );
-        }
-        eprintln!("{name}: PDF/A-1b valid; PDF/A-2b+UA-1 findings (part-1 rules): {findings:?}");
+        eprintln!("{name}: PDF/A-1b valid; PDF/A-2b+UA-1 (also sealed) checked with part-1 rules");
     }
+}
+
+/// `pdf` sealed at B-B with a throwaway test seal, as the issuing step does.
+fn sealed_for_preflight(pdf: &[u8]) -> Vec<u8> {
+    crate::seal::testpki::TestPki::generate("Bezirksregierung Arnsberg")
+        .unwrap()
+        .seal_blocking(pdf.to_vec(), chrono::Utc::now())
 }
 
 // ------------------------------------------------------------------ issue 13

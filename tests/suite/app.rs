@@ -24,7 +24,7 @@ on_both_databases! {
         std::fs::write(&file, &pdf).unwrap();
 
         let app = TestApp::new(&db).await;
-        let report = app.app.documents().verify().await.unwrap();
+        let report = app.app.documents().verify(&[]).await.unwrap();
         assert_eq!(report.documents, 1);
         assert!(report.problems.is_empty(), "{:?}", report.problems);
         assert_eq!(app.app.documents().bytes(&doc.sha256).await.unwrap(), pdf);

@@ -234,6 +234,35 @@ async fn the_demo_notices_name_the_court_of_the_seat_and_the_texts_of_2012() {
         seen, 2,
         "the notices for StädteRegion Aachen and Kreis Unna"
     );
+
+    // Issue 26: every notice carries the demo's test seal, valid and
+    // trusted for poppler's pdfsig with the root the demo wrote out.
+    let root = std::fs::read_to_string(&s.seal_root).unwrap();
+    assert!(root.starts_with("-----BEGIN CERTIFICATE-----"), "{root}");
+    let mut sealed = 0;
+    for folder in std::fs::read_dir(&s.documents_dir).unwrap() {
+        for pdf in std::fs::read_dir(folder.unwrap().path()).unwrap() {
+            let pdf = pdf.unwrap().path();
+            let name = pdf.file_name().unwrap().to_string_lossy().into_owned();
+            if !name.contains("bescheid") {
+                continue;
+            }
+            let out = crate::seal::pdfsig(&pdf, &s.seal_root);
+            for needle in [
+                "Signature is Valid.",
+                "Certificate is Trusted.",
+                "Total document signed",
+                "Testsiegel – nicht für den Echtbetrieb",
+            ] {
+                assert!(out.contains(needle), "{name}: {needle:?} missing:\n{out}");
+            }
+            sealed += 1;
+        }
+    }
+    assert_eq!(
+        sealed, 12,
+        "10 Zuwendungsbescheide and 2 Ablehnungsbescheide"
+    );
     // The VG Minden accepted it before 2013: its 2012 notices offer it.
     let minden: Vec<String> = documents(&s)
         .await

@@ -24,6 +24,7 @@ mod outbox;
 mod portal;
 mod reminders;
 mod replay;
+mod seal;
 mod security;
 mod seed;
 mod series;

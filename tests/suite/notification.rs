@@ -73,8 +73,8 @@ async fn newest(app: &TestApp, n: &str, name: &str) -> Option<amtspost::case::De
 }
 
 /// Kreis Unna's application, received 01.10.2012, proposed 12.11.2012 with
-/// `extra` and signed Wednesday 14.11.2012.
-async fn granted(app: &TestApp, extra: Value) -> String {
+/// `extra` (not yet signed).
+pub(crate) async fn proposed(app: &TestApp, extra: Value) -> String {
     app.clock.set(at("2012-10-01T08:00:00Z"));
     let case = open_ki(app, antrag_kreis_unna(), party_of(&kommune("Kreis Unna"))).await;
     let n = case.file_number.to_string();
@@ -85,15 +85,30 @@ async fn granted(app: &TestApp, extra: Value) -> String {
         proposal[k] = v.clone();
     }
     step(app, &n, "bewilligung_vorschlagen", "clerk", proposal).await;
+    n
+}
+
+/// The approver signs the proposal on Wednesday 14.11.2012 (the notice is issued).
+pub(crate) async fn approve(app: &TestApp, n: &str) -> Result<CaseView, CaseError> {
     app.clock.set(at("2012-11-14T08:00:00Z"));
-    let v = step(
-        app,
-        &n,
-        "bewilligen",
-        "approver",
-        json!({"zeichnung_name": "Dr. Schulte"}),
-    )
-    .await;
+    app.engine
+        .fire(app.fire(
+            n,
+            "bewilligen",
+            "schulte",
+            "approver",
+            json!({"zeichnung_name": "Dr. Schulte"}),
+        ))
+        .await
+}
+
+/// Kreis Unna's application, received 01.10.2012, proposed 12.11.2012 with
+/// `extra` and signed Wednesday 14.11.2012.
+pub(crate) async fn granted(app: &TestApp, extra: Value) -> String {
+    let n = proposed(app, extra).await;
+    let v = approve(app, &n)
+        .await
+        .unwrap_or_else(|e| panic!("bewilligen: {e}"));
     assert_eq!(v.state, "bewilligt");
     n
 }

@@ -52,6 +52,9 @@ pub enum DemoError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Outbox(#[from] OutboxError),
+    /// The throwaway test seal could not be made.
+    #[error(transparent)]
+    Seal(#[from] crate::seal::SealError),
     /// A step the scenario expects to succeed was refused.
     #[error("{date} {what}: {source}")]
     Step {
@@ -90,6 +93,9 @@ pub struct DemoSummary {
     pub documents_dir: PathBuf,
     pub mail_dir: PathBuf,
     pub database_url: String,
+    /// The root certificate of the demo's throwaway test seal (every notice
+    /// is sealed with it), for `pdfsig` and `document verify --trust`.
+    pub seal_root: PathBuf,
     pub seconds: f64,
 }
 
@@ -140,6 +146,13 @@ impl DemoSummary {
             self.documents_dir.display(),
             self.mail_dir.display(),
             self.database_url
+        ));
+        s.push_str(&format!(
+            "Siegel: „{}“, Wurzelzertifikat {}\n  prüfen: amtspost document verify --file <PDF> --trust {}\n  oder:   certutil -N -d sql:nss --empty-password && certutil -A -d sql:nss -n testsiegel -t C,, -i {} && pdfsig -nssdir sql:nss <PDF>\n",
+            crate::seal::testpki::TEST_SEAL_NAME,
+            self.seal_root.display(),
+            self.seal_root.display(),
+            self.seal_root.display(),
         ));
         s
     }
@@ -312,11 +325,19 @@ pub async fn run(opts: DemoOptions) -> Result<DemoSummary, DemoError> {
     let start = date(&scenario["start"], "demo.json")?;
     let end = date(&scenario["ende"], "demo.json")?;
     let clock = Arc::new(ManualClock::new(berlin(start, 7)));
+    // No seal is configured for the demo: a throwaway test CA seals every
+    // notice, so a newcomer sees (and can check) what sealed letters are.
+    let pki = crate::seal::testpki::TestPki::generate(&config.office.name)?;
+    let sealer = crate::seal::Sealer::with_signer(
+        Arc::new(pki.signer()?),
+        &crate::seal::SealConfig::default(),
+    )?;
     let app = App::build_with(
         config.clone(),
         clock.clone(),
         AppOptions {
             publish: true,
+            sealer: Some(Arc::new(sealer)),
             ..AppOptions::default()
         },
     )
@@ -373,6 +394,8 @@ pub async fn run(opts: DemoOptions) -> Result<DemoSummary, DemoError> {
 
     // The letters as a person finds them: one folder per file number.
     app.documents().export(&documents_dir, None).await?;
+    let seal_root = opts.out.join("testsiegel-wurzel-ca.pem");
+    std::fs::write(&seal_root, &pki.root_pem).map_err(io(&seal_root))?;
     let stats = app.stats().await?;
     app.close().await;
     Ok(DemoSummary {
@@ -382,6 +405,7 @@ pub async fn run(opts: DemoOptions) -> Result<DemoSummary, DemoError> {
         documents_dir,
         mail_dir,
         database_url,
+        seal_root,
         seconds: started.elapsed().as_secs_f64(),
     })
 }

@@ -298,6 +298,7 @@ impl TestApp {
             AppOptions {
                 publish: true,
                 letters,
+                ..AppOptions::default()
             },
         )
         .await?;
