@@ -280,7 +280,13 @@ pub fn replay(def: &Definition, events: &[Event]) -> Result<Replayed, ReplayErro
             }
             EventKind::DeadlineCancelled => {
                 let name = text(p, "deadline").unwrap_or_default();
-                if !close(&mut r.deadlines, &mut open, &name, "cancelled", &e.recorded_at) {
+                if !close(
+                    &mut r.deadlines,
+                    &mut open,
+                    &name,
+                    "cancelled",
+                    &e.recorded_at,
+                ) {
                     return Err(fail(e, format!("die Frist `{name}` läuft nicht")));
                 }
             }

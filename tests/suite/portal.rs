@@ -374,6 +374,30 @@ on_both_databases! {
         assert!(r.text().contains("abgeschlossen"), "{}", r.text());
     }
 
+    async fn a_notice_is_shown_in_the_portal_with_its_enclosures_which_the_municipality_can_fetch(db) {
+        let w = web(&db).await;
+        let (unna, csrf) = w.login("unna").await;
+        let n = apply(&w, &unna, &csrf).await;
+        grant(&w, &n, json!({})).await;
+        let page = w.get(&format!("/portal/faelle/{n}"), &unna).await.text();
+        for title in [
+            "Zuwendungsbescheid",
+            "Allgemeine Nebenbestimmungen für Zuwendungen zur Projektförderung an Gemeinden (GV) (ANBest-G)",
+            "Vordruck Mittelanforderung",
+            "Vordruck Verwendungsnachweis",
+            "Vordruck Rechtsbehelfsverzichtserklärung",
+        ] {
+            assert!(page.contains(title), "{title} missing in:\n{page}");
+        }
+        // The ANBest-G itself is the municipality's to fetch.
+        let docs = w.app.engine.case_documents(&n).await.unwrap();
+        let anbest = docs.iter().find(|d| d.template == "anbest-g").expect("the ANBest-G is a document of the case");
+        assert!(page.contains(&anbest.sha256), "no link to the ANBest-G in:\n{page}");
+        let r = w.get(&format!("/api/v1/documents/{}", anbest.sha256), &unna).await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert!(crate::support::pdftotext(&r.body).contains("Nachweis der Verwendung"));
+    }
+
     async fn a_notice_provided_for_retrieval_counts_as_notified_the_day_after_the_first_retrieval(db) {
         let w = crate::http::web_on(&db, &crate::http::retrieval_any_date()).await;
         let (unna, csrf) = w.login("unna").await;
