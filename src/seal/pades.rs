@@ -23,7 +23,7 @@ pub const CONTENTS_CAPACITY: usize = 16 * 1024;
 
 /// Ten-digit stand-ins for the ByteRange numbers: the array keeps its width
 /// when the real numbers (space-padded) replace them.
-const PLACEHOLDERS: [&[u8]; 3] = [b"1111111111", b"2222222222", b"3333333333"];
+const BYTE_RANGE_SLOTS: [&[u8]; 3] = [b"1111111111", b"2222222222", b"3333333333"];
 
 /// A PDF with a signature dictionary whose `/Contents` is still empty.
 #[derive(Debug)]
@@ -198,8 +198,8 @@ pub fn prepare(pdf: &[u8], at: DateTime<Utc>, signer: Option<&str>) -> Result<Pr
     let start = find(&bytes, &zeros)?;
     let end = start + zeros.len();
     let numbers = [start, end, bytes.len() - end];
-    for (placeholder, value) in PLACEHOLDERS.iter().zip(numbers) {
-        let at = find(&bytes, placeholder)?;
+    for (slot, value) in BYTE_RANGE_SLOTS.iter().zip(numbers) {
+        let at = find(&bytes, slot)?;
         let text = format!("{value:<10}");
         bytes[at..at + 10].copy_from_slice(text.as_bytes());
     }
