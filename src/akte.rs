@@ -153,28 +153,13 @@ pub struct MailRecord {
     pub sent_at: Option<String>,
 }
 
-/// A letter provided in the portal for retrieval, and what became of it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ProvisionRecord {
-    pub sha256: String,
-    pub template: String,
-    pub party: String,
-    pub notified_on: String,
-    pub provided_at: String,
-    pub status: String,
-    pub retrieved_at: Option<String>,
-    pub retrieved_by: Option<String>,
-    pub ended_at: Option<String>,
-}
+/// A letter provided in the portal for retrieval, and what became of it:
+/// the same record the replay rebuilds from the journal.
+pub use crate::journal::replay::ReplayedProvision as ProvisionRecord;
 
-/// A circular delivered to a member, with its read receipt.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DeliveryRecord {
-    pub party: String,
-    pub queued_at: String,
-    pub read_at: Option<String>,
-    pub read_by: Option<String>,
-}
+/// A circular delivered to a member, with its read receipt: the same
+/// record the replay rebuilds from the journal.
+pub use crate::journal::replay::ReplayedDelivery as DeliveryRecord;
 
 /// One case's complete file.
 #[derive(Debug, Clone, PartialEq)]

@@ -46,7 +46,7 @@ pub struct Replayed {
 }
 
 /// A letter provided for retrieval in the portal.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ReplayedProvision {
     pub sha256: String,
     pub template: String,
@@ -60,7 +60,7 @@ pub struct ReplayedProvision {
 }
 
 /// A circular delivered to a member.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ReplayedDelivery {
     pub party: String,
     pub queued_at: String,
