@@ -205,6 +205,49 @@ impl Catalog {
                 });
             }
         }
+        // Accounts across workflows: what a link takes from an account and
+        // what bookings count on it must name lines the account declares.
+        for (f, def) in current.values() {
+            for (link, lines) in account_lines_used(def) {
+                let target = current.get(&link.workflow).map(|(_, d)| d);
+                let message = match target.map(|d| d.account.as_ref()) {
+                    None => continue,
+                    Some(None) => format!(
+                        "link `{}`: workflow `{}` declares no [account]",
+                        link.name, link.workflow
+                    ),
+                    Some(Some(account)) => {
+                        let unknown: Vec<&str> = lines
+                            .iter()
+                            .filter(|l| !account.lines.iter().any(|a| a.name == **l))
+                            .map(String::as_str)
+                            .collect();
+                        if unknown.is_empty() {
+                            continue;
+                        }
+                        format!(
+                            "link `{}`: the account of `{}` has no line {} (lines: {})",
+                            link.name,
+                            link.workflow,
+                            unknown.join(", "),
+                            account
+                                .lines
+                                .iter()
+                                .map(|l| l.name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    }
+                };
+                problems.push(Diagnostic {
+                    file: f.clone(),
+                    line: 1,
+                    column: 1,
+                    message,
+                    hint: None,
+                });
+            }
+        }
         if !problems.is_empty() {
             return Err(CatalogError::Invalid(problems));
         }
@@ -330,4 +373,25 @@ impl Catalog {
             .insert(key, def.clone());
         Ok(def)
     }
+}
+
+/// For each link of `def` that uses its target's account (through
+/// `[bookings]` or the link's `account` map), the account lines it names.
+fn account_lines_used(def: &Definition) -> Vec<(&crate::workflow::Link, Vec<String>)> {
+    def.links
+        .iter()
+        .filter_map(|link| {
+            let mut lines: Vec<String> = link
+                .account
+                .values()
+                .filter_map(|p| crate::workflow::split_path(p).and_then(|(_, l)| l))
+                .map(str::to_string)
+                .collect();
+            let booked = def.bookings.as_ref().filter(|b| b.link == link.name);
+            if let Some(b) = booked {
+                lines.extend(b.amounts.keys().cloned());
+            }
+            (booked.is_some() || !link.account.is_empty()).then_some((link, lines))
+        })
+        .collect()
 }

@@ -21,6 +21,7 @@
 //!   Aussonderung 0503) for other authorities and the archive (pure).
 //! - [`numbering`]: file-number and register patterns (pure).
 //! - [`deadline`]: legal deadline arithmetic and public holidays (pure).
+//! - [`account`]: a grant's account: approved, called, paid per budget line (pure).
 //! - [`interest`]: interest under § 49a Abs. 3 VwVfG on the Basiszinssatz table (pure).
 //! - [`letter`]: Typst templates rendered in-process to PDF/A in DIN 5008 layout.
 //! - [`municipalities`]: the Kreise and kreisfreie Städte of `workflows/data/kommunen.json`.
@@ -37,6 +38,7 @@
 //! - [`cli`]: the `amtspost` command line; `main.rs` only calls [`cli::main`].
 //!   The demo scenario (`amtspost demo`) is one of its doors, not part of the core.
 
+pub mod account;
 pub mod akte;
 pub mod app;
 pub mod assets;

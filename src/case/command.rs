@@ -20,9 +20,16 @@ impl Engine {
         let def = self.catalog().current(&req.workflow)?;
         let mut req = req;
         def.check_limits(&req.data, &self.config().limits)?;
-        req.data = self.with_links(&def, &Map::new(), req.data).await?;
+        req.data = self.with_links(&def, None, &Map::new(), req.data).await?;
         def.apply_lookups(&mut req.data)?;
         def.check_open(&mut req.data, req.parties.keys().map(String::as_str))?;
+        def.check_open_guards(
+            &req.data,
+            &req.actor.name,
+            &req.actor.role,
+            self.clock().today(),
+            &def.rates(self.rates()),
+        )?;
         self.ensure_published(&def).await?;
         let now = self.clock().now();
         let at = journal::timestamp(now);
@@ -433,7 +440,12 @@ impl Engine {
         // Linked cases' fields (e.g. an RAA case's end of funding) join the
         // event, apart from what the request gives.
         let taken: Map<String, Value> = self
-            .with_links(def, &case.data, req.payload.clone())
+            .with_links(
+                def,
+                Some(case.file_number.as_str()),
+                &case.data,
+                req.payload.clone(),
+            )
             .await?
             .into_iter()
             .filter(|(k, v)| req.payload.get(k) != Some(v))

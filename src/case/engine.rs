@@ -261,6 +261,19 @@ impl Engine {
                 "Ab-Vermerk (Tag der Aufgabe zur Post)"
             };
             (posted, d.by_post, Some((rule, text)))
+        } else if d.from.is_some() {
+            let Some(start) = day(&d.from) else {
+                return Ok(None);
+            };
+            let text = format!(
+                "Die Frist läuft vom {} an ({}).",
+                de(start),
+                d.from_title
+                    .as_deref()
+                    .or(d.from.as_deref())
+                    .unwrap_or_default()
+            );
+            (start, d.by_post, Some(("Fristbeginn", text)))
         } else {
             (today, d.by_post, None)
         };

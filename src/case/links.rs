@@ -8,14 +8,18 @@
 use serde_json::{Map, Value};
 
 use super::{CaseError, Engine};
+use crate::account::{Account, Booking};
+use crate::store::CaseRow;
 use crate::workflow::{Definition, WorkflowError};
 
 impl Engine {
     /// `payload` with the fields the links of `def` take from their linked
-    /// cases; `data` is the case as it stands (empty when opening).
+    /// cases; `data` is the case as it stands (empty when opening), `this`
+    /// its file number (its own bookings do not reduce what it may take).
     pub(super) async fn with_links(
         &self,
         def: &Definition,
+        this: Option<&str>,
         data: &Map<String, Value>,
         mut payload: Map<String, Value>,
     ) -> Result<Map<String, Value>, CaseError> {
@@ -74,7 +78,70 @@ impl Engine {
                 }
                 payload.insert(here.clone(), theirs);
             }
+            if !link.account.is_empty() {
+                let account = self.account_of(&other, this).await?.ok_or_else(|| {
+                    broken(format!(
+                        "das Verfahren `{}` führt kein Konto der Mittel",
+                        link.workflow
+                    ))
+                })?;
+                for (here, path) in &link.account {
+                    let figure = account.figure(path).ok_or_else(|| {
+                        broken(format!("das Konto kennt die Angabe „{path}“ nicht"))
+                    })?;
+                    payload.insert(here.clone(), figure.to_json());
+                }
+            }
         }
         Ok(payload)
+    }
+
+    /// The account of `case` (`[account]` of its workflow), with every case
+    /// booked on it except `except`; `None` if its workflow keeps none.
+    pub async fn account_of(
+        &self,
+        case: &CaseRow,
+        except: Option<&str>,
+    ) -> Result<Option<Account>, CaseError> {
+        let def = self.definition_of(case).await?;
+        let Some(account) = &def.account else {
+            return Ok(None);
+        };
+        let mut rows = Vec::new();
+        for (_, booking_def) in self.catalog().definitions() {
+            let Some(bookings) = &booking_def.bookings else {
+                continue;
+            };
+            let Some(link) = booking_def
+                .links
+                .iter()
+                .find(|l| l.name == bookings.link && l.workflow == def.id)
+            else {
+                continue;
+            };
+            for row in self
+                .store()
+                .linked_cases(&booking_def.id, &link.field, case.file_number.as_str())
+                .await?
+            {
+                if Some(row.file_number.as_str()) != except {
+                    let own = self.definition_of(&row).await?;
+                    rows.push((row, own));
+                }
+            }
+        }
+        let booked: Vec<Booking<'_>> = rows
+            .iter()
+            .filter_map(|(row, own)| {
+                own.bookings.as_ref().map(|spec| Booking {
+                    state: row.state.as_str(),
+                    data: &row.data,
+                    spec,
+                })
+            })
+            .collect();
+        crate::account::compute(account, &case.data, &booked)
+            .map(Some)
+            .map_err(|e| CaseError::invalid(account.total.clone(), e))
     }
 }

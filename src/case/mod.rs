@@ -9,6 +9,8 @@
 //! - `query`: the read model ([`CaseDetail`] and friends);
 //! - `recent`: the rows this process fired last, the next fire's start;
 //! - `steps`: what a person may do on a case now, and why not;
+//! - `links`: fields and account figures taken from linked cases;
+//! - `export`: files for other systems (`[exports.*]`, payout orders);
 //! - `error`: [`CaseError`], sorted by whose move it is.
 //!
 //! The reminder pass lives in [`crate::reminders`].
@@ -17,6 +19,7 @@ mod command;
 mod effects;
 pub(crate) mod engine;
 mod error;
+mod export;
 mod links;
 mod portal;
 mod query;
@@ -26,6 +29,7 @@ mod types;
 
 pub use engine::Engine;
 pub use error::{CaseError, ErrorKind, Fault};
+pub use export::ExportTable;
 pub use portal::{RETRIEVAL_DAYS, UploadOutcome};
 pub use steps::{acting_roles, actor_for, role_refusal, visible_to};
 pub use types::{

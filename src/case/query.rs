@@ -79,8 +79,10 @@ impl Engine {
             .case_snapshot(file_number)
             .await?
             .ok_or_else(|| CaseError::NotFound(file_number.into()))?;
+        let account = self.account_of(&snapshot.case, None).await?;
         let case = self.view(snapshot.case).await?;
         Ok(CaseDetail {
+            account,
             case,
             deadlines: snapshot
                 .deadlines

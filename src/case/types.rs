@@ -105,6 +105,8 @@ pub struct CaseDetail {
     pub deadlines: Vec<DeadlineView>,
     pub history: Vec<Event>,
     pub documents: Vec<DocumentRow>,
+    /// The grant's account (`[account]`), with every case booked on it.
+    pub account: Option<crate::account::Account>,
 }
 
 /// Result of `audit verify`.

@@ -11,6 +11,7 @@ mod config;
 mod deadline;
 pub mod demo;
 mod document;
+mod export;
 mod init;
 mod interest;
 mod letter;
@@ -94,6 +95,10 @@ enum Command {
     /// Preview letters from templates
     #[command(subcommand)]
     Letter(letter::Command),
+    /// Write a file for another system from the cases of one day (e.g. payout orders for the treasury)
+    ///
+    /// Example: amtspost export auszahlungsanordnung --date 2013-02-01 -o kasse.csv
+    Export(export::Args),
     /// Check issued documents against their hashes
     #[command(subcommand)]
     Document(document::Command),
@@ -195,6 +200,7 @@ async fn run(cli: Cli) -> Result<()> {
     };
     match cli.command {
         Command::Demo(args) => demo::run(&ctx, args).await,
+        Command::Export(args) => export::run(&ctx, args).await,
         Command::Init(args) => init::run(&ctx, args).await,
         Command::Config(cmd) => config::run(&ctx, cmd).await,
         Command::Workflow(cmd) => workflow::run(&ctx, cmd).await,

@@ -624,6 +624,7 @@ async fn portal_case(
             },
             notice => notice,
             documents => documents,
+            account => super::view::account_view(detail.account.as_ref()),
             deadlines => deadlines,
             uploads => Jv::from_serialize(&uploads),
             steps => steps,

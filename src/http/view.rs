@@ -379,3 +379,33 @@ mod tests {
         );
     }
 }
+
+/// A grant's account for the Fallseite and the portal: amounts in German
+/// notation, per line and in total.
+pub fn account_view(account: Option<&crate::account::Account>) -> Jv {
+    let Some(a) = account else {
+        return Jv::from(());
+    };
+    let eur = |m: crate::money::Money| format!("{} EUR", m.german());
+    let lines: Vec<Jv> = a
+        .lines
+        .iter()
+        .map(|l| {
+            context! {
+                title => l.title.clone(),
+                approved => eur(l.figures.approved),
+                called => eur(l.figures.called),
+                paid => eur(l.figures.paid),
+                available => eur(l.available),
+            }
+        })
+        .collect();
+    context! {
+        title => a.title.clone(),
+        lines => lines,
+        approved => eur(a.total.approved),
+        called => eur(a.total.called),
+        paid => eur(a.total.paid),
+        available => eur(a.available),
+    }
+}

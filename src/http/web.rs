@@ -685,6 +685,7 @@ async fn case_page(
                 timeline => timeline,
                 deadlines => deadlines,
                 documents => documents,
+                account => super::view::account_view(detail.account.as_ref()),
                 uploads => Jv::from_serialize(&uploads),
                 provisions => Jv::from_serialize(&provisions),
         },

@@ -544,6 +544,38 @@ impl Store {
         rows.iter().map(CaseRow::from_row).collect()
     }
 
+    /// The cases of `workflow` whose field `field` names `file_number`
+    /// (the calls for funds of one grant), oldest first. Uses the
+    /// `(workflow_id, state)` index for the workflow; the JSON field is
+    /// read per row of that workflow.
+    pub async fn linked_cases(
+        &self,
+        workflow: &str,
+        field: &str,
+        file_number: &str,
+    ) -> Result<Vec<CaseRow>, StoreError> {
+        let sql = match self.backend {
+            Backend::Postgres => concat!(
+                "SELECT ",
+                case_columns!(),
+                " FROM cases WHERE workflow_id = $1 AND (data::jsonb ->> $2) = $3 ORDER BY id"
+            ),
+            _ => concat!(
+                "SELECT ",
+                case_columns!(),
+                " FROM cases WHERE workflow_id = $1 AND json_extract(data, '$.' || $2) = $3 ORDER BY id"
+            ),
+        };
+        let rows = sqlx::query(sql)
+            .bind(workflow)
+            .bind(field)
+            .bind(file_number)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(q("reading linked cases"))?;
+        rows.iter().map(CaseRow::from_row).collect()
+    }
+
     /// A case with its deadlines (newest first), journal and documents,
     /// read in one transaction so that they agree with each other.
     pub async fn case_snapshot(

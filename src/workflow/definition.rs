@@ -38,6 +38,14 @@ pub struct Definition {
     pub lookups: Vec<Lookup>,
     /// Related cases of other workflows, named by a case field.
     pub links: Vec<Link>,
+    /// `[account]`: what this case grants, per budget line.
+    pub account: Option<super::account::AccountDef>,
+    /// `[bookings]`: what this case counts on its linked case's account.
+    pub bookings: Option<super::account::Bookings>,
+    /// Conditions checked when a case is opened, after its links are taken.
+    pub open_guards: Vec<Guard>,
+    /// `[exports.*]`: files for other systems (payout orders).
+    pub exports: BTreeMap<String, super::account::Export>,
     /// Forms a municipality fills in on the portal to open a case.
     pub forms: BTreeMap<String, Form>,
     /// Notification by retrieval from the portal, if the workflow offers it.
@@ -85,6 +93,8 @@ pub struct Link {
     /// Field here → field of the linked case.
     pub same: BTreeMap<String, String>,
     pub take: BTreeMap<String, String>,
+    /// Field here → figure of the linked case's account (`available.x`).
+    pub account: BTreeMap<String, String>,
 }
 
 /// An online application form: the fields a municipality fills in, the
@@ -386,6 +396,11 @@ pub struct DeadlineDef {
     /// The date field holding the posting day (Ab-Vermerk) the deadline
     /// runs from; without it, the day the deadline is set.
     pub posted: Option<String>,
+    /// The date field a period runs from when it is no posting day (the
+    /// day the office learnt the facts, the day of a payout).
+    pub from: Option<String>,
+    /// That field's title, for the explanation.
+    pub from_title: Option<String>,
     /// The date field holding the date on an Empfangsbekenntnis; once it
     /// has a value, the deadline runs from it without the postal fiction.
     pub acknowledged: Option<String>,
@@ -687,18 +702,23 @@ struct Known<'a> {
     data: &'a DataFiles,
 }
 
-struct Validator<'a> {
+pub(super) struct Validator<'a> {
     map: &'a SourceMap<'a>,
     problems: Vec<Diagnostic>,
 }
 
 impl Validator<'_> {
-    fn err<T>(&mut self, at: &S<T>, message: impl Into<String>, hint: Option<String>) {
+    pub(super) fn err<T>(&mut self, at: &S<T>, message: impl Into<String>, hint: Option<String>) {
         self.problems.push(self.map.error(at.span(), message, hint));
     }
 
     /// Checks that a referenced name exists, with a hint listing the known ones.
-    fn resolve<K>(&mut self, name: &S<String>, known: &BTreeMap<String, K>, what: &str) -> bool {
+    pub(super) fn resolve<K>(
+        &mut self,
+        name: &S<String>,
+        known: &BTreeMap<String, K>,
+        what: &str,
+    ) -> bool {
         if known.contains_key(name.get_ref()) {
             return true;
         }
@@ -826,6 +846,10 @@ impl Validator<'_> {
         );
         let lookups = self.lookups(raw.lookups, &fields, data);
         let links = self.links(raw.links, &fields);
+        let account = self.account(raw.account, &fields);
+        let bookings = self.bookings(raw.bookings, &fields, &links, &states);
+        let open_guards = self.open_guards(&raw.open_guards, &fields);
+        let exports = self.exports(raw.exports, &fields, &states);
         let forms = self.forms(raw.forms, &parties, &fields, &transitions, &states);
         let retrieval = raw
             .retrieval
@@ -850,6 +874,10 @@ impl Validator<'_> {
             deadlines,
             lookups,
             links,
+            account,
+            bookings,
+            open_guards,
+            exports,
             forms,
             retrieval,
             freezes,
@@ -1260,6 +1288,7 @@ impl Validator<'_> {
             for (here, _) in l.same.iter().chain(&l.take) {
                 ok &= self.resolve(here, fields, "field");
             }
+            ok &= self.link_account(&l.account, fields);
             if ok {
                 out.push(Link {
                     name: name.into_inner(),
@@ -1268,7 +1297,33 @@ impl Validator<'_> {
                     basis: l.basis,
                     same: unspan(l.same),
                     take: unspan(l.take),
+                    account: unspan(l.account),
                 });
+            }
+        }
+        out
+    }
+
+    /// `open_guards`: compiled like a step's guards.
+    fn open_guards(
+        &mut self,
+        raw: &[S<super::raw::RawGuard>],
+        fields: &BTreeMap<String, Field>,
+    ) -> Vec<Guard> {
+        let vars = GuardVars::new(fields);
+        let mut out = Vec::new();
+        for g in raw {
+            let g = g.get_ref();
+            match Guard::compile(g.expr.get_ref(), g.message.clone(), &vars) {
+                Ok(guard) => out.push(guard),
+                Err(problem) => {
+                    let start = self.map.content_start(g.expr.span().start) + problem.offset;
+                    self.problems.push(self.map.error(
+                        start..start,
+                        format!("open guard: {}", problem.message),
+                        problem.hint,
+                    ));
+                }
             }
         }
         out
@@ -1937,7 +1992,7 @@ impl Validator<'_> {
     ) -> BTreeMap<String, DeadlineDef> {
         let mut out = BTreeMap::new();
         for (name, d) in raw {
-            for day in d.posted.iter().chain(&d.acknowledged) {
+            for day in d.posted.iter().chain(&d.acknowledged).chain(&d.from) {
                 if self.resolve(day, fields, "field")
                     && fields[day.get_ref()].kind != FieldKind::Date
                 {
@@ -2069,6 +2124,12 @@ impl Validator<'_> {
                         end_notice: d.end_notice,
                         court: d.court,
                         posted: d.posted.map(S::into_inner),
+                        from_title: d
+                            .from
+                            .as_ref()
+                            .and_then(|f| fields.get(f.get_ref()))
+                            .and_then(|f| f.title.clone()),
+                        from: d.from.map(S::into_inner),
                         acknowledged: d.acknowledged.map(S::into_inner),
                         legal_basis: d.legal_basis,
                         action: d.action,

@@ -29,7 +29,9 @@ use crate::money::Money;
 /// - `money_times(amount, factor)`: an amount times a number (e.g. posts),
 ///   exact, rounded half up to the cent;
 /// - `euro(amount)`: the amount as the decimal string a letter prints
-///   (`19028050` → `"190280.50"`).
+///   (`19028050` → `"190280.50"`);
+/// - `betrag(amount)`: the amount in German notation for running text
+///   (`17000000` → `"170.000,00"`), where no template formats it.
 static ENV: LazyLock<Arc<Env>> = LazyLock::new(|| {
     let mut env = Env::stdlib();
     env.add_extension(extensions::strings)
@@ -39,6 +41,8 @@ static ENV: LazyLock<Arc<Env>> = LazyLock::new(|| {
     cel::add_overload!(env, fn money_times_int: (CelInt, CelInt) -> Result<CelInt>, name = "money_times")
         .expect("money_times(int, int) registers");
     cel::add_overload!(env, fn euro: (CelInt) -> Result<CelString>).expect("euro(int) registers");
+    cel::add_overload!(env, fn betrag: (CelInt) -> Result<CelString>)
+        .expect("betrag(int) registers");
     Arc::new(env)
 });
 
@@ -62,6 +66,11 @@ fn money_times_double(cents: &CelInt, factor: &CelDouble) -> Result<CelInt, cel:
 
 fn money_times_int(cents: &CelInt, factor: &CelInt) -> Result<CelInt, cel::ExecutionError> {
     money_times(*cents.inner(), rust_decimal::Decimal::from(*factor.inner()))
+}
+
+fn betrag(cents: &CelInt) -> Result<CelString<'static>, cel::ExecutionError> {
+    let amount = Money::from_cents(*cents.inner()).map_err(|e| money_fault("betrag", e))?;
+    Ok(CelString::from(amount.german()))
 }
 
 fn euro(cents: &CelInt) -> Result<CelString<'static>, cel::ExecutionError> {

@@ -533,6 +533,61 @@ impl Definition {
         self.normalize_data(payload)
     }
 
+    /// The open guards on a new case's data (with its links taken): the
+    /// first that says no refuses, naming the first field it reads that
+    /// the requester gives (not one taken from a linked case).
+    pub fn check_open_guards(
+        &self,
+        data: &Map<String, Value>,
+        actor: &str,
+        role: &str,
+        today: NaiveDate,
+        rates: &Map<String, Value>,
+    ) -> Result<(), WorkflowError> {
+        if self.open_guards.is_empty() {
+            return Ok(());
+        }
+        let full = self.expression_data(data);
+        let input = GuardInput {
+            data: &full,
+            payload: data,
+            actor,
+            role,
+            state: &self.initial_state().name,
+            today,
+            rates,
+        };
+        let taken = |f: &String| {
+            self.links
+                .iter()
+                .any(|l| l.take.contains_key(f) || l.account.contains_key(f))
+        };
+        for g in &self.open_guards {
+            match g.allows(&input) {
+                Ok(true) => {}
+                Ok(false) => {
+                    return Err(WorkflowError::GuardFailed {
+                        transition: "anlegen".into(),
+                        message: g.message.clone(),
+                        field: g
+                            .fields
+                            .iter()
+                            .find(|f| !taken(f))
+                            .or(g.fields.first())
+                            .cloned(),
+                    });
+                }
+                Err(fault) => {
+                    return Err(WorkflowError::GuardFault {
+                        transition: "anlegen".into(),
+                        reason: fault.0,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The field a guard's refusal is about: the first field it reads that
     /// the step takes, else the first it reads.
     pub fn guard_field(&self, t: &Transition, g: &super::Guard) -> Option<String> {

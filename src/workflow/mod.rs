@@ -5,6 +5,7 @@
 //! names of the available letter templates; the [`crate::catalog`] reads the
 //! files and keeps versions.
 
+mod account;
 mod definition;
 mod diagnostic;
 mod graph;
@@ -12,6 +13,7 @@ mod guard;
 mod machine;
 mod raw;
 
+pub use account::{AccountDef, AccountLineDef, Bookings, Column, Export, MEASURES, split_path};
 pub use definition::{
     DataFiles, DeadlineDef, DeadlineKind, Definition, Due, Effect, Enclosure, Field, FieldKind,
     Form, Freeze, Link, Lookup, Party, Register, Retrieval, State, Transition, load,

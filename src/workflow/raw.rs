@@ -33,6 +33,16 @@ pub(crate) struct RawWorkflow {
     #[serde(default)]
     pub links: BTreeMap<S<String>, RawLink>,
     #[serde(default)]
+    pub account: Option<S<RawAccount>>,
+    /// Conditions a new case must meet, checked with the linked cases'
+    /// fields taken (e.g. a call for funds within what the grant has left).
+    #[serde(default)]
+    pub open_guards: Vec<S<RawGuard>>,
+    #[serde(default)]
+    pub exports: BTreeMap<S<String>, RawExport>,
+    #[serde(default)]
+    pub bookings: Option<S<RawBookings>>,
+    #[serde(default)]
     pub forms: BTreeMap<S<String>, RawForm>,
     #[serde(default)]
     pub retrieval: Option<S<RawRetrieval>>,
@@ -150,6 +160,72 @@ pub(crate) struct RawLink {
     /// Field here = field there: taken from the linked case on every step.
     #[serde(default)]
     pub take: BTreeMap<S<String>, S<String>>,
+    /// Field here = a figure of the linked case's account (`[account]`),
+    /// e.g. `available.paedagogik`: computed and taken on every step.
+    #[serde(default)]
+    pub account: BTreeMap<S<String>, S<String>>,
+}
+
+/// `[account]`: the money a case grants, per budget line; what cases
+/// linked to it (`[bookings]`) have called and been paid is counted
+/// against it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAccount {
+    pub title: String,
+    /// The money field holding the approved total.
+    pub total: S<String>,
+    pub lines: Vec<RawAccountLine>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAccountLine {
+    pub name: S<String>,
+    pub title: String,
+    /// The money field holding the amount approved for this line.
+    pub approved: S<String>,
+}
+
+/// `[exports.*]`: a file for another system (the state treasury's payout
+/// orders): one row per case in the given states whose date field holds
+/// the day asked for, one column per expression.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawExport {
+    pub title: String,
+    /// The date field that selects the cases of one day.
+    pub date: S<String>,
+    pub states: Vec<S<String>>,
+    pub columns: Vec<RawColumn>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawColumn {
+    pub title: String,
+    /// What the column holds, documented for the receiving system.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// CEL over `data`, `file_number`, `today`: a string, number or null.
+    pub value: S<String>,
+}
+
+/// `[bookings]`: what a case of this workflow counts on the account of the
+/// case its link names, by the state it is in.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawBookings {
+    /// The `[links.*]` naming the case whose account is booked.
+    pub link: S<String>,
+    /// Account line = money field of this case.
+    pub amounts: BTreeMap<S<String>, S<String>>,
+    /// States in which the amounts count as called.
+    #[serde(default)]
+    pub called: Vec<S<String>>,
+    /// States in which the amounts count as paid out.
+    #[serde(default)]
+    pub paid: Vec<S<String>>,
 }
 
 /// A form the municipality fills in on the portal to open a case online
@@ -235,6 +311,11 @@ pub(crate) struct RawDeadline {
     /// the deadline runs from it, not from the day it is set.
     #[serde(default)]
     pub posted: Option<S<String>>,
+    /// A date field holding the day the period starts from, which is not
+    /// a posting (e.g. the day the office learnt the facts, § 48 Abs. 4
+    /// VwVfG); its title is printed in the explanation.
+    #[serde(default)]
+    pub from: Option<S<String>>,
     /// A date field holding the date on an Empfangsbekenntnis: once set,
     /// the deadline runs from it, without the postal fiction.
     #[serde(default)]

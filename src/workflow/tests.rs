@@ -1280,3 +1280,100 @@ fn values_are_bounded_and_control_or_bidi_characters_refused_at_the_field() {
 fn default_limits_text() -> String {
     "x".repeat(1_900_000)
 }
+
+#[test]
+fn an_account_and_its_bookings_name_money_fields_links_and_states_and_exports_compile() {
+    let with = |extra: &str| {
+        BASE.replacen(
+            "notice_number = { type = \"string\" }",
+            &format!(
+                "notice_number = {{ type = \"string\" }}\ngrant = {{ type = \"money\" }}\nline_a = {{ type = \"money\" }}\nasked = {{ type = \"money\" }}\ngrant_nr = {{ type = \"string\" }}\npaid_on = {{ type = \"date\" }}\n\n[links.grant]\nworkflow = \"other\"\nfield = \"grant_nr\"\naccount = {{ asked = \"available.a\" }}\n{extra}"
+            ),
+            1,
+        )
+    };
+    let ok = with(
+        "[account]\ntitle = \"Mittel\"\ntotal = \"grant\"\nlines = [{ name = \"a\", title = \"A\", approved = \"line_a\" }]\n\n[bookings]\nlink = \"grant\"\namounts = { a = \"asked\" }\ncalled = [\"review\", \"approved\"]\npaid = [\"approved\"]\n\n[exports.kasse]\ntitle = \"Kasse\"\ndate = \"paid_on\"\nstates = [\"approved\"]\ncolumns = [{ title = \"Betrag\", value = \"euro(data.asked)\" }]\n",
+    );
+    let def = load_text(&ok).unwrap();
+    assert_eq!(def.account.as_ref().unwrap().lines[0].approved, "line_a");
+    assert_eq!(def.bookings.as_ref().unwrap().paid, ["approved"]);
+    assert_eq!(def.links[0].account["asked"], "available.a");
+    assert_eq!(def.exports["kasse"].columns[0].title, "Betrag");
+
+    for (from, to, says) in [
+        (
+            "total = \"grant\"",
+            "total = \"grant_nr\"",
+            "`grant_nr` must be a money field",
+        ),
+        (
+            "link = \"grant\"",
+            "link = \"kasse\"",
+            "bookings name no link `kasse`",
+        ),
+        (
+            "paid = [\"approved\"]",
+            "paid = [\"closed\"]",
+            "unknown state `closed`",
+        ),
+        (
+            "called = [\"review\", \"approved\"]",
+            "called = [\"review\"]",
+            "counts as paid but not as called",
+        ),
+        (
+            "asked = \"available.a\"",
+            "asked = \"owed.a\"",
+            "`owed.a` is no figure of an account",
+        ),
+        (
+            "value = \"euro(data.asked)\"",
+            "value = \"data.nope\"",
+            "column „Betrag“",
+        ),
+        (
+            "date = \"paid_on\"",
+            "date = \"grant\"",
+            "must be a date field",
+        ),
+    ] {
+        assert!(ok.contains(from), "{from}");
+        let broken = ok.replacen(from, to, 1);
+        let problems = load_text(&broken).expect_err(says);
+        let all: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert!(all.iter().any(|p| p.contains(says)), "{says}: {all:?}");
+        assert!(
+            all.iter().all(|p| p.starts_with("workflows/antrag.toml:")),
+            "{all:?}"
+        );
+    }
+}
+
+#[test]
+fn open_guards_refuse_a_new_case_naming_the_field_the_requester_gives() {
+    let text = BASE.replacen(
+        "register = \"AN\"\n",
+        "register = \"AN\"\nopen_guards = [{ expr = \"data.posts != null && data.posts <= 3.5\", message = \"höchstens 3,5 Stellen\" }]\n",
+        1,
+    );
+    let def = load_text(&text).unwrap();
+    let data: Map<String, Value> = json!({"name": "x", "posts": 4.0})
+        .as_object()
+        .unwrap()
+        .clone();
+    let today = NaiveDate::from_ymd_opt(2013, 1, 2).unwrap();
+    match def.check_open_guards(&data, "unna", "applicant", today, &Map::new()) {
+        Err(WorkflowError::GuardFailed { field, message, .. }) => {
+            assert_eq!(field.as_deref(), Some("posts"));
+            assert_eq!(message, "höchstens 3,5 Stellen");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let fine: Map<String, Value> = json!({"name": "x", "posts": 2.0})
+        .as_object()
+        .unwrap()
+        .clone();
+    def.check_open_guards(&fine, "unna", "applicant", today, &Map::new())
+        .unwrap();
+}

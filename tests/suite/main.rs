@@ -12,6 +12,7 @@ mod cli;
 mod concurrency;
 mod crash;
 mod demo;
+mod funds;
 mod http;
 mod instances;
 mod interest;
