@@ -495,6 +495,7 @@ pub fn title_of(template: &str) -> String {
         "anlage" => "Anlage".into(),
         "schreiben" => "Schreiben".into(),
         "vordruck" => "Vordruck".into(),
+        "widerrufsbescheid" => "Widerrufs- und Erstattungsbescheid".into(),
         other => {
             let words = other.replace('_', " ");
             let mut c = words.chars();

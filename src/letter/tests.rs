@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::{EMBEDDED, LetterEngine, LetterError, RenderRequest, Rendered};
 
-const ALL_TEMPLATES: [&str; 10] = [
+const ALL_TEMPLATES: [&str; 11] = [
     "ablehnungsbescheid",
     "aenderungsbescheid",
     "anlage",
@@ -21,6 +21,7 @@ const ALL_TEMPLATES: [&str; 10] = [
     "rundschreiben",
     "schreiben",
     "vordruck",
+    "widerrufsbescheid",
     "zuwendungsbescheid",
 ];
 
@@ -42,6 +43,7 @@ fn example_date(name: &str) -> NaiveDate {
         "aenderungsbescheid" => (2013, 9, 20),
         "schreiben" => (2012, 11, 16),
         "vordruck" => (2012, 10, 15),
+        "widerrufsbescheid" => (2014, 8, 29),
         _ => (2013, 6, 28),
     };
     NaiveDate::from_ymd_opt(y, m, d).unwrap()

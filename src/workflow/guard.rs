@@ -31,7 +31,11 @@ use crate::money::Money;
 /// - `euro(amount)`: the amount as the decimal string a letter prints
 ///   (`19028050` → `"190280.50"`);
 /// - `betrag(amount)`: the amount in German notation for running text
-///   (`17000000` → `"170.000,00"`), where no template formats it.
+///   (`17000000` → `"170.000,00"`), where no template formats it;
+/// - `zinsen_49a(amount, from, to, points)`: the interest of § 49a Abs. 3
+///   VwVfG on `amount` from `from` to `to` (dates, both counted) at
+///   `points` percentage points above the Basiszinssatz, in cents, by
+///   [`crate::interest`] on the built-in table (`basiszinssatz.json`).
 static ENV: LazyLock<Arc<Env>> = LazyLock::new(|| {
     let mut env = Env::stdlib();
     env.add_extension(extensions::strings)
@@ -43,6 +47,8 @@ static ENV: LazyLock<Arc<Env>> = LazyLock::new(|| {
     cel::add_overload!(env, fn euro: (CelInt) -> Result<CelString>).expect("euro(int) registers");
     cel::add_overload!(env, fn betrag: (CelInt) -> Result<CelString>)
         .expect("betrag(int) registers");
+    cel::add_overload!(env, fn zinsen_49a: (CelInt, CelString, CelString, CelInt) -> Result<CelInt>, name = "zinsen_49a")
+        .expect("zinsen_49a registers");
     Arc::new(env)
 });
 
@@ -66,6 +72,34 @@ fn money_times_double(cents: &CelInt, factor: &CelDouble) -> Result<CelInt, cel:
 
 fn money_times_int(cents: &CelInt, factor: &CelInt) -> Result<CelInt, cel::ExecutionError> {
     money_times(*cents.inner(), rust_decimal::Decimal::from(*factor.inner()))
+}
+
+/// The Basiszinssatz table built into the binary, read once.
+static RATES: LazyLock<Result<crate::interest::RateTable, String>> =
+    LazyLock::new(|| crate::interest::RateTable::built_in().map_err(|e| e.to_string()));
+
+fn zinsen_49a(
+    cents: &CelInt,
+    from: &CelString<'_>,
+    to: &CelString<'_>,
+    points: &CelInt,
+) -> Result<CelInt, cel::ExecutionError> {
+    let fault = |e: String| money_fault("zinsen_49a", e);
+    let day = |s: &str| {
+        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map_err(|_| fault(format!("„{s}“ ist kein Datum JJJJ-MM-TT")))
+    };
+    let table = RATES.as_ref().map_err(|e| fault(e.clone()))?;
+    let amount = Money::from_cents(*cents.inner()).map_err(|e| fault(e.to_string()))?;
+    let interest = crate::interest::compute(
+        table,
+        amount,
+        day(from.inner())?,
+        day(to.inner())?,
+        rust_decimal::Decimal::from(*points.inner()),
+    )
+    .map_err(|e| fault(e.to_string()))?;
+    Ok(CelInt::from(interest.total.cents()))
 }
 
 fn betrag(cents: &CelInt) -> Result<CelString<'static>, cel::ExecutionError> {

@@ -1377,3 +1377,19 @@ fn open_guards_refuse_a_new_case_naming_the_field_the_requester_gives() {
     def.check_open_guards(&fine, "unna", "applicant", today, &Map::new())
         .unwrap();
 }
+
+#[test]
+fn interest_of_section_49a_is_a_workflow_function_in_cents() {
+    let fields = BTreeMap::new();
+    let vars = super::guard::GuardVars::new(&fields);
+    let e = super::guard::DataExpr::compile(
+        "zinsen_49a(1000000, '2013-01-01', '2014-07-15', 5)",
+        &vars,
+    )
+    .unwrap_or_else(|p| panic!("{}", p.message));
+    // 241,50 + 232,90 + 216,70 + 17,55 (Python decimal, by hand).
+    assert_eq!(e.eval_any(&Map::new()).unwrap(), json!(70865));
+    let e = super::guard::DataExpr::compile("betrag(17000000)", &vars)
+        .unwrap_or_else(|p| panic!("{}", p.message));
+    assert_eq!(e.eval_any(&Map::new()).unwrap(), json!("170.000,00"));
+}

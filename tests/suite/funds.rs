@@ -204,6 +204,102 @@ on_both_databases! {
         assert_eq!(due.due_date, "2012-12-24");
     }
 
+    async fn a_proof_of_use_with_less_spent_than_paid_leads_to_a_hearing_and_a_revocation_with_interest(db) {
+        let app = TestApp::with_workflows(&db, &crate::seed::shipped()).await;
+        let ki = granted(&app).await;
+        app.clock.set(at("2012-10-20T08:00:00Z"));
+        app.engine
+            .fire(app.fire(&ki, "rechtsbehelfsverzicht_erklaeren", "unna", "applicant", json!({"rechtsbehelfsverzicht_am": "2012-10-20"})))
+            .await
+            .unwrap();
+        // The whole grant is called and paid.
+        let grant = app.engine.show(&ki).await.unwrap();
+        let line = |f: &str| grant.data[f].as_str().unwrap().to_string();
+        let call = file(&app, abruf(&ki, &line("bewilligt_paedagogik"), &line("bewilligt_verwaltung"), &line("bewilligt_assistenz"))).await.unwrap();
+        let call = call.file_number.to_string();
+        app.engine.fire(app.fire(&call, "pruefen", "meier", "clerk", json!({"pruefvermerk": "richtig"}))).await.unwrap();
+        app.engine.fire(app.fire(&call, "auszahlung_anordnen", "schulte", "approver", json!({"anordnung_name": "Dr. Schulte"}))).await.unwrap();
+        let account = app.engine.detail(&ki).await.unwrap().account.unwrap();
+        assert_eq!(account.total.paid.to_string(), "170000.00");
+
+        // After the Bewilligungszeitraum the office asks for the proof of use.
+        app.clock.set(at("2014-01-15T08:00:00Z"));
+        let k = kommune("Kreis Unna");
+        let vn = app.engine.open(OpenRequest {
+            workflow: "verwendungsnachweis".into(),
+            data: json!({"kommune": "Kreis Unna", "ki_aktenzeichen": ki}).as_object().unwrap().clone(),
+            parties: [("kommune".to_string(), party_of(&k))].into_iter().collect(),
+            actor: Actor::new("meier", "clerk"),
+        }).await.unwrap();
+        let vn = vn.file_number.to_string();
+        app.engine.fire(app.fire(&vn, "anfordern", "meier", "clerk", json!({}))).await.unwrap();
+        let due = app.engine.deadlines(&vn).await.unwrap().into_iter().find(|d| d.name == "vorlage").unwrap();
+        assert_eq!(due.due_date, "2014-06-30");
+
+        // The municipality reports: the Verwaltungsfachkraft's post was
+        // vacant for part of the year, 10.000,00 EUR less was spent.
+        app.clock.set(at("2014-05-20T08:00:00Z"));
+        let verwaltung: rust_decimal::Decimal = line("bewilligt_verwaltung").parse().unwrap();
+        app.engine.fire(app.fire(&vn, "einreichen", "unna", "kommune", json!({
+            "ist_paedagogik": line("bewilligt_paedagogik"),
+            "ist_verwaltung": (verwaltung - rust_decimal::Decimal::from(10000)).to_string(),
+            "ist_assistenz": line("bewilligt_assistenz"),
+            "stellen_besetzt_monate": 39.5,
+            "beratungen": 412, "schulen": 37, "netzwerkpartner": 21, "veranstaltungen": 14,
+            "sachbericht": "Das KI hat 2013 seine Arbeit in beiden Schwerpunkten aufgenommen.",
+        }))).await.unwrap();
+        app.clock.set(at("2014-06-10T08:00:00Z"));
+        let checked = app.engine.fire(app.fire(&vn, "pruefen", "meier", "clerk", json!({
+            "pruefung_fristgerecht": true, "pruefung_rechnerisch": true, "pruefung_stellen": false, "pruefung_zweck": true,
+            "pruefvermerk": "Stelle der Verwaltungsfachkraft vom 01.01. bis 15.03.2013 unbesetzt; Minderausgaben 10.000,00 EUR.",
+        }))).await.unwrap();
+        assert_eq!(checked.data["anerkannt"], "160000.00");
+        assert_eq!(checked.data["erstattungsbetrag"], "10000.00");
+        let texts = letters(&app, &db, &vn).await;
+        assert_contains(&texts["schreiben"], &["Prüfmitteilung zum Verwendungsnachweis", "Anerkannte Zuwendung 160.000,00", "Zu erstatten 10.000,00", "Gelegenheit, sich zu äußern"]);
+        // Nothing can be closed, nor revoked without a hearing.
+        let closed = app.engine.fire(app.fire(&vn, "abschliessen", "meier", "clerk", json!({}))).await;
+        assert!(matches!(closed, Err(CaseError::Refused(WorkflowError::GuardFailed { .. }))), "{closed:?}");
+
+        app.engine.fire(app.fire(&vn, "anhoeren", "meier", "clerk", json!({}))).await.unwrap();
+        let early = app.engine.fire(app.fire(&vn, "widerruf_vorschlagen", "meier", "clerk", json!({"unwirksam_ab": "2013-01-01", "widerruf_gruende": "Minderausgaben"}))).await;
+        assert!(matches!(early, Err(CaseError::Refused(WorkflowError::GuardFailed { .. }))), "{early:?}");
+        // The two weeks pass without an answer.
+        app.clock.set(at("2014-06-30T08:00:00Z"));
+        app.engine.remind(false).await.unwrap();
+        app.engine.fire(app.fire(&vn, "widerruf_vorschlagen", "meier", "clerk", json!({
+            "unwirksam_ab": "2013-01-01",
+            "widerruf_gruende": "Die Stelle der Verwaltungsfachkraft war vom 01.01. bis 15.03.2013 nicht besetzt; in Höhe der Minderausgaben ist die Zuwendung nicht für den Zuwendungszweck verwendet worden.",
+        }))).await.unwrap();
+        let same = app.engine.fire(app.fire(&vn, "widerrufen", "meier", "approver", json!({"zeichnung_name": "Jan Meier"}))).await;
+        assert!(matches!(same, Err(CaseError::Refused(WorkflowError::FourEyes { .. }))), "{same:?}");
+        app.clock.set(at("2014-07-15T08:00:00Z"));
+        let revoked = app.engine.fire(app.fire(&vn, "widerrufen", "schulte", "approver", json!({"zeichnung_name": "Dr. Schulte"}))).await.unwrap();
+        // Interest from 01.01.2013 to 15.07.2014 on 10.000,00 EUR at 5 points
+        // over the Basiszinssatz, computed by hand (Python decimal):
+        // 241,50 + 232,90 + 216,70 + 17,55 = 708,65.
+        assert_eq!(revoked.data["zinsen_bis_bescheid"], "708.65");
+        assert_eq!(revoked.data["widerruf_bescheid_nr"], "36.W-2014-001");
+        let texts = letters(&app, &db, &vn).await;
+        assert_contains(&texts["widerrufsbescheid"], &[
+            "Widerrufs- und Erstattungsbescheid",
+            "mit Wirkung vom 01.01.2013 an teilweise widerrufen",
+            "Die Zuwendung wird auf 160.000,00 EUR festgesetzt (bisher 170.000,00 EUR)",
+            "10.000,00 EUR zu erstatten",
+            "708,65 EUR",
+            "§ 49a Abs. 3 Satz 1 VwVfG NRW",
+            "Sie haben sich innerhalb der Frist nicht geäußert",
+            "§ 48 Abs. 4 Satz 1 VwVfG NRW",
+            "Rechtsbehelfsbelehrung",
+            "Verwaltungsgericht Gelsenkirchen",
+        ]);
+        // The repayment arrives on 18.08.2014: interest to that day, 748,42.
+        app.clock.set(at("2014-08-20T08:00:00Z"));
+        let repaid = app.engine.fire(app.fire(&vn, "erstattung_eingegangen", "meier", "clerk", json!({"erstattet_am": "2014-08-18"}))).await.unwrap();
+        assert_eq!(repaid.state.to_string(), "erstattet");
+        assert_eq!(repaid.data["zinsen"], "748.42");
+    }
+
     async fn the_notice_becomes_final_after_the_klagefrist_and_a_reason_to_revoke_starts_the_year_of_section_48(db) {
         let app = TestApp::with_workflows(&db, &crate::seed::shipped()).await;
         let ki = granted(&app).await;
