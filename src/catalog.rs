@@ -248,6 +248,19 @@ impl Catalog {
                 });
             }
         }
+        // `[controlling]` reads the proofs of use of another workflow.
+        for (f, def) in current.values() {
+            let Some(c) = &def.controlling else { continue };
+            if let Some(message) = controlling_problem(def, c, &current) {
+                problems.push(Diagnostic {
+                    file: f.clone(),
+                    line: 1,
+                    column: 1,
+                    message,
+                    hint: None,
+                });
+            }
+        }
         if !problems.is_empty() {
             return Err(CatalogError::Invalid(problems));
         }
@@ -394,4 +407,44 @@ fn account_lines_used(def: &Definition) -> Vec<(&crate::workflow::Link, Vec<Stri
             (booked.is_some() || !link.account.is_empty()).then_some((link, lines))
         })
         .collect()
+}
+
+/// What is wrong with `[controlling]` of `def`, checked against its proof
+/// workflow: linked to `def`, with the money and number fields it names.
+fn controlling_problem(
+    def: &Definition,
+    c: &crate::workflow::Controlling,
+    current: &BTreeMap<String, (PathBuf, Arc<Definition>)>,
+) -> Option<String> {
+    use crate::workflow::FieldKind;
+    let Some((_, proofs)) = current.get(&c.proofs) else {
+        return Some(format!("controlling: workflow `{}` is not loaded", c.proofs));
+    };
+    if !proofs.links.iter().any(|l| l.workflow == def.id) {
+        return Some(format!(
+            "controlling: workflow `{}` has no link to `{}`",
+            c.proofs, def.id
+        ));
+    }
+    let kind = |name: &str| proofs.fields.get(name).map(|f| f.kind.clone());
+    for money in [&c.proven, &c.repaid] {
+        if kind(money) != Some(FieldKind::Money) {
+            return Some(format!(
+                "controlling: `{money}` is no money field of `{}`",
+                c.proofs
+            ));
+        }
+    }
+    for i in &c.indicators {
+        if !matches!(kind(i), Some(FieldKind::Number | FieldKind::Integer)) {
+            return Some(format!(
+                "controlling: indicator `{i}` is no number field of `{}`",
+                c.proofs
+            ));
+        }
+    }
+    c.repaid_states
+        .iter()
+        .find(|s| proofs.state(s).is_none())
+        .map(|s| format!("controlling: `{}` has no state `{s}`", c.proofs))
 }

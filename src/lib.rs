@@ -22,6 +22,7 @@
 //! - [`numbering`]: file-number and register patterns (pure).
 //! - [`deadline`]: legal deadline arithmetic and public holidays (pure).
 //! - [`account`]: a grant's account: approved, called, paid per budget line (pure).
+//! - [`controlling`]: the Förderprogrammcontrolling report: CSV, JSON, HTML with an SVG chart (pure).
 //! - [`interest`]: interest under § 49a Abs. 3 VwVfG on the Basiszinssatz table (pure).
 //! - [`letter`]: Typst templates rendered in-process to PDF/A in DIN 5008 layout.
 //! - [`municipalities`]: the Kreise and kreisfreie Städte of `workflows/data/kommunen.json`.
@@ -47,6 +48,7 @@ pub mod catalog;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod controlling;
 pub mod deadline;
 pub mod document;
 pub mod domain;

@@ -10,12 +10,14 @@
 //! - `recent`: the rows this process fired last, the next fire's start;
 //! - `steps`: what a person may do on a case now, and why not;
 //! - `links`: fields and account figures taken from linked cases;
+//! - `controlling`: the programme's controlling report over the grants;
 //! - `export`: files for other systems (`[exports.*]`, payout orders);
 //! - `error`: [`CaseError`], sorted by whose move it is.
 //!
 //! The reminder pass lives in [`crate::reminders`].
 
 mod command;
+mod controlling;
 mod effects;
 pub(crate) mod engine;
 mod error;

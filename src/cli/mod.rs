@@ -17,6 +17,7 @@ mod interest;
 mod letter;
 mod outbox;
 mod remind;
+mod report;
 mod serve;
 mod user;
 mod workflow;
@@ -95,6 +96,9 @@ enum Command {
     /// Preview letters from templates
     #[command(subcommand)]
     Letter(letter::Command),
+    /// Reports over the cases, e.g. the Förderprogrammcontrolling of a year
+    #[command(subcommand)]
+    Report(report::Command),
     /// Write a file for another system from the cases of one day (e.g. payout orders for the treasury)
     ///
     /// Example: amtspost export auszahlungsanordnung --date 2013-02-01 -o kasse.csv
@@ -201,6 +205,7 @@ async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Demo(args) => demo::run(&ctx, args).await,
         Command::Export(args) => export::run(&ctx, args).await,
+        Command::Report(cmd) => report::run(&ctx, cmd).await,
         Command::Init(args) => init::run(&ctx, args).await,
         Command::Config(cmd) => config::run(&ctx, cmd).await,
         Command::Workflow(cmd) => workflow::run(&ctx, cmd).await,

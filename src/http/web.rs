@@ -42,6 +42,8 @@ pub fn routes() -> axum::Router<HttpState> {
         .route("/faelle/{file_number}/vorschau/{transition}", post(preview))
         .route("/arbeitskorb/zuweisen", post(zuweisen))
         .route("/vertretung", get(vertretung).post(vertretung_eintragen))
+        .route("/controlling", get(controlling))
+        .route("/controlling.csv", get(controlling_csv))
         .route("/fristen", get(fristen))
         .route("/postausgang", get(postausgang))
         .route("/postausgang/{id}/erneut", post(retry))
@@ -378,6 +380,67 @@ async fn zuweisen(
     match service::assign_cases(&state, &c, &form.case, &form.user).await {
         Ok(_) => Redirect::to("/arbeitskorb?mine=false").into_response(),
         Err(p) => p.into_response(),
+    }
+}
+
+/// `?jahr=2013`: the year of the grants; default the current year.
+#[derive(serde::Deserialize)]
+struct YearQuery {
+    jahr: Option<i32>,
+}
+
+/// The Förderprogrammcontrolling of a year: chart and table.
+async fn controlling(
+    State(state): State<HttpState>,
+    StaffOrPortal(Staff(c)): StaffOrPortal,
+    axum::extract::Query(q): axum::extract::Query<YearQuery>,
+) -> Response {
+    use chrono::Datelike;
+    let year = q.jahr.unwrap_or_else(|| state.app.engine().clock().today().year());
+    let report = match state.app.engine().controlling(year).await {
+        Ok(r) => r,
+        Err(e) => return Problem::from(e).into_response(),
+    };
+    render_page(
+        &state,
+        &c,
+        "controlling",
+        "controlling.html",
+        context! {
+            title => report.title.clone(),
+            year => year,
+            count => report.rows.len(),
+            svg => report.svg(),
+            table => report.table_html(),
+        },
+        StatusCode::OK,
+    )
+}
+
+/// The same as CSV, for a spreadsheet.
+async fn controlling_csv(
+    State(state): State<HttpState>,
+    StaffOrPortal(Staff(_c)): StaffOrPortal,
+    axum::extract::Query(q): axum::extract::Query<YearQuery>,
+) -> Response {
+    use chrono::Datelike;
+    let year = q.jahr.unwrap_or_else(|| state.app.engine().clock().today().year());
+    match state.app.engine().controlling(year).await {
+        Ok(r) => match r.csv() {
+            Ok(csv) => (
+                [
+                    (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"controlling-{year}.csv\""),
+                    ),
+                ],
+                csv,
+            )
+                .into_response(),
+            Err(e) => Problem::internal(&e).into_response(),
+        },
+        Err(e) => Problem::from(e).into_response(),
     }
 }
 

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::definition::{Field, FieldKind, Link, State};
 use super::guard::{DataExpr, GuardVars};
-use super::raw::{RawAccount, RawBookings, RawExport, S};
+use super::raw::{RawAccount, RawBookings, RawControlling, RawExport, S};
 
 /// The approved amounts of a case, by budget line.
 #[derive(Debug, Clone, Serialize)]
@@ -60,6 +60,22 @@ pub struct Column {
     pub title: String,
     pub description: Option<String>,
     pub value: DataExpr,
+}
+
+/// `[controlling]` of a grant workflow: which cases are rows, and which
+/// fields of their proofs of use (another workflow, checked by the
+/// catalogue) give the amounts and the indicators.
+#[derive(Debug, Clone, Serialize)]
+pub struct Controlling {
+    pub title: String,
+    pub granted: String,
+    pub year: String,
+    pub recipient: String,
+    pub proofs: String,
+    pub proven: String,
+    pub repaid: String,
+    pub repaid_states: Vec<String>,
+    pub indicators: Vec<String>,
 }
 
 /// The figures a link may take from an account: `<measure>` for the whole
@@ -241,6 +257,32 @@ impl super::definition::Validator<'_> {
             }
         }
         out
+    }
+
+    /// `[controlling]`: its own fields are declared (the proof
+    /// workflow's by the catalogue).
+    pub(super) fn controlling(
+        &mut self,
+        raw: Option<S<RawControlling>>,
+        fields: &BTreeMap<String, Field>,
+    ) -> Option<Controlling> {
+        let raw = raw?.into_inner();
+        let mut ok = true;
+        for f in [&raw.granted, &raw.year, &raw.recipient] {
+            ok &= self.resolve(f, fields, "field");
+        }
+        let names = |v: Vec<S<String>>| v.into_iter().map(S::into_inner).collect();
+        ok.then(|| Controlling {
+            title: raw.title,
+            granted: raw.granted.into_inner(),
+            year: raw.year.into_inner(),
+            recipient: raw.recipient.into_inner(),
+            proofs: raw.proofs.into_inner(),
+            proven: raw.proven.into_inner(),
+            repaid: raw.repaid.into_inner(),
+            repaid_states: names(raw.repaid_states),
+            indicators: names(raw.indicators),
+        })
     }
 
     /// A link's `account` map: money fields here, paths of a known measure.

@@ -46,6 +46,8 @@ pub struct Definition {
     pub open_guards: Vec<Guard>,
     /// `[exports.*]`: files for other systems (payout orders).
     pub exports: BTreeMap<String, super::account::Export>,
+    /// `[controlling]`: the programme's controlling report over the grants.
+    pub controlling: Option<super::account::Controlling>,
     /// Forms a municipality fills in on the portal to open a case.
     pub forms: BTreeMap<String, Form>,
     /// Notification by retrieval from the portal, if the workflow offers it.
@@ -850,6 +852,7 @@ impl Validator<'_> {
         let bookings = self.bookings(raw.bookings, &fields, &links, &states);
         let open_guards = self.open_guards(&raw.open_guards, &fields);
         let exports = self.exports(raw.exports, &fields, &states);
+        let controlling = self.controlling(raw.controlling, &fields);
         let forms = self.forms(raw.forms, &parties, &fields, &transitions, &states);
         let retrieval = raw
             .retrieval
@@ -878,6 +881,7 @@ impl Validator<'_> {
             bookings,
             open_guards,
             exports,
+            controlling,
             forms,
             retrieval,
             freezes,

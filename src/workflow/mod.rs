@@ -13,7 +13,9 @@ mod guard;
 mod machine;
 mod raw;
 
-pub use account::{AccountDef, AccountLineDef, Bookings, Column, Export, MEASURES, split_path};
+pub use account::{
+    AccountDef, AccountLineDef, Bookings, Column, Controlling, Export, MEASURES, split_path,
+};
 pub use definition::{
     DataFiles, DeadlineDef, DeadlineKind, Definition, Due, Effect, Enclosure, Field, FieldKind,
     Form, Freeze, Link, Lookup, Party, Register, Retrieval, State, Transition, load,

@@ -41,6 +41,8 @@ pub(crate) struct RawWorkflow {
     #[serde(default)]
     pub exports: BTreeMap<S<String>, RawExport>,
     #[serde(default)]
+    pub controlling: Option<S<RawControlling>>,
+    #[serde(default)]
     pub bookings: Option<S<RawBookings>>,
     #[serde(default)]
     pub forms: BTreeMap<S<String>, RawForm>,
@@ -209,6 +211,30 @@ pub(crate) struct RawColumn {
     pub description: Option<String>,
     /// CEL over `data`, `file_number`, `today`: a string, number or null.
     pub value: S<String>,
+}
+
+/// `[controlling]`: the programme's controlling report, one row per grant
+/// of a year, with the figures of its proof of use.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawControlling {
+    pub title: String,
+    /// A date field that is set once the grant is signed (a row per such case).
+    pub granted: S<String>,
+    /// A date field whose year is the report's year.
+    pub year: S<String>,
+    /// The field naming the recipient (the row's label).
+    pub recipient: S<String>,
+    /// The workflow of the proofs of use, linked to this one.
+    pub proofs: S<String>,
+    /// Money field of the proof: the amount recognised.
+    pub proven: S<String>,
+    /// Money field of the proof: the amount to be repaid …
+    pub repaid: S<String>,
+    /// … once the proof is in one of these states.
+    pub repaid_states: Vec<S<String>>,
+    /// Number fields of the proof: the programme's indicators.
+    pub indicators: Vec<S<String>>,
 }
 
 /// `[bookings]`: what a case of this workflow counts on the account of the
