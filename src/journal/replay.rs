@@ -129,7 +129,7 @@ pub struct ReplayError {
 }
 
 /// Replays `events` (one case's journal, in order) under `def`; deadlines
-/// end by the holidays of `region` (the office's, `[deadlines] region`).
+/// end by the holidays of `region` (the configured `region`).
 pub fn replay(def: &Definition, region: Region, events: &[Event]) -> Result<Replayed, ReplayError> {
     let Some(first) = events.first() else {
         return Err(ReplayError {

@@ -468,11 +468,7 @@ async fn a_forged_akte_json_is_refused_by_the_replay(db: TestDb) {
             }),
         ),
     ];
-    let fresh = if db.is_postgres() {
-        TestDb::postgres().await
-    } else {
-        TestDb::sqlite().await
-    };
+    let fresh = fresh_like(&db).await;
     let target = Bin::new(&fresh);
     target.run(&["init"]).ok();
     let forged = db.dir.path().join("forged.zip");
@@ -501,6 +497,52 @@ async fn a_forged_akte_json_is_refused_by_the_replay(db: TestDb) {
     );
 }
 
+/// Moves the end of the deadline `name`'s `deadline_set` event in `events`
+/// (a case's journal, in order) a week later, end and reasoning, and
+/// recomputes that event's hash and every later one's, as a forger who
+/// knows the format would: the chain stays intact. Returns the event's
+/// index, the journaled end and the forged one.
+pub(crate) fn forge_deadline_end(
+    events: &mut [amtspost::journal::Event],
+    name: &str,
+) -> (usize, String, String) {
+    use amtspost::journal::{EventKind, hash_of};
+    let i = events
+        .iter()
+        .position(|e| e.kind == EventKind::DeadlineSet && e.payload["deadline"] == name)
+        .expect("the case set the deadline");
+    let due = events[i].payload["due"].as_str().unwrap().to_string();
+    let later = (chrono::NaiveDate::parse_from_str(&due, "%Y-%m-%d").unwrap()
+        + chrono::Days::new(7))
+    .to_string();
+    events[i].payload["due"] = json!(later);
+    events[i].payload["explanation"]["end"] = json!(later);
+    for k in i..events.len() {
+        if k > 0 {
+            events[k].prev_hash = events[k - 1].hash.clone();
+        }
+        events[k].hash = hash_of(&events[k]);
+    }
+    (i, due, later)
+}
+
+/// 2012-04-12 as the replay's messages write it: 12.04.2012.
+pub(crate) fn german_date(date: &str) -> String {
+    chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
+        .unwrap()
+        .format("%d.%m.%Y")
+        .to_string()
+}
+
+/// An empty database of the same kind as `db`.
+async fn fresh_like(db: &TestDb) -> TestDb {
+    if db.is_postgres() {
+        TestDb::postgres().await
+    } else {
+        TestDb::sqlite().await
+    }
+}
+
 /// A deadline's end forged in the journal as a forger who knows the format
 /// would: the `deadline_set` event's end and reasoning moved a week, every
 /// later event's hash recomputed (the chain is intact), the case's head
@@ -509,7 +551,7 @@ async fn a_forged_akte_json_is_refused_by_the_replay(db: TestDb) {
 /// but the deadline calculator can tell: the replay recomputes the end from
 /// the workflow and the case data and names the deadline.
 async fn a_forged_deadline_end_is_refused_by_the_replay(db: TestDb) {
-    use amtspost::journal::{Event, EventKind, hash_of};
+    use amtspost::journal::Event;
     let app = TestApp::new(&db).await;
     let n = full_case(&app).await;
     app.app.close().await;
@@ -526,23 +568,8 @@ async fn a_forged_deadline_end_is_refused_by_the_replay(db: TestDb) {
         };
         let j = part(parts, "journal.json");
         let mut events: Vec<Event> = serde_json::from_slice(&parts[j].1).unwrap();
-        let i = events
-            .iter()
-            .position(|e| e.kind == EventKind::DeadlineSet && e.payload["deadline"] == "unterlagen")
-            .expect("the case set the deadline");
-        let due = events[i].payload["due"].as_str().unwrap().to_string();
-        let later = (chrono::NaiveDate::parse_from_str(&due, "%Y-%m-%d").unwrap()
-            + chrono::Days::new(7))
-        .to_string();
-        events[i].payload["due"] = json!(later);
-        events[i].payload["explanation"]["end"] = json!(later);
+        let (i, due, later) = forge_deadline_end(&mut events, "unterlagen");
         forged_seq = events[i].seq;
-        for k in i..events.len() {
-            if k > 0 {
-                events[k].prev_hash = events[k - 1].hash.clone();
-            }
-            events[k].hash = hash_of(&events[k]);
-        }
         let head = events.last().unwrap().hash.clone();
         parts[j].1 = serde_json::to_vec_pretty(&events).unwrap();
         let a = part(parts, "akte.json");
@@ -567,22 +594,12 @@ async fn a_forged_deadline_end_is_refused_by_the_replay(db: TestDb) {
     let forged_file = db.dir.path().join("forged.zip");
     std::fs::write(&forged_file, forged).unwrap();
 
-    let fresh = if db.is_postgres() {
-        TestDb::postgres().await
-    } else {
-        TestDb::sqlite().await
-    };
+    let fresh = fresh_like(&db).await;
     let target = Bin::new(&fresh);
     target.run(&["init"]).ok();
     let err = target
         .run(&["case", "import", forged_file.to_str().unwrap()])
         .fails();
-    let de = |d: &str| {
-        chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
-            .unwrap()
-            .format("%d.%m.%Y")
-            .to_string()
-    };
     assert!(
         err.contains(&format!("journal.json: event {forged_seq} (deadline_set)")),
         "{err}"
@@ -591,8 +608,8 @@ async fn a_forged_deadline_end_is_refused_by_the_replay(db: TestDb) {
     assert!(
         err.contains(&format!(
             "endet laut Journal am {}, nach dem Verfahren und den Falldaten am {}",
-            de(&ends.1),
-            de(&ends.0)
+            german_date(&ends.1),
+            german_date(&ends.0)
         )),
         "{err}"
     );

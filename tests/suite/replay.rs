@@ -108,27 +108,11 @@ async fn a_changed_row_is_reported_by_audit_verify(db: TestDb) {
 /// match. Every hash chain verifies; the replay recomputes the deadline
 /// from the workflow and the case data, and `audit verify` names it.
 async fn a_forged_deadline_is_reported_by_audit_verify(db: TestDb) {
-    use amtspost::journal::{EventKind, hash_of};
     let app = TestApp::new(&db).await;
     let n = crate::akte::full_case(&app).await;
     let mut events = app.engine.history(&n).await.unwrap();
     app.app.close().await;
-    let i = events
-        .iter()
-        .position(|e| e.kind == EventKind::DeadlineSet && e.payload["deadline"] == "unterlagen")
-        .expect("the case set the deadline");
-    let due = events[i].payload["due"].as_str().unwrap().to_string();
-    let later = (chrono::NaiveDate::parse_from_str(&due, "%Y-%m-%d").unwrap()
-        + chrono::Days::new(7))
-    .to_string();
-    events[i].payload["due"] = json!(later);
-    events[i].payload["explanation"]["end"] = json!(later);
-    for k in i..events.len() {
-        if k > 0 {
-            events[k].prev_hash = events[k - 1].hash.clone();
-        }
-        events[k].hash = hash_of(&events[k]);
-    }
+    let (i, due, later) = crate::akte::forge_deadline_end(&mut events, "unterlagen");
     db.execute_raw(if db.is_postgres() {
         "ALTER TABLE journal DISABLE TRIGGER journal_no_update_or_delete"
     } else {
@@ -175,12 +159,6 @@ async fn a_forged_deadline_is_reported_by_audit_verify(db: TestDb) {
         out.contains("all hash chains intact"),
         "the forger recomputed the chain: {out}"
     );
-    let de = |d: &str| {
-        chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
-            .unwrap()
-            .format("%d.%m.%Y")
-            .to_string()
-    };
     assert!(
         out.contains(&format!(
             "DIFFERS {n}: journal: event {} (deadline_set): die Frist „",
@@ -191,8 +169,8 @@ async fn a_forged_deadline_is_reported_by_audit_verify(db: TestDb) {
     assert!(
         out.contains(&format!(
             "(`unterlagen`) endet laut Journal am {}, nach dem Verfahren und den Falldaten am {}",
-            de(&later),
-            de(&due)
+            crate::akte::german_date(&later),
+            crate::akte::german_date(&due)
         )),
         "{out}"
     );

@@ -308,6 +308,18 @@ pub fn pdfsig(pdf: &Path, root: &Path) -> String {
     )
 }
 
+/// A tool's verdict: (exit success, stdout and stderr).
+fn verdict(out: &std::process::Output) -> (bool, String) {
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
 /// pyHanko's verdict: (exit success, output).
 fn pyhanko(pdf: &Path, root: &Path, lt: bool) -> (bool, String) {
     let mut cmd = tool("pyhanko");
@@ -323,14 +335,7 @@ fn pyhanko(pdf: &Path, root: &Path, lt: bool) -> (bool, String) {
         cmd.args(["--retroactive-revinfo"]);
     }
     let out = cmd.arg(pdf).output().unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    verdict(&out)
 }
 
 /// pyHanko's AdES validation (`sign adesverify`, ETSI EN 319 102-1 with
@@ -349,14 +354,7 @@ fn pyhanko_ades(pdf: &Path, root: &Path) -> (bool, String) {
         .arg(pdf)
         .output()
         .unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    verdict(&out)
 }
 
 /// `amtspost document verify --file`: (exit success, German report).
@@ -371,14 +369,7 @@ fn amtspost_verify(pdf: &Path, root: &Path) -> (bool, String) {
         .arg(root)
         .output()
         .unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    verdict(&out)
 }
 
 /// The app on the shipped workflows with `seal` as `[seal]`.
