@@ -243,7 +243,7 @@ async fn replay_speed_on_a_million_events() {
         push(
             EventKind::DeadlineSet,
             None,
-            json!({"deadline": "unterlagen", "due": "2012-04-02", "explanation": {}}),
+            json!({"deadline": "unterlagen", "due": "2012-04-05", "explanation": {}}),
             "clerk",
         );
         push(
