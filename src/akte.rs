@@ -586,6 +586,7 @@ pub fn read(bytes: &[u8], name: &str) -> Result<CaseFile, AkteError> {
 pub fn verify_replay(
     file: &CaseFile,
     def: &crate::workflow::Definition,
+    region: crate::deadline::Region,
     name: &str,
 ) -> Result<(), AkteError> {
     let broken = |item: String, reason: String| AkteError::Broken {
@@ -593,7 +594,7 @@ pub fn verify_replay(
         item,
         reason,
     };
-    let replayed = journal::replay::replay(def, &file.journal)
+    let replayed = journal::replay::replay(def, region, &file.journal)
         .map_err(|e| broken(format!("{JOURNAL}: event {} ({})", e.seq, e.what), e.reason))?;
     match first_difference(file, &replayed) {
         Some(d) => Err(broken(format!("{AKTE}: {}", d.item), d.reason)),

@@ -338,7 +338,7 @@ impl App {
                 item: "verfahren.toml".into(),
                 reason: format!("the enclosed workflow version does not load here: {e}"),
             })?;
-        crate::akte::verify_replay(&file, &def, name)?;
+        crate::akte::verify_replay(&file, &def, self.config.region, name)?;
         let numbers = self.imported_numbers(&file);
         self.store.import_case_file(&file, &numbers).await?;
         Ok(file)

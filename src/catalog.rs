@@ -418,7 +418,10 @@ fn controlling_problem(
 ) -> Option<String> {
     use crate::workflow::FieldKind;
     let Some((_, proofs)) = current.get(&c.proofs) else {
-        return Some(format!("controlling: workflow `{}` is not loaded", c.proofs));
+        return Some(format!(
+            "controlling: workflow `{}` is not loaded",
+            c.proofs
+        ));
     };
     if !proofs.links.iter().any(|l| l.workflow == def.id) {
         return Some(format!(

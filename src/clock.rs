@@ -12,8 +12,15 @@ pub trait Clock: Send + Sync {
 
     /// Today's calendar date in Europe/Berlin: the date legal deadlines use.
     fn today(&self) -> NaiveDate {
-        self.now().with_timezone(&Berlin).date_naive()
+        berlin_date(self.now())
     }
+}
+
+/// The calendar date in Europe/Berlin of an instant: the day a step taken
+/// then sets its deadlines from (the journal's replay recomputes them from
+/// the event's time with it).
+pub fn berlin_date(t: DateTime<Utc>) -> NaiveDate {
+    t.with_timezone(&Berlin).date_naive()
 }
 
 /// The machine's clock.

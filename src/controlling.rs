@@ -95,7 +95,9 @@ impl Report {
     /// CSV: a header line and one line per grant; amounts as decimal
     /// strings (`170000.00`), empty where not yet known.
     pub fn csv(&self) -> Result<String, csv::Error> {
-        let mut w = csv::WriterBuilder::new().delimiter(b';').from_writer(Vec::new());
+        let mut w = csv::WriterBuilder::new()
+            .delimiter(b';')
+            .from_writer(Vec::new());
         let mut header = vec![
             "Aktenzeichen".to_string(),
             "Zuwendungsempfaenger".into(),
@@ -137,7 +139,10 @@ impl Report {
             let _ = write!(s, "<th scope=\"col\">{}</th>", escape(&i.title));
         }
         s.push_str("</tr></thead><tbody>");
-        let eur = |m: Option<Money>| m.map(|m| format!("{} EUR", m.german())).unwrap_or_else(|| "–".into());
+        let eur = |m: Option<Money>| {
+            m.map(|m| format!("{} EUR", m.german()))
+                .unwrap_or_else(|| "–".into())
+        };
         for r in &self.rows {
             let _ = write!(
                 s,
@@ -188,7 +193,8 @@ impl Report {
             .max()
             .unwrap_or(0)
             .max(1);
-        let len = |m: Money| (i128::from(m.cents().max(0)) * i128::from(WIDTH) / i128::from(max)) as i64;
+        let len =
+            |m: Money| (i128::from(m.cents().max(0)) * i128::from(WIDTH) / i128::from(max)) as i64;
         let money_h = 40 + self.rows.len() as i64 * per_row;
         let ind_h: i64 = self
             .indicators
@@ -251,10 +257,21 @@ impl Report {
             let values: Vec<f64> = self
                 .rows
                 .iter()
-                .map(|r| r.indicators.get(k).and_then(|v| v.as_ref()).and_then(|n| n.as_f64()).unwrap_or(0.0))
+                .map(|r| {
+                    r.indicators
+                        .get(k)
+                        .and_then(|v| v.as_ref())
+                        .and_then(|n| n.as_f64())
+                        .unwrap_or(0.0)
+                })
                 .collect();
             let top = values.iter().cloned().fold(0.0, f64::max).max(1.0);
-            let _ = write!(s, "<text x=\"0\" y=\"{}\" font-weight=\"bold\">{}</text>", y + 16, escape(&ind.title));
+            let _ = write!(
+                s,
+                "<text x=\"0\" y=\"{}\" font-weight=\"bold\">{}</text>",
+                y + 16,
+                escape(&ind.title)
+            );
             y += 24;
             for (r, v) in self.rows.iter().zip(&values) {
                 let w = (v / top * WIDTH as f64).round() as i64;
@@ -296,7 +313,10 @@ mod tests {
         Report {
             title: "Förderprogrammcontrolling".into(),
             year: 2013,
-            indicators: vec![Indicator { name: "beratungen".into(), title: "Beratungsfälle".into() }],
+            indicators: vec![Indicator {
+                name: "beratungen".into(),
+                title: "Beratungsfälle".into(),
+            }],
             rows: vec![
                 Row {
                     file_number: "KI-2012-0001".into(),
@@ -328,9 +348,18 @@ mod tests {
     fn the_csv_has_a_header_and_a_line_per_grant_with_exact_amounts() {
         let csv = report().csv().unwrap();
         let lines: Vec<&str> = csv.lines().collect();
-        assert_eq!(lines[0], "Aktenzeichen;Zuwendungsempfaenger;Bewilligt;Ausgezahlt;Nachgewiesen;Zu_erstatten;Verwendungsnachweis;beratungen");
-        assert_eq!(lines[1], "KI-2012-0001;Kreis Unna;170000.00;170000.00;160000.00;10000.00;Erstattet;412");
-        assert_eq!(lines[2], "KI-2012-0002;Stadt <Hamm>;85000.50;40000.00;;;nicht angefordert;");
+        assert_eq!(
+            lines[0],
+            "Aktenzeichen;Zuwendungsempfaenger;Bewilligt;Ausgezahlt;Nachgewiesen;Zu_erstatten;Verwendungsnachweis;beratungen"
+        );
+        assert_eq!(
+            lines[1],
+            "KI-2012-0001;Kreis Unna;170000.00;170000.00;160000.00;10000.00;Erstattet;412"
+        );
+        assert_eq!(
+            lines[2],
+            "KI-2012-0002;Stadt <Hamm>;85000.50;40000.00;;;nicht angefordert;"
+        );
         assert_eq!(lines.len(), 3);
     }
 

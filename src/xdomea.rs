@@ -44,6 +44,15 @@ pub const DATEIFORMAT_PDF: (&str, &str, &str) =
 /// Code list of media: 001 = electronic only.
 pub const MEDIUM_ELEKTRONISCH: (&str, &str, &str) =
     ("urn:xoev-de:xdomea:codeliste:medium", "1.0", "001");
+/// Code list of Aussonderungsarten (xdomea-Datentypen.xsd of 3.0.0, list
+/// version 1.0 fixed there: A archivwürdig, B zum Bewerten markiert,
+/// V vernichten), with the code amtspost writes: B. amtspost does not
+/// appraise; the archive decides what it keeps. Both
+/// messages carry it: 0503 must carry MetadatenAussonderung, 0401 hands
+/// the Aussonderungsart over with the case (the schema's implementation
+/// hints).
+pub const AUSSONDERUNGSART_BEWERTEN: (&str, &str, &str) =
+    ("urn:xoev-de:xdomea:codeliste:aussonderungsart", "1.0", "B");
 /// Code list of record object types: 003 = Vorgang.
 pub const SGOTYP_VORGANG: (&str, &str, &str) = (
     "urn:xoev-de:xdomea:codeliste:schriftgutobjekttyp",
@@ -219,6 +228,8 @@ struct Doc {
     created_at: String,
     party: String,
     pdf_version: String,
+    /// The file carries an electronic seal or signature (PAdES) in itself.
+    sealed: bool,
 }
 
 impl Doc {
@@ -252,6 +263,7 @@ fn documents_of(file: &CaseFile) -> Vec<Doc> {
             created_at: d.created_at.clone(),
             party: d.recipient.clone(),
             pdf_version: pdf_version(file.blobs.get(&d.sha256)),
+            sealed: sealed(file.blobs.get(&d.sha256)),
         });
     }
     for u in &file.uploads {
@@ -270,9 +282,16 @@ fn documents_of(file: &CaseFile) -> Vec<Doc> {
             created_at: u.uploaded_at.clone(),
             party: u.party.clone(),
             pdf_version: pdf_version(file.blobs.get(&u.sha256)),
+            sealed: sealed(file.blobs.get(&u.sha256)),
         });
     }
     out
+}
+
+/// Whether a PDF carries a signature of its own (a seal): its
+/// `SignaturSiegelEingebettet`. Trust is the recipient's to check.
+fn sealed(bytes: Option<&Vec<u8>>) -> bool {
+    bytes.is_some_and(|b| !crate::seal::verify::verify_pdf(b, &[]).is_empty())
 }
 
 /// The version in a PDF's header (`%PDF-1.7` → `1.7`), empty if unreadable.
@@ -465,6 +484,12 @@ fn vorgang(x: &mut Xml, file: &CaseFile, def: &Definition, documents: &[Doc]) {
     );
     x.electronic();
     x.end();
+    x.start("ArchivspezifischeMetadaten");
+    x.start("Aussonderungsart");
+    let (list, version, code) = AUSSONDERUNGSART_BEWERTEN;
+    x.code("Aussonderungsart", (list, version), code, None);
+    x.end();
+    x.end();
     x.leaf("Typ", &def.title);
     x.leaf("ZdA", if closed { "1" } else { "0" });
     if closed {
@@ -655,6 +680,11 @@ fn dokument(x: &mut Xml, d: &Doc, number: usize) {
     x.leaf("DateinameOriginal", &d.original_name);
     x.leaf("Ersteller", &d.creator);
     x.leaf("DatumUhrzeit", &d.created_at);
+    if d.sealed {
+        x.start("SignaturSiegel");
+        x.leaf("SignaturSiegelEingebettet", "1");
+        x.end();
+    }
     x.end();
     x.end();
     x.end();

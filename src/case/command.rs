@@ -147,10 +147,12 @@ impl Engine {
         }
         let expected_version = req.expected_version.unwrap_or(case.version);
         let def = self.definition_of(&case).await?;
-        let today = self.clock().today();
+        // One instant for the journal's time and the day deadlines run
+        // from: the replay recomputes them from the event's time.
+        let now = self.clock().now();
+        let today = crate::clock::berlin_date(now);
         let (plan, taken) = self.plan(&def, &case, req, today).await?;
 
-        let now = self.clock().now();
         let at = journal::timestamp(now);
         let consents = self.consents_of(&def, &case).await?;
         let cx = EffectContext {

@@ -30,7 +30,12 @@ impl Engine {
             .iter()
             .find(|l| l.workflow == def.id)
             .cloned()
-            .ok_or_else(|| CaseError::invalid("controlling", format!("`{}` is not linked to `{}`", c.proofs, def.id)))?;
+            .ok_or_else(|| {
+                CaseError::invalid(
+                    "controlling",
+                    format!("`{}` is not linked to `{}`", c.proofs, def.id),
+                )
+            })?;
         let prefix = format!("{year:04}-");
         let cases = self
             .store()
@@ -98,7 +103,11 @@ impl Engine {
                     .collect(),
             });
         }
-        rows.sort_by(|a, b| a.recipient.cmp(&b.recipient).then(a.file_number.cmp(&b.file_number)));
+        rows.sort_by(|a, b| {
+            a.recipient
+                .cmp(&b.recipient)
+                .then(a.file_number.cmp(&b.file_number))
+        });
         Ok(Report {
             title: c.title.clone(),
             year,

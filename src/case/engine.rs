@@ -16,13 +16,12 @@ use super::{Actor, CaseError, Fault};
 use crate::catalog::Catalog;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::deadline::{self, DeadlineSpec};
 use crate::domain::{AttachmentRef, CaseId, EmailAddress, PartyRef};
 use crate::journal::{self, EventKind, NewEvent};
 use crate::letter::LetterEngine;
 use crate::mail::MailTemplates;
 use crate::store::{CaseChange, CaseRow, NewMail, Store, StoreError, Tx};
-use crate::workflow::{DeadlineDef, Definition, Due};
+use crate::workflow::{DeadlineDef, Definition};
 
 /// Cases, their workflows and their journal, over one store.
 pub struct Engine {
@@ -181,6 +180,7 @@ impl Engine {
     /// notification, the day after the first retrieval is the notification
     /// day; a provision that ended unretrieved is followed by posting, and
     /// the explanation says so.
+    /// The reasoning is [`DeadlineDef::end`]'s, with this office's region.
     pub(crate) fn compute_deadline(
         &self,
         d: &DeadlineDef,
@@ -188,138 +188,7 @@ impl Engine {
         today: chrono::NaiveDate,
         data: &Map<String, Value>,
     ) -> Result<Option<(chrono::NaiveDate, Value)>, CaseError> {
-        let day = |field: &Option<String>| {
-            field
-                .as_ref()
-                .and_then(|f| data.get(f))
-                .and_then(Value::as_str)
-                .and_then(|s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
-        };
-        let de = |d: chrono::NaiveDate| d.format("%d.%m.%Y").to_string();
-        let retrieval = retrieval.filter(|r| r.deadlines.contains(&d.name));
-        let provided = retrieval.and_then(|r| day(&Some(r.provided.clone())));
-        let retrieved = retrieval.and_then(|r| day(&Some(r.retrieved.clone())));
-        let (event, by_post, start) = if let Some(eb) = day(&d.acknowledged) {
-            let text = format!(
-                "Das Schreiben ist gegen Empfangsbekenntnis zugestellt. Maßgeblich ist das Datum, das der Empfänger auf dem Empfangsbekenntnis angegeben hat: der {}. Die Frist läuft von diesem Tag an; die Bekanntgabefiktion des § 41 Abs. 2 VwVfG NRW gilt hier nicht.",
-                de(eb)
-            );
-            (
-                eb,
-                false,
-                Some(("Zustellung gegen Empfangsbekenntnis (§ 5 LZG NRW)", text)),
-            )
-        } else if let Some(retrieved) = retrieved {
-            let notified =
-                retrieved
-                    .succ_opt()
-                    .ok_or(CaseError::Internal(super::Fault::Expression {
-                        field: "retrieved".into(),
-                        reason: "the day after the retrieval is out of range".into(),
-                    }))?;
-            let text = format!(
-                "Das Schreiben wurde im Portal zum Abruf bereitgestellt{} und am {} erstmals abgerufen. Es gilt am Tag nach dem Abruf als bekannt gegeben, am {}; die Bekanntgabefiktion für die Post gilt hier nicht.",
-                provided
-                    .map(|p| format!(" (Benachrichtigung am {})", de(p)))
-                    .unwrap_or_default(),
-                de(retrieved),
-                de(notified)
-            );
-            (
-                notified,
-                false,
-                Some((
-                    "Bekanntgabe durch Abruf, § 41 Abs. 2a Satz 3 VwVfG NRW",
-                    text,
-                )),
-            )
-        } else if d.posted.is_some() {
-            let Some(posted) = day(&d.posted) else {
-                return Ok(None);
-            };
-            let text = if let Some(p) = provided {
-                format!(
-                    "Das Schreiben wurde im Portal zum Abruf bereitgestellt (Benachrichtigung am {}), aber nicht innerhalb von zehn Tagen abgerufen; die Bereitstellung endete (§ 41 Abs. 2a Satz 4 VwVfG NRW). Es wurde am {} zur Post gegeben; die Frist wird von diesem Tag an berechnet.",
-                    de(p),
-                    de(posted)
-                )
-            } else if posted == today {
-                format!(
-                    "Laut Ab-Vermerk am {} zur Post gegeben; die Frist wird von diesem Tag an berechnet.",
-                    de(posted)
-                )
-            } else {
-                format!(
-                    "Laut Ab-Vermerk (eingetragen am {}) am {} zur Post gegeben; die Frist wird von diesem Tag an berechnet, nicht vom Tag der Zeichnung.",
-                    de(today),
-                    de(posted)
-                )
-            };
-            let rule = if provided.is_some() {
-                "Bereitstellung beendet, § 41 Abs. 2a Satz 4 und 5 VwVfG NRW; Ab-Vermerk"
-            } else {
-                "Ab-Vermerk (Tag der Aufgabe zur Post)"
-            };
-            (posted, d.by_post, Some((rule, text)))
-        } else if d.from.is_some() {
-            let Some(start) = day(&d.from) else {
-                return Ok(None);
-            };
-            let text = format!(
-                "Die Frist läuft vom {} an ({}).",
-                de(start),
-                d.from_title
-                    .as_deref()
-                    .or(d.from.as_deref())
-                    .unwrap_or_default()
-            );
-            (start, d.by_post, Some(("Fristbeginn", text)))
-        } else {
-            (today, d.by_post, None)
-        };
-        let mut computed = match &d.due {
-            Due::Period(period) => deadline::compute_as(
-                &DeadlineSpec {
-                    event,
-                    period: *period,
-                    region: self.config.region,
-                    by_post,
-                    moves: d.moves,
-                },
-                if d.court {
-                    deadline::Basis::Court
-                } else {
-                    deadline::Basis::Authority
-                },
-            )?,
-            Due::Date(date) => deadline::fixed_end(
-                *date,
-                d.legal_basis.as_deref().unwrap_or("festes Fristende"),
-            ),
-            Due::Field(field) => match day(&Some(field.clone())) {
-                Some(date) => deadline::fixed_end(
-                    date,
-                    d.legal_basis
-                        .as_deref()
-                        .unwrap_or("im Schreiben bestimmtes Fristende"),
-                ),
-                None => return Ok(None),
-            },
-        };
-        if let Some((rule, text)) = start {
-            computed.steps.insert(
-                0,
-                deadline::Step {
-                    rule: rule.into(),
-                    text,
-                    date: event,
-                },
-            );
-        }
-        Ok(Some((
-            computed.end,
-            serde_json::to_value(&computed).expect("explanation serialises"),
-        )))
+        Ok(d.end(retrieval, self.config.region, today, data)?)
     }
 
     /// The next number of a register, inside the caller's transaction.

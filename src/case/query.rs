@@ -206,12 +206,14 @@ impl Engine {
                 file.case.workflow_version,
             )
             .await?;
-        Ok(match journal::replay::replay(&def, events) {
-            Err(e) => Some(Difference {
-                item: format!("journal: event {} ({})", e.seq, e.what),
-                reason: e.reason,
-            }),
-            Ok(replayed) => crate::akte::first_difference(&file, &replayed),
-        })
+        Ok(
+            match journal::replay::replay(&def, self.config().region, events) {
+                Err(e) => Some(Difference {
+                    item: format!("journal: event {} ({})", e.seq, e.what),
+                    reason: e.reason,
+                }),
+                Ok(replayed) => crate::akte::first_difference(&file, &replayed),
+            },
+        )
     }
 }

@@ -35,7 +35,11 @@ pub enum Command {
 }
 
 pub async fn run(ctx: &Ctx, cmd: Command) -> Result<()> {
-    let Command::Controlling { year, format, output } = cmd;
+    let Command::Controlling {
+        year,
+        format,
+        output,
+    } = cmd;
     let app = ctx.app().await?;
     let report = app.engine().controlling(year).await?;
     let text = match format {

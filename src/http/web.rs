@@ -396,7 +396,9 @@ async fn controlling(
     axum::extract::Query(q): axum::extract::Query<YearQuery>,
 ) -> Response {
     use chrono::Datelike;
-    let year = q.jahr.unwrap_or_else(|| state.app.engine().clock().today().year());
+    let year = q
+        .jahr
+        .unwrap_or_else(|| state.app.engine().clock().today().year());
     let report = match state.app.engine().controlling(year).await {
         Ok(r) => r,
         Err(e) => return Problem::from(e).into_response(),
@@ -424,7 +426,9 @@ async fn controlling_csv(
     axum::extract::Query(q): axum::extract::Query<YearQuery>,
 ) -> Response {
     use chrono::Datelike;
-    let year = q.jahr.unwrap_or_else(|| state.app.engine().clock().today().year());
+    let year = q
+        .jahr
+        .unwrap_or_else(|| state.app.engine().clock().today().year());
     match state.app.engine().controlling(year).await {
         Ok(r) => match r.csv() {
             Ok(csv) => (

@@ -8,15 +8,22 @@
 //! events produced.
 //!
 //! Pure: the caller reads the events and the definition. One pass over the
-//! events, no rendering and no deadline arithmetic: a deadline's end and
-//! reasoning are the ones its `deadline_set` event recorded (the chain
-//! covers them), a letter's bytes are the ones its `letter_issued` event
-//! hashed.
+//! events, no rendering: a letter's bytes are the ones its `letter_issued`
+//! event hashed. A deadline's end is recomputed with the deadline
+//! calculator from the workflow's definition of it and the case data as the
+//! replay has them at its `deadline_set` event, on the event's day (the
+//! engine sets it with the same function, [`DeadlineDef::end`]); an end the
+//! journal records otherwise (a journal forged with a consistent hash chain,
+//! a calculator that changed since) is refused, naming the deadline. The
+//! reasoning kept is the journaled one.
+//!
+//! [`DeadlineDef::end`]: crate::workflow::DeadlineDef::end
 
 use chrono::DateTime;
 use serde_json::{Map, Value};
 
 use super::{Event, EventKind};
+use crate::deadline::Region;
 use crate::workflow::Definition;
 
 /// What the journal says the case is.
@@ -121,8 +128,9 @@ pub struct ReplayError {
     pub reason: String,
 }
 
-/// Replays `events` (one case's journal, in order) under `def`.
-pub fn replay(def: &Definition, events: &[Event]) -> Result<Replayed, ReplayError> {
+/// Replays `events` (one case's journal, in order) under `def`; deadlines
+/// end by the holidays of `region` (the configured `region`).
+pub fn replay(def: &Definition, region: Region, events: &[Event]) -> Result<Replayed, ReplayError> {
     let Some(first) = events.first() else {
         return Err(ReplayError {
             seq: 0,
@@ -252,6 +260,8 @@ pub fn replay(def: &Definition, events: &[Event]) -> Result<Replayed, ReplayErro
                 let d = def.deadlines.get(&name).ok_or_else(|| {
                     fail(e, format!("die Frist `{name}` kennt das Verfahren nicht"))
                 })?;
+                let due = text(p, "due").unwrap_or_default();
+                recompute(def, d, region, &r.data, e, &due).map_err(|reason| fail(e, reason))?;
                 close(
                     &mut r.deadlines,
                     &mut open,
@@ -263,7 +273,7 @@ pub fn replay(def: &Definition, events: &[Event]) -> Result<Replayed, ReplayErro
                 r.deadlines.push(ReplayedDeadline {
                     name,
                     title: d.title.clone(),
-                    due_date: text(p, "due").unwrap_or_default(),
+                    due_date: due,
                     status: "open".into(),
                     set_at: e.recorded_at.clone(),
                     closed_at: None,
@@ -464,6 +474,43 @@ fn fire(def: &Definition, r: &mut Replayed, e: &Event) -> Result<(), String> {
         .map_err(|e| format!("die Nachschlagetabelle des Verfahrens: {e}"))?;
     r.state = to.to_string();
     Ok(())
+}
+
+/// Checks a journaled deadline end against the calculator: `due` must be
+/// what [`crate::workflow::DeadlineDef::end`] gives for the deadline set on
+/// the event's day (in Berlin) with the case data the replay has reached.
+fn recompute(
+    def: &Definition,
+    d: &crate::workflow::DeadlineDef,
+    region: Region,
+    data: &Map<String, Value>,
+    e: &Event,
+    due: &str,
+) -> Result<(), String> {
+    let day = berlin_date(&e.recorded_at)?;
+    let today = chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d")
+        .map_err(|_| format!("der Tag „{day}“ ist kein Datum"))?;
+    let de = |date: &str| {
+        chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
+            .map(|d| d.format("%d.%m.%Y").to_string())
+            .unwrap_or_else(|_| format!("„{date}“"))
+    };
+    let title = format!("„{}“ (`{}`)", d.title, d.name);
+    match d.end(def.retrieval.as_ref(), region, today, data) {
+        Ok(Some((end, _))) if end.to_string() == due => Ok(()),
+        Ok(Some((end, _))) => Err(format!(
+            "die Frist {title} endet laut Journal am {}, nach dem Verfahren und den Falldaten am {} (nachgerechnet für eine am {} gesetzte Frist)",
+            de(due),
+            de(&end.to_string()),
+            de(&day)
+        )),
+        Ok(None) => Err(format!(
+            "die Frist {title} setzt das Verfahren hier nicht: der Tag, von dem sie läuft, fehlt in den Falldaten"
+        )),
+        Err(err) => Err(format!(
+            "die Frist {title} lässt sich nicht nachrechnen: {err}"
+        )),
+    }
 }
 
 /// Closes the running deadline `name` (at most one runs per name: setting

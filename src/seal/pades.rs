@@ -209,7 +209,33 @@ pub fn prepare(pdf: &[u8], at: DateTime<Utc>, signer: Option<&str>) -> Result<Pr
     })
 }
 
-/// Appends the DSS (B-LT) with the certificates and revocation data.
+/// The `/Contents` of every signature in `doc` (the hex string decoded,
+/// with its zero padding, as the signature dictionary holds it).
+fn signature_contents(doc: &Document) -> Vec<Vec<u8>> {
+    doc.objects
+        .values()
+        .filter_map(|o| o.as_dict().ok())
+        .filter(|d| d.has(b"ByteRange"))
+        .filter_map(|d| match d.get(b"Contents") {
+            Ok(Object::String(bytes, _)) => Some(bytes.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The key of a signature's entry in the DSS's `/VRI`: the SHA-1 of its
+/// `/Contents` bytes in upper-case hex (ISO 32000-2 12.8.4.3, ETSI EN
+/// 319 142-1 5.4.2; pyHanko and Adobe hash the whole string, padding
+/// included).
+pub fn vri_key(contents: &[u8]) -> String {
+    use sha1::Digest;
+    hex::encode_upper(sha1::Sha1::digest(contents))
+}
+
+/// Appends the DSS (B-LT) with the certificates and revocation data, and a
+/// `/VRI` entry per signature naming the same streams: validators that look
+/// a signature's validation data up by its VRI key (ETSI EN 319 142-1
+/// 5.4.2.2) find it there, the others in the DSS's arrays.
 pub fn add_dss(
     pdf: &[u8],
     certs: &[Vec<u8>],
@@ -217,6 +243,12 @@ pub fn add_dss(
 ) -> Result<Vec<u8>, SealError> {
     let prev = Document::load_mem(pdf)?;
     let root = root_id(&prev)?;
+    let signatures = signature_contents(&prev);
+    if signatures.is_empty() {
+        return Err(SealError::Pdf(
+            "für die Validierungsdaten (DSS) fehlt die Signatur im PDF".into(),
+        ));
+    }
     let mut inc = IncrementalDocument::create_from(pdf.to_vec(), prev);
     let mut streams = |items: &[Vec<u8>]| -> Vec<Object> {
         let mut seen = std::collections::BTreeSet::new();
@@ -231,15 +263,33 @@ pub fn add_dss(
             })
             .collect()
     };
+    let cert_refs = streams(certs);
+    let crl_refs = streams(&revinfo.crls);
+    let ocsp_refs = streams(&revinfo.ocsps);
     let mut dss = Dictionary::new();
     dss.set("Type", name("DSS"));
-    dss.set("Certs", streams(certs));
-    if !revinfo.crls.is_empty() {
-        dss.set("CRLs", streams(&revinfo.crls));
+    dss.set("Certs", cert_refs.clone());
+    if !crl_refs.is_empty() {
+        dss.set("CRLs", crl_refs.clone());
     }
-    if !revinfo.ocsps.is_empty() {
-        dss.set("OCSPs", streams(&revinfo.ocsps));
+    if !ocsp_refs.is_empty() {
+        dss.set("OCSPs", ocsp_refs.clone());
     }
+    let mut vri = Dictionary::new();
+    for contents in &signatures {
+        let mut entry = Dictionary::new();
+        entry.set("Type", name("VRI"));
+        entry.set("Cert", cert_refs.clone());
+        if !crl_refs.is_empty() {
+            entry.set("CRL", crl_refs.clone());
+        }
+        if !ocsp_refs.is_empty() {
+            entry.set("OCSP", ocsp_refs.clone());
+        }
+        let entry_id = inc.new_document.add_object(entry);
+        vri.set(vri_key(contents), Object::Reference(entry_id));
+    }
+    dss.set("VRI", vri);
     let dss_id = inc.new_document.add_object(dss);
     let catalog = edit(&mut inc, root)?;
     catalog.set("DSS", Object::Reference(dss_id));

@@ -110,6 +110,41 @@ fn a_dss_update_keeps_the_seal_and_a_page_change_does_not() {
     let r = &verify_pdf(&with_dss, std::slice::from_ref(&pki.root_der))[0];
     assert!(r.valid(), "a DSS is validation data, not a change: {r:?}");
 
+    // The DSS has one /VRI entry, keyed by the SHA-1 of the signature's
+    // /Contents (as the sealed file holds it, zero padding included),
+    // naming the DSS's certificates.
+    let doc = lopdf::Document::load_mem(&with_dss).unwrap();
+    // The hex string between the two signed ranges: `<` … `>`.
+    let sig = doc
+        .objects
+        .values()
+        .filter_map(|o| o.as_dict().ok())
+        .find(|d| d.has(b"ByteRange"))
+        .unwrap();
+    let range: Vec<usize> = sig
+        .get(b"ByteRange")
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_i64().unwrap() as usize)
+        .collect();
+    assert_eq!(out[range[1]], b'<');
+    assert_eq!(out[range[2] - 1], b'>');
+    let bytes = hex::decode(&out[range[1] + 1..range[2] - 1]).unwrap();
+    assert_eq!(bytes.len(), super::pades::CONTENTS_CAPACITY);
+    let key = super::pades::vri_key(&bytes);
+    assert_eq!(key.len(), 40);
+    assert_eq!(key, key.to_uppercase());
+    let dss = doc.catalog().unwrap().get(b"DSS").unwrap();
+    let dss = doc.dereference(dss).unwrap().1.as_dict().unwrap();
+    let vri = dss.get(b"VRI").unwrap().as_dict().unwrap();
+    assert_eq!(vri.len(), 1);
+    let entry = doc.dereference(vri.get(key.as_bytes()).unwrap()).unwrap().1;
+    let entry = entry.as_dict().unwrap();
+    assert_eq!(entry.get(b"Type").unwrap().as_name().unwrap(), b"VRI");
+    assert_eq!(entry.get(b"Cert").unwrap(), dss.get(b"Certs").unwrap());
+
     // An update that changes the first page after sealing.
     let prev = lopdf::Document::load_mem(&out).unwrap();
     let page = prev.get_pages()[&1];

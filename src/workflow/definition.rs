@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use super::diagnostic::{Diagnostic, SourceMap};
 use super::guard::{DataExpr, Guard, GuardVars};
 use super::raw::{RawEffect, RawWorkflow, S};
-use crate::deadline::{Offset, Period};
+use crate::deadline::{self, DeadlineError, DeadlineSpec, Offset, Period, Region};
 use crate::numbering::NumberPattern;
 
 /// A procedure: its case data, parties, roles, states and transitions.
@@ -415,6 +415,165 @@ pub struct DeadlineDef {
     pub escalate: Vec<String>,
     pub on_expiry: Option<String>,
     pub kind: DeadlineKind,
+}
+
+impl DeadlineDef {
+    /// The end of this deadline set on `today` with the case's `data` (as
+    /// the transition's effects so far left it), with its step-by-step
+    /// reasoning; `None` while a deadline that runs from a posting day
+    /// (Ab-Vermerk) has none yet in `data` and no Empfangsbekenntnis date
+    /// either. The engine sets deadlines with it and the journal's replay
+    /// recomputes them with it, so the two cannot disagree.
+    ///
+    /// A deadline runs from the date on the Empfangsbekenntnis once that is
+    /// recorded (without the postal fiction), else from the posting day
+    /// recorded in its `posted` field, else from today.
+    ///
+    /// Where the workflow provides the letter for retrieval in the portal
+    /// (§ 41 Abs. 2a VwVfG NRW) and the deadline is one that runs from its
+    /// notification, the day after the first retrieval is the notification
+    /// day; a provision that ended unretrieved is followed by posting, and
+    /// the explanation says so. `region` is whose holidays move the end.
+    pub fn end(
+        &self,
+        retrieval: Option<&Retrieval>,
+        region: Region,
+        today: NaiveDate,
+        data: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Option<(NaiveDate, serde_json::Value)>, DeadlineError> {
+        use serde_json::Value;
+        let d = self;
+        let day = |field: &Option<String>| {
+            field
+                .as_ref()
+                .and_then(|f| data.get(f))
+                .and_then(Value::as_str)
+                .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+        };
+        let de = |d: NaiveDate| d.format("%d.%m.%Y").to_string();
+        let retrieval = retrieval.filter(|r| r.deadlines.contains(&d.name));
+        let provided = retrieval.and_then(|r| day(&Some(r.provided.clone())));
+        let retrieved = retrieval.and_then(|r| day(&Some(r.retrieved.clone())));
+        let (event, by_post, start) = if let Some(eb) = day(&d.acknowledged) {
+            let text = format!(
+                "Das Schreiben ist gegen Empfangsbekenntnis zugestellt. Maßgeblich ist das Datum, das der Empfänger auf dem Empfangsbekenntnis angegeben hat: der {}. Die Frist läuft von diesem Tag an; die Bekanntgabefiktion des § 41 Abs. 2 VwVfG NRW gilt hier nicht.",
+                de(eb)
+            );
+            (
+                eb,
+                false,
+                Some(("Zustellung gegen Empfangsbekenntnis (§ 5 LZG NRW)", text)),
+            )
+        } else if let Some(retrieved) = retrieved {
+            let notified = retrieved.succ_opt().ok_or(DeadlineError::DateOutOfRange {
+                what: "day after the retrieval",
+                min: deadline::FIRST_YEAR,
+                max: deadline::LAST_YEAR,
+            })?;
+            let text = format!(
+                "Das Schreiben wurde im Portal zum Abruf bereitgestellt{} und am {} erstmals abgerufen. Es gilt am Tag nach dem Abruf als bekannt gegeben, am {}; die Bekanntgabefiktion für die Post gilt hier nicht.",
+                provided
+                    .map(|p| format!(" (Benachrichtigung am {})", de(p)))
+                    .unwrap_or_default(),
+                de(retrieved),
+                de(notified)
+            );
+            (
+                notified,
+                false,
+                Some((
+                    "Bekanntgabe durch Abruf, § 41 Abs. 2a Satz 3 VwVfG NRW",
+                    text,
+                )),
+            )
+        } else if d.posted.is_some() {
+            let Some(posted) = day(&d.posted) else {
+                return Ok(None);
+            };
+            let text = if let Some(p) = provided {
+                format!(
+                    "Das Schreiben wurde im Portal zum Abruf bereitgestellt (Benachrichtigung am {}), aber nicht innerhalb von zehn Tagen abgerufen; die Bereitstellung endete (§ 41 Abs. 2a Satz 4 VwVfG NRW). Es wurde am {} zur Post gegeben; die Frist wird von diesem Tag an berechnet.",
+                    de(p),
+                    de(posted)
+                )
+            } else if posted == today {
+                format!(
+                    "Laut Ab-Vermerk am {} zur Post gegeben; die Frist wird von diesem Tag an berechnet.",
+                    de(posted)
+                )
+            } else {
+                format!(
+                    "Laut Ab-Vermerk (eingetragen am {}) am {} zur Post gegeben; die Frist wird von diesem Tag an berechnet, nicht vom Tag der Zeichnung.",
+                    de(today),
+                    de(posted)
+                )
+            };
+            let rule = if provided.is_some() {
+                "Bereitstellung beendet, § 41 Abs. 2a Satz 4 und 5 VwVfG NRW; Ab-Vermerk"
+            } else {
+                "Ab-Vermerk (Tag der Aufgabe zur Post)"
+            };
+            (posted, d.by_post, Some((rule, text)))
+        } else if d.from.is_some() {
+            let Some(start) = day(&d.from) else {
+                return Ok(None);
+            };
+            let text = format!(
+                "Die Frist läuft vom {} an ({}).",
+                de(start),
+                d.from_title
+                    .as_deref()
+                    .or(d.from.as_deref())
+                    .unwrap_or_default()
+            );
+            (start, d.by_post, Some(("Fristbeginn", text)))
+        } else {
+            (today, d.by_post, None)
+        };
+        let mut computed = match &d.due {
+            Due::Period(period) => deadline::compute_as(
+                &DeadlineSpec {
+                    event,
+                    period: *period,
+                    region,
+                    by_post,
+                    moves: d.moves,
+                },
+                if d.court {
+                    deadline::Basis::Court
+                } else {
+                    deadline::Basis::Authority
+                },
+            )?,
+            Due::Date(date) => deadline::fixed_end(
+                *date,
+                d.legal_basis.as_deref().unwrap_or("festes Fristende"),
+            ),
+            Due::Field(field) => match day(&Some(field.clone())) {
+                Some(date) => deadline::fixed_end(
+                    date,
+                    d.legal_basis
+                        .as_deref()
+                        .unwrap_or("im Schreiben bestimmtes Fristende"),
+                ),
+                None => return Ok(None),
+            },
+        };
+        if let Some((rule, text)) = start {
+            computed.steps.insert(
+                0,
+                deadline::Step {
+                    rule: rule.into(),
+                    text,
+                    date: event,
+                },
+            );
+        }
+        Ok(Some((
+            computed.end,
+            serde_json::to_value(&computed).expect("explanation serialises"),
+        )))
+    }
 }
 
 /// What the end of a deadline means.

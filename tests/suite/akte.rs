@@ -370,15 +370,23 @@ fn forge(
     bytes: &[u8],
     edit: impl FnOnce(&mut serde_json::Value, &mut Vec<(String, Vec<u8>)>),
 ) -> Vec<u8> {
+    forge_parts(bytes, |parts| {
+        let mut akte: serde_json::Value =
+            serde_json::from_slice(&parts.iter().find(|(n, _)| n == "akte.json").unwrap().1)
+                .unwrap();
+        let mut added = Vec::new();
+        edit(&mut akte, &mut added);
+        parts.iter_mut().find(|(n, _)| n == "akte.json").unwrap().1 =
+            serde_json::to_vec_pretty(&akte).unwrap();
+        parts.extend(added);
+    })
+}
+
+/// Rewrites any parts of an Akte, then makes the manifest match them.
+fn forge_parts(bytes: &[u8], edit: impl FnOnce(&mut Vec<(String, Vec<u8>)>)) -> Vec<u8> {
     use sha2::Digest;
     let mut parts = unzip(bytes);
-    let mut akte: serde_json::Value =
-        serde_json::from_slice(&parts.iter().find(|(n, _)| n == "akte.json").unwrap().1).unwrap();
-    let mut added = Vec::new();
-    edit(&mut akte, &mut added);
-    parts.iter_mut().find(|(n, _)| n == "akte.json").unwrap().1 =
-        serde_json::to_vec_pretty(&akte).unwrap();
-    parts.extend(added);
+    edit(&mut parts);
     let files: Vec<serde_json::Value> = parts
         .iter()
         .filter(|(n, _)| n != "manifest.json")
@@ -460,11 +468,7 @@ async fn a_forged_akte_json_is_refused_by_the_replay(db: TestDb) {
             }),
         ),
     ];
-    let fresh = if db.is_postgres() {
-        TestDb::postgres().await
-    } else {
-        TestDb::sqlite().await
-    };
+    let fresh = fresh_like(&db).await;
     let target = Bin::new(&fresh);
     target.run(&["init"]).ok();
     let forged = db.dir.path().join("forged.zip");
@@ -493,7 +497,135 @@ async fn a_forged_akte_json_is_refused_by_the_replay(db: TestDb) {
     );
 }
 
+/// Moves the end of the deadline `name`'s `deadline_set` event in `events`
+/// (a case's journal, in order) a week later, end and reasoning, and
+/// recomputes that event's hash and every later one's, as a forger who
+/// knows the format would: the chain stays intact. Returns the event's
+/// index, the journaled end and the forged one.
+pub(crate) fn forge_deadline_end(
+    events: &mut [amtspost::journal::Event],
+    name: &str,
+) -> (usize, String, String) {
+    use amtspost::journal::{EventKind, hash_of};
+    let i = events
+        .iter()
+        .position(|e| e.kind == EventKind::DeadlineSet && e.payload["deadline"] == name)
+        .expect("the case set the deadline");
+    let due = events[i].payload["due"].as_str().unwrap().to_string();
+    let later = (chrono::NaiveDate::parse_from_str(&due, "%Y-%m-%d").unwrap()
+        + chrono::Days::new(7))
+    .to_string();
+    events[i].payload["due"] = json!(later);
+    events[i].payload["explanation"]["end"] = json!(later);
+    for k in i..events.len() {
+        if k > 0 {
+            events[k].prev_hash = events[k - 1].hash.clone();
+        }
+        events[k].hash = hash_of(&events[k]);
+    }
+    (i, due, later)
+}
+
+/// 2012-04-12 as the replay's messages write it: 12.04.2012.
+pub(crate) fn german_date(date: &str) -> String {
+    chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
+        .unwrap()
+        .format("%d.%m.%Y")
+        .to_string()
+}
+
+/// An empty database of the same kind as `db`.
+async fn fresh_like(db: &TestDb) -> TestDb {
+    if db.is_postgres() {
+        TestDb::postgres().await
+    } else {
+        TestDb::sqlite().await
+    }
+}
+
+/// A deadline's end forged in the journal as a forger who knows the format
+/// would: the `deadline_set` event's end and reasoning moved a week, every
+/// later event's hash recomputed (the chain is intact), the case's head
+/// hash (in `akte.json` and the manifest), the Akte's deadline row and the
+/// manifest's file hashes made to match. Nothing
+/// but the deadline calculator can tell: the replay recomputes the end from
+/// the workflow and the case data and names the deadline.
+async fn a_forged_deadline_end_is_refused_by_the_replay(db: TestDb) {
+    use amtspost::journal::Event;
+    let app = TestApp::new(&db).await;
+    let n = full_case(&app).await;
+    app.app.close().await;
+    let zip = db.dir.path().join("akte.zip");
+    Bin::new(&db)
+        .run(&["case", "export", &n, "-o", zip.to_str().unwrap()])
+        .ok();
+    let bytes = std::fs::read(&zip).unwrap();
+    let mut forged_seq = 0;
+    let mut ends = (String::new(), String::new());
+    let forged = forge_parts(&bytes, |parts| {
+        let part = |parts: &mut Vec<(String, Vec<u8>)>, name: &str| -> usize {
+            parts.iter().position(|(n, _)| n == name).unwrap()
+        };
+        let j = part(parts, "journal.json");
+        let mut events: Vec<Event> = serde_json::from_slice(&parts[j].1).unwrap();
+        let (i, due, later) = forge_deadline_end(&mut events, "unterlagen");
+        forged_seq = events[i].seq;
+        let head = events.last().unwrap().hash.clone();
+        parts[j].1 = serde_json::to_vec_pretty(&events).unwrap();
+        let a = part(parts, "akte.json");
+        let mut akte: serde_json::Value = serde_json::from_slice(&parts[a].1).unwrap();
+        akte["case"]["head_hash"] = json!(head);
+        let mut rows = 0;
+        for d in akte["deadlines"].as_array_mut().unwrap() {
+            if d["name"] == "unterlagen" && d["due_date"] == json!(due) {
+                d["due_date"] = json!(later);
+                d["explanation"]["end"] = json!(later);
+                rows += 1;
+            }
+        }
+        assert_eq!(rows, 1, "the Akte's deadline row follows the forged event");
+        parts[a].1 = serde_json::to_vec_pretty(&akte).unwrap();
+        let m = part(parts, "manifest.json");
+        let mut manifest: serde_json::Value = serde_json::from_slice(&parts[m].1).unwrap();
+        manifest["head_hash"] = json!(head);
+        parts[m].1 = serde_json::to_vec_pretty(&manifest).unwrap();
+        ends = (due, later);
+    });
+    let forged_file = db.dir.path().join("forged.zip");
+    std::fs::write(&forged_file, forged).unwrap();
+
+    let fresh = fresh_like(&db).await;
+    let target = Bin::new(&fresh);
+    target.run(&["init"]).ok();
+    let err = target
+        .run(&["case", "import", forged_file.to_str().unwrap()])
+        .fails();
+    assert!(
+        err.contains(&format!("journal.json: event {forged_seq} (deadline_set)")),
+        "{err}"
+    );
+    assert!(err.contains("(`unterlagen`)"), "names the deadline: {err}");
+    assert!(
+        err.contains(&format!(
+            "endet laut Journal am {}, nach dem Verfahren und den Falldaten am {}",
+            german_date(&ends.1),
+            german_date(&ends.0)
+        )),
+        "{err}"
+    );
+    assert!(err.contains("nothing was imported"), "{err}");
+    assert_eq!(fresh.count("SELECT COUNT(*) FROM cases").await, 0);
+    assert_eq!(fresh.count("SELECT COUNT(*) FROM deadlines").await, 0);
+    // The Akte as exported imports: its deadlines recompute to what it says.
+    let ok = target.run(&["case", "import", zip.to_str().unwrap()]).ok();
+    assert!(ok.contains(&format!("{n}: imported")), "{ok}");
+}
+
 on_both_databases! {
+    async fn a_deadline_end_forged_with_a_consistent_chain_is_refused_naming_the_deadline(db) {
+        a_forged_deadline_end_is_refused_by_the_replay(db).await;
+    }
+
     async fn a_forged_akte_json_with_a_consistent_manifest_is_refused_naming_the_item(db) {
         a_forged_akte_json_is_refused_by_the_replay(db).await;
     }

@@ -733,6 +733,14 @@ async fn a_clerk_and_an_approver_take_an_application_to_its_zuwendungsbescheid()
     // The office's Vertretung page.
     b.goto("/vertretung").await;
     assert!(b.text().await.contains("Abwesenheit eintragen"));
+    // The Förderprogrammcontrolling of the year of the grant just signed:
+    // chart and table, checked by axe like every page.
+    b.goto("/controlling?jahr=2013").await;
+    let page = b.text().await;
+    assert!(
+        page.contains("Förderprogrammcontrolling") && page.contains(&n),
+        "{page}"
+    );
     b.logout().await;
 
     // --- the circular's author: compose with the live preview ---

@@ -298,6 +298,21 @@ on_both_databases! {
         let repaid = app.engine.fire(app.fire(&vn, "erstattung_eingegangen", "meier", "clerk", json!({"erstattet_am": "2014-08-18"}))).await.unwrap();
         assert_eq!(repaid.state.to_string(), "erstattet");
         assert_eq!(repaid.data["zinsen"], "748.42");
+
+        // The controlling report of 2013: one line for the grant, with the
+        // money and the Sachbericht's indicators.
+        let bin = Bin { db: &db, workflows: crate::seed::shipped() };
+        let csv = bin.run(&["report", "controlling", "--year", "2013"]).ok();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines[0], "Aktenzeichen;Zuwendungsempfaenger;Bewilligt;Ausgezahlt;Nachgewiesen;Zu_erstatten;Verwendungsnachweis;stellen_besetzt_monate;beratungen;schulen;netzwerkpartner;veranstaltungen");
+        assert_eq!(lines[1], format!("{ki};Kreis Unna;170000.00;170000.00;160000.00;10000.00;Erstattet;39.5;412;37;21;14"));
+        assert_eq!(lines.len(), 2, "{csv}");
+        let json: Value = serde_json::from_str(&bin.run(&["report", "controlling", "--year", "2013", "--format", "json"]).ok()).unwrap();
+        assert_eq!(json["totals"]["repaid"], "10000.00");
+        assert_eq!(json["rows"][0]["indicators"][1], 412);
+        let html = bin.run(&["report", "controlling", "--year", "2013", "--format", "html"]).ok();
+        assert!(html.contains("<svg") && html.contains("Beratungsfälle") && html.contains("160.000,00 EUR"), "{html}");
+        assert_eq!(bin.run(&["report", "controlling", "--year", "2012"]).ok().lines().count(), 1, "no grant of 2012");
     }
 
     async fn the_notice_becomes_final_after_the_klagefrist_and_a_reason_to_revoke_starts_the_year_of_section_48(db) {
@@ -409,6 +424,15 @@ mod portal {
             // The office's Fallseite of the grant counts the call.
             let page = w.get(&format!("/faelle/{ki}"), &becker).await.text();
             assert!(page.contains("40.000,00 EUR") && page.contains("130.000,00 EUR"), "{page}");
+            // The controlling page of 2013 lists the grant with what is paid (nothing yet).
+            let page = w.get("/controlling?jahr=2013", &becker).await;
+            assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+            let page = page.text();
+            assert!(page.contains("Förderprogrammcontrolling") && page.contains("Kreis Unna") && page.contains("170.000,00 EUR") && page.contains("nicht angefordert"), "{page}");
+            assert!(page.contains("role=\"img\""), "the chart is labelled");
+            let csv = w.get("/controlling.csv?jahr=2013", &becker).await;
+            assert!(csv.text().contains(&format!("{ki};Kreis Unna;170000.00;0.00;;;nicht angefordert")), "{}", csv.text());
+            assert_ne!(w.get("/controlling?jahr=2013", &unna).await.status, StatusCode::OK, "not for municipalities");
         }
     }
 }

@@ -829,6 +829,8 @@ const TABLE: &[(&str, &str, u16, u16, u16)] = &[
         200,
     ),
     ("GET", "/vertretung", 303, 303, 200),
+    ("GET", "/controlling", 303, 303, 200),
+    ("GET", "/controlling.csv", 303, 303, 200),
     ("POST", "/vertretung", 403, 403, 422),
     ("GET", "/fristen", 303, 303, 200),
     ("GET", "/postausgang", 403, 403, 200),

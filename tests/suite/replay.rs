@@ -101,9 +101,88 @@ async fn a_changed_row_is_reported_by_audit_verify(db: TestDb) {
     );
 }
 
+/// A deadline's end forged in the database as an administrator could: the
+/// journal's append-only trigger switched off, the `deadline_set` event's
+/// end and reasoning moved a week, that event's and every later event's
+/// hash recomputed, the case's head hash and the deadline row made to
+/// match. Every hash chain verifies; the replay recomputes the deadline
+/// from the workflow and the case data, and `audit verify` names it.
+async fn a_forged_deadline_is_reported_by_audit_verify(db: TestDb) {
+    let app = TestApp::new(&db).await;
+    let n = crate::akte::full_case(&app).await;
+    let mut events = app.engine.history(&n).await.unwrap();
+    app.app.close().await;
+    let (i, due, later) = crate::akte::forge_deadline_end(&mut events, "unterlagen");
+    db.execute_raw(if db.is_postgres() {
+        "ALTER TABLE journal DISABLE TRIGGER journal_no_update_or_delete"
+    } else {
+        "DROP TRIGGER journal_no_update"
+    })
+    .await
+    .unwrap();
+    // JSON for a SQL literal: quotes doubled, and `;` (only ever inside
+    // JSON strings) written as its \u escape, since execute_raw splits
+    // statements at `;`; amtspost reads the same value back.
+    let quote = |s: &str| s.replace('\'', "''").replace(';', "\\u003b");
+    for e in &events[i..] {
+        db.execute_raw(&format!(
+            "UPDATE journal SET payload = '{}', prev_hash = '{}', hash = '{}' WHERE case_id = {} AND seq = {}",
+            quote(&e.payload.to_string()),
+            e.prev_hash,
+            e.hash,
+            e.case_id,
+            e.seq
+        ))
+        .await
+        .unwrap();
+    }
+    let head = &events.last().unwrap().hash;
+    db.execute_raw(&format!(
+        "UPDATE cases SET head_hash = '{head}' WHERE file_number = '{n}'"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        db.execute_raw(&format!(
+            "UPDATE deadlines SET due_date = '{later}', explanation = '{}' WHERE name = 'unterlagen' AND due_date = '{due}'",
+            quote(&events[i].payload["explanation"].to_string())
+        ))
+        .await
+        .unwrap(),
+        1
+    );
+
+    let run = Bin::new(&db).run(&["audit", "verify"]);
+    assert_eq!(run.code(), 1, "{}", run.stdout());
+    let out = run.stdout();
+    assert!(
+        out.contains("all hash chains intact"),
+        "the forger recomputed the chain: {out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "DIFFERS {n}: journal: event {} (deadline_set): die Frist „",
+            events[i].seq
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "(`unterlagen`) endet laut Journal am {}, nach dem Verfahren und den Falldaten am {}",
+            crate::akte::german_date(&later),
+            crate::akte::german_date(&due)
+        )),
+        "{out}"
+    );
+}
+
 on_both_databases! {
     async fn audit_verify_reports_a_case_row_changed_in_the_database(db) {
         a_changed_row_is_reported_by_audit_verify(db).await;
+    }
+
+    async fn audit_verify_recomputes_a_deadline_whose_journaled_end_was_forged_with_its_chain(db) {
+        a_forged_deadline_is_reported_by_audit_verify(db).await;
     }
 }
 
@@ -164,7 +243,7 @@ async fn replay_speed_on_a_million_events() {
         push(
             EventKind::DeadlineSet,
             None,
-            json!({"deadline": "unterlagen", "due": "2012-04-02", "explanation": {}}),
+            json!({"deadline": "unterlagen", "due": "2012-04-05", "explanation": {}}),
             "clerk",
         );
         push(
@@ -188,7 +267,7 @@ async fn replay_speed_on_a_million_events() {
         );
     }
     let started = std::time::Instant::now();
-    let r = amtspost::journal::replay::replay(&def, &events).unwrap();
+    let r = amtspost::journal::replay::replay(&def, app.app.config().region, &events).unwrap();
     assert!(events.len() >= 1_000_000);
     let took = started.elapsed();
     assert_eq!(r.last_seq as usize, events.len());

@@ -187,17 +187,44 @@ pki-architectures:
         format!("http://127.0.0.1:{}/amtspost/tsa/tsa", self.port)
     }
 
-    /// Serves TSA, OCSP and CRLs on loopback (`certomancer animate`).
+    /// Serves TSA, OCSP and CRLs on loopback (`certomancer animate`), with
+    /// the clock of its responses cut to whole seconds.
+    ///
+    /// Why: certomancer's animator stamps OCSP responses with the current
+    /// time including microseconds (`producedAt`/`thisUpdate`
+    /// "20261204212529.181454Z"). NSS, and so poppler's `pdfsig`, rejects
+    /// such a GeneralizedTime (SEC_ERROR_INVALID_TIME, then
+    /// SEC_ERROR_OCSP_FUTURE_RESPONSE); its OCSP check is "soft-fail", so
+    /// the chain still verifies, but poppler 22 reads NSS's last error code
+    /// instead of the verification result and reports "Unknown issue with
+    /// Certificate". Real responders write whole seconds, as RFC 5280
+    /// (4.1.2.5.2) profiles GeneralizedTime. With whole seconds NSS accepts
+    /// the response and pdfsig reports the certificate as trusted after a
+    /// real OCSP check; nothing in the check is switched off.
     pub fn animate(&mut self) {
-        let child = self
-            .certomancer()
+        let mut cmd = tool("python3");
+        cmd.current_dir(self.dir.path())
+            .arg("-c")
+            .arg(
+                "import sys\n\
+                 from datetime import datetime, timezone\n\
+                 import certomancer.integrations.animator as animator\n\
+                 animator._now = lambda: datetime.now(tz=timezone.utc).replace(microsecond=0)\n\
+                 from certomancer.cli import cli\n\
+                 cli(sys.argv[1:])\n",
+            )
+            .args(["--config", "certomancer.yml"])
             .args(["animate", "--no-web-ui", "--port", &self.port.to_string()])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+            .stderr(Stdio::null());
+        let child = cmd.spawn().unwrap();
         self.children.push(child);
         wait_for_port(self.port);
+    }
+
+    /// Whether the TSA, OCSP and CRL services answer.
+    pub fn serving(&self) -> bool {
+        std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
     }
 
     /// Serves the CSC API (`certomancer-csc-dummy`, with hash pinning);
@@ -281,6 +308,18 @@ pub fn pdfsig(pdf: &Path, root: &Path) -> String {
     )
 }
 
+/// A tool's verdict: (exit success, stdout and stderr).
+fn verdict(out: &std::process::Output) -> (bool, String) {
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
 /// pyHanko's verdict: (exit success, output).
 fn pyhanko(pdf: &Path, root: &Path, lt: bool) -> (bool, String) {
     let mut cmd = tool("pyhanko");
@@ -296,14 +335,26 @@ fn pyhanko(pdf: &Path, root: &Path, lt: bool) -> (bool, String) {
         cmd.args(["--retroactive-revinfo"]);
     }
     let out = cmd.arg(pdf).output().unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    verdict(&out)
+}
+
+/// pyHanko's AdES validation (`sign adesverify`, ETSI EN 319 102-1 with
+/// long-term validation): it takes certificates, CRLs and OCSP responses
+/// from the file's DSS; `sign validate` would fetch them online.
+fn pyhanko_ades(pdf: &Path, root: &Path) -> (bool, String) {
+    let out = tool("pyhanko")
+        .args([
+            "sign",
+            "adesverify",
+            "--pretty-print",
+            "--trust-replace",
+            "--trust",
+        ])
+        .arg(root)
+        .arg(pdf)
+        .output()
+        .unwrap();
+    verdict(&out)
 }
 
 /// `amtspost document verify --file`: (exit success, German report).
@@ -318,14 +369,7 @@ fn amtspost_verify(pdf: &Path, root: &Path) -> (bool, String) {
         .arg(root)
         .output()
         .unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    verdict(&out)
 }
 
 /// The app on the shipped workflows with `seal` as `[seal]`.
@@ -432,12 +476,11 @@ async fn sealed_at(db: &TestDb, level: Level) {
     assert_eq!(seal.timestamp.is_some(), level >= Level::BT);
 
     let sig = pdfsig(&file, &pki.root());
-    // pdfsig's own certificate check (NSS) answers "Unknown issue with
-    // Certificate" for the certomancer-issued seal certificate, which
-    // `certutil -V` and pyHanko accept; the demo test checks "Certificate is
-    // Trusted" with an rcgen-made chain. Here pdfsig checks the signature.
+    // pdfsig checks the signature and, with NSS, the chain to the trusted
+    // root, asking the OCSP responder the seal certificate names.
     for needle in [
         "Signature Validation: Signature is Valid.",
+        "Certificate Validation: Certificate is Trusted.",
         "Signature Type: ETSI.CAdES.detached",
         "Testsiegel Bezirksregierung Arnsberg",
         "Signing Time: Nov 14 2012",
@@ -487,6 +530,32 @@ async fn sealed_at(db: &TestDb, level: Level) {
     assert!(!ok, "{text}");
     assert!(text.contains("Das Siegel ist UNGÜLTIG"), "{text}");
     assert!(text.contains("nach dem Siegeln verändert"), "{text}");
+
+    // Long-term validation with the TSA, OCSP responder and CRLs gone: a
+    // B-LT seal still validates from the data its DSS carries; below B-LT
+    // there is no revocation data to be had.
+    pki.stop();
+    assert!(!pki.serving(), "the services are stopped");
+    let (ok, hanko) = pyhanko_ades(&file, &pki.root());
+    if level == Level::BLt {
+        assert!(ok, "pyhanko offline: {hanko}");
+        for needle in [
+            "The signer's certificate is trusted.",
+            "The TSA certificate is trusted.",
+            "The signature is cryptographically sound.",
+            "The signature is judged VALID.",
+        ] {
+            assert!(
+                hanko.contains(needle),
+                "pyhanko offline: {needle} missing:\n{hanko}"
+            );
+        }
+    } else {
+        assert!(
+            !ok && hanko.contains("no revocation information could be found"),
+            "without a DSS pyhanko has nothing to validate offline with:\n{hanko}"
+        );
+    }
 }
 
 on_both_databases! {
@@ -535,7 +604,10 @@ on_both_databases! {
         let file = dir.path().join("zuwendungsbescheid.pdf");
         std::fs::write(&file, &pdf).unwrap();
         let sig = pdfsig(&file, &pki.root());
-        assert!(sig.contains("Signature is Valid."), "{sig}");
+        assert!(
+            sig.contains("Signature is Valid.") && sig.contains("Certificate is Trusted."),
+            "{sig}"
+        );
         let (ok, hanko) = pyhanko(&file, &pki.root(), false);
         assert!(
             ok && hanko.contains("The signer's certificate is trusted.")

@@ -166,6 +166,13 @@ fn official_order(parent: &str) -> &'static [&'static str] {
             "Geburt",
         ],
         "Verweis" => &["ID", "SGOTyp", "SGOKennzeichen", "Bemerkung"],
+        "ArchivspezifischeMetadaten" => &[
+            "Aufbewahrungsdauer",
+            "Aussonderungsart",
+            "Kennung",
+            "Bewertungsvorschlag",
+            "Aufbewahrungsende",
+        ],
         _ => &[],
     }
 }
@@ -231,6 +238,8 @@ struct Checked {
     files: BTreeSet<String>,
     file_number: String,
     history: usize,
+    /// Documents marked as carrying their seal.
+    sealed: usize,
 }
 
 /// Checks a message ZIP against the schema, the official order and the
@@ -276,11 +285,27 @@ fn check(name: &str, zip: &[u8], code_expected: &str, dir: &Path) -> Checked {
     );
     let vorgang = child(child(root, "Schriftgutobjekt"), "Vorgang");
     let file_number = text(child(vorgang, "AllgemeineMetadaten"), "Kennzeichen").to_string();
+    // Not appraised by amtspost: "zum Bewerten markiert", the archive decides.
+    assert_eq!(
+        code(child(
+            child(
+                child(vorgang, "ArchivspezifischeMetadaten"),
+                "Aussonderungsart"
+            ),
+            "Aussonderungsart"
+        )),
+        (
+            Some("urn:xoev-de:xdomea:codeliste:aussonderungsart"),
+            Some("1.0"),
+            "B"
+        )
+    );
     let mut uuids = vec![
         process_id.to_string(),
         text(child(vorgang, "Identifikation"), "ID").to_string(),
     ];
     let mut files = BTreeSet::new();
+    let mut sealed_files = 0;
     let dokumente: Vec<_> = children(vorgang)
         .into_iter()
         .filter(|c| c.tag_name().name() == "Dokument")
@@ -317,6 +342,23 @@ fn check(name: &str, zip: &[u8], code_expected: &str, dir: &Path) -> Checked {
             std::str::from_utf8(&bytes[5..8]).unwrap()
         );
         files.insert(hex::encode(sha2::Sha256::digest(bytes)));
+        // A sealed file says so: its seal is embedded (SignaturSiegelType).
+        let sealed = !amtspost::seal::verify::verify_pdf(bytes, &[]).is_empty();
+        let primaer = child(format, "Primaerdokument");
+        let marked = children(primaer)
+            .iter()
+            .any(|c| c.tag_name().name() == "SignaturSiegel");
+        assert_eq!(marked, sealed, "{file_name}");
+        if sealed {
+            assert_eq!(
+                text(
+                    child(primaer, "SignaturSiegel"),
+                    "SignaturSiegelEingebettet"
+                ),
+                "1"
+            );
+            sealed_files += 1;
+        }
     }
     assert_eq!(
         entries.len(),
@@ -340,6 +382,7 @@ fn check(name: &str, zip: &[u8], code_expected: &str, dir: &Path) -> Checked {
         files,
         file_number,
         history,
+        sealed: sealed_files,
     }
 }
 
@@ -444,11 +487,17 @@ async fn the_demo_cases_export_as_valid_xdomea_0401_and_0503() {
         "every closed demo case, one process each: {out}"
     );
     let mut processes = BTreeSet::new();
+    let mut sealed = 0;
     for (name, zip) in &written {
         let c = check(name, zip, "0503", db.dir.path());
         assert!(processes.insert(c.uuids[0].clone()), "one process per case");
         assert!(closed.contains(c.file_number.as_str()), "{}", c.file_number);
+        sealed += c.sealed;
     }
+    assert!(
+        sealed > 0,
+        "the demo's sealed notices go to the archive marked as sealed"
+    );
 }
 
 /// A closed test case: 0401 and 0503 validate, the ZIP's documents are the
