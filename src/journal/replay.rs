@@ -309,13 +309,27 @@ pub fn replay(def: &Definition, region: Region, events: &[Event]) -> Result<Repl
                     .ok_or_else(|| {
                         fail(e, format!("die Frist `{name}` kennt das Verfahren nicht"))
                     })?;
+                // The escalation is recorded with the deadline's reminders
+                // (step `expired`), in the same transaction as this event.
+                let escalated: Vec<String> = p["escalated_to"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|to| to.as_str().unwrap_or_default().to_string())
+                    .collect();
+                if let Some(running) = open.get(&name).and_then(|&i| r.deadlines.get_mut(i)) {
+                    running.reminders_sent.extend(
+                        escalated
+                            .iter()
+                            .map(|to| ("expired".to_string(), to.clone())),
+                    );
+                }
                 if !close(&mut r.deadlines, &mut open, &name, &status, &e.recorded_at) {
                     return Err(fail(e, format!("die Frist `{name}` läuft nicht")));
                 }
-                for to in p["escalated_to"].as_array().into_iter().flatten() {
-                    let to = to.as_str().unwrap_or_default();
+                for to in escalated {
                     r.mail
-                        .push(("escalation".into(), to.into(), e.recorded_at.clone()));
+                        .push(("escalation".into(), to, e.recorded_at.clone()));
                 }
             }
             EventKind::ReminderQueued => {

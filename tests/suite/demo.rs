@@ -53,14 +53,19 @@ on_both_databases! {
         for a in ["anbest-g", "vordruck-mittelanforderung", "vordruck-verwendungsnachweis", "rechtsbehelfsverzicht"] {
             assert_eq!(docs[a], 10, "{a}");
         }
-        // Warendorf's last reminder, Bielefeld's Anhörung.
+        // Warendorf's last reminder; Bielefeld's Anhörung and Kreis Unna's
+        // two Auszahlungsmitteilungen.
         assert_eq!(docs["erinnerung"], 1);
-        assert_eq!(docs["schreiben"], 1);
+        assert_eq!(docs["schreiben"], 3);
+        // After the notice: Kreis Unna's two calls for funds, one spent in
+        // time, one flagged for interest after two months.
+        assert_eq!(count(c, "mittelabruf", "verwendet"), 1);
+        assert_eq!(count(c, "mittelabruf", "zinspruefung"), 1);
         assert_eq!(docs["rundschreiben"], 1);
         assert_eq!(docs["anlage"], 1, "Anlage 1 of the circular, a document of its own");
         let m = &s.stats.mail;
         assert_eq!(count(m, "distribution", "sent"), 31, "every Landkreistag member gets circular 172/12");
-        assert_eq!(count(m, "letter", "sent"), 31, "every letter to a municipality also goes by mail, enclosures with it");
+        assert_eq!(count(m, "letter", "sent"), 33, "every letter to a municipality also goes by mail, enclosures with it (31 and two Auszahlungsmitteilungen)");
         let d = &s.stats.deadlines;
         assert_eq!(count(d, "umwandlung", "met"), 5);
         assert_eq!(count(d, "umwandlung", "expired"), 3);
@@ -70,7 +75,11 @@ on_both_databases! {
         assert_eq!(count(d, "letzte_frist", "elapsed"), 1);
         assert_eq!(count(d, "anhoerungsfrist", "elapsed"), 1);
         assert_eq!(count(d, "verwendungsnachweis", "open"), 10);
-        assert_eq!(count(d, "klagefrist", "elapsed"), 12);
+        // Kreis Unna waived its right to sue: its Klagefrist is lifted.
+        assert_eq!(count(d, "klagefrist", "elapsed"), 11);
+        assert_eq!(count(d, "klagefrist", "cancelled"), 1);
+        assert_eq!(count(d, "verwendung", "met"), 1);
+        assert_eq!(count(d, "verwendung", "expired"), 1);
 
         // Every document is exported, one folder per file number.
         let folders: Vec<_> = std::fs::read_dir(&s.documents_dir).unwrap().map(|e| e.unwrap().path()).collect();
@@ -96,6 +105,15 @@ on_both_databases! {
         assert_eq!(texts[4], "2012-11-30 deadline `nachreichung` of 2012-11-29 missed, escalated to dezernat36@bra.example.org");
         assert_eq!(texts[5], "2012-11-30 on expiry: frist_abgelaufen -> in_pruefung");
         assert!(texts.iter().any(|t| t.ends_with("Ablehnungsbescheid issued")), "{texts:?}");
+
+        // Kreis Unna's calls for funds: the payout refused to the person who
+        // checked it, ordered by another; the second call not confirmed as
+        // spent within two months is flagged for interest (§ 49a Abs. 4).
+        let ma: Vec<String> = lines_of(&s, "Kreis Unna", "MA").iter().map(|(d, t)| format!("{d} {t}")).collect();
+        assert!(ma.iter().any(|t| t == "2013-01-03 payout of 39500.00 EUR ordered, Auszahlungsmitteilung issued"), "{ma:?}");
+        assert!(ma.iter().any(|t| t.starts_with("2013-01-03 refused: Vier-Augen-Prinzip")), "{ma:?}");
+        assert!(ma.iter().any(|t| t == "2013-02-25 use of the funds confirmed"), "{ma:?}");
+        assert!(ma.iter().any(|t| t.ends_with("zwei_monate_abgelaufen -> zinspruefung")), "{ma:?}");
 
         // Stadt Bielefeld has no Integrationskonzept: the guard refuses the proposal.
         let b = lines_of(&s, "Stadt Bielefeld", "KI");

@@ -165,6 +165,12 @@ enum Step {
     RaaStart(String),
     RaaDone(String, NaiveDate),
     Ki(usize, KiStep),
+    /// After the notice (demo.json `mittelabrufe`): the waiver of appeal,
+    /// each call for funds, its payout and the confirmation of its use.
+    Waiver,
+    Call(usize),
+    Payout(usize),
+    Spent(usize),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,6 +217,8 @@ struct Demo {
     /// Scenario index / municipality → file number.
     ki_cases: BTreeMap<usize, String>,
     raa_cases: BTreeMap<String, String>,
+    /// demo.json `mittelabrufe` index → file number.
+    calls: BTreeMap<usize, String>,
     names: BTreeMap<String, String>,
 }
 
@@ -366,6 +374,7 @@ pub async fn run(opts: DemoOptions) -> Result<DemoSummary, DemoError> {
         progress: opts.progress,
         ki_cases: BTreeMap::new(),
         raa_cases: BTreeMap::new(),
+        calls: BTreeMap::new(),
         names: BTreeMap::new(),
     };
     let agenda = demo.agenda()?;
@@ -488,6 +497,20 @@ impl Demo {
                     });
                 };
                 at(days(e, offset), Step::Ki(i, step));
+            }
+        }
+        let funds = &self.scenario["mittelabrufe"];
+        if !funds.is_null() {
+            at(
+                date(&funds["rechtsbehelfsverzicht"], "demo.json")?,
+                Step::Waiver,
+            );
+            for (j, c) in funds["abrufe"].as_array().into_iter().flatten().enumerate() {
+                at(date(&c["eingang"], "demo.json")?, Step::Call(j));
+                at(date(&c["auszahlung"], "demo.json")?, Step::Payout(j));
+                if !c["verwendet_am"].is_null() {
+                    at(date(&c["bestaetigt"], "demo.json")?, Step::Spent(j));
+                }
             }
         }
         let raa = &self.scenario["raa_umwandlung"];
@@ -670,7 +693,127 @@ impl Demo {
                 Ok(())
             }
             Step::Ki(i, s) => self.ki(day, *i, *s).await,
+            Step::Waiver | Step::Call(_) | Step::Payout(_) | Step::Spent(_) => {
+                self.funds(day, step).await
+            }
         }
+    }
+
+    /// The life of the money after the notice, for the municipality named
+    /// in demo.json `mittelabrufe`: it waives its right to sue (the notice
+    /// is final at once), calls funds in the portal's form, the clerk checks
+    /// and another person orders the payout (Auszahlungsmitteilung), and
+    /// the municipality confirms the use, or does not and the call is
+    /// flagged for interest after two months.
+    async fn funds(&mut self, day: NaiveDate, step: &Step) -> Result<(), DemoError> {
+        let f = self.scenario["mittelabrufe"].clone();
+        let name = f["kommune"].as_str().unwrap_or_default().to_string();
+        let ki = self.scenario["antraege"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .position(|a| a["kommune"] == name.as_str())
+            .and_then(|i| self.ki_cases.get(&i).cloned())
+            .ok_or_else(|| DemoError::Data {
+                file: "demo.json".into(),
+                reason: format!("mittelabrufe: no KI case of {name}"),
+            })?;
+        let clerk = self.person("sachbearbeitung");
+        let approver = self.person("zeichnung");
+        let kommune = self.person("kommune");
+        let call_of = |j: usize| f["abrufe"][j].clone();
+        match step {
+            Step::Waiver => {
+                self.fire(
+                    day,
+                    &ki,
+                    "rechtsbehelfsverzicht_erklaeren",
+                    &kommune,
+                    "applicant",
+                    json!({"rechtsbehelfsverzicht_am": day.to_string()}),
+                )
+                .await?;
+                self.note(
+                    day,
+                    &ki,
+                    "waiver of appeal: the notice is final, the Klagefrist lifted",
+                );
+            }
+            Step::Call(j) => {
+                let c = call_of(*j);
+                let k = self.kommune(&name)?;
+                let n = self
+                    .open(
+                        day,
+                        "mittelabruf",
+                        json!({
+                            "kommune": name,
+                            "ki_aktenzeichen": ki,
+                            "abruf_eingang": day.to_string(),
+                            "betrag_paedagogik": c["paedagogik"],
+                            "betrag_verwaltung": c["verwaltung"],
+                            "betrag_assistenz": c["assistenz"],
+                            "benoetigt_am": c["benoetigt_am"],
+                            "erklaerung_zwei_monate": true,
+                            "iban": f["iban"],
+                        }),
+                        ("kommune", party_of(&k)?),
+                        Actor::new(kommune.clone(), "kommune"),
+                    )
+                    .await?;
+                self.fire(day, &n, "pruefen", &clerk, "clerk", json!({"pruefvermerk": "Sachlich und rechnerisch richtig; im Rahmen der Bewilligung."}))
+                    .await?;
+                self.note(day, &n, "call for funds received and checked");
+                self.calls.insert(*j, n);
+            }
+            Step::Payout(j) => {
+                let n = self.calls.get(j).cloned().unwrap_or_default();
+                let name_of = self.person("zeichnung_name");
+                self.attempt(
+                    day,
+                    &n,
+                    "auszahlung_anordnen",
+                    &clerk,
+                    "approver",
+                    json!({"anordnung_name": "Anna Becker"}),
+                )
+                .await;
+                self.fire(
+                    day,
+                    &n,
+                    "auszahlung_anordnen",
+                    &approver,
+                    "approver",
+                    json!({"anordnung_name": name_of}),
+                )
+                .await?;
+                let paid = self.field(day, &n, "betrag_gesamt").await?;
+                self.note(
+                    day,
+                    &n,
+                    format!(
+                        "payout of {} EUR ordered, Auszahlungsmitteilung issued",
+                        paid.as_str().unwrap_or_default()
+                    ),
+                );
+            }
+            Step::Spent(j) => {
+                let n = self.calls.get(j).cloned().unwrap_or_default();
+                let c = call_of(*j);
+                self.fire(
+                    day,
+                    &n,
+                    "verwendung_bestaetigen",
+                    &kommune,
+                    "kommune",
+                    json!({"verwendet_am": c["verwendet_am"]}),
+                )
+                .await?;
+                self.note(day, &n, "use of the funds confirmed");
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     async fn circular(&mut self, day: NaiveDate) -> Result<(), DemoError> {
