@@ -3,8 +3,6 @@
 //! from the outbox to a real SMTP server on 127.0.0.1 (tests/smtp_sink.py):
 //! over one kept-open connection, and by the courier with 8 in flight.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -53,37 +51,6 @@ async fn fill(url: &str, postgres: bool) {
     }
 }
 
-struct Sink(Child, u16);
-
-impl Sink {
-    fn start(dir: &std::path::Path) -> Sink {
-        let mut child = Command::new("python3")
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smtp_sink.py"))
-            .args(["--dir", dir.to_str().unwrap(), "--port", "0"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3 with aiosmtpd");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .strip_prefix("READY ")
-            .expect("READY <port>")
-            .parse()
-            .unwrap();
-        Sink(child, port)
-    }
-}
-
-impl Drop for Sink {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-    }
-}
-
 fn reminders(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -118,7 +85,7 @@ fn reminders(c: &mut Criterion) {
     group.throughput(Throughput::Elements(100));
     group.sample_size(10);
     let sink_dir = tempfile::tempdir().unwrap();
-    let sink = Sink::start(sink_dir.path());
+    let sink = common::Sink::start(sink_dir.path());
     let (store, _) = rt.block_on(store(false, dir.path(), "mail"));
     let config = MailConfig {
         transport: Transport::Smtp,

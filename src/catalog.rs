@@ -205,6 +205,45 @@ impl Catalog {
                 });
             }
         }
+        // A link's `start` names the linked workflow's date field, states
+        // and parties.
+        for (f, def) in current.values() {
+            for link in &def.links {
+                let (Some(start), Some((_, there))) = (&link.start, current.get(&link.workflow))
+                else {
+                    continue;
+                };
+                let mut wrong = Vec::new();
+                match there.fields.get(&start.after) {
+                    Some(field) if field.kind == crate::workflow::FieldKind::Date => {}
+                    _ => wrong.push(format!("no date field `{}`", start.after)),
+                }
+                for state in &start.states {
+                    if there.state(state).is_none() {
+                        wrong.push(format!("no state `{state}`"));
+                    }
+                }
+                for party in start.parties.values() {
+                    if !there.parties.contains_key(party) {
+                        wrong.push(format!("no party `{party}`"));
+                    }
+                }
+                if !wrong.is_empty() {
+                    problems.push(Diagnostic {
+                        file: f.clone(),
+                        line: 1,
+                        column: 1,
+                        message: format!(
+                            "link `{}` start: workflow `{}` has {}",
+                            link.name,
+                            link.workflow,
+                            wrong.join(", ")
+                        ),
+                        hint: None,
+                    });
+                }
+            }
+        }
         // Accounts across workflows: what a link takes from an account and
         // what bookings count on it must name lines the account declares.
         for (f, def) in current.values() {

@@ -37,6 +37,9 @@ pub struct RemindReport {
     pub provisions_ended: usize,
     /// Retrievals and ended provisions whose step a crash had left out, now fired.
     pub provisions_completed: usize,
+    /// Cases opened for a linked case (`[links.*.start]`), e.g. a proof of
+    /// use once the grant's period has ended: „VN-2014-0001 für KI-2012-0001“.
+    pub opened: Vec<String>,
     /// Recipients that could not be resolved to an address.
     pub warnings: Vec<String>,
 }
@@ -93,7 +96,84 @@ impl Engine {
             report.provisions_completed = self.complete_provisions().await?;
             report.provisions_ended = self.end_provisions().await?;
         }
+        self.start_linked(today, dry_run, &mut report).await?;
         Ok(report)
+    }
+
+    /// Opens the cases workflows start by themselves (`[links.*.start]`):
+    /// one for each linked case in a named state whose date field has
+    /// passed and that no case of the workflow names yet. Checking that
+    /// last on every pass makes the opening safe to repeat: a pass that
+    /// stopped half way opens the rest the next morning, never a second.
+    async fn start_linked(
+        &self,
+        today: NaiveDate,
+        dry_run: bool,
+        report: &mut RemindReport,
+    ) -> Result<(), CaseError> {
+        let starts: Vec<_> = self
+            .catalog()
+            .definitions()
+            .flat_map(|(_, def)| {
+                def.links.iter().filter_map(|link| {
+                    let start = link.start.clone()?;
+                    Some((def.id.clone(), link.clone(), start))
+                })
+            })
+            .collect();
+        for (workflow, link, start) in starts {
+            let candidates = self
+                .store()
+                .cases_with_date_before(&link.workflow, &start.after, &today.to_string())
+                .await?;
+            if candidates.is_empty() {
+                continue;
+            }
+            let taken = self
+                .store()
+                .linked_file_numbers(&workflow, &link.field)
+                .await?;
+            for there in candidates {
+                if taken.contains(there.file_number.as_str())
+                    || !start.states.iter().any(|s| s == there.state.as_str())
+                {
+                    continue;
+                }
+                if dry_run {
+                    report
+                        .opened
+                        .push(format!("({workflow} für {})", there.file_number));
+                    continue;
+                }
+                let mut data = serde_json::Map::new();
+                data.insert(link.field.clone(), json!(there.file_number.as_str()));
+                for (here, field) in &link.same {
+                    if let Some(v) = there.data.get(field) {
+                        data.insert(here.clone(), v.clone());
+                    }
+                }
+                let parties = start
+                    .parties
+                    .iter()
+                    .filter_map(|(here, role)| {
+                        Some((here.clone(), there.parties.get(role)?.clone()))
+                    })
+                    .collect();
+                let opened = self
+                    .open(crate::case::OpenRequest {
+                        workflow: workflow.clone(),
+                        data,
+                        parties,
+                        actor: Actor::system(),
+                    })
+                    .await;
+                report.opened.push(match opened {
+                    Ok(view) => format!("{} für {}", view.file_number, there.file_number),
+                    Err(e) => format!("{workflow} für {} nicht angelegt: {e}", there.file_number),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// How far ahead reminders reach: the longest offset in any workflow,

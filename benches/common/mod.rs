@@ -1,4 +1,4 @@
-//! What the benchmarks share: a fresh database URL.
+//! What the benchmarks share: a fresh database URL, the SMTP sink.
 
 use std::path::Path;
 
@@ -59,4 +59,41 @@ pub async fn app(
     )
     .await
     .unwrap()
+}
+
+/// The SMTP server of the tests (tests/smtp_sink.py, aiosmtpd) on a free
+/// port of 127.0.0.1, writing what it receives to a folder; stopped on drop.
+#[allow(dead_code)]
+pub struct Sink(std::process::Child, pub u16);
+
+#[allow(dead_code)]
+impl Sink {
+    pub fn start(dir: &Path) -> Sink {
+        use std::io::{BufRead, BufReader};
+        use std::process::{Command, Stdio};
+        let mut child = Command::new("python3")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smtp_sink.py"))
+            .args(["--dir", dir.to_str().unwrap(), "--port", "0"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 with aiosmtpd");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("READY ")
+            .expect("READY <port>")
+            .parse()
+            .unwrap();
+        Sink(child, port)
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+    }
 }

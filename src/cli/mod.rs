@@ -19,6 +19,7 @@ mod outbox;
 mod remind;
 mod report;
 mod serve;
+pub mod simulate;
 mod user;
 mod workflow;
 
@@ -60,8 +61,20 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the seed procedure end to end in simulated time (19.03.2012-31.08.2013)
+    /// Run the seed procedure end to end in simulated time (19.03.2012-31.08.2014)
     Demo(demo::Args),
+    /// Simulate a funding year of a whole Dezernat (applications, notices, calls for funds, proofs of use, recovery, circulars)
+    ///
+    /// Plays, in simulated time from the application round in autumn of the
+    /// year before to October of the year after, what the demo plays for a
+    /// dozen applications: for every application of `--applications`, spread
+    /// over the first `--municipalities` of kommunen.json. Every letter is
+    /// rendered and every mail written (to DIR/mail); prints counts by state,
+    /// the money by status, letters, mails, deadlines met and missed, and
+    /// where the time went. The same --seed gives the same year.
+    ///
+    /// Example: amtspost simulate --year 2013 --out out/sim --applications 200
+    Simulate(simulate::Args),
     /// Create amtspost.toml, workflows/ and the database in the current folder
     Init(init::Args),
     /// Check the configuration: rates by year, their sources, unconfirmed figures
@@ -204,6 +217,7 @@ async fn run(cli: Cli) -> Result<()> {
     };
     match cli.command {
         Command::Demo(args) => demo::run(&ctx, args).await,
+        Command::Simulate(args) => simulate::run(&ctx, args).await,
         Command::Export(args) => export::run(&ctx, args).await,
         Command::Report(cmd) => report::run(&ctx, cmd).await,
         Command::Init(args) => init::run(&ctx, args).await,

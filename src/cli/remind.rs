@@ -47,6 +47,9 @@ pub async fn run(ctx: &Ctx, cmd: Command) -> Result<()> {
         for f in &report.fired {
             s.push_str(&format!("  fired   {f}\n"));
         }
+        for o in &report.opened {
+            s.push_str(&format!("  opened  {o}\n"));
+        }
         for w in &report.warnings {
             s.push_str(&format!("  warning {w}\n"));
         }

@@ -576,6 +576,61 @@ impl Store {
         rows.iter().map(CaseRow::from_row).collect()
     }
 
+    /// Cases of `workflow` whose date field `field` lies before `before`
+    /// (ISO dates compare as text), oldest first: the candidates for a
+    /// linked case the reminder pass opens (`[links.*.start]`).
+    pub async fn cases_with_date_before(
+        &self,
+        workflow: &str,
+        field: &str,
+        before: &str,
+    ) -> Result<Vec<CaseRow>, StoreError> {
+        let sql = match self.backend {
+            Backend::Postgres => concat!(
+                "SELECT ",
+                case_columns!(),
+                " FROM cases WHERE workflow_id = $1 AND (data::jsonb ->> $2) < $3 ORDER BY id"
+            ),
+            _ => concat!(
+                "SELECT ",
+                case_columns!(),
+                " FROM cases WHERE workflow_id = $1 AND json_extract(data, '$.' || $2) < $3 ORDER BY id"
+            ),
+        };
+        let rows = sqlx::query(sql)
+            .bind(workflow)
+            .bind(field)
+            .bind(before)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(q("reading cases by a date field"))?;
+        rows.iter().map(CaseRow::from_row).collect()
+    }
+
+    /// The file numbers the cases of `workflow` name in their link field
+    /// `field` (one read, not one per candidate).
+    pub async fn linked_file_numbers(
+        &self,
+        workflow: &str,
+        field: &str,
+    ) -> Result<std::collections::BTreeSet<String>, StoreError> {
+        let sql = match self.backend {
+            Backend::Postgres => {
+                "SELECT DISTINCT (data::jsonb ->> $2) AS linked FROM cases WHERE workflow_id = $1 AND (data::jsonb ->> $2) IS NOT NULL"
+            }
+            _ => {
+                "SELECT DISTINCT json_extract(data, '$.' || $2) AS linked FROM cases WHERE workflow_id = $1 AND json_extract(data, '$.' || $2) IS NOT NULL"
+            }
+        };
+        let rows = sqlx::query(sql)
+            .bind(workflow)
+            .bind(field)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(q("reading linked file numbers"))?;
+        rows.iter().map(|r| get::<String>(r, "linked")).collect()
+    }
+
     /// A case with its deadlines (newest first), journal and documents,
     /// read in one transaction so that they agree with each other.
     pub async fn case_snapshot(

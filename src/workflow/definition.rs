@@ -97,6 +97,20 @@ pub struct Link {
     pub take: BTreeMap<String, String>,
     /// Field here → figure of the linked case's account (`available.x`).
     pub account: BTreeMap<String, String>,
+    /// Opened by the reminder pass for each linked case that needs one.
+    pub start: Option<LinkStart>,
+}
+
+/// `[links.<name>.start]`: on the day after the linked case's date field
+/// `after`, in one of `states`, and while no case of this workflow names
+/// it, the reminder pass opens one (as `system`), with the link's field,
+/// the `same` fields and the `parties` taken from the linked case.
+#[derive(Debug, Clone, Serialize)]
+pub struct LinkStart {
+    pub after: String,
+    pub states: Vec<String>,
+    /// Party here → party of the linked case.
+    pub parties: BTreeMap<String, String>,
 }
 
 /// An online application form: the fields a municipality fills in, the
@@ -1006,7 +1020,7 @@ impl Validator<'_> {
             &printed,
         );
         let lookups = self.lookups(raw.lookups, &fields, data);
-        let links = self.links(raw.links, &fields);
+        let links = self.links(raw.links, &fields, &parties);
         let account = self.account(raw.account, &fields);
         let bookings = self.bookings(raw.bookings, &fields, &links, &states);
         let open_guards = self.open_guards(&raw.open_guards, &fields);
@@ -1444,7 +1458,9 @@ impl Validator<'_> {
         &mut self,
         raw: BTreeMap<S<String>, super::raw::RawLink>,
         fields: &BTreeMap<String, Field>,
+        parties: &BTreeMap<String, Party>,
     ) -> Vec<Link> {
+        let self_parties: std::collections::BTreeSet<String> = parties.keys().cloned().collect();
         let mut out = Vec::new();
         for (name, l) in raw {
             let mut ok = self.resolve(&l.field, fields, "field");
@@ -1452,6 +1468,27 @@ impl Validator<'_> {
                 ok &= self.resolve(here, fields, "field");
             }
             ok &= self.link_account(&l.account, fields);
+            let start = l.start.map(|s| {
+                let s = s.into_inner();
+                for (here, _) in &s.parties {
+                    if !self_parties.contains(here.get_ref()) {
+                        self.err(
+                            here,
+                            format!("link start: no party `{}` here", here.get_ref()),
+                            Some(format!(
+                                "parties: {}",
+                                self_parties.iter().cloned().collect::<Vec<_>>().join(", ")
+                            )),
+                        );
+                        ok = false;
+                    }
+                }
+                LinkStart {
+                    after: s.after.into_inner(),
+                    states: s.states.into_iter().map(S::into_inner).collect(),
+                    parties: unspan(s.parties),
+                }
+            });
             if ok {
                 out.push(Link {
                     name: name.into_inner(),
@@ -1461,6 +1498,7 @@ impl Validator<'_> {
                     same: unspan(l.same),
                     take: unspan(l.take),
                     account: unspan(l.account),
+                    start,
                 });
             }
         }

@@ -18,7 +18,7 @@ pub use account::{
 };
 pub use definition::{
     DataFiles, DeadlineDef, DeadlineKind, Definition, Due, Effect, Enclosure, Field, FieldKind,
-    Form, Freeze, Link, Lookup, Party, Register, Retrieval, State, Transition, load,
+    Form, Freeze, Link, LinkStart, Lookup, Party, Register, Retrieval, State, Transition, load,
     load_with_data,
 };
 pub use diagnostic::Diagnostic;

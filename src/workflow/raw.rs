@@ -166,6 +166,24 @@ pub(crate) struct RawLink {
     /// e.g. `available.paedagogik`: computed and taken on every step.
     #[serde(default)]
     pub account: BTreeMap<S<String>, S<String>>,
+    /// `[links.<name>.start]`: the reminder pass opens a case of this
+    /// workflow by itself for each linked case that needs one.
+    #[serde(default)]
+    pub start: Option<S<RawLinkStart>>,
+}
+
+/// When amtspost opens a case of this workflow for a linked case by itself
+/// (a proof of use once the grant's period has ended).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLinkStart {
+    /// A date field of the linked case: opened on the day after it.
+    pub after: S<String>,
+    /// The linked case's states in which it is opened.
+    pub states: Vec<S<String>>,
+    /// Party here = party of the linked case.
+    #[serde(default)]
+    pub parties: BTreeMap<S<String>, S<String>>,
 }
 
 /// `[account]`: the money a case grants, per budget line; what cases

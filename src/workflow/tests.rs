@@ -1393,3 +1393,39 @@ fn interest_of_section_49a_is_a_workflow_function_in_cents() {
         .unwrap_or_else(|p| panic!("{}", p.message));
     assert_eq!(e.eval_any(&Map::new()).unwrap(), json!("170.000,00"));
 }
+
+#[test]
+fn a_link_start_names_a_party_of_its_own_workflow() {
+    let link = r#"
+[links.grant]
+workflow = "grant"
+field = "name"
+
+[links.grant.start]
+after = "period_end"
+states = ["granted"]
+parties = { applicant = "applicant" }
+"#;
+    let text = BASE.replacen(
+        "[registers.notice]",
+        &format!("{link}\n[registers.notice]"),
+        1,
+    );
+    let def = load_text(&text).unwrap();
+    let start = def.links[0].start.as_ref().expect("a start");
+    assert_eq!(start.after, "period_end");
+    assert_eq!(start.states, ["granted"]);
+    assert_eq!(start.parties["applicant"], "applicant");
+
+    let wrong = text.replacen("parties = { applicant", "parties = { recipient", 1);
+    let problems = load_text(&wrong).expect_err("an unknown party here");
+    assert!(
+        problems[0].message.contains("no party `recipient` here"),
+        "{:?}",
+        problems[0]
+    );
+    assert_eq!(problems[0].line, line_of(&wrong, "parties = { recipient"));
+    let unknown = text.replacen("after = ", "later = ", 1);
+    let problems = load_text(&unknown).expect_err("an unknown key");
+    assert!(problems[0].message.contains("later"), "{:?}", problems[0]);
+}

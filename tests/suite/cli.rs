@@ -469,3 +469,43 @@ fn deadline_compute_explains_the_klagefrist_by_57_vwgo_in_german() {
     );
     assert!(!text.contains("VwVfG:"), "{text}");
 }
+
+/// A link's `start` must name a date field, states and parties the linked
+/// workflow declares: checked across the files of the folder.
+#[test]
+fn a_link_start_naming_what_the_linked_workflow_lacks_fails_the_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("workflows");
+    std::fs::create_dir_all(copy.join("data")).unwrap();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows");
+    for entry in std::fs::read_dir(&shipped)
+        .unwrap()
+        .chain(std::fs::read_dir(shipped.join("data")).unwrap())
+    {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            let rel = path.strip_prefix(&shipped).unwrap();
+            std::fs::copy(&path, copy.join(rel)).unwrap();
+        }
+    }
+    let vn = copy.join("verwendungsnachweis.toml");
+    let text = std::fs::read_to_string(&vn).unwrap();
+    let broken = text
+        .replace(
+            "after = \"bewilligungszeitraum_bis\"",
+            "after = \"kommune\"",
+        )
+        .replace("states = [\"bewilligt\"]", "states = [\"bewiligt\"]");
+    assert_ne!(text, broken);
+    std::fs::write(&vn, broken).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_amtspost"))
+        .env_clear()
+        .current_dir(dir.path())
+        .args(["workflow", "check", "workflows/"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("verwendungsnachweis.toml"), "{err}");
+    assert!(err.contains("link `ki` start: workflow `ki-foerderantrag` has no date field `kommune`, no state `bewiligt`"), "{err}");
+}

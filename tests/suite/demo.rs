@@ -10,6 +10,7 @@ async fn demo(db: &crate::support::TestDb) -> DemoSummary {
         out: db.dir.path().join("demo"),
         database_url: Some(db.url.clone()),
         progress: false,
+        ..DemoOptions::new(Default::default())
     })
     .await
     .expect("the demo runs through")
@@ -33,7 +34,7 @@ fn lines_of<'a>(s: &'a DemoSummary, applicant: &str, prefix: &str) -> Vec<(Strin
 }
 
 on_both_databases! {
-    async fn the_demo_runs_the_seed_procedure_from_march_2012_to_august_2013(db) {
+    async fn the_demo_runs_the_seed_procedure_from_march_2012_to_august_2014(db) {
         let s = demo(&db).await;
         let c = &s.stats.cases;
         assert_eq!(count(c, "ki-foerderantrag", "bewilligt"), 10);
@@ -53,19 +54,31 @@ on_both_databases! {
         for a in ["anbest-g", "vordruck-mittelanforderung", "vordruck-verwendungsnachweis", "rechtsbehelfsverzicht"] {
             assert_eq!(docs[a], 10, "{a}");
         }
-        // Warendorf's last reminder; Bielefeld's Anhörung and Kreis Unna's
-        // two Auszahlungsmitteilungen.
+        // Warendorf's last reminder; Bielefeld's Anhörung, Kreis Unna's
+        // three Auszahlungsmitteilungen, and in 2014 its proof of use's
+        // request, Prüfmitteilung and Anhörung.
         assert_eq!(docs["erinnerung"], 1);
-        assert_eq!(docs["schreiben"], 3);
-        // After the notice: Kreis Unna's two calls for funds, one spent in
+        assert_eq!(docs["schreiben"], 7);
+        // After the notice: Kreis Unna's three calls for funds, two spent in
         // time, one flagged for interest after two months.
-        assert_eq!(count(c, "mittelabruf", "verwendet"), 1);
+        assert_eq!(count(c, "mittelabruf", "verwendet"), 2);
         assert_eq!(count(c, "mittelabruf", "zinspruefung"), 1);
+        // The proofs of use: amtspost opens one per grant when the
+        // Bewilligungszeitraum ends; Kreis Unna's ends in a revocation and
+        // a repayment with interest.
+        assert_eq!(count(c, "verwendungsnachweis", "angelegt"), 9);
+        assert_eq!(count(c, "verwendungsnachweis", "erstattet"), 1);
+        assert_eq!(docs["widerrufsbescheid"], 1);
+        assert_eq!(s.money.len(), 1, "only 2013 has grants");
+        let (year, t) = &s.money[0];
+        assert_eq!(*year, 2013);
+        let figures = [t.approved, t.paid, t.proven, t.repaid].map(|m| m.to_string());
+        assert_eq!(figures, ["1700000.00", "170000.00", "160000.00", "10000.00"]);
         assert_eq!(docs["rundschreiben"], 1);
         assert_eq!(docs["anlage"], 1, "Anlage 1 of the circular, a document of its own");
         let m = &s.stats.mail;
         assert_eq!(count(m, "distribution", "sent"), 31, "every Landkreistag member gets circular 172/12");
-        assert_eq!(count(m, "letter", "sent"), 33, "every letter to a municipality also goes by mail, enclosures with it (31 and two Auszahlungsmitteilungen)");
+        assert_eq!(count(m, "letter", "sent"), 38, "every letter to a municipality also goes by mail, enclosures with it");
         let d = &s.stats.deadlines;
         assert_eq!(count(d, "umwandlung", "met"), 5);
         assert_eq!(count(d, "umwandlung", "expired"), 3);
@@ -73,12 +86,12 @@ on_both_databases! {
         assert_eq!(count(d, "nachreichung", "met"), 4);
         assert_eq!(count(d, "nachreichung", "expired"), 1);
         assert_eq!(count(d, "letzte_frist", "elapsed"), 1);
-        assert_eq!(count(d, "anhoerungsfrist", "elapsed"), 1);
-        assert_eq!(count(d, "verwendungsnachweis", "open"), 10);
+        assert_eq!(count(d, "anhoerungsfrist", "elapsed"), 2);
+        assert_eq!(count(d, "vorlage", "met"), 1);
         // Kreis Unna waived its right to sue: its Klagefrist is lifted.
-        assert_eq!(count(d, "klagefrist", "elapsed"), 11);
+        assert_eq!(count(d, "klagefrist", "elapsed"), 12);
         assert_eq!(count(d, "klagefrist", "cancelled"), 1);
-        assert_eq!(count(d, "verwendung", "met"), 1);
+        assert_eq!(count(d, "verwendung", "met"), 2);
         assert_eq!(count(d, "verwendung", "expired"), 1);
 
         // Every document is exported, one folder per file number.

@@ -202,6 +202,15 @@ on_both_databases! {
         let due = app.engine.deadlines(&second).await.unwrap().into_iter().find(|d| d.name == "verwendung").unwrap();
         // 22.10.2012 + 2 months = 22.12.2012, a Saturday: the next working day.
         assert_eq!(due.due_date, "2012-12-24");
+        // Confirmed late, on 10.01.2013 (used on 09.01.): the interest of
+        // § 49a Abs. 4 from the payout to the use, computed by hand (Python
+        // decimal): 20.000,00 × 5,12 % × 71/365 = 199,19 (22.10.-31.12.2012,
+        // Basiszinssatz 0,12 %) + 20.000,00 × 4,87 % × 9/365 = 24,02
+        // (01.01.-09.01.2013, -0,13 %) = 223,21. In time: none.
+        app.clock.set(at("2013-01-10T08:00:00Z"));
+        let used = app.engine.fire(app.fire(&second, "verwendung_bestaetigen", "unna", "kommune", json!({"verwendet_am": "2013-01-09"}))).await.unwrap();
+        assert_eq!(used.data["zinsen_abs4"], "223.21");
+        assert_eq!(app.engine.show(&first).await.unwrap().data["zinsen_abs4"], "0.00");
     }
 
     async fn a_proof_of_use_with_less_spent_than_paid_leads_to_a_hearing_and_a_revocation_with_interest(db) {

@@ -29,6 +29,7 @@ mod seal;
 mod security;
 mod seed;
 mod series;
+mod simulate;
 mod trust;
 mod versioning;
 mod xdomea;

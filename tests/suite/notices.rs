@@ -128,9 +128,11 @@ on_both_databases! {
             assert!(issued.iter().any(|p| p["sha256"] == d.sha256.as_str()), "{} has no event", d.template);
         }
 
-        // The Verwendungsnachweis, the Empfangsbekenntnis's return and the
-        // next year's application are tracked; the EB closes its own.
-        assert_eq!(deadline(&app, &n, "verwendungsnachweis").await, Some(("2014-06-30".into(), "open".into())));
+        // The Empfangsbekenntnis's return and the next year's application
+        // are tracked; the EB closes its own. The Verwendungsnachweis is
+        // tracked by its own case (verwendungsnachweis.toml, opened when
+        // the Bewilligungszeitraum ends), not twice.
+        assert_eq!(deadline(&app, &n, "verwendungsnachweis").await, None);
         assert_eq!(deadline(&app, &n, "empfangsbekenntnis").await, Some(("2012-10-29".into(), "open".into())));
         assert_eq!(deadline(&app, &n, "folgeantrag").await, Some(("2013-09-30".into(), "open".into())));
         app.clock.set(at("2012-10-19T08:00:00Z"));

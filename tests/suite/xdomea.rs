@@ -433,6 +433,7 @@ async fn the_demo_cases_export_as_valid_xdomea_0401_and_0503() {
         out: db.dir.path().join("demo"),
         database_url: Some(db.url.clone()),
         progress: false,
+        ..amtspost::cli::demo::scenario::DemoOptions::new(Default::default())
     })
     .await
     .expect("the demo runs through");

@@ -32,6 +32,7 @@ pub(super) async fn run(ctx: &Ctx, args: Args) -> Result<()> {
         out: args.out,
         database_url: args.database_url,
         progress: !args.quiet && !ctx.json,
+        ..DemoOptions::new(Default::default())
     })
     .await?;
     ctx.print(&summary, || summary.table());
