@@ -291,8 +291,8 @@ async fn the_demo_notices_name_the_court_of_the_seat_and_the_texts_of_2012() {
         }
     }
     assert_eq!(
-        sealed, 12,
-        "10 Zuwendungsbescheide and 2 Ablehnungsbescheide"
+        sealed, 13,
+        "10 Zuwendungsbescheide, 2 Ablehnungsbescheide and Kreis Unna's Widerrufs- und Erstattungsbescheid"
     );
     // The VG Minden accepted it before 2013: its 2012 notices offer it.
     let minden: Vec<String> = documents(&s)
