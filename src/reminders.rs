@@ -38,10 +38,36 @@ pub struct RemindReport {
     /// Retrievals and ended provisions whose step a crash had left out, now fired.
     pub provisions_completed: usize,
     /// Cases opened for a linked case (`[links.*.start]`), e.g. a proof of
-    /// use once the grant's period has ended: „VN-2014-0001 für KI-2012-0001“.
-    pub opened: Vec<String>,
+    /// use once the grant's period has ended.
+    pub opened: Vec<OpenedLine>,
     /// Recipients that could not be resolved to an address.
     pub warnings: Vec<String>,
+}
+
+/// A case the pass opened (or, dry or refused, did not) for a linked case.
+#[derive(Debug, Clone, Serialize)]
+pub struct OpenedLine {
+    pub workflow: String,
+    /// The linked case it is opened for.
+    pub linked: String,
+    /// The new case's file number; none in a dry run or when refused.
+    pub file_number: Option<String>,
+    /// Why it could not be opened.
+    pub error: Option<String>,
+}
+
+impl std::fmt::Display for OpenedLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.file_number, &self.error) {
+            (Some(n), _) => write!(f, "{n} für {}", self.linked),
+            (None, Some(e)) => write!(
+                f,
+                "{} für {} nicht angelegt: {e}",
+                self.workflow, self.linked
+            ),
+            (None, None) => write!(f, "({} für {})", self.workflow, self.linked),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -139,10 +165,14 @@ impl Engine {
                 {
                     continue;
                 }
+                let line = OpenedLine {
+                    workflow: workflow.clone(),
+                    linked: there.file_number.to_string(),
+                    file_number: None,
+                    error: None,
+                };
                 if dry_run {
-                    report
-                        .opened
-                        .push(format!("({workflow} für {})", there.file_number));
+                    report.opened.push(line);
                     continue;
                 }
                 let mut data = serde_json::Map::new();
@@ -168,8 +198,14 @@ impl Engine {
                     })
                     .await;
                 report.opened.push(match opened {
-                    Ok(view) => format!("{} für {}", view.file_number, there.file_number),
-                    Err(e) => format!("{workflow} für {} nicht angelegt: {e}", there.file_number),
+                    Ok(view) => OpenedLine {
+                        file_number: Some(view.file_number.to_string()),
+                        ..line
+                    },
+                    Err(e) => OpenedLine {
+                        error: Some(e.to_string()),
+                        ..line
+                    },
                 });
             }
         }

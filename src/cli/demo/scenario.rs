@@ -700,16 +700,21 @@ impl Demo {
             self.note(day, &r.file_number, text);
         }
         for o in &report.opened {
-            if let Some((case, grant)) = o.split_once(" für ") {
-                if let Some(who) = self.names.get(grant).cloned() {
-                    self.names.insert(case.to_string(), who);
-                }
-                self.note(
-                    day,
-                    case,
-                    format!("opened by amtspost for {grant}: the Bewilligungszeitraum has ended"),
-                );
+            let Some(case) = &o.file_number else {
+                self.note(day, &o.linked, o.to_string());
+                continue;
+            };
+            if let Some(who) = self.names.get(&o.linked).cloned() {
+                self.names.insert(case.clone(), who);
             }
+            self.note(
+                day,
+                case,
+                format!(
+                    "opened by amtspost for {}: the Bewilligungszeitraum has ended",
+                    o.linked
+                ),
+            );
         }
         for f in &report.fired {
             let case = f.split(':').next().unwrap_or_default().to_string();
