@@ -224,6 +224,21 @@ impl App {
         &self.documents
     }
 
+    /// Queues a report of a barrier for the office (see [`crate::feedback`]).
+    pub async fn report_barrier(
+        &self,
+        report: &crate::feedback::Report,
+    ) -> Result<(), crate::feedback::FeedbackError> {
+        crate::feedback::queue(
+            &self.store,
+            &self.engine,
+            &self.config,
+            self.clock.as_ref(),
+            report,
+        )
+        .await
+    }
+
     pub fn config(&self) -> &Arc<Config> {
         &self.config
     }

@@ -115,10 +115,19 @@ pub struct WebConfig {
     pub session_idle_minutes: i64,
     /// A session ends this many hours after the login, used or not.
     pub session_absolute_hours: i64,
-    /// Failed logins per user name, and per client address, within
-    /// `login_window_minutes` before further attempts get 429.
+    /// Pages warn this many seconds before a session ends for lack of use
+    /// and offer to extend it (WCAG 2.2.1; at least 20).
+    pub session_warning_seconds: i64,
+    /// Failed logins of one user name from one client address within
+    /// `login_window_minutes` before each further attempt must wait, twice
+    /// as long as the one before (30 s, 60 s, … up to the window). Someone
+    /// else's failures never hold a person back.
     pub login_max_failures: i64,
     pub login_window_minutes: i64,
+    /// Reverse proxies (CIDR ranges, e.g. `"10.0.0.0/8"`) whose
+    /// `Forwarded`/`X-Forwarded-For` headers name the client. Empty by
+    /// default: the TCP peer is the client, and such headers are ignored.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Largest file a municipality may upload in the portal, in MB.
     pub upload_limit_mb: u64,
 }
@@ -130,8 +139,10 @@ impl Default for WebConfig {
             public_url: "http://127.0.0.1:8080".into(),
             session_idle_minutes: 30,
             session_absolute_hours: 10,
+            session_warning_seconds: 120,
             login_max_failures: 5,
             login_window_minutes: 15,
+            trusted_proxies: Vec::new(),
             upload_limit_mb: 20,
         }
     }
@@ -245,6 +256,9 @@ pub struct Office {
     pub bank: String,
     pub iban: String,
     pub bic: String,
+    /// Where reports of barriers from the accessibility statement's form
+    /// go (§ 10b Abs. 2 Nr. 2 BGG NRW); empty: `email`.
+    pub accessibility_email: String,
     /// A default court for letters of workflows that name none. The court
     /// for suits against a notice is that of the recipient's seat (§ 52
     /// Nr. 3 Satz 2 VwGO); ki-foerderantrag takes it from
@@ -267,6 +281,7 @@ impl Default for Office {
             bank: "Landesbank Hessen-Thüringen".into(),
             iban: "DE00 0000 0000 0000 0000 00".into(),
             bic: "HELADEFFXXX".into(),
+            accessibility_email: String::new(),
             court: "Verwaltungsgericht Arnsberg, Jägerstraße 1, 59821 Arnsberg".into(),
         }
     }

@@ -9,8 +9,9 @@
 //! Passwords are hashed with Argon2id (the `argon2` crate's defaults, the
 //! OWASP recommendation); hashing runs off the async executor. Tokens and
 //! session ids are 256-bit random values that the database holds only as
-//! SHA-256 hashes. Failed logins are counted per user name and per client
-//! address in the database, so several server instances share the limit.
+//! SHA-256 hashes. Failed logins are counted per user name and client
+//! address together, in the database, so several server instances share
+//! the limit.
 
 use std::sync::Arc;
 
@@ -253,7 +254,12 @@ impl Identity {
     }
 
     /// Checks a password and starts a session. `address` is the client's
-    /// address for the per-address limit.
+    /// address (see `http::auth::client_ip`): failures are counted per user
+    /// name *and* address, so nobody's failures hold back the same person
+    /// elsewhere or another person at the same address. Past the limit each
+    /// attempt waits longer (see [`login_wait`]) rather than being locked
+    /// out. The attempt is recorded before the password is checked, so
+    /// that of many simultaneous attempts at most the limit reach the check.
     pub async fn login(
         &self,
         name: &str,
@@ -263,16 +269,21 @@ impl Identity {
         let now = self.clock.now();
         let window = Duration::minutes(self.web.login_window_minutes.max(1));
         let since = (now - window).to_rfc3339();
-        let subjects = [format!("user:{name}"), format!("addr:{address}")];
-        for s in &subjects {
-            let (n, oldest) = self.store.login_failures(s, &since).await?;
-            if n >= self.web.login_max_failures.max(1) {
-                let retry_after = oldest
-                    .and_then(|o| DateTime::parse_from_rfc3339(&o).ok())
-                    .map(|o| (o.with_timezone(&Utc) + window - now).num_seconds().max(1))
-                    .unwrap_or(window.num_seconds());
-                return Err(IdentityError::RateLimited { retry_after });
-            }
+        let subject = format!("login:{address} {name}");
+        let (attempt, prior) = self
+            .store
+            .reserve_login_attempt(&subject, &now.to_rfc3339(), &since)
+            .await?;
+        let prior: Vec<DateTime<Utc>> = prior
+            .iter()
+            .filter_map(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc))
+            .collect();
+        if let Some(wait) = login_wait(&prior, now, self.web.login_max_failures.max(1), window) {
+            self.store.forget_login_attempt(attempt).await?;
+            return Err(IdentityError::RateLimited {
+                retry_after: wait.num_seconds().max(1),
+            });
         }
         let row = self.store.user_by_name(name).await?;
         // Every attempt costs one Argon2 verification, whatever the name
@@ -291,15 +302,11 @@ impl Identity {
             }
         };
         if !ok {
-            self.store
-                .record_login_failure(&subjects, &now.to_rfc3339())
-                .await?;
+            // The reserved attempt stays as the failure.
             return Err(IdentityError::BadCredentials);
         }
         let user: User = row.expect("checked above").into();
-        self.store
-            .clear_login_failures(&subjects[0], &since)
-            .await?;
+        self.store.clear_login_failures(&subject, &since).await?;
         let id = random_hex();
         let csrf_token = random_hex();
         self.store
@@ -334,7 +341,7 @@ impl Identity {
             return Ok(None);
         }
         // Touch at most once a minute: reads stay reads under load.
-        if now - parse(&row.last_seen_at) > Duration::seconds(60) {
+        if now - parse(&row.last_seen_at) > touch_interval(&self.web) {
             self.store.touch_session(&hash, &now.to_rfc3339()).await?;
         }
         Ok(Some(Session {
@@ -428,6 +435,37 @@ impl Identity {
     }
 }
 
+/// How often a session's last use is written: once a minute, or a tenth
+/// of the idle timeout if that is shorter. A session may thus end this
+/// much earlier than its last request plus the idle timeout, which the
+/// pages' timeout warning takes into account.
+pub fn touch_interval(web: &WebConfig) -> Duration {
+    Duration::seconds(60).min(Duration::minutes(web.session_idle_minutes.max(1)) / 10)
+}
+
+/// How long an attempt must still wait, given the times of the earlier
+/// failures of the same user name from the same address within the window:
+/// nothing below `max`; from then on 30 s after the last failure, doubling
+/// with each further failure, at most the window. A growing delay instead
+/// of a lock: the person can always try again, a guesser gets a handful of
+/// tries an hour.
+pub fn login_wait(
+    prior: &[DateTime<Utc>],
+    now: DateTime<Utc>,
+    max: i64,
+    window: Duration,
+) -> Option<Duration> {
+    let n = prior.len() as i64;
+    if n < max {
+        return None;
+    }
+    let doublings = (n - max).min(16) as u32;
+    let delay = (Duration::seconds(30) * 2i32.pow(doublings)).min(window);
+    let last = *prior.iter().max()?;
+    let until = last + delay;
+    (now < until).then(|| until - now)
+}
+
 /// Argon2id with the crate's default parameters, on a blocking thread.
 pub async fn hash_password(password: String) -> Result<String, IdentityError> {
     if password.chars().count() < 8 {
@@ -495,6 +533,58 @@ fn sha256_hex(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn below_the_limit_nobody_waits() {
+        let now = t("2013-01-01T10:00:00Z");
+        let window = Duration::minutes(15);
+        assert_eq!(login_wait(&[], now, 5, window), None);
+        let four = vec![now; 4];
+        assert_eq!(login_wait(&four, now, 5, window), None);
+    }
+
+    #[test]
+    fn past_the_limit_the_wait_doubles_from_the_last_failure_up_to_the_window() {
+        let last = t("2013-01-01T10:00:00Z");
+        let window = Duration::minutes(15);
+        for (failures, seconds) in [
+            (5, 30),
+            (6, 60),
+            (7, 120),
+            (8, 240),
+            (9, 480),
+            (10, 900),
+            (40, 900),
+        ] {
+            let prior = vec![last; failures];
+            assert_eq!(
+                login_wait(&prior, last, 5, window),
+                Some(Duration::seconds(seconds)),
+                "{failures} failures"
+            );
+            // Once the wait has passed, one more attempt may go through.
+            assert_eq!(
+                login_wait(&prior, last + Duration::seconds(seconds), 5, window),
+                None
+            );
+        }
+        // The wait counts from the latest failure, not the first.
+        let prior = [
+            t("2013-01-01T09:50:00Z"),
+            t("2013-01-01T09:51:00Z"),
+            t("2013-01-01T09:52:00Z"),
+            t("2013-01-01T09:53:00Z"),
+            last,
+        ];
+        assert_eq!(
+            login_wait(&prior, last + Duration::seconds(10), 5, window),
+            Some(Duration::seconds(20))
+        );
+    }
 
     #[tokio::test]
     async fn a_password_verifies_against_its_own_hash_only() {

@@ -23,6 +23,7 @@
 //! - [`deadline`]: legal deadline arithmetic and public holidays (pure).
 //! - [`account`]: a grant's account: approved, called, paid per budget line (pure).
 //! - [`controlling`]: the Förderprogrammcontrolling report: CSV, JSON, HTML with an SVG chart (pure).
+//! - [`feedback`]: reports of barriers from the accessibility statement, queued as mail.
 //! - [`interest`]: interest under § 49a Abs. 3 VwVfG on the Basiszinssatz table (pure).
 //! - [`letter`]: Typst templates rendered in-process to PDF/A in DIN 5008 layout.
 //! - [`municipalities`]: the Kreise and kreisfreie Städte of `workflows/data/kommunen.json`.
@@ -52,6 +53,7 @@ pub mod controlling;
 pub mod deadline;
 pub mod document;
 pub mod domain;
+pub mod feedback;
 pub mod http;
 pub mod identity;
 pub mod interest;

@@ -208,6 +208,11 @@ impl Engine {
         Ok(pattern.format(register, year, seq))
     }
 
+    /// The mail templates (built-in, or `<templates_dir>/mail`).
+    pub(crate) fn mail_templates(&self) -> &MailTemplates {
+        &self.mail_templates
+    }
+
     /// Renders a mail template; a broken template is a server fault that
     /// names the file and line.
     pub(crate) fn render_mail(

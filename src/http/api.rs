@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar};
@@ -13,14 +13,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
+use super::HttpState;
 use super::access;
-use super::auth::{ApiCaller, SESSION_COOKIE, Via};
+use super::auth::{ApiCaller, ClientIp, SESSION_COOKIE, Via};
 use super::error::Problem;
 use super::extract::{Staff, VisibleCase};
 use super::schema::{self, Absence, Document, Mail};
 use super::service;
 use super::service::{AbsenceRequest, CaseListParams, FireBody};
-use super::{ClientAddr, HttpState};
 use crate::case::{AuditReport, CaseView, DeadlineView, OpenRequest, PartyRef};
 use crate::deadline::{self, DeadlineSpec, Period};
 use crate::journal::Event;
@@ -57,14 +57,18 @@ pub struct SessionInfo {
     ))]
 pub async fn login(
     State(state): State<HttpState>,
-    ConnectInfo(addr): ConnectInfo<ClientAddr>,
+    ClientIp(addr): ClientIp,
     jar: CookieJar,
     Json(req): Json<LoginRequest>,
 ) -> Result<(CookieJar, Json<SessionInfo>), Problem> {
     let s = state
         .identity
-        .login(&req.user, &req.password, &addr.ip().to_string())
+        .login(&req.user, &req.password, &addr.to_string())
         .await?;
+    // A new login in the same client ends the session it had.
+    if let Some(old) = jar.get(SESSION_COOKIE) {
+        state.identity.logout(old.value()).await?;
+    }
     let info = SessionInfo {
         user: s.user.name.clone(),
         display_name: s.user.display_name.clone(),

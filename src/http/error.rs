@@ -181,9 +181,10 @@ impl From<crate::document::DocumentError> for Problem {
     }
 }
 
-/// Gives the API's own refusals of a request (axum's rejections of a
-/// malformed query, path or body, which answer in plain text) the form of
-/// every other API error: a problem detail with the same status.
+/// Gives axum's own refusals of a request (rejections of a malformed
+/// query, path or body, which answer in English plain text) the form of
+/// every other error: a German problem detail with the same status (which
+/// `view::problem_page` shows a browser as a page).
 pub async fn as_problem(resp: Response) -> Response {
     let status = resp.status();
     let plain = resp
@@ -198,6 +199,9 @@ pub async fn as_problem(resp: Response) -> Response {
         .await
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .unwrap_or_default();
+    if status == StatusCode::NOT_FOUND && body.is_empty() {
+        return Problem::not_found("Diese Adresse gibt es nicht.").into_response();
+    }
     let title = match status {
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "Falscher Inhaltstyp",
         StatusCode::METHOD_NOT_ALLOWED => "Methode nicht erlaubt",
@@ -205,10 +209,10 @@ pub async fn as_problem(resp: Response) -> Response {
         StatusCode::UNPROCESSABLE_ENTITY => "Ungültige Eingabe",
         _ => "Ungültige Anfrage",
     };
+    // axum's text is English: keep what it names (field, position), in German.
     let mut p = Problem::new(status, title);
     if !body.is_empty() {
-        // axum's text names the parameter or the JSON position; keep it.
-        p.detail = Some(format!("Die Anfrage ist nicht lesbar: {body}"));
+        p = p.detail(super::german::rejection(&body));
     }
     p.into_response()
 }

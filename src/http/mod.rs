@@ -26,6 +26,7 @@ mod circular;
 mod error;
 mod extract;
 mod german;
+mod legal;
 mod openapi;
 mod portal;
 mod schema;
@@ -63,6 +64,8 @@ pub struct HttpState {
     previews: Arc<circular::Previews>,
     /// Mark cookies `Secure` (the server is reached over https).
     secure_cookies: bool,
+    /// Reports of barriers per address and hour.
+    report_throttle: Arc<legal::ReportThrottle>,
 }
 
 /// Why the HTTP server could not start or stopped.
@@ -80,7 +83,11 @@ pub fn router(app: App) -> Result<Router, HttpError> {
     let state = HttpState {
         identity: app.identity().clone(),
         secure_cookies: app.config().web.public_url.starts_with("https://"),
-        pages: Arc::new(view::Pages::load().map_err(|e| HttpError::Pages(e.to_string()))?),
+        pages: Arc::new(
+            view::Pages::load(Some(&app.config().templates_dir.join("web/rechtliches")))
+                .map_err(|e| HttpError::Pages(e.to_string()))?,
+        ),
+        report_throttle: Arc::default(),
         previews: Arc::new(circular::Previews::default()),
         app,
     };
@@ -113,14 +120,10 @@ pub fn router(app: App) -> Result<Router, HttpError> {
         .merge(portal::api_routes())
         .fallback(|| async { Problem::not_found("Diese Adresse gibt es in der API nicht.") })
         .layer(axum::middleware::map_response(error::as_problem));
-    // The pages: a refusal reaches a browser as a German page, not as JSON.
     let pages = web::routes()
         .merge(circular::routes())
         .merge(portal::routes())
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            view::problem_page,
-        ));
+        .merge(legal::routes());
     let router = Router::new()
         .nest("/api/v1", api)
         .merge(pages)
@@ -128,6 +131,14 @@ pub fn router(app: App) -> Result<Router, HttpError> {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::middleware,
+        ))
+        // Every refusal, the handlers', the CSRF check's and axum's own
+        // (English plain text), as a German problem detail; a browser gets
+        // it as a German page with a way back, never as JSON.
+        .layer(axum::middleware::map_response(error::as_problem))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            view::problem_page,
         ))
         // Health checks answer before (and without) any login.
         .route("/healthz", get(healthz))

@@ -28,7 +28,11 @@ pub struct Pages {
 }
 
 impl Pages {
-    pub fn load() -> Result<Pages, minijinja::Error> {
+    /// The embedded pages, with the legal pages' texts
+    /// (`rechtliches/*.html`) of `legal_dir` replacing the embedded ones
+    /// where that folder has them, so the office edits its Impressum
+    /// without a new build. A broken file fails here, naming it and the line.
+    pub fn load(legal_dir: Option<&std::path::Path>) -> Result<Pages, minijinja::Error> {
         let mut env = Environment::new();
         let dir = TEMPLATES.get_dir("web").expect("templates/web is embedded");
         for file in dir.files() {
@@ -46,6 +50,34 @@ impl Pages {
                 .expect("templates are UTF-8")
                 .to_string();
             env.add_template_owned(name, source)?;
+        }
+        let legal = TEMPLATES
+            .get_dir("web/rechtliches")
+            .expect("templates/web/rechtliches is embedded");
+        for file in legal.files() {
+            let Some(name) = file.path().file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            let own = legal_dir
+                .map(|d| d.join(name))
+                .filter(|p| p.is_file())
+                .map(|p| {
+                    std::fs::read_to_string(&p).map_err(|e| {
+                        minijinja::Error::new(
+                            minijinja::ErrorKind::InvalidOperation,
+                            format!("{} cannot be read: {e}", p.display()),
+                        )
+                    })
+                })
+                .transpose()?;
+            let source = match own {
+                Some(s) => s,
+                None => file
+                    .contents_utf8()
+                    .expect("templates are UTF-8")
+                    .to_string(),
+            };
+            env.add_template_owned(format!("rechtliches/{name}"), source)?;
         }
         env.add_filter("datum", datum);
         env.add_filter("zeit", zeit);
@@ -78,7 +110,7 @@ pub(super) fn render_page(
     ctx: Jv,
     status: StatusCode,
 ) -> Response {
-    let base = base_context(c, active);
+    let base = base_context(c, active, &state.app.config().web);
     let page = state.pages.render(template, context! { ..base, ..ctx });
     (status, page).into_response()
 }
@@ -102,6 +134,7 @@ pub(super) async fn problem_page(
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("text/html"));
+    let back = back_link(req.headers());
     let resp = next.run(req).await;
     // The handler's Problem rides along in the response's extensions, so
     // the page is made from it, not from its JSON read back.
@@ -115,9 +148,22 @@ pub(super) async fn problem_page(
             title => problem.title.clone(),
             detail => problem.detail.clone(),
             status => status.as_u16(),
+            back => back,
         },
     );
     (status, page).into_response()
+}
+
+/// The page the person came from (`Referer`), if it is on this server:
+/// the error page's way back to the form, which reloads with a fresh token.
+fn back_link(headers: &axum::http::HeaderMap) -> Option<String> {
+    let host = headers.get(header::HOST)?.to_str().ok()?;
+    let referer: axum::http::Uri = headers.get(header::REFERER)?.to_str().ok()?.parse().ok()?;
+    let same = referer
+        .authority()
+        .is_some_and(|a| a.as_str().eq_ignore_ascii_case(host));
+    let path = referer.path_and_query()?.as_str();
+    (same && path.starts_with('/') && !path.starts_with("//")).then(|| path.to_string())
 }
 
 // ---- formatting (German) ----
@@ -170,8 +216,19 @@ fn german_number(v: f64, decimals: usize) -> String {
     }
 }
 
-pub(super) fn base_context(c: &Caller, active: &str) -> Jv {
+pub(super) fn base_context(c: &Caller, active: &str, web: &crate::config::WebConfig) -> Jv {
+    // Token callers have no idle timeout to warn of.
+    let sitzung = matches!(c.via, super::auth::Via::Session { .. }).then(|| {
+        context! {
+            // The session may end up to one touch interval before the
+            // last request plus the idle timeout.
+            sekunden => web.session_idle_minutes.max(1) * 60
+                - crate::identity::touch_interval(web).num_seconds(),
+            warnung => web.session_warning_seconds.max(20),
+        }
+    });
     context! {
+        sitzung => sitzung,
         me => context! {
             name => c.user.name.clone(),
             display_name => c.user.display_name.clone(),

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use axum::Form;
-use axum::extract::{ConnectInfo, Path, Query, RawQuery, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -16,15 +16,15 @@ use minijinja::{Value as Jv, context};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::HttpState;
 use super::access;
-use super::auth::{Caller, LOGIN_CSRF_COOKIE, WebCaller};
+use super::auth::{Caller, ClientIp, LOGIN_CSRF_COOKIE, WebCaller};
 use super::error::Problem;
 use super::extract::{Staff, StaffOrPortal, VisibleCase, VisibleDetail, WebStaff};
 use super::service::{self, AbsenceRequest, CaseListParams, FireBody};
 use super::view::{
     datum, explanation_lines, message, parse_form, render_page, step_form_fields, zahl,
 };
-use super::{ClientAddr, HttpState};
 use crate::case::CaseDetail;
 use crate::identity::IdentityError;
 use crate::journal::EventKind;
@@ -129,7 +129,7 @@ struct LoginForm {
 
 async fn login(
     State(state): State<HttpState>,
-    ConnectInfo(addr): ConnectInfo<ClientAddr>,
+    ClientIp(addr): ClientIp,
     jar: CookieJar,
     Form(form): Form<LoginForm>,
 ) -> Response {
@@ -143,10 +143,17 @@ async fn login(
     }
     match state
         .identity
-        .login(&form.user, &form.password, &addr.ip().to_string())
+        .login(&form.user, &form.password, &addr.to_string())
         .await
     {
         Ok(s) => {
+            // Logging in as someone else on a shared desk ends the
+            // session that was open in this browser.
+            if let Some(old) = jar.get(super::auth::SESSION_COOKIE)
+                && let Err(e) = state.identity.logout(old.value()).await
+            {
+                return Problem::from(e).into_response();
+            }
             let jar = jar
                 .remove(Cookie::build(LOGIN_CSRF_COOKIE).path("/login"))
                 .add(service::session_cookie(&state, s.id));

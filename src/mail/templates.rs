@@ -16,6 +16,8 @@
 //!   `letter.date`, `attachments` (list of file names)
 //! - `circular.txt`: `office`, `member.name`, `circular.number`,
 //!   `circular.title`, `circular.date`, `circular.summary`
+//! - `barrierefreiheit.txt`: `office`, `report.message`, `report.page`,
+//!   `report.contact`, `report.at`
 
 use std::path::Path;
 

@@ -4,7 +4,7 @@
 
 use sqlx::any::AnyRow;
 
-use super::{Store, StoreError, constraint_error, get, q};
+use super::{Backend, Store, StoreError, constraint_error, get, q};
 
 /// A user as stored.
 #[derive(Debug, Clone)]
@@ -244,40 +244,61 @@ impl Store {
         Ok(())
     }
 
-    /// Records a failed login for each subject (a user name, an address).
-    pub async fn record_login_failure(
-        &self,
-        subjects: &[String],
-        at: &str,
-    ) -> Result<(), StoreError> {
-        let _guard = self.write_guard().await;
-        for s in subjects {
-            sqlx::query("INSERT INTO login_failures (subject, at) VALUES ($1, $2)")
-                .bind(s)
-                .bind(at)
-                .execute(&self.pool)
-                .await
-                .map_err(q("recording a failed login"))?;
-        }
-        Ok(())
-    }
-
-    /// Failed logins of a subject since `since` (RFC 3339), with the oldest
-    /// one's time (when the window starts to clear).
-    pub async fn login_failures(
+    /// Records a login attempt of `subject` (a user name from an address)
+    /// as a failure before its password is checked, and returns its id
+    /// with the times of the subject's earlier failures since `since`.
+    /// Counting and recording happen under one lock per subject, so that
+    /// of many simultaneous attempts each sees all those before it.
+    pub async fn reserve_login_attempt(
         &self,
         subject: &str,
+        at: &str,
         since: &str,
-    ) -> Result<(i64, Option<String>), StoreError> {
-        let r = sqlx::query(
-            "SELECT COUNT(*) AS n, MIN(at) AS oldest FROM login_failures WHERE subject = $1 AND at >= $2",
+    ) -> Result<(i64, Vec<String>), StoreError> {
+        let what = "counting failed logins";
+        let _guard = self.write_guard().await;
+        let mut tx = self.pool.begin().await.map_err(q(what))?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                .bind(subject)
+                .execute(&mut *tx)
+                .await
+                .map_err(q(what))?;
+        }
+        let rows = sqlx::query(
+            "SELECT at FROM login_failures WHERE subject = $1 AND at >= $2 ORDER BY id",
         )
         .bind(subject)
         .bind(since)
-        .fetch_one(&self.pool)
+        .fetch_all(&mut *tx)
         .await
-        .map_err(q("counting failed logins"))?;
-        Ok((get(&r, "n")?, get(&r, "oldest")?))
+        .map_err(q(what))?;
+        let prior = rows
+            .iter()
+            .map(|r| get::<String>(r, "at"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let row =
+            sqlx::query("INSERT INTO login_failures (subject, at) VALUES ($1, $2) RETURNING id")
+                .bind(subject)
+                .bind(at)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(q("recording a login attempt"))?;
+        let id: i64 = get(&row, "id")?;
+        tx.commit().await.map_err(q(what))?;
+        Ok((id, prior))
+    }
+
+    /// Takes back an attempt that was refused before its password was
+    /// checked (it is no failure of the person).
+    pub async fn forget_login_attempt(&self, id: i64) -> Result<(), StoreError> {
+        let _guard = self.write_guard().await;
+        sqlx::query("DELETE FROM login_failures WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(q("taking back a login attempt"))?;
+        Ok(())
     }
 
     /// Forgets a subject's failed logins (after a successful one) and all

@@ -71,7 +71,7 @@ impl Default for Limits {
 /// (NUL, escape, …; line breaks and tabs only in texts and objects) or a
 /// Unicode format character such as a bidi override, which could make a
 /// name read backwards on a page or in a letter.
-fn forbidden_char(s: &str, multiline: bool) -> Option<char> {
+pub(crate) fn forbidden_char(s: &str, multiline: bool) -> Option<char> {
     s.chars().find(|c| {
         let allowed_space = multiline && matches!(c, '\n' | '\r' | '\t');
         (c.is_control() && !allowed_space)

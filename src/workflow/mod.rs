@@ -24,6 +24,7 @@ pub use definition::{
 pub use diagnostic::Diagnostic;
 pub use graph::{GraphFormat, render_graph};
 pub use guard::{DataExpr, Guard, GuardFault, GuardInput, LETTER_ROOTS};
+pub(crate) use machine::forbidden_char;
 pub use machine::{AskInput, FireInput, Limits, Plan, Rates, SYSTEM, StepField, StepOption};
 
 /// Why a workflow file was not accepted, or why an event was refused.

@@ -800,6 +800,31 @@ async fn a_clerk_and_an_approver_take_an_application_to_its_zuwendungsbescheid()
     );
     b.check_accessibility().await;
 
+    // --- anyone: the legal pages from the footer, and a barrier reported ---
+    b.logout().await;
+    b.goto("/impressum").await;
+    b.goto("/datenschutz").await;
+    b.find("footer a[href='/barrierefreiheit']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.wait_for_path("/barrierefreiheit").await;
+    b.check_accessibility().await;
+    b.find("#nachricht")
+        .await
+        .send_keys("Die Grafik im Controlling hat keine Textfassung für meinen Bildschirmleser.")
+        .await
+        .unwrap();
+    b.find("form[action='/barrierefreiheit'] button[type=submit]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.find("p.hinweis[role=status]").await;
+    assert!(b.text().await.contains("Vielen Dank"), "{}", b.text().await);
+    b.check_accessibility().await;
+
     let checked = b.checked.borrow().clone();
     println!(
         "axe-core found no violations on {} page views: {}",
@@ -1040,6 +1065,69 @@ async fn a_municipality_applies_uploads_and_retrieves_its_notice_in_the_browser(
         checked.len(),
         checked.join(", ")
     );
+    b.client.clone().close().await.unwrap();
+    drop(b);
+    server.abort();
+}
+
+/// WCAG 2.2.1: before a session ends for lack of use, the page warns and
+/// one action extends it on the server. Here a session lasts a minute (54 s
+/// as the page counts, one touch interval less) and the warning comes 48 s
+/// before the end, so after 6 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_warns_before_the_session_ends_and_one_click_extends_it() {
+    let db = TestDb::sqlite().await;
+    let mut config = crate::support::test_config(&db, &crate::seed::shipped());
+    config.web.session_idle_minutes = 1;
+    config.web.session_warning_seconds = 48;
+    let w = crate::http::web_with(
+        crate::support::TestApp::try_build(config, None)
+            .await
+            .unwrap(),
+    )
+    .await;
+    let (base, server) = serve(&w).await;
+    let b = Browser::start(base).await;
+    b.login("becker").await;
+
+    let dialog = b.find("dialog#sitzung-warnung[open]").await;
+    let text = dialog.text().await.unwrap();
+    assert!(
+        text.contains("Ihre Sitzung läuft bald ab") && text.contains("Sekunden"),
+        "{text}"
+    );
+    b.check_accessibility().await;
+
+    // The server's clock moves on 50 s: without the extension the session
+    // would end 10 s later.
+    w.app.clock.advance(chrono::Duration::seconds(50));
+    b.find("#sitzung-verlaengern").await.click().await.unwrap();
+    let start = Instant::now();
+    while b
+        .client
+        .find(Locator::Css("dialog#sitzung-warnung[open]"))
+        .await
+        .is_ok()
+    {
+        assert!(
+            start.elapsed() < PATIENCE,
+            "the warning stays open after extending"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // 100 s after the login, 50 s after the extension: still logged in.
+    w.app.clock.advance(chrono::Duration::seconds(50));
+    b.goto("/fristen").await;
+    assert_eq!(
+        b.path().await,
+        "/fristen",
+        "the extension did not reach the server"
+    );
+    // Without use it ends: another 61 s later the login page comes.
+    w.app.clock.advance(chrono::Duration::seconds(61));
+    b.client.goto(&format!("{}/fristen", b.base)).await.unwrap();
+    assert_eq!(b.path().await, "/login");
+
     b.client.clone().close().await.unwrap();
     drop(b);
     server.abort();

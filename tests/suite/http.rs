@@ -75,7 +75,11 @@ fn walkdir(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 }
 
 pub(crate) async fn web_on(db: &TestDb, workflows: &std::path::Path) -> Web {
-    let app = TestApp::with_workflows(db, workflows).await;
+    web_with(TestApp::with_workflows(db, workflows).await).await
+}
+
+/// The users and the router over an app built by the caller.
+pub(crate) async fn web_with(app: TestApp) -> Web {
     let known = app.app.known_roles();
     for (name, display, roles, party) in [
         ("becker", "Anna Becker", vec!["clerk"], None),
@@ -838,6 +842,13 @@ fn serve_over_a_real_socket(db: TestDb) {
         .unwrap();
     assert!(status.success(), "serve exited with {status}: {err}");
     assert!(err.contains("amtspost serve: stopped"), "{err}");
+    // A log that is no terminal (a file, the journal) carries no colour
+    // codes (SECURITY-REVIEW D10).
+    assert!(err.contains(" INFO "), "{err}");
+    assert!(
+        !err.contains('\u{1b}'),
+        "colour codes in a piped log: {err:?}"
+    );
 }
 
 /// schemathesis (PyPI, installed by .ci/run) against the running server's

@@ -17,6 +17,7 @@ mod http;
 mod instances;
 mod interest;
 mod journal;
+mod legal;
 mod letters;
 mod mail;
 mod notices;

@@ -63,10 +63,17 @@ fn encrypted_pdf() -> Vec<u8> {
     out
 }
 
-/// A multipart/form-data body with one file field.
-fn multipart(field: &str, file_name: &str, bytes: &[u8]) -> (String, Vec<u8>) {
+/// A multipart/form-data body with one file field, after a `csrf` field
+/// when given (as the portal's form sends it).
+fn multipart(field: &str, file_name: &str, bytes: &[u8], csrf: Option<&str>) -> (String, Vec<u8>) {
     let boundary = "----amtspost-test-boundary";
     let mut body = Vec::new();
+    if let Some(t) = csrf {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{t}\r\n")
+                .as_bytes(),
+        );
+    }
     body.extend_from_slice(
         format!(
             "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{file_name}\"\r\nContent-Type: application/pdf\r\n\r\n"
@@ -80,7 +87,7 @@ fn multipart(field: &str, file_name: &str, bytes: &[u8]) -> (String, Vec<u8>) {
 
 impl Web {
     /// Posts one file as multipart/form-data with the session cookie (and
-    /// the CSRF token as a header, if given).
+    /// the CSRF token as a header, if given; or as the form's field).
     async fn post_file(
         &self,
         uri: &str,
@@ -89,7 +96,21 @@ impl Web {
         name: &str,
         bytes: &[u8],
     ) -> Resp {
-        let (ct, body) = multipart("file", name, bytes);
+        self.post_multipart(uri, cookie, csrf, None, name, bytes)
+            .await
+    }
+
+    pub(crate) async fn post_multipart(
+        &self,
+        uri: &str,
+        cookie: &str,
+        csrf_header: Option<&str>,
+        csrf_field: Option<&str>,
+        name: &str,
+        bytes: &[u8],
+    ) -> Resp {
+        let csrf = csrf_header;
+        let (ct, body) = multipart("file", name, bytes, csrf_field);
         let mut b = Request::builder()
             .method("POST")
             .uri(uri)
@@ -119,7 +140,8 @@ impl Web {
         .await
     }
 
-    /// Uploads through the portal page's form (CSRF token in the query).
+    /// Uploads through the portal page's form (CSRF token a field of the
+    /// form's body, before the file).
     pub(crate) async fn upload_page(
         &self,
         cookie: &str,
@@ -128,10 +150,11 @@ impl Web {
         name: &str,
         bytes: &[u8],
     ) -> Resp {
-        self.post_file(
-            &format!("/portal/faelle/{n}/hochladen?csrf={csrf}"),
+        self.post_multipart(
+            &format!("/portal/faelle/{n}/hochladen"),
             cookie,
             None,
+            Some(csrf),
             name,
             bytes,
         )
@@ -865,6 +888,12 @@ const TABLE: &[(&str, &str, u16, u16, u16)] = &[
     ("GET", "/portal/rundschreiben/{circular}", 200, 200, 404),
     ("GET", "/portal/einwilligung", 200, 200, 404),
     ("POST", "/portal/einwilligung", 303, 303, 404),
+    // The legal pages are open to everybody; an empty report is refused
+    // at its field.
+    ("GET", "/impressum", 200, 200, 200),
+    ("GET", "/datenschutz", 200, 200, 200),
+    ("GET", "/barrierefreiheit", 200, 200, 200),
+    ("POST", "/barrierefreiheit", 422, 422, 422),
 ];
 
 /// The world the walk runs in.
