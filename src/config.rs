@@ -130,6 +130,14 @@ pub struct WebConfig {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Largest file a municipality may upload in the portal, in MB.
     pub upload_limit_mb: u64,
+    /// A client must send a request's head within this many seconds of
+    /// connecting or of the previous answer, else the connection is closed
+    /// (so idle connections cannot hold the server's slots).
+    pub header_read_timeout_seconds: u64,
+    /// Connections served at once; more wait to be accepted. 0: as many as
+    /// the process's file limit allows, less a reserve for the database and
+    /// documents, at most 1,000.
+    pub max_connections: usize,
 }
 
 impl Default for WebConfig {
@@ -144,6 +152,8 @@ impl Default for WebConfig {
             login_window_minutes: 15,
             trusted_proxies: Vec::new(),
             upload_limit_mb: 20,
+            header_read_timeout_seconds: 10,
+            max_connections: 0,
         }
     }
 }

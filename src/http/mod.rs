@@ -228,19 +228,91 @@ pub async fn readyz(State(state): State<HttpState>) -> (StatusCode, &'static str
     }
 }
 
-/// Serves `router` on `listener` until `stop` is cancelled; requests in
-/// flight are finished first.
+/// Serves the application on `listener` until `stop` is cancelled; requests
+/// in flight are finished first.
+///
+/// Each connection holds one of [`connection_limit`] slots; when all are
+/// taken, new connections wait in the listen queue instead of exhausting
+/// the file limit (which would also starve the database of files). A
+/// client that sends no request head within `header_read_timeout_seconds`
+/// of connecting or of its previous answer is disconnected, so idle
+/// connections give their slot back.
 pub async fn serve(
     app: App,
     listener: TcpListener,
     stop: CancellationToken,
 ) -> Result<(), HttpError> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt;
+
+    let web = app.config().web.clone();
     let router = router(app)?;
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<ClientAddr>(),
-    )
-    .with_graceful_shutdown(async move { stop.cancelled().await })
-    .await?;
+    let slots = Arc::new(tokio::sync::Semaphore::new(connection_limit(
+        web.max_connections,
+    )));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(std::time::Duration::from_secs(
+            web.header_read_timeout_seconds.max(1),
+        ));
+    loop {
+        let slot = tokio::select! {
+            s = slots.clone().acquire_owned() => s.expect("the semaphore is never closed"),
+            () = stop.cancelled() => break,
+        };
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                Err(e) => {
+                    // Out of files or similar: wait instead of spinning.
+                    tracing::warn!(error = %e, "cannot accept a connection");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = stop.cancelled() => break,
+        };
+        let service = router.clone().map_request(
+            move |mut req: axum::extract::Request<hyper::body::Incoming>| {
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo::<ClientAddr>(peer));
+                req
+            },
+        );
+        let conn = http.serve_connection(
+            TokioIo::new(stream),
+            hyper_util::service::TowerToHyperService::new(service),
+        );
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended");
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
     Ok(())
+}
+
+/// Connections served at once: the configured number, or (0) what the
+/// process's file limit allows less a reserve of 128 for the database,
+/// documents and logs, between 16 and 1,000.
+pub fn connection_limit(configured: usize) -> usize {
+    if configured > 0 {
+        return configured;
+    }
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we own.
+    let files = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 {
+        usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX)
+    } else {
+        1024
+    };
+    files.saturating_sub(128).clamp(16, 1000)
 }

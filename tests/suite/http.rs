@@ -769,6 +769,92 @@ fn serve_answers_over_a_real_socket_and_stops_on_sigterm_on_postgres() {
     serve_over_a_real_socket(rt.block_on(TestDb::postgres()));
 }
 
+/// RELIABILITY-REVIEW: 1,100 idle connections starved `/healthz` (the
+/// server accepted until it ran out of files and never let an idle client
+/// go). Now a client that sends no request head within the header timeout
+/// is disconnected, also after a kept-alive answer, and the server holds
+/// at most `max_connections`, so a health check gets through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_are_closed_and_cannot_starve_the_health_check() {
+    use std::time::{Duration, Instant};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::time::timeout;
+
+    let db = TestDb::sqlite().await;
+    let mut config = crate::support::test_config(&db, &shipped());
+    config.web.header_read_timeout_seconds = 1;
+    config.web.max_connections = 200;
+    let app = TestApp::try_build(config, None).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let server = tokio::spawn(amtspost::http::serve(
+        app.app.clone(),
+        listener,
+        stop.clone(),
+    ));
+
+    // A client that says nothing is let go after the timeout …
+    let mut silent = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut buf = [0u8; 256];
+    let start = Instant::now();
+    let n = timeout(Duration::from_secs(10), silent.read(&mut buf)).await;
+    assert!(
+        matches!(n, Ok(Ok(0)) | Ok(Err(_))),
+        "the silent connection stayed open: {n:?}"
+    );
+    assert!(
+        start.elapsed() >= Duration::from_millis(900),
+        "closed before the timeout"
+    );
+    // … and so is one that keeps the connection alive after an answer.
+    let mut kept = tokio::net::TcpStream::connect(addr).await.unwrap();
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    while !answer.ends_with(b"\r\n\r\nok") {
+        let n = timeout(Duration::from_secs(10), kept.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            n > 0,
+            "closed before the answer: {}",
+            String::from_utf8_lossy(&answer)
+        );
+        answer.extend_from_slice(&buf[..n]);
+    }
+    assert!(answer.starts_with(b"HTTP/1.1 200"));
+    let n = timeout(Duration::from_secs(10), kept.read(&mut buf)).await;
+    assert!(
+        matches!(n, Ok(Ok(0)) | Ok(Err(_))),
+        "the kept-alive connection stayed open: {n:?}"
+    );
+
+    // 1,100 idle connections, far more than the server's 200 slots: the
+    // health check still gets its answer.
+    let mut idle = Vec::new();
+    for _ in 0..1100 {
+        idle.push(tokio::net::TcpStream::connect(addr).await.unwrap());
+    }
+    let health = timeout(Duration::from_secs(60), async {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.unwrap();
+        out
+    })
+    .await
+    .expect("/healthz starved behind idle connections");
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    drop(idle);
+    stop.cancel();
+    server.await.unwrap().unwrap();
+}
+
 /// `amtspost serve` as a user runs it: the binary on a free port, a login
 /// and a case over TCP, then SIGTERM stops it cleanly.
 fn serve_over_a_real_socket(db: TestDb) {
