@@ -101,6 +101,9 @@ pub(super) struct LetterJob {
     pub retrieval: bool,
     /// The enclosures issued with it, in the order its „Anlagen“ line lists them.
     pub enclosures: Vec<EnclosureJob>,
+    /// The case's largest value, blamed when the letter runs over its
+    /// budget (pages, seconds).
+    pub blame: Option<String>,
 }
 
 /// An enclosure to render with its letter: the enclosure's name (the
@@ -607,11 +610,12 @@ impl Engine {
         cx: &EffectContext<'_>,
         job: &LetterJob,
     ) -> Result<RenderedLetter, CaseError> {
-        let letter = self.render_one(cx, &job.template, &job.data);
+        let blame = job.blame.as_deref();
+        let letter = self.render_one(cx, &job.template, &job.data, blame);
         let enclosures = futures_util::future::join_all(
             job.enclosures
                 .iter()
-                .map(|e| self.render_one(cx, &e.template, &e.data)),
+                .map(|e| self.render_one(cx, &e.template, &e.data, blame)),
         );
         let (letter, enclosures) = futures_util::future::join(letter, enclosures).await;
         Ok(RenderedLetter {
@@ -626,6 +630,7 @@ impl Engine {
         cx: &EffectContext<'_>,
         template: &str,
         data: &Value,
+        blame: Option<&str>,
     ) -> Result<Rendered, CaseError> {
         let letters = self.letters().clone();
         let title = format!("{} {}", cx.def.title, cx.case.file_number);
@@ -633,20 +638,55 @@ impl Engine {
         let template = template.to_string();
         let data = data.clone();
         let date = cx.today;
+        let limits = self.config().limits;
+        // The value to blame when the letter runs over its budget.
+        let too_large = |what: String| {
+            let field = blame.unwrap_or("data").to_string();
+            CaseError::Refused(crate::workflow::WorkflowError::TooLarge {
+                title: cx.def.field_title(&field),
+                field,
+                what,
+            })
+        };
         let slot = self.render_slot().await;
-        tokio::task::spawn_blocking(move || {
+        let (tpl, letter_data) = (template.clone(), data.clone());
+        // The slot stays taken until Typst is done, also after a timeout,
+        // so runaway renders cannot pile up.
+        let task = tokio::task::spawn_blocking(move || {
             let _slot = slot;
             letters.render(&RenderRequest {
-                template: &template,
-                data: &data,
+                template: &tpl,
+                data: &letter_data,
                 date,
                 title: &title,
                 author: &author,
             })
-        })
+        });
+        let rendered = tokio::time::timeout(
+            std::time::Duration::from_millis(limits.letter_millis.max(1)),
+            task,
+        )
         .await
+        .map_err(|_| {
+            let ms = limits.letter_millis.max(1);
+            let within = if ms % 1000 == 0 {
+                format!("{} s", ms / 1000)
+            } else {
+                format!("{ms} ms")
+            };
+            too_large(format!(
+                "das Schreiben „{template}“ ließ sich nicht innerhalb von {within} erstellen"
+            ))
+        })?
         .map_err(|e| CaseError::Internal(Fault::RenderTask(e.to_string())))?
-        .map_err(CaseError::from)
+        .map_err(CaseError::from)?;
+        if rendered.pages > limits.letter_pages {
+            return Err(too_large(format!(
+                "das Schreiben „{template}“ hätte {} Seiten, erlaubt sind höchstens {}",
+                rendered.pages, limits.letter_pages
+            )));
+        }
+        Ok(rendered)
     }
 
     /// The variables an effect's expressions see, as the effects so far left them.
@@ -753,6 +793,7 @@ impl Engine {
             electronic: false,
             retrieval: false,
             enclosures: Vec::new(),
+            blame: largest_field(&state.data),
         })
     }
 
@@ -877,5 +918,34 @@ impl Engine {
         };
         self.queue_mail(tx, mail, cx.at).await?;
         Ok(())
+    }
+}
+
+/// The field of the case whose value is the largest (as JSON): the one to
+/// blame when a letter runs over its budget, since the letter shows it.
+fn largest_field(data: &Map<String, Value>) -> Option<String> {
+    data.iter()
+        .max_by_key(|(_, v)| v.to_string().len())
+        .map(|(k, _)| k.clone())
+}
+
+#[cfg(test)]
+mod budget_tests {
+    use super::largest_field;
+    use serde_json::json;
+
+    #[test]
+    fn the_largest_value_is_blamed_lists_as_a_whole() {
+        let data = json!({"kommune": "Kreis Unna", "bearbeiter_name": "Anna Becker ".repeat(50)});
+        assert_eq!(
+            largest_field(data.as_object().unwrap()).as_deref(),
+            Some("bearbeiter_name")
+        );
+        let data = json!({"betreff": "x".repeat(100), "fehlende_unterlagen": ["y".repeat(60), "z".repeat(60)]});
+        assert_eq!(
+            largest_field(data.as_object().unwrap()).as_deref(),
+            Some("fehlende_unterlagen")
+        );
+        assert_eq!(largest_field(&serde_json::Map::new()), None);
     }
 }

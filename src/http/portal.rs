@@ -24,7 +24,7 @@ use super::extract::{Municipality, VisibleCase, VisibleDetail};
 use super::schema::{self, Upload};
 use super::service::{self, CaseListParams, FireBody};
 use super::view::{
-    explanation_lines, form_fields, message, parse_form, render_page, step_form_fields,
+    confirmed, explanation_lines, form_fields, message, parse_form, render_page, step_form_fields,
 };
 use crate::case::{Actor, CaseDetail, CaseError, CaseView, UploadOutcome};
 use crate::domain::DeadlineStatus;
@@ -440,7 +440,11 @@ async fn submit_application(
         .apply_online(&p.workflow, &p.form, data, party, &m.caller.user.name)
         .await
     {
-        Ok(view) => Redirect::to(&format!("/portal/faelle/{}", view.file_number)).into_response(),
+        Ok(view) => Redirect::to(&format!(
+            "/portal/faelle/{}?hinweis=eingereicht",
+            view.file_number
+        ))
+        .into_response(),
         Err(e) => {
             let problem = Problem::from(e);
             if problem.status() == StatusCode::INTERNAL_SERVER_ERROR {
@@ -477,6 +481,10 @@ async fn case_page(
                 .to_string(),
         ),
         Some("erledigt") => Some("Der Schritt wurde ausgeführt.".to_string()),
+        Some("eingereicht") => Some(format!(
+            "„{}“ ist eingegangen. Aktenzeichen: {}; bitte geben Sie es bei Rückfragen an.",
+            vd.detail.case.workflow_title, vd.detail.case.file_number
+        )),
         _ => None,
     };
     portal_case(
@@ -595,6 +603,7 @@ async fn portal_case(
                 name => o.transition.clone(),
                 title => o.title.clone(),
                 fields => step_form_fields(def, o, &detail.case.data, &BTreeMap::new()),
+                ends_case => o.ends_case,
                 error => here.map(|e| e.message.clone()),
                 error_field => here.and_then(|e| e.field.clone()),
             }
@@ -677,21 +686,22 @@ async fn fire_step(
     Path((file_number, transition)): Path<(String, String)>,
     Form(form): Form<BTreeMap<String, String>>,
 ) -> Response {
-    let result = match parse_form(&vc.def, &form) {
-        Err((field, message)) => Err(Problem::invalid(field, message)),
-        Ok(data) => {
-            let body = FireBody {
-                expected_version: form.get("expected_version").and_then(|v| v.parse().ok()),
-                data,
-            };
-            match service::fire_request(&state, &m.caller, &vc.case, &vc.def, &transition, body)
-                .await
-            {
-                Ok(req) => state.app.engine().fire(req).await.map_err(Problem::from),
-                Err(p) => Err(p),
+    let result =
+        match confirmed(&vc.def, &transition, &form).and_then(|()| parse_form(&vc.def, &form)) {
+            Err((field, message)) => Err(Problem::invalid(field, message)),
+            Ok(data) => {
+                let body = FireBody {
+                    expected_version: form.get("expected_version").and_then(|v| v.parse().ok()),
+                    data,
+                };
+                match service::fire_request(&state, &m.caller, &vc.case, &vc.def, &transition, body)
+                    .await
+                {
+                    Ok(req) => state.app.engine().fire(req).await.map_err(Problem::from),
+                    Err(p) => Err(p),
+                }
             }
-        }
-    };
+        };
     match result {
         Ok(_) => {
             Redirect::to(&format!("/portal/faelle/{file_number}?hinweis=erledigt")).into_response()

@@ -319,6 +319,23 @@ fn form_value(kind: &FieldKind, v: Option<&Value>) -> String {
     }
 }
 
+/// A step that ends the case for good must be confirmed in the form (the
+/// checkbox `bestaetigung`); the API's callers decide for themselves.
+pub(super) fn confirmed(
+    def: &Definition,
+    transition: &str,
+    form: &BTreeMap<String, String>,
+) -> Result<(), (String, String)> {
+    if def.ends_case(transition) && form.get("bestaetigung").map(String::as_str) != Some("ja") {
+        return Err((
+            "bestaetigung".to_string(),
+            "Bitte bestätigen Sie, dass dieser Schritt den Vorgang abschließt und nicht rückgängig gemacht werden kann."
+                .to_string(),
+        ));
+    }
+    Ok(())
+}
+
 /// Turns the submitted form into typed field values; errors name the field.
 pub(super) fn parse_form(
     def: &Definition,

@@ -23,7 +23,7 @@ use super::error::Problem;
 use super::extract::{Staff, StaffOrPortal, VisibleCase, VisibleDetail, WebStaff};
 use super::service::{self, AbsenceRequest, CaseListParams, FireBody};
 use super::view::{
-    datum, explanation_lines, message, parse_form, render_page, step_form_fields, zahl,
+    confirmed, datum, explanation_lines, message, parse_form, render_page, step_form_fields, zahl,
 };
 use crate::case::CaseDetail;
 use crate::identity::IdentityError;
@@ -530,17 +530,32 @@ struct Refusal {
 
 /// The Fallseite; a municipality user who may see the case is sent to
 /// its portal page.
-async fn fallseite(State(state): State<HttpState>, vd: VisibleDetail) -> Response {
+#[derive(Deserialize)]
+struct Done {
+    /// The step just taken (after a post/redirect/get).
+    erledigt: Option<String>,
+}
+
+async fn fallseite(
+    State(state): State<HttpState>,
+    vd: VisibleDetail,
+    Query(done): Query<Done>,
+) -> Response {
     if !access::is_office(&vd.caller.user) {
         let to = format!("/portal/faelle/{}", vd.detail.case.file_number);
         return Redirect::to(&to).into_response();
     }
+    let done = done
+        .erledigt
+        .filter(|t| vd.def.transition(t).is_some())
+        .map(|t| vd.def.transition_title(&t));
     case_page(
         &state,
         &vd.caller,
         &vd.detail,
         &vd.def,
         None,
+        done,
         StatusCode::OK,
     )
     .await
@@ -556,7 +571,7 @@ async fn case_page_refused(
     status: StatusCode,
 ) -> Response {
     match service::visible_detail(state, c, file_number).await {
-        Ok((detail, def)) => case_page(state, c, &detail, &def, Some(refusal), status).await,
+        Ok((detail, def)) => case_page(state, c, &detail, &def, Some(refusal), None, status).await,
         Err(p) => p.into_response(),
     }
 }
@@ -569,9 +584,22 @@ async fn case_page(
     detail: &CaseDetail,
     def: &Definition,
     refusal: Option<Refusal>,
+    done: Option<String>,
     status: StatusCode,
 ) -> Response {
     let file_number = detail.case.file_number.as_str();
+    // The summary at the top of a refused step's page links to the field
+    // (or the step's form) where the message stands (WCAG 3.3.1).
+    let refused = refusal.as_ref().map(|r| {
+        context! {
+            title => def.transition_title(&r.transition),
+            message => r.message.clone(),
+            anchor => match &r.field {
+                Some(f) => format!("{}-{f}", r.transition),
+                None => format!("h-{}", r.transition),
+            },
+        }
+    });
     let docs = service::documents_for(c, detail.documents.clone());
     // The workflow's answer for this person: steps of their roles, those
     // they may not take now shown disabled with the reason.
@@ -591,6 +619,7 @@ async fn case_page(
                 fields => step_form_fields(def, o, &detail.case.data, &entered),
                 blocked => o.reason.clone(),
                 letter => o.letter,
+                ends_case => o.ends_case,
                 error => here.map(|r| r.message.clone()),
                 error_field => here.and_then(|r| r.field.clone()),
             }
@@ -762,6 +791,8 @@ async fn case_page(
                 account => super::view::account_view(detail.account.as_ref()),
                 uploads => Jv::from_serialize(&uploads),
                 provisions => Jv::from_serialize(&provisions),
+                refused => refused,
+                done => done,
         },
         status,
     )
@@ -812,21 +843,25 @@ async fn fire(
         .filter(|(k, _)| vc.def.fields.contains_key(*k))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let result = match parse_form(&vc.def, &form) {
-        Err((field, message)) => Err(Problem::invalid(field, message)),
-        Ok(data) => {
-            let body = FireBody {
-                expected_version: form.get("expected_version").and_then(|v| v.parse().ok()),
-                data,
-            };
-            match service::fire_request(&state, c, &vc.case, &vc.def, &transition, body).await {
-                Ok(req) => state.app.engine().fire(req).await.map_err(Problem::from),
-                Err(p) => Err(p),
+    let result =
+        match confirmed(&vc.def, &transition, &form).and_then(|()| parse_form(&vc.def, &form)) {
+            Err((field, message)) => Err(Problem::invalid(field, message)),
+            Ok(data) => {
+                let body = FireBody {
+                    expected_version: form.get("expected_version").and_then(|v| v.parse().ok()),
+                    data,
+                };
+                match service::fire_request(&state, c, &vc.case, &vc.def, &transition, body).await {
+                    Ok(req) => state.app.engine().fire(req).await.map_err(Problem::from),
+                    Err(p) => Err(p),
+                }
             }
-        }
-    };
+        };
     match result {
-        Ok(_) => Redirect::to(&format!("/faelle/{file_number}")).into_response(),
+        // Post/redirect/get, and the page says what happened.
+        Ok(_) => {
+            Redirect::to(&format!("/faelle/{file_number}?erledigt={transition}")).into_response()
+        }
         Err(p) if p.status().is_server_error() => p.into_response(),
         Err(p) => {
             let refusal = Refusal {

@@ -765,6 +765,17 @@ impl Definition {
     }
 
     /// A step's title for people, else its name.
+    /// Whether a step leads to a final state with no step out of it: the
+    /// case ends and nothing in the workflow can undo it (the pages ask for
+    /// a confirmation first). A granted KI case is final but goes on
+    /// (Änderungsbescheid, Bestandskraft), so signing it asks nothing.
+    pub fn ends_case(&self, transition: &str) -> bool {
+        self.transition(transition)
+            .and_then(|t| t.to.as_deref())
+            .and_then(|to| self.state(to))
+            .is_some_and(|s| s.is_final && self.transitions_from(&s.name).next().is_none())
+    }
+
     pub fn transition_title(&self, name: &str) -> String {
         self.transition(name)
             .and_then(|t| t.title.clone())

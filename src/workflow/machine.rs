@@ -53,6 +53,11 @@ pub struct Limits {
     pub list_item_bytes: usize,
     /// A structured value (object): bytes of its JSON.
     pub object_bytes: usize,
+    /// A letter may have at most this many pages …
+    pub letter_pages: usize,
+    /// … and take at most this many milliseconds to render; beyond either
+    /// the step is refused, naming the largest value the letter shows.
+    pub letter_millis: u64,
 }
 
 impl Default for Limits {
@@ -63,6 +68,8 @@ impl Default for Limits {
             list_items: 200,
             list_item_bytes: 2_000,
             object_bytes: 200_000,
+            letter_pages: 40,
+            letter_millis: 60_000,
         }
     }
 }
@@ -639,6 +646,9 @@ pub struct StepOption {
     pub role: Option<String>,
     /// The step issues a letter (the page asks for a preview first).
     pub letter: bool,
+    /// The step ends the case for good (a final state): pages ask the
+    /// person to confirm it.
+    pub ends_case: bool,
     /// What the step takes, in form order, with the current values.
     pub fields: Vec<StepField>,
 }
@@ -776,6 +786,7 @@ impl Definition {
                     field: no.and_then(|n| n.2),
                     role,
                     letter: t.effects.iter().any(|e| matches!(e, Effect::Letter { .. })),
+                    ends_case: self.ends_case(&t.name),
                     fields,
                 }
             })

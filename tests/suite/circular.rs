@@ -120,7 +120,11 @@ on_both_databases! {
 
         // The plain step on the Fallseite (no more „verteilt“ without sending).
         let n = released(&w.app).await;
+        // Sending to every member cannot be undone: the form asks first.
         let r = w.form(&format!("/faelle/{n}/schritte/verteilen"), &klein, &[("csrf", &klein_csrf)]).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+        assert_eq!(distribution_mails(&db).await, MEMBERS as i64);
+        let r = w.form(&format!("/faelle/{n}/schritte/verteilen"), &klein, &[("csrf", &klein_csrf), ("bestaetigung", "ja")]).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
         assert_eq!(state(&w, &klein, &n).await, "verteilt");
         assert_eq!(distribution_mails(&db).await, 2 * MEMBERS as i64);

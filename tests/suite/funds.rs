@@ -417,7 +417,7 @@ mod portal {
 
             let r = send(form(&ki, "40.000,00", &unna_csrf), unna.clone()).await;
             assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
-            let call = r.headers[header::LOCATION].to_str().unwrap().rsplit('/').next().unwrap().to_string();
+            let call = r.headers[header::LOCATION].to_str().unwrap().split('?').next().unwrap().rsplit('/').next().unwrap().to_string();
             let case = w.get(&format!("/api/v1/cases/{call}"), &becker).await.json();
             assert_eq!(case["data"]["betrag_paedagogik"], "40000.00");
             assert_eq!(case["data"]["abruf_eingang"], "2012-10-20");

@@ -23,6 +23,7 @@ mod mail;
 mod notices;
 mod notification;
 mod outbox;
+mod pages;
 mod portal;
 mod reminders;
 mod replay;

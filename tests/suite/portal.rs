@@ -187,7 +187,7 @@ pub(crate) fn application_fields() -> Vec<(String, String)> {
 }
 
 /// Kreis Unna applies online; returns the file number.
-async fn apply(w: &Web, cookie: &str, csrf: &str) -> String {
+pub(crate) async fn apply(w: &Web, cookie: &str, csrf: &str) -> String {
     let mut fields = application_fields();
     fields.push(("csrf".into(), csrf.into()));
     let pairs: Vec<(&str, &str)> = fields
@@ -199,7 +199,14 @@ async fn apply(w: &Web, cookie: &str, csrf: &str) -> String {
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
     let to = r.headers[header::LOCATION].to_str().unwrap();
-    to.rsplit('/').next().unwrap().to_string()
+    assert!(to.ends_with("?hinweis=eingereicht"), "{to}");
+    to.split('?')
+        .next()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string()
 }
 
 /// A Kreis Soest case, opened by the office.

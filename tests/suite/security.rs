@@ -409,4 +409,41 @@ on_both_databases! {
         let r = w.post_multipart(&format!("/portal/faelle/{n}/hochladen"), &unna, None, Some(&csrf), "Anlage.pdf", &pdf).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
     }
+
+    async fn a_letter_over_its_page_or_time_budget_is_refused_naming_the_field(db) {
+        // RELIABILITY-REVIEW D1: a letter of thousands of pages was rendered
+        // and sent. Now the step is refused at the value that made it long,
+        // and nothing is stored.
+        let mut config = test_config(&db, &shipped());
+        config.limits.letter_pages = 3;
+        let w = web_with(TestApp::try_build(config, None).await.unwrap()).await;
+        let (becker, _) = w.login("becker").await;
+        let n = w.open_unna(&becker).await;
+        let r = w.fire(&becker, &n, "eingang_bestaetigen", None, serde_json::json!({"bearbeiter_name": "Anna Becker"})).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        let long: Vec<String> = (0..120).map(|i| format!("Unterlage {i}: {}", "Nachweis über die Besetzung der Stellen ".repeat(4))).collect();
+        let r = w.fire(&becker, &n, "nachfordern", None, serde_json::json!({"fehlende_unterlagen": long})).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+        let detail = r.json()["detail"].as_str().unwrap().to_string();
+        assert!(detail.contains("„Nachzureichende Unterlagen“") && detail.contains("erlaubt sind höchstens 3"), "{detail}");
+        let case = w.json("GET", &format!("/api/v1/cases/{n}"), Some(&becker), None).await.json();
+        assert_eq!((&case["state"], &case["version"]), (&serde_json::json!("in_pruefung"), &serde_json::json!(2)), "nothing stored");
+        // A short list goes through.
+        let r = w.fire(&becker, &n, "nachfordern", None, serde_json::json!({"fehlende_unterlagen": ["Stellenplan"]})).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+
+        // The time budget: a millisecond is too short for any letter.
+        let db = if db.is_postgres() { TestDb::postgres().await } else { TestDb::sqlite().await };
+        let mut config = test_config(&db, &shipped());
+        config.limits.letter_millis = 1;
+        let w = web_with(TestApp::try_build(config, None).await.unwrap()).await;
+        let (becker, _) = w.login("becker").await;
+        let n = w.open_unna(&becker).await;
+        let r = w.fire(&becker, &n, "eingang_bestaetigen", None, serde_json::json!({"bearbeiter_name": "Anna Becker"})).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+        let detail = r.json()["detail"].as_str().unwrap().to_string();
+        assert!(detail.starts_with("Die Angabe „") && detail.contains("„eingangsbestaetigung“ ließ sich nicht innerhalb von 1 ms erstellen"), "{detail}");
+        let case = w.json("GET", &format!("/api/v1/cases/{n}"), Some(&becker), None).await.json();
+        assert_eq!(case["state"], "eingegangen", "nothing stored");
+    }
 }

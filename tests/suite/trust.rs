@@ -188,7 +188,7 @@ on_both_databases! {
         let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let r = w.form("/portal/antraege/ki-foerderantrag/antrag", &unna, &pairs).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
-        let n = r.headers[header::LOCATION].to_str().unwrap().rsplit('/').next().unwrap().to_string();
+        let n = r.headers[header::LOCATION].to_str().unwrap().split('?').next().unwrap().rsplit('/').next().unwrap().to_string();
 
         let (becker, csrf) = w.login("becker").await;
         let (schulte, schulte_csrf) = w.login("schulte").await;
