@@ -669,7 +669,7 @@ impl Engine {
         .await
         .map_err(|_| {
             let ms = limits.letter_millis.max(1);
-            let within = if ms % 1000 == 0 {
+            let within = if ms.is_multiple_of(1000) {
                 format!("{} s", ms / 1000)
             } else {
                 format!("{ms} ms")

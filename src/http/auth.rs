@@ -340,6 +340,7 @@ async fn multipart_field(
 }
 
 /// A logged-in caller of the API: 401 problem otherwise.
+#[derive(Clone)]
 pub struct ApiCaller(pub Caller);
 
 impl<S: Send + Sync> FromRequestParts<S> for ApiCaller {

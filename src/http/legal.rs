@@ -108,41 +108,26 @@ async fn report(
     ClientIp(ip): ClientIp,
     Form(report): Form<Report>,
 ) -> Response {
+    let refuse = |problems: &[(&'static str, String)], status| {
+        statement(&state, caller.clone(), false, &report, problems, status)
+    };
+    // Checked before the throttle, so a mistake costs no report of the hour.
     let problems = report.problems(&state.app.config().limits);
     if !problems.is_empty() {
-        return statement(
-            &state,
-            caller,
-            false,
-            &report,
-            &problems,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        );
+        return refuse(&problems, StatusCode::UNPROCESSABLE_ENTITY);
     }
     if !state.report_throttle.admit(ip, state.app.clock().now()) {
         let to = crate::feedback::recipient(state.app.config());
         let message = format!(
             "Von Ihrem Anschluss sind in der letzten Stunde schon {REPORTS_PER_HOUR} Meldungen eingegangen. Bitte schreiben Sie uns per E-Mail an {to}."
         );
-        return statement(
-            &state,
-            caller,
-            false,
-            &report,
-            &[("nachricht", message)],
-            StatusCode::TOO_MANY_REQUESTS,
-        );
+        return refuse(&[("nachricht", message)], StatusCode::TOO_MANY_REQUESTS);
     }
     match state.app.report_barrier(&report).await {
         Ok(()) => Redirect::to("/barrierefreiheit?gesendet=1#rueckmeldung-titel").into_response(),
-        Err(FeedbackError::Invalid(problems)) => statement(
-            &state,
-            caller,
-            false,
-            &report,
-            &problems,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
+        Err(FeedbackError::Invalid(problems)) => {
+            refuse(&problems, StatusCode::UNPROCESSABLE_ENTITY)
+        }
         Err(FeedbackError::Store(e)) => Problem::from(e).into_response(),
         Err(e) => Problem::internal(&e).into_response(),
     }

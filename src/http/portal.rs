@@ -22,9 +22,9 @@ use super::auth::{Caller, WebCaller};
 use super::error::Problem;
 use super::extract::{Municipality, VisibleCase, VisibleDetail};
 use super::schema::{self, Upload};
-use super::service::{self, CaseListParams, FireBody};
+use super::service::{self, CaseListParams};
 use super::view::{
-    confirmed, explanation_lines, form_fields, message, parse_form, render_page, step_form_fields,
+    explanation_lines, fire_form, form_fields, message, parse_form, render_page, step_form_fields,
 };
 use crate::case::{Actor, CaseDetail, CaseError, CaseView, UploadOutcome};
 use crate::domain::DeadlineStatus;
@@ -686,22 +686,7 @@ async fn fire_step(
     Path((file_number, transition)): Path<(String, String)>,
     Form(form): Form<BTreeMap<String, String>>,
 ) -> Response {
-    let result =
-        match confirmed(&vc.def, &transition, &form).and_then(|()| parse_form(&vc.def, &form)) {
-            Err((field, message)) => Err(Problem::invalid(field, message)),
-            Ok(data) => {
-                let body = FireBody {
-                    expected_version: form.get("expected_version").and_then(|v| v.parse().ok()),
-                    data,
-                };
-                match service::fire_request(&state, &m.caller, &vc.case, &vc.def, &transition, body)
-                    .await
-                {
-                    Ok(req) => state.app.engine().fire(req).await.map_err(Problem::from),
-                    Err(p) => Err(p),
-                }
-            }
-        };
+    let result = fire_form(&state, &m.caller, &vc.case, &vc.def, &transition, &form).await;
     match result {
         Ok(_) => {
             Redirect::to(&format!("/portal/faelle/{file_number}?hinweis=erledigt")).into_response()

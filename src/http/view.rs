@@ -321,7 +321,7 @@ fn form_value(kind: &FieldKind, v: Option<&Value>) -> String {
 
 /// A step that ends the case for good must be confirmed in the form (the
 /// checkbox `bestaetigung`); the API's callers decide for themselves.
-pub(super) fn confirmed(
+fn confirmed(
     def: &Definition,
     transition: &str,
     form: &BTreeMap<String, String>,
@@ -333,6 +333,29 @@ pub(super) fn confirmed(
                 .to_string(),
         ));
     }
+    Ok(())
+}
+
+/// Fires a step from a page's form (the office's Fallseite or the portal):
+/// the confirmation of a step that ends the case, the form's values typed,
+/// then the engine. Both doors take their steps this one way.
+pub(super) async fn fire_form(
+    state: &HttpState,
+    c: &Caller,
+    case: &crate::case::CaseView,
+    def: &Definition,
+    transition: &str,
+    form: &BTreeMap<String, String>,
+) -> Result<(), Problem> {
+    let data = confirmed(def, transition, form)
+        .and_then(|()| parse_form(def, form))
+        .map_err(|(field, message)| Problem::invalid(field, message))?;
+    let body = super::service::FireBody {
+        expected_version: form.get("expected_version").and_then(|v| v.parse().ok()),
+        data,
+    };
+    let req = super::service::fire_request(state, c, case, def, transition, body).await?;
+    state.app.engine().fire(req).await.map_err(Problem::from)?;
     Ok(())
 }
 

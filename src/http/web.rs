@@ -23,7 +23,7 @@ use super::error::Problem;
 use super::extract::{Staff, StaffOrPortal, VisibleCase, VisibleDetail, WebStaff};
 use super::service::{self, AbsenceRequest, CaseListParams, FireBody};
 use super::view::{
-    confirmed, datum, explanation_lines, message, parse_form, render_page, step_form_fields, zahl,
+    datum, explanation_lines, fire_form, message, parse_form, render_page, step_form_fields, zahl,
 };
 use crate::case::CaseDetail;
 use crate::identity::IdentityError;
@@ -843,20 +843,7 @@ async fn fire(
         .filter(|(k, _)| vc.def.fields.contains_key(*k))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let result =
-        match confirmed(&vc.def, &transition, &form).and_then(|()| parse_form(&vc.def, &form)) {
-            Err((field, message)) => Err(Problem::invalid(field, message)),
-            Ok(data) => {
-                let body = FireBody {
-                    expected_version: form.get("expected_version").and_then(|v| v.parse().ok()),
-                    data,
-                };
-                match service::fire_request(&state, c, &vc.case, &vc.def, &transition, body).await {
-                    Ok(req) => state.app.engine().fire(req).await.map_err(Problem::from),
-                    Err(p) => Err(p),
-                }
-            }
-        };
+    let result = fire_form(&state, c, &vc.case, &vc.def, &transition, &form).await;
     match result {
         // Post/redirect/get, and the page says what happened.
         Ok(_) => {

@@ -1252,6 +1252,7 @@ fn values_are_bounded_and_control_or_bidi_characters_refused_at_the_field() {
         list_items: 2,
         list_item_bytes: 5,
         object_bytes: 50,
+        ..Limits::default()
     };
     let check = |v: Value| d.check_limits(&data(v), &limits);
     assert!(check(json!({"name": "Kreis Unna"})).is_ok());

@@ -971,6 +971,11 @@ async fn a_municipality_applies_uploads_and_retrieves_its_notice_in_the_browser(
         .await
         .unwrap();
     b.wait_for_path("/portal/einwilligung").await;
+    // The answer is the same path: wait for the new page, not the old one.
+    let start = Instant::now();
+    while !b.text().await.contains("Stand: eingewilligt") && start.elapsed() < PATIENCE {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(
         b.text().await.contains("Stand: eingewilligt"),
         "{}",
