@@ -390,11 +390,23 @@ impl Engine {
         &self,
         file_numbers: &[FileNumber],
         user: &str,
+        roles: &[String],
         by: &Actor,
     ) -> Result<usize, CaseError> {
         let mut cases = Vec::with_capacity(file_numbers.len());
         for n in file_numbers {
-            cases.push(self.load(n).await?);
+            let case = self.load(n).await?;
+            // Only to someone who can take a step of the case's workflow:
+            // a case assigned to anyone else would wait for nobody.
+            let def = self.definition_of(&case).await?;
+            if !def.can_act(roles.iter().map(String::as_str)) {
+                return Err(CaseError::NotAssignable {
+                    user: user.to_string(),
+                    workflow: def.title.clone(),
+                    file_number: case.file_number.clone(),
+                });
+            }
+            cases.push(case);
         }
         let now = self.clock().now();
         let at = journal::timestamp(now);

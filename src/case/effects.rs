@@ -832,10 +832,7 @@ impl Engine {
         let Some(email) = &job.party.email else {
             return Ok(());
         };
-        let until = cx
-            .today
-            .checked_add_days(chrono::Days::new(super::RETRIEVAL_DAYS))
-            .unwrap_or(cx.today);
+        let until = super::portal::retrievable_until(cx.today);
         let link = format!(
             "{}/portal/faelle/{}",
             self.config().web.public_url.trim_end_matches('/'),

@@ -22,6 +22,16 @@ pub enum CaseError {
     /// An input value is malformed: which field, and why.
     #[error("Die Angabe „{field}“ ist ungültig: {reason}")]
     Invalid { field: String, reason: String },
+    /// A case cannot be assigned to someone who has no role that takes a
+    /// step of its workflow (the case would wait for nobody).
+    #[error(
+        "{user} hat im Verfahren „{workflow}“ keine Rolle, mit der Schritte ausgeführt werden können; der Vorgang {file_number} kann ihr oder ihm nicht zugewiesen werden."
+    )]
+    NotAssignable {
+        user: String,
+        workflow: String,
+        file_number: FileNumber,
+    },
     /// Someone else changed the case in between (optimistic concurrency):
     /// either the version the actor saw is stale (`actual` known), or a
     /// concurrent transaction won the race at commit time.
@@ -111,7 +121,8 @@ impl CaseError {
                 | WorkflowError::UnknownField { .. }
                 | WorkflowError::UnknownParty { .. },
             )
-            | CaseError::Invalid { .. } => ErrorKind::Invalid,
+            | CaseError::Invalid { .. }
+            | CaseError::NotAssignable { .. } => ErrorKind::Invalid,
             CaseError::Refused(WorkflowError::Invalid(_)) => ErrorKind::Internal,
             CaseError::Refused(_) => ErrorKind::Refused,
             CaseError::Conflict { .. } => ErrorKind::Conflict,
@@ -128,6 +139,7 @@ impl CaseError {
     pub fn field(&self) -> Option<&str> {
         match self {
             CaseError::Invalid { field, .. } => Some(field),
+            CaseError::NotAssignable { .. } => Some("user"),
             CaseError::Refused(e) => e.field(),
             _ => None,
         }

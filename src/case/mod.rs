@@ -32,7 +32,7 @@ mod types;
 pub use engine::Engine;
 pub use error::{CaseError, ErrorKind, Fault};
 pub use export::ExportTable;
-pub use portal::{RETRIEVAL_DAYS, UploadOutcome};
+pub use portal::{Application, RETRIEVAL_DAYS, UploadOutcome, retrievable_until};
 pub use steps::{acting_roles, actor_for, role_refusal, visible_to};
 pub use types::{
     Actor, AuditReport, BrokenLinkView, CaseDetail, CaseDifferenceView, CaseView, DeadlineView,

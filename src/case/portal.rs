@@ -15,9 +15,32 @@ use crate::store::{ConsentRow, DeliveryRow, NewUpload, ProvisionRow, UploadRow};
 /// Days after the notification mail within which a provided letter must
 /// be retrieved (§ 41 Abs. 2a Satz 4 VwVfG NRW).
 pub const RETRIEVAL_DAYS: u64 = 10;
+/// The last day a letter provided after a notification on `notified_on`
+/// can be retrieved; the provision ends the day after.
+pub fn retrievable_until(notified_on: chrono::NaiveDate) -> chrono::NaiveDate {
+    notified_on
+        .checked_add_days(Days::new(RETRIEVAL_DAYS))
+        .unwrap_or(notified_on)
+}
+
 /// How far back the reminder pass looks for a retrieval or an end of
 /// provision whose step a crash left out (longer than a server is down).
 const SETTLED_LOOKBACK_DAYS: i64 = 31;
+
+/// An application on a workflow's form (`[forms.NAME]`).
+#[derive(Debug, Clone)]
+pub struct Application {
+    pub workflow: String,
+    pub form: String,
+    /// The values entered; fields not on the form are dropped.
+    pub data: Map<String, Value>,
+    /// The applicant.
+    pub party: crate::domain::PartyRef,
+    /// Who entered it: the municipality online, a clerk for one on paper.
+    pub actor: Actor,
+    /// The day it arrived (Eingang).
+    pub received: chrono::NaiveDate,
+}
 
 /// What an upload did.
 #[derive(Debug, Clone)]
@@ -31,10 +54,7 @@ pub struct UploadOutcome {
 
 impl Engine {
     /// Opens a case from an online application (`[forms.NAME]` of the
-    /// workflow): only the form's fields are taken, the municipality is
-    /// the form's party (and fills `party_field`), the day of arrival is
-    /// today; then the engine checks it like any other case, and the
-    /// form's `then` step, if any, follows at once.
+    /// workflow) by the municipality itself, arriving today.
     pub async fn apply_online(
         &self,
         workflow: &str,
@@ -43,32 +63,58 @@ impl Engine {
         party: crate::domain::PartyRef,
         user: &str,
     ) -> Result<super::CaseView, CaseError> {
-        let def = self.catalog().current(workflow)?;
-        let f = def.forms.get(form).cloned().ok_or_else(|| {
+        let role = self
+            .catalog()
+            .current(workflow)?
+            .forms
+            .get(form)
+            .map(|f| f.party.clone())
+            .unwrap_or_default();
+        self.apply_form(Application {
+            workflow: workflow.to_string(),
+            form: form.to_string(),
+            data,
+            party,
+            actor: Actor::new(user, role),
+            received: self.clock().today(),
+        })
+        .await
+    }
+
+    /// Opens a case on one of the workflow's forms: only the form's fields
+    /// are taken, the municipality is the form's party (and fills
+    /// `party_field`), `received` fills the form's day of arrival; then the
+    /// engine checks it like any other case, and the form's `then` step, if
+    /// any, follows at once. The portal's online application and the
+    /// office's entry of one that came on paper both come here.
+    pub async fn apply_form(&self, a: Application) -> Result<super::CaseView, CaseError> {
+        let def = self.catalog().current(&a.workflow)?;
+        let f = def.forms.get(&a.form).cloned().ok_or_else(|| {
             CaseError::invalid(
                 "form",
                 format!(
-                    "Das Verfahren „{}“ hat kein Antragsformular „{form}“.",
-                    def.title
+                    "Das Verfahren „{}“ hat kein Antragsformular „{}“.",
+                    def.title, a.form
                 ),
             )
         })?;
-        let mut data: Map<String, Value> = data
+        let mut data: Map<String, Value> = a
+            .data
             .into_iter()
             .filter(|(k, _)| f.fields.contains(k))
             .collect();
         if let Some(pf) = &f.party_field {
-            data.insert(pf.clone(), Value::String(party.name.clone()));
+            data.insert(pf.clone(), Value::String(a.party.name.clone()));
         }
         if let Some(r) = &f.received {
-            data.insert(r.clone(), Value::String(self.clock().today().to_string()));
+            data.insert(r.clone(), Value::String(a.received.to_string()));
         }
         let view = self
             .open(super::OpenRequest {
-                workflow: workflow.to_string(),
+                workflow: a.workflow,
                 data,
-                parties: [(f.party.clone(), party)].into_iter().collect(),
-                actor: Actor::new(user, f.party.clone()),
+                parties: [(f.party.clone(), a.party)].into_iter().collect(),
+                actor: a.actor,
             })
             .await?;
         let Some(then) = f.then else {
@@ -201,6 +247,11 @@ impl Engine {
     pub async fn provisions(&self, file_number: &str) -> Result<Vec<ProvisionRow>, CaseError> {
         let case = self.load(file_number).await?;
         Ok(self.store().provisions_of(case.id).await?)
+    }
+
+    /// A party's letters waiting for retrieval in the portal.
+    pub async fn provisions_waiting(&self, party: &str) -> Result<Vec<ProvisionRow>, CaseError> {
+        Ok(self.store().provisions_waiting_for(party).await?)
     }
 
     /// Records the first retrieval of a provided letter by a person of the

@@ -46,6 +46,22 @@ pub async fn run(ctx: &Ctx, cmd: Command) -> Result<()> {
             match Catalog::load(&paths, templates) {
                 Ok(catalog) => {
                     let defs: Vec<_> = catalog.definitions().collect();
+                    // What people would see as an identifier: refused here,
+                    // where the author is, though loading accepts it.
+                    let untitled: Vec<_> = defs
+                        .iter()
+                        .flat_map(|(p, d)| crate::workflow::untitled(p, &d.source))
+                        .collect();
+                    if !untitled.is_empty() {
+                        if ctx.json {
+                            ctx.print(&json!({"ok": false, "problems": untitled}), String::new);
+                        } else {
+                            for p in &untitled {
+                                eprintln!("{p}");
+                            }
+                        }
+                        bail!("{} problem(s) in workflow files", untitled.len());
+                    }
                     let summary: Vec<_> = defs
                         .iter()
                         .map(|(p, d)| json!({"file": p, "id": d.id, "version": d.version}))

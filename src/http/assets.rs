@@ -1,16 +1,15 @@
 //! Files the pages need, served from the binary (no CDN, no build step):
 //! htmx (templates/web/static/htmx.min.js, 0BSD) and the style sheet.
 
+use super::routes::{Routes, get};
 use axum::extract::Path;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 
-use super::HttpState;
 use crate::assets::TEMPLATES;
 
-pub fn routes() -> axum::Router<HttpState> {
-    axum::Router::new().route("/static/{name}", get(asset))
+pub fn routes() -> Routes {
+    Routes::new().route("/static/{name}", get(asset))
 }
 
 async fn asset(Path(name): Path<String>) -> Response {

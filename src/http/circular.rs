@@ -10,11 +10,11 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 
+use super::routes::{Routes, get, post};
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use minijinja::{Value as Jv, context};
 use serde_json::{Map, Value};
 
@@ -66,8 +66,8 @@ impl Previews {
     }
 }
 
-pub fn routes() -> axum::Router<HttpState> {
-    axum::Router::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .route("/rundschreiben", get(list).post(create))
         .route("/rundschreiben/vorschau/{id}", get(preview_pdf))
         .route("/rundschreiben/{file_number}", get(composer))

@@ -9,11 +9,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::Mutex;
 
+use super::routes::{Routes, get};
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
 use chrono::{DateTime, Duration, Utc};
 use minijinja::{Value as Jv, context};
 use serde::Deserialize;
@@ -24,8 +24,8 @@ use super::error::Problem;
 use super::view;
 use crate::feedback::{FeedbackError, Report};
 
-pub fn routes() -> axum::Router<HttpState> {
-    axum::Router::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .route("/impressum", get(impressum))
         .route("/datenschutz", get(datenschutz))
         .route("/barrierefreiheit", get(barrierefreiheit).post(report))

@@ -10,10 +10,12 @@
 //!   German formatting, forms, the error page);
 //! - `api`: the JSON API, `schema`: its own JSON types for stored rows,
 //!   `openapi`: its OpenAPI 3.1 document;
-//! - `web`: the office's pages (minijinja, htmx), `circular`: the
+//! - `web`: the office's pages (minijinja, htmx), `intake`: opening a case
+//!   from the web, `circular`: the
 //!   Rundschreiben composer, `portal`: the municipalities' pages and the
 //!   upload API, `assets`: files served from the binary;
-//! - `error`: RFC 9457 problem details; `german`: the wording users read.
+//! - `error`: RFC 9457 problem details; `german`: the wording users read;
+//!   `routes`: the route table the router is built from.
 //!
 //! The doors (`api`, `web`, `portal`, `circular`) depend on `extract`,
 //! `service` and `view`, never on each other.
@@ -26,9 +28,11 @@ mod circular;
 mod error;
 mod extract;
 mod german;
+mod intake;
 mod legal;
 mod openapi;
 mod portal;
+mod routes;
 mod schema;
 mod service;
 mod view;
@@ -40,13 +44,15 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 
 pub use error::Problem;
 pub use openapi::ApiDoc;
+pub use routes::Route;
+
+use routes::{Routes, get, post};
 
 use crate::app::App;
 use crate::identity::Identity;
@@ -77,21 +83,10 @@ pub enum HttpError {
     Io(#[from] std::io::Error),
 }
 
-/// The whole HTTP application as a tower service (for `serve` and for
-/// tests with `oneshot`).
-pub fn router(app: App) -> Result<Router, HttpError> {
-    let state = HttpState {
-        identity: app.identity().clone(),
-        secure_cookies: app.config().web.public_url.starts_with("https://"),
-        pages: Arc::new(
-            view::Pages::load(Some(&app.config().templates_dir.join("web/rechtliches")))
-                .map_err(|e| HttpError::Pages(e.to_string()))?,
-        ),
-        report_throttle: Arc::default(),
-        previews: Arc::new(circular::Previews::default()),
-        app,
-    };
-    let api = Router::new()
+/// The routes: those behind the login check and those open before it
+/// (health checks), each with its table.
+fn doors() -> (Routes, Routes) {
+    let api = Routes::new()
         .route(
             "/session",
             post(api::login).delete(api::logout).get(api::whoami),
@@ -118,16 +113,55 @@ pub fn router(app: App) -> Result<Router, HttpError> {
         .route("/audit/verify", get(api::audit))
         .route("/deadlines/compute", get(api::compute_deadline))
         .merge(portal::api_routes())
-        .fallback(|| async { Problem::not_found("Diese Adresse gibt es in der API nicht.") })
-        .layer(axum::middleware::map_response(error::as_problem));
-    let pages = web::routes()
+        .map(|r| {
+            r.fallback(|| async { Problem::not_found("Diese Adresse gibt es in der API nicht.") })
+                .layer(axum::middleware::map_response(error::as_problem))
+        });
+    let behind_login = Routes::new()
+        .nest("/api/v1", api)
+        .merge(web::routes())
+        .merge(intake::routes())
         .merge(circular::routes())
         .merge(portal::routes())
-        .merge(legal::routes());
-    let router = Router::new()
-        .nest("/api/v1", api)
-        .merge(pages)
-        .merge(assets::routes())
+        .merge(legal::routes())
+        .merge(assets::routes());
+    let open = Routes::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz));
+    (behind_login, open)
+}
+
+/// Every (method, path) the server answers, taken from the routes that
+/// build the router (for the tenancy and OpenAPI coverage tests).
+pub fn route_table() -> Vec<Route> {
+    let (behind_login, open) = doors();
+    let mut table = behind_login.into_parts().1;
+    table.extend(open.into_parts().1);
+    table.sort();
+    table
+}
+
+/// The whole HTTP application as a tower service (for `serve` and for
+/// tests with `oneshot`).
+pub fn router(app: App) -> Result<Router, HttpError> {
+    let state = HttpState {
+        identity: app.identity().clone(),
+        secure_cookies: app.config().web.public_url.starts_with("https://"),
+        pages: Arc::new(
+            view::Pages::load(Some(&app.config().templates_dir.join("web/rechtliches")))
+                .map_err(|e| HttpError::Pages(e.to_string()))?,
+        ),
+        report_throttle: Arc::default(),
+        previews: Arc::new(circular::Previews::default()),
+        app,
+    };
+    let (behind_login, open) = doors();
+    let router = behind_login
+        .into_parts()
+        .0
+        // An explicit fallback: merging the open doors below would
+        // otherwise replace the default one, and with it these layers.
+        .fallback(|| async { Problem::not_found("Diese Adresse gibt es nicht.") })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::middleware,
@@ -141,8 +175,7 @@ pub fn router(app: App) -> Result<Router, HttpError> {
             view::problem_page,
         ))
         // Health checks answer before (and without) any login.
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+        .merge(open.into_parts().0)
         // Security headers on every answer (SECURITY-REVIEW D7).
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

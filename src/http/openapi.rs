@@ -43,7 +43,7 @@ use super::api;
         api::add_absence_api,
         openapi_json,
     ),
-    modifiers(&Security, &CommonResponses),
+    modifiers(&Security, &CommonResponses, &Links),
     security(("session" = []), ("bearer" = [])),
     tags(
         (name = "Sitzung", description = "Anmelden und abmelden"),
@@ -130,8 +130,254 @@ impl utoipa::Modify for CommonResponses {
     }
 }
 
+/// OpenAPI links between operations: where a file number, a letter's hash
+/// or an upload's number in one answer is the parameter of the next
+/// request. Clients can follow them; schemathesis's stateful phase walks
+/// them (open a case, read it, its letters and uploads, fire a step).
+struct Links;
+
+/// (path, method, status, operation it leads to, its parameters as
+/// runtime expressions).
+const LINKS: &[(&str, &str, &str, &str, &[(&str, &str)])] = &[
+    (
+        "/api/v1/cases",
+        "post",
+        "201",
+        "show_case",
+        &[("file_number", "$response.body#/file_number")],
+    ),
+    (
+        "/api/v1/cases",
+        "post",
+        "201",
+        "history",
+        &[("file_number", "$response.body#/file_number")],
+    ),
+    (
+        "/api/v1/cases",
+        "post",
+        "201",
+        "deadlines",
+        &[("file_number", "$response.body#/file_number")],
+    ),
+    (
+        "/api/v1/cases",
+        "post",
+        "201",
+        "case_documents",
+        &[("file_number", "$response.body#/file_number")],
+    ),
+    (
+        "/api/v1/cases",
+        "post",
+        "201",
+        "list_uploads",
+        &[("file_number", "$response.body#/file_number")],
+    ),
+    (
+        "/api/v1/cases",
+        "post",
+        "201",
+        "upload_api",
+        &[("file_number", "$response.body#/file_number")],
+    ),
+    (
+        "/api/v1/cases",
+        "post",
+        "201",
+        "fire",
+        &[("file_number", "$response.body#/file_number")],
+    ),
+    (
+        "/api/v1/cases",
+        "post",
+        "201",
+        "preview",
+        &[("file_number", "$response.body#/file_number")],
+    ),
+    (
+        "/api/v1/cases",
+        "get",
+        "200",
+        "show_case",
+        &[("file_number", "$response.body#/items/0/file_number")],
+    ),
+    (
+        "/api/v1/cases",
+        "get",
+        "200",
+        "case_documents",
+        &[("file_number", "$response.body#/items/0/file_number")],
+    ),
+    (
+        "/api/v1/cases",
+        "get",
+        "200",
+        "list_uploads",
+        &[("file_number", "$response.body#/items/0/file_number")],
+    ),
+    (
+        "/api/v1/cases/{file_number}",
+        "get",
+        "200",
+        "fire",
+        &[
+            ("file_number", "$response.body#/file_number"),
+            ("transition", "$response.body#/steps/0/transition"),
+        ],
+    ),
+    (
+        "/api/v1/cases/{file_number}",
+        "get",
+        "200",
+        "preview",
+        &[
+            ("file_number", "$response.body#/file_number"),
+            ("transition", "$response.body#/steps/0/transition"),
+        ],
+    ),
+    (
+        "/api/v1/cases/{file_number}",
+        "get",
+        "200",
+        "history",
+        &[("file_number", "$request.path.file_number")],
+    ),
+    (
+        "/api/v1/cases/{file_number}",
+        "get",
+        "200",
+        "deadlines",
+        &[("file_number", "$request.path.file_number")],
+    ),
+    (
+        "/api/v1/cases/{file_number}/documents",
+        "get",
+        "200",
+        "document",
+        &[("sha256", "$response.body#/0/sha256")],
+    ),
+    (
+        "/api/v1/cases/{file_number}/uploads",
+        "get",
+        "200",
+        "upload_file",
+        &[
+            ("file_number", "$request.path.file_number"),
+            ("id", "$response.body#/0/id"),
+        ],
+    ),
+    (
+        "/api/v1/cases/{file_number}/uploads",
+        "post",
+        "201",
+        "upload_file",
+        &[
+            ("file_number", "$request.path.file_number"),
+            ("id", "$response.body#/id"),
+        ],
+    ),
+    (
+        "/api/v1/cases/{file_number}/fire/{transition}",
+        "post",
+        "200",
+        "case_documents",
+        &[("file_number", "$request.path.file_number")],
+    ),
+    (
+        "/api/v1/cases/{file_number}/fire/{transition}",
+        "post",
+        "200",
+        "show_case",
+        &[("file_number", "$request.path.file_number")],
+    ),
+    (
+        "/api/v1/workflows",
+        "get",
+        "200",
+        "workflow",
+        &[("id", "$response.body#/0/id")],
+    ),
+    (
+        "/api/v1/workflows",
+        "get",
+        "200",
+        "workflow_graph",
+        &[("id", "$response.body#/0/id")],
+    ),
+    (
+        "/api/v1/outbox",
+        "get",
+        "200",
+        "outbox_retry",
+        &[("id", "$response.body#/0/id")],
+    ),
+];
+
+impl utoipa::Modify for Links {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::link::LinkBuilder;
+        for (path, method, status, target, params) in LINKS {
+            let item = openapi
+                .paths
+                .paths
+                .get_mut(*path)
+                .unwrap_or_else(|| panic!("OpenAPI link from {path}, which is not documented"));
+            let op = match *method {
+                "get" => item.get.as_mut(),
+                _ => item.post.as_mut(),
+            }
+            .unwrap_or_else(|| {
+                panic!("OpenAPI link from {method} {path}, which is not documented")
+            });
+            let Some(RefOr::T(response)) = op.responses.responses.get_mut(*status) else {
+                panic!("OpenAPI link from {method} {path} {status}, which is not documented");
+            };
+            let link = params
+                .iter()
+                .fold(
+                    LinkBuilder::new().operation_id(*target),
+                    |b, (name, expr)| b.parameter(*name, *expr),
+                )
+                .build();
+            response.links.insert((*target).to_string(), RefOr::T(link));
+        }
+    }
+}
+
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "Betrieb", security(()),
     responses((status = 200, description = "Dieses Dokument (OpenAPI 3.1)", body = Object)))]
-pub async fn openapi_json() -> axum::Json<utoipa::openapi::OpenApi> {
-    axum::Json(ApiDoc::openapi())
+pub async fn openapi_json() -> axum::Json<serde_json::Value> {
+    axum::Json(document())
+}
+
+/// The document as served. utoipa 5 writes a link's `operationId` as
+/// `operation_id` (and `requestBody` as `request_body`), which no client
+/// reads; they are renamed here as OpenAPI spells them.
+pub fn document() -> serde_json::Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document serialises");
+    let links = doc["paths"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(|item| item.as_object_mut())
+        .flat_map(|item| item.values_mut())
+        .filter_map(|op| op.get_mut("responses").and_then(|r| r.as_object_mut()))
+        .flat_map(|responses| responses.values_mut())
+        .filter_map(|response| response.get_mut("links").and_then(|l| l.as_object_mut()))
+        .flat_map(|links| links.values_mut())
+        .filter_map(|link| link.as_object_mut());
+    for link in links {
+        for (from, to) in [
+            ("operation_id", "operationId"),
+            ("operation_ref", "operationRef"),
+            ("request_body", "requestBody"),
+        ] {
+            if let Some(v) = link.remove(from) {
+                link.insert(to.to_string(), v);
+            }
+        }
+    }
+    doc
 }

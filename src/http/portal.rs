@@ -8,10 +8,10 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use super::routes::{Routes, get, post};
+use axum::extract::{Multipart, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use axum::{Form, Json};
 use minijinja::{Value as Jv, context};
 use serde::Deserialize;
@@ -30,8 +30,8 @@ use crate::case::{Actor, CaseDetail, CaseError, CaseView, UploadOutcome};
 use crate::domain::DeadlineStatus;
 use crate::workflow::Definition;
 
-pub fn routes() -> axum::Router<HttpState> {
-    axum::Router::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .route("/portal", get(overview))
         .route(
             "/portal/antraege/{workflow}/{form}",
@@ -41,7 +41,7 @@ pub fn routes() -> axum::Router<HttpState> {
         .route(
             "/portal/faelle/{file_number}/hochladen",
             // The size limit is checked while the file streams in.
-            post(upload_page).layer(DefaultBodyLimit::disable()),
+            post(upload_page).streamed_body(),
         )
         .route(
             "/portal/faelle/{file_number}/schritte/{transition}",
@@ -55,13 +55,11 @@ pub fn routes() -> axum::Router<HttpState> {
 }
 
 /// The upload API routes (nested under `/api/v1`).
-pub fn api_routes() -> axum::Router<HttpState> {
-    axum::Router::new()
+pub fn api_routes() -> Routes {
+    Routes::new()
         .route(
             "/cases/{file_number}/uploads",
-            get(list_uploads)
-                .post(upload_api)
-                .layer(DefaultBodyLimit::disable()),
+            get(list_uploads).post(upload_api).streamed_body(),
         )
         .route("/cases/{file_number}/uploads/{id}", get(upload_file))
 }
@@ -285,6 +283,36 @@ async fn overview(
             });
         }
     }
+    // Letters waiting for retrieval, and until when (§ 41 Abs. 2a VwVfG NRW).
+    let mut waiting = Vec::new();
+    for p in state
+        .app
+        .engine()
+        .provisions_waiting(&party)
+        .await
+        .unwrap_or_default()
+    {
+        let Some(i) = items
+            .iter()
+            .find(|i| i.case.file_number.as_str() == p.file_number)
+        else {
+            continue;
+        };
+        let title = match state
+            .app
+            .engine()
+            .definition(&i.case.workflow, i.case.workflow_version)
+            .await
+        {
+            Ok(def) => def.document_title(&p.template),
+            Err(_) => continue,
+        };
+        waiting.push(context! {
+            file_number => p.file_number.clone(),
+            title => title,
+            until => until_of(&p.notified_on),
+        });
+    }
     let circulars = circular_rows(&state, &party).await;
     let forms: Vec<Jv> = state
         .app
@@ -304,6 +332,7 @@ async fn overview(
         "portal.html",
         context! {
             party => party,
+            waiting => waiting,
             cases => cases,
             deadlines => deadlines,
             circulars => circulars,
@@ -312,6 +341,14 @@ async fn overview(
         },
         StatusCode::OK,
     )
+}
+
+/// The last day a letter notified on `notified_on` (YYYY-MM-DD) can be
+/// retrieved, as YYYY-MM-DD.
+fn until_of(notified_on: &str) -> Option<String> {
+    chrono::NaiveDate::parse_from_str(notified_on, "%Y-%m-%d")
+        .ok()
+        .map(|d| crate::case::retrievable_until(d).to_string())
 }
 
 async fn circular_rows(state: &HttpState, party: &str) -> Vec<Jv> {
@@ -559,6 +596,7 @@ async fn portal_case(
                 pages => d.pages,
                 provision => p.map(|p| p.status.clone()),
                 notified_on => p.map(|p| p.notified_on.clone()),
+                until => p.and_then(|p| until_of(&p.notified_on)),
                 retrieved_at => p.and_then(|p| p.retrieved_at.clone()),
                 retrieved_by => p.and_then(|p| p.retrieved_by.clone()),
             }

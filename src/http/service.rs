@@ -388,7 +388,11 @@ pub(super) async fn assign_cases(
     }
     let numbers: Vec<FileNumber> = file_numbers.iter().map(FileNumber::new).collect();
     let by = crate::case::Actor::new(c.user.name.clone(), crate::identity::LEAD);
-    Ok(state.app.engine().assign(&numbers, user, &by).await?)
+    Ok(state
+        .app
+        .engine()
+        .assign(&numbers, user, &target.roles, &by)
+        .await?)
 }
 
 /// Recording an absence.

@@ -5,11 +5,11 @@
 
 use std::collections::BTreeMap;
 
+use super::routes::{Routes, get, post};
 use axum::Form;
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use chrono::NaiveDate;
 use minijinja::{Value as Jv, context};
@@ -30,8 +30,8 @@ use crate::identity::IdentityError;
 use crate::journal::EventKind;
 use crate::workflow::{Definition, FieldKind};
 
-pub fn routes() -> axum::Router<HttpState> {
-    axum::Router::new()
+pub fn routes() -> Routes {
+    Routes::new()
         .route("/", get(|| async { Redirect::to("/arbeitskorb") }))
         .route("/login", get(login_form).post(login))
         .route("/logout", post(logout))
@@ -232,11 +232,44 @@ async fn arbeitskorb(
     State(state): State<HttpState>,
     StaffOrPortal(Staff(c)): StaffOrPortal,
     RawQuery(raw): RawQuery,
-    Query(mut p): Query<CaseListParams>,
+    Query(p): Query<CaseListParams>,
 ) -> Response {
+    // After an assignment (post/redirect/get): the saved filter, and how
+    // many cases were assigned.
+    if let Some(n) = raw
+        .as_deref()
+        .and_then(|r| r.strip_prefix("zugewiesen="))
+        .and_then(|n| n.parse::<usize>().ok())
+    {
+        return arbeitskorb_page(&state, &c, None, p, Some(Outcome::Assigned(n))).await;
+    }
+    arbeitskorb_page(&state, &c, raw.as_deref(), p, None).await
+}
+
+/// What an assignment came to, shown above the Arbeitskorb it was made
+/// from.
+enum Outcome {
+    Assigned(usize),
+    /// Refused: the form field at fault and why.
+    Refused {
+        field: String,
+        message: String,
+    },
+}
+
+/// The Arbeitskorb with the filter of `raw` (or the saved one), and, after
+/// a refused assignment, its message at the top (422).
+async fn arbeitskorb_page(
+    state: &HttpState,
+    c: &Caller,
+    raw: Option<&str>,
+    mut p: CaseListParams,
+    outcome: Option<Outcome>,
+) -> Response {
+    let state = state.clone();
     // Coming back without a filter: the one this person used last.
     // Filtering (not paging on): remember it.
-    if raw.as_deref().unwrap_or("").is_empty() {
+    if raw.unwrap_or("").is_empty() {
         if let Ok(Some(saved)) = state
             .identity
             .preference(&c.user.name, FILTER_SETTING)
@@ -260,8 +293,11 @@ async fn arbeitskorb(
             tracing::warn!(error = %e, "saving the Arbeitskorb filter failed");
         }
     }
-    p.mine = Some(p.mine.unwrap_or(true));
-    let (items, next) = match service::page(&state, &c, &p).await {
+    // A lead oversees the Dezernat: all its cases by default; everyone
+    // else sees first what they can act on.
+    let lead = access::is_lead(&c.user);
+    p.mine = Some(p.mine.unwrap_or(!lead));
+    let (items, next) = match service::page(&state, c, &p).await {
         Ok(page) => page,
         Err(e) => return e.into_response(),
     };
@@ -299,7 +335,7 @@ async fn arbeitskorb(
             }
         })
         .collect();
-    let staff = if access::is_lead(&c.user) {
+    let staff = if lead {
         office_staff(&state).await
     } else {
         Vec::new()
@@ -309,13 +345,27 @@ async fn arbeitskorb(
         .stands_in_for(&c.user.name)
         .await
         .unwrap_or_default();
+    let (status, assigned, refused) = match outcome {
+        Some(Outcome::Refused { field, message }) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            Some(context! {
+                anchor => if field == "file_numbers" { "z-vorgaenge" } else { "z-user" },
+                message => message,
+            }),
+        ),
+        Some(Outcome::Assigned(n)) => (StatusCode::OK, Some(n), None),
+        None => (StatusCode::OK, None, None),
+    };
     render_page(
         &state,
-        &c,
+        c,
         "arbeitskorb",
         "arbeitskorb.html",
         context! {
-                lead => access::is_lead(&c.user),
+                refused => refused,
+                assigned => assigned,
+                lead => lead,
                 staff => staff,
                 stands_in_for => stands_in_for,
                 rows => rows,
@@ -330,7 +380,7 @@ async fn arbeitskorb(
                     mine => p.mine == Some(true),
                 },
         },
-        StatusCode::OK,
+        status,
     )
 }
 
@@ -367,6 +417,15 @@ async fn office_staff(state: &HttpState) -> Vec<Jv> {
         .unwrap_or_default()
         .into_iter()
         .filter(|u| !u.disabled && !u.is_municipality())
+        // Only who can take a step of some workflow: the engine refuses
+        // assigning a case to anyone who cannot act in its workflow.
+        .filter(|u| {
+            state
+                .app
+                .catalog()
+                .definitions()
+                .any(|(_, d)| d.can_act(u.roles.iter().map(String::as_str)))
+        })
         .map(|u| context! { name => u.name, display_name => u.display_name })
         .collect()
 }
@@ -385,7 +444,15 @@ async fn zuweisen(
     axum_extra::extract::Form(form): axum_extra::extract::Form<AssignForm>,
 ) -> Response {
     match service::assign_cases(&state, &c, &form.case, &form.user).await {
-        Ok(_) => Redirect::to("/arbeitskorb?mine=false").into_response(),
+        Ok(n) => Redirect::to(&format!("/arbeitskorb?zugewiesen={n}")).into_response(),
+        // Back to the Arbeitskorb, with what went wrong at the top.
+        Err(p) if p.status == 422 && access::is_lead(&c.user) => {
+            let refusal = Outcome::Refused {
+                field: p.field.clone().unwrap_or_default(),
+                message: p.detail.clone().unwrap_or(p.title.clone()),
+            };
+            arbeitskorb_page(&state, &c, None, CaseListParams::default(), Some(refusal)).await
+        }
         Err(p) => p.into_response(),
     }
 }
@@ -545,10 +612,13 @@ async fn fallseite(
         let to = format!("/portal/faelle/{}", vd.detail.case.file_number);
         return Redirect::to(&to).into_response();
     }
-    let done = done
-        .erledigt
-        .filter(|t| vd.def.transition(t).is_some())
-        .map(|t| vd.def.transition_title(&t));
+    let done = done.erledigt.and_then(|t| {
+        if t == "angelegt" {
+            Some("Vorgang anlegen".to_string())
+        } else {
+            vd.def.transition(&t).map(|_| vd.def.transition_title(&t))
+        }
+    });
     case_page(
         &state,
         &vd.caller,

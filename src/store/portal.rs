@@ -244,6 +244,21 @@ impl Store {
         rows.iter().map(ProvisionRow::from_row).collect()
     }
 
+    /// A party's letters waiting for retrieval, oldest notification first.
+    pub async fn provisions_waiting_for(
+        &self,
+        party: &str,
+    ) -> Result<Vec<ProvisionRow>, StoreError> {
+        let rows = sqlx::query(provisions_where!(
+            "WHERE p.status = 'bereitgestellt' AND p.party = $1 ORDER BY p.notified_on, p.id"
+        ))
+        .bind(party)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("reading provisions"))?;
+        rows.iter().map(ProvisionRow::from_row).collect()
+    }
+
     /// Provisions still waiting whose notification went out on or before
     /// `notified_by` (the ten days after it have passed).
     pub async fn provisions_ending(

@@ -204,6 +204,10 @@ pub struct Field {
     pub title: Option<String>,
     /// Must be present when the case is opened.
     pub required: bool,
+    /// Where the file declares it (byte offset): pages list a case's
+    /// values in the order the author wrote them, grouped as written.
+    #[serde(skip)]
+    pub position: usize,
 }
 
 /// The value types a case field can have.
@@ -838,6 +842,55 @@ pub fn load_with_data(
     }
 }
 
+/// Fields, states and steps people see without a German `title` (they
+/// would read the author's identifier instead): what `workflow check`
+/// refuses beyond what loading refuses. Loading itself accepts them, with
+/// the identifier made readable, so that small test workflows stay short.
+pub fn untitled(path: &Path, source: &str) -> Vec<Diagnostic> {
+    let map = SourceMap::new(path, source);
+    let Ok(raw) = toml::from_str::<RawWorkflow>(source) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (name, f) in &raw.fields {
+        if f.title.is_none() {
+            out.push(map.error(
+                name.span(),
+                format!(
+                    "field `{}` has no title; pages, forms and messages would show its identifier",
+                    name.get_ref()
+                ),
+                Some(format!(
+                    "add title = \"…\" in German, e.g. {} = {{ …, title = \"…\" }}",
+                    name.get_ref()
+                )),
+            ));
+        }
+    }
+    for st in &raw.states {
+        let st = st.get_ref();
+        if st.title.is_none() {
+            out.push(map.error(
+                st.name.span(),
+                format!("state `{}` has no title; the Arbeitskorb and the case page would show its identifier", st.name.get_ref()),
+                Some("add title = \"…\" in German to the [[states]] entry".into()),
+            ));
+        }
+    }
+    for t in &raw.transitions {
+        let t = t.get_ref();
+        if t.title.is_none() {
+            out.push(map.error(
+                t.name.span(),
+                format!("step `{}` has no title; its button and the case's timeline would show its identifier", t.name.get_ref()),
+                Some("add title = \"…\" in German to the [[transitions]] entry".into()),
+            ));
+        }
+    }
+    out.sort_by_key(|d| (d.line, d.column));
+    out
+}
+
 /// Deadlines that a letter's data expression prints (`deadlines.<name>`),
 /// each with the first template that prints it.
 fn printed_deadlines(
@@ -970,6 +1023,7 @@ impl Validator<'_> {
             let values = f.values.as_ref().map(|v| v.get_ref().clone());
             match FieldKind::parse(f.kind.get_ref(), values) {
                 Ok(kind) => {
+                    let position = name.span().start;
                     fields.insert(
                         name.get_ref().clone(),
                         Field {
@@ -977,6 +1031,7 @@ impl Validator<'_> {
                             kind,
                             title: f.title,
                             required: f.required,
+                            position,
                         },
                     );
                 }

@@ -645,6 +645,7 @@ mod tests {
                         kind: FieldKind::Number,
                         title: None,
                         required: false,
+                        position: 0,
                     },
                 )
             })

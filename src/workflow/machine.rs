@@ -279,6 +279,19 @@ impl Definition {
         Ok(data)
     }
 
+    /// True when one of `roles` may take some step of this workflow by
+    /// itself (an office role, not a party's or the system's): the people
+    /// a case of it can be assigned to.
+    pub fn can_act<'r>(&self, roles: impl IntoIterator<Item = &'r str> + Clone) -> bool {
+        self.transitions.iter().any(|t| {
+            t.roles.iter().any(|r| {
+                r != SYSTEM
+                    && !self.parties.contains_key(r)
+                    && roles.clone().into_iter().any(|have| have == r)
+            })
+        })
+    }
+
     /// Validates the data and parties a case is opened with, and brings
     /// the data into its stored form. Computed fields (written by `set`
     /// and `number` effects) cannot be given.

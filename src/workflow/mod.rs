@@ -19,7 +19,7 @@ pub use account::{
 pub use definition::{
     DataFiles, DeadlineDef, DeadlineKind, Definition, Due, Effect, Enclosure, Field, FieldKind,
     Form, Freeze, Link, LinkStart, Lookup, Party, Register, Retrieval, State, Transition, load,
-    load_with_data,
+    load_with_data, untitled,
 };
 pub use diagnostic::Diagnostic;
 pub use graph::{GraphFormat, render_graph};

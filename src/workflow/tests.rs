@@ -109,6 +109,19 @@ fn the_base_workflow_is_valid() {
 }
 
 #[test]
+fn who_can_act_is_who_holds_a_role_of_some_step() {
+    let def = load_text(BASE).unwrap();
+    assert!(def.can_act(["clerk"]));
+    assert!(def.can_act(["referent", "approver"]));
+    // No role of the workflow, only a party's, or the system's: nobody a
+    // case could wait for.
+    assert!(!def.can_act(["referent"]));
+    assert!(!def.can_act(["applicant"]));
+    assert!(!def.can_act([SYSTEM]));
+    assert!(!def.can_act(Vec::<&str>::new()));
+}
+
+#[test]
 fn a_toml_syntax_error_names_line_and_column() {
     let p = problem("title = \"Antrag\"", "title = \"Antrag");
     assert_eq!(p.line, 3);

@@ -733,6 +733,13 @@ async fn a_clerk_and_an_approver_take_an_application_to_its_zuwendungsbescheid()
     // The office's Vertretung page.
     b.goto("/vertretung").await;
     assert!(b.text().await.contains("Abwesenheit eintragen"));
+    // Opening a case from the web: the forms, and one of them (axe on both).
+    b.goto("/faelle/neu").await;
+    b.find("a[href='/faelle/neu/ki-foerderantrag/antrag']")
+        .await;
+    b.goto("/faelle/neu/ki-foerderantrag/antrag").await;
+    b.find("#neu-antragsteller").await;
+    assert!(b.text().await.contains("Eingegangen am"));
     // The Förderprogrammcontrolling of the year of the grant just signed:
     // chart and table, checked by axe like every page.
     b.goto("/controlling?jahr=2013").await;

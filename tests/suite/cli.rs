@@ -174,6 +174,55 @@ fn the_shipped_workflows_pass_the_check() {
     );
 }
 
+/// A field, state or step people would see by its identifier is refused
+/// by `workflow check`, at its line.
+#[test]
+fn workflow_check_refuses_what_people_would_see_without_a_title() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows/rundschreiben.toml"),
+    )
+    .unwrap();
+    let broken = shipped
+        .replace(", title = \"Betreff\"", "")
+        .replace("title = \"Zur Freigabe vorgelegt\"\n", "");
+    assert_ne!(broken, shipped);
+    std::fs::write(dir.path().join("rundschreiben.toml"), &broken).unwrap();
+    // The circular reads its recipients from the shipped data files.
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    for entry in
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("workflows/data")).unwrap()
+    {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), data.join(entry.file_name())).unwrap();
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_amtspost"))
+        .env_clear()
+        .current_dir(dir.path())
+        .args(["workflow", "check", "rundschreiben.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = |needle: &str| broken.lines().position(|l| l.starts_with(needle)).unwrap() + 1;
+    assert!(
+        err.contains(&format!(
+            "rundschreiben.toml:{}:1: error: field `betreff` has no title",
+            line("betreff = ")
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "rundschreiben.toml:{}:8: error: state `zur_freigabe` has no title",
+            line("name = \"zur_freigabe\"")
+        )),
+        "{err}"
+    );
+    assert!(err.contains("2 problem(s) in workflow files"), "{err}");
+}
+
 #[test]
 fn a_broken_workflow_file_fails_the_check_with_file_line_and_column() {
     let dir = tempfile::tempdir().unwrap();
